@@ -1,0 +1,54 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { ApiError, type ErrorCode } from '../errors.ts'
+
+/** Fastify's own error codes that a client can cause, mapped to the catalogue. */
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_VALIDATION: 'validation_failed',
+}
+
+/** Converts any thrown value to an ApiError; unknown errors become a bare 500 (details go to the log only). */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err
+  const e = err as FastifyError
+  const mapped = e?.code ? fastifyCodes[e.code] : undefined
+  if (mapped === 'validation_failed' && Array.isArray(e.validation)) {
+    const data: Record<string, { code: string; message: string }> = {}
+    for (const v of e.validation) {
+      const field = (v.instancePath || `/${String(v.params?.missingProperty ?? '')}`).replace(/^\//, '').replaceAll('/', '.') || (e.validationContext ?? 'body')
+      data[field] = { code: `validation_${v.keyword}`, message: v.message ?? 'Invalid value.' }
+    }
+    return new ApiError('validation_failed', undefined, data)
+  }
+  if (mapped) return new ApiError(mapped)
+  // A SyntaxError from a JSON body parser that is not Fastify's own.
+  if (e instanceof SyntaxError && (e as { statusCode?: number }).statusCode === 400) return new ApiError('invalid_json')
+  const status = (e as { statusCode?: number })?.statusCode
+  if (status === 404) return new ApiError('not_found')
+  if (status === 405) return new ApiError('method_not_allowed')
+  if (status === 415) return new ApiError('unsupported_media_type')
+  if (status === 413) return new ApiError('body_too_large')
+  if (status && status >= 400 && status < 500) return new ApiError('bad_request')
+  return new ApiError('internal')
+}
+
+/**
+ * One error path for the whole API: bodies in PocketBase's `{status, message, data}` shape
+ * (plus a stable `code`), 5xx details logged with the request id and never sent.
+ */
+export function installErrorHandling(http: FastifyInstance): void {
+  http.setErrorHandler((err, request, reply) => {
+    const apiErr = toApiError(err)
+    if (apiErr.status >= 500) request.log.error({ err }, 'request failed')
+    else request.log.info({ code: apiErr.code }, apiErr.message)
+    return reply.code(apiErr.status).send(apiErr.toJSON())
+  })
+  http.setNotFoundHandler((_request, reply) => {
+    const apiErr = new ApiError('not_found')
+    return reply.code(404).send(apiErr.toJSON())
+  })
+}

@@ -1,0 +1,56 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { SqlRouter } from '../sql/router.ts'
+
+export interface HealthOptions {
+  sql: SqlRouter
+  /** How long `/api/ready` waits for each engine. */
+  timeoutMs?: number
+}
+
+/** A promise that rejects after `ms`, so one hung engine cannot hang the readiness probe. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * `/api/health`: the process is up (PocketBase's shape). `/api/ready`: every configured engine
+ * answers; 503 names the ones that do not, so a load balancer takes this node out.
+ */
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, timeoutMs = 2000 }) => {
+  const healthy = { code: 200, message: 'API is healthy.', data: {} }
+  http.route({
+    method: ['GET', 'HEAD'],
+    url: '/api/health',
+    handler: async () => healthy,
+  })
+
+  http.get('/api/ready', async (request, reply) => {
+    const checks: Record<string, string> = {}
+    await Promise.all(
+      sql.engines().map(async (engine) => {
+        const key = `sql.${engine.role}`
+        try {
+          await withTimeout(engine.ping(), timeoutMs)
+          checks[key] = 'ok'
+        } catch (err) {
+          request.log.warn({ err, engine: engine.name, role: engine.role }, 'readiness check failed')
+          checks[key] = `${engine.name}: ${(err as Error).message.includes('no answer') ? 'timeout' : 'unreachable'}`
+        }
+      }),
+    )
+    const failed = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k)
+    if (failed.length === 0) return { code: 200, message: 'Ready.', data: { checks } }
+    return reply.code(503).send({
+      status: 503,
+      code: 'unavailable',
+      message: `Not ready: ${failed.join(', ')} not answering.`,
+      data: { checks },
+    })
+  })
+}

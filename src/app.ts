@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { loadConfig, type LoadOptions } from './config/load.ts'
+import type { PlinthConfig } from './config/schema.ts'
+import { parseDbUrl } from './config/urls.ts'
+import { installErrorHandling } from './api/error-handler.ts'
+import { healthRoutes } from './api/health.ts'
+import { metricsRoutes } from './api/metrics.ts'
+import { createLogger, type Logger } from './log.ts'
+import { Metrics } from './metrics.ts'
+import { migrate } from './sql/migrate.ts'
+import { openSql } from './sql/open.ts'
+import { SqlRouter } from './sql/router.ts'
+
+export interface CreateOptions {
+  /** A ready configuration, or how to load one (file, env, overrides). */
+  config?: Readonly<PlinthConfig> | LoadOptions
+  /** A logger to use instead of the default (stdout JSON, pretty on a TTY). */
+  logger?: Logger
+}
+
+export interface Plinth {
+  readonly config: Readonly<PlinthConfig>
+  /** The Fastify instance: add routes and hooks with the usual Fastify API before `start()`. */
+  readonly http: FastifyInstance
+  readonly sql: SqlRouter
+  readonly log: Logger
+  readonly metrics: Metrics
+  /** Listens on `config.http`; resolves with the URL it listens on. */
+  start(): Promise<string>
+  /** Stops accepting, lets in-flight requests finish (up to `shutdownTimeout`), closes engines. */
+  stop(): Promise<void>
+}
+
+function isConfig(c: CreateOptions['config']): c is Readonly<PlinthConfig> {
+  return !!c && typeof (c as PlinthConfig).http === 'string' && typeof (c as PlinthConfig).db === 'string'
+}
+
+/** Keeps an incoming `X-Request-Id` when it is short and plain; otherwise makes one. */
+function requestId(header: string | string[] | undefined): string {
+  return typeof header === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(header) ? header : randomUUID()
+}
+
+/**
+ * The composition root: reads the frozen configuration, opens the engines it names, applies
+ * migrations, and mounts the API. Nothing else picks engines.
+ */
+export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
+  const config = isConfig(opts.config) ? opts.config : loadConfig(opts.config)
+  const log = opts.logger ?? createLogger(config)
+  const metrics = new Metrics()
+
+  const target = parseDbUrl(config.db, 'db')
+  const primary = await openSql(target, { role: 'primary', onQuery: metrics.sqlObserver(target.engine, 'primary') })
+  metrics.watchPool(primary)
+  const sql = new SqlRouter(primary)
+  try {
+    const { applied } = await migrate(primary)
+    if (applied.length) log.info({ engine: primary.name, applied }, 'applied migrations')
+  } catch (err) {
+    await sql.close()
+    throw err
+  }
+
+  const http = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => requestId(req.headers['x-request-id']),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  })
+  installErrorHandling(http)
+  http.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  // Route labels come from the matched route template, so ids in URLs do not explode cardinality.
+  http.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) })
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+  })
+  await http.register(healthRoutes, { sql })
+  await http.register(metricsRoutes, { metrics, allow: config.metrics.allow })
+
+  let stopping: Promise<void> | undefined
+  const app: Plinth = {
+    config,
+    http,
+    sql,
+    log,
+    metrics,
+    async start() {
+      const [, host = '127.0.0.1', port = '8090'] = /^\[?(.*?)\]?:(\d+)$/.exec(config.http) ?? []
+      const address = await http.listen({ host, port: Number(port) })
+      return address
+    },
+    stop() {
+      stopping ??= (async () => {
+        // Fastify answers 503 to new requests while closing and waits for in-flight ones;
+        // after shutdownTimeout the remaining connections are cut.
+        const timer = setTimeout(() => http.server.closeAllConnections(), config.shutdownTimeout)
+        try {
+          await http.close()
+        } finally {
+          clearTimeout(timer)
+          await sql.close()
+        }
+      })()
+      return stopping
+    },
+  }
+  return app
+}

@@ -1,0 +1,52 @@
+import { createPlinth } from '../app.ts'
+import { configFromFlags, findAppModule, loadAppModule } from './load.ts'
+import type { CliFlags } from './main.ts'
+
+/**
+ * `plinth serve`: runs until SIGTERM or SIGINT, then stops gracefully and exits 0.
+ * A second signal while stopping exits at once with 1.
+ */
+export async function serve(flags: CliFlags): Promise<number> {
+  const config = configFromFlags(flags)
+  const appFile = findAppModule(flags)
+  const setup = appFile ? await loadAppModule(appFile) : undefined
+  const app = await createPlinth({ config })
+  try {
+    if (setup) {
+      await setup(app)
+      app.log.info({ module: appFile }, 'loaded app module')
+    }
+    const url = await app.start()
+    app.log.info(
+      { url, api: `${url}/api/`, health: `${url}/api/health`, engine: app.sql.primary.name, dir: config.dir },
+      `Plinth listening on ${url} (REST API ${url}/api/)`,
+    )
+  } catch (err) {
+    await app.stop()
+    throw err
+  }
+
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      app.log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    signalled = true
+    app.log.info({ signal }, 'stopping: finishing in-flight requests')
+    app.stop().then(
+      () => {
+        app.log.info('stopped')
+        app.log.flush()
+        process.exitCode = 0
+      },
+      (err: unknown) => {
+        app.log.error({ err }, 'stop failed')
+        process.exitCode = 1
+      },
+    )
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  return 0
+}

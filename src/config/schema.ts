@@ -1,0 +1,71 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * Plinth's configuration: one URL per port (its scheme picks the engine) plus a few HTTP knobs.
+ * Only ports that have a finished engine are accepted; anything else is an unknown key and stops
+ * start-up, so a setting never silently does nothing.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    /** Where the HTTP server listens, `HOST:PORT`. */
+    http: Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$' }),
+    /** The data folder: SQLite database, local files, generated keys. */
+    dir: Type.String({ minLength: 1 }),
+    /** The SQL primary: `sqlite://PATH`, `postgres://...` or `mysql://...` (MariaDB too). */
+    db: Type.String({ minLength: 1 }),
+    /** The largest request body accepted, in bytes; bigger bodies get 413. */
+    bodyLimit: Type.Integer({ minimum: 1024 }),
+    /** Trust `X-Forwarded-*` from these proxies (true = any, or a comma list of IPs/CIDRs). */
+    trustProxy: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })]),
+    /** How long a graceful stop waits for in-flight requests, in milliseconds. */
+    shutdownTimeout: Type.Integer({ minimum: 0 }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
+    metrics: Type.Object(
+      {
+        /** IPs or CIDRs that may read `/api/metrics` without a superuser token. Empty by default. */
+        allow: Type.Array(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export type PlinthConfig = Static<typeof ConfigSchema>
+
+/** What a config file may contain: every key optional, nothing unknown. */
+export const ConfigFileSchema = Type.Partial(ConfigSchema, { additionalProperties: false })
+export type ConfigInput = Static<typeof ConfigFileSchema>
+
+/** Environment variables, each mapped to a config key; `<NAME>_FILE` reads the value from a file. */
+export const envKeys = {
+  PLINTH_HTTP: 'http',
+  PLINTH_DIR: 'dir',
+  PLINTH_DB: 'db',
+  PLINTH_BODY_LIMIT: 'bodyLimit',
+  PLINTH_TRUST_PROXY: 'trustProxy',
+  PLINTH_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
+  PLINTH_LOG_LEVEL: 'logLevel',
+  PLINTH_METRICS_ALLOW: 'metrics.allow',
+} as const satisfies Record<string, string>
+
+/**
+ * `PLINTH_*` variables that belong to tooling (tests, CI, the bench), not to a running server.
+ * Any other unknown `PLINTH_*` variable is an error, so a typo is never ignored.
+ */
+export const toolingEnvKeys = new Set(['PLINTH_REQUIRE_SERVICES', 'PLINTH_TEST_PG', 'PLINTH_TEST_MYSQL'])
+
+export function defaults(dir: string): PlinthConfig {
+  return {
+    http: '127.0.0.1:8090',
+    dir,
+    db: `sqlite://${dir.replace(/\/+$/, '')}/data.db`,
+    bodyLimit: 32 * 1024 * 1024,
+    trustProxy: false,
+    shutdownTimeout: 10_000,
+    logLevel: 'info',
+    metrics: { allow: [] },
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The error catalogue: every error a client can see, with a stable code and status.
+ *
+ * Response bodies keep PocketBase's shape `{status, message, data}` so its SDKs read them,
+ * plus a stable `code` that tests and clients may rely on (the message may change).
+ * Nothing else from an internal error (stack, SQL text, driver message) ever reaches a client.
+ */
+
+export interface FieldError {
+  code: string
+  message: string
+}
+
+const catalogue = {
+  bad_request: { status: 400, message: 'Something went wrong while processing your request.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  validation_failed: { status: 400, message: 'Failed to validate the submitted data.' },
+  invalid_filter: { status: 400, message: 'Invalid filter expression.' },
+  unauthorized: { status: 401, message: 'The request requires valid authorization.' },
+  forbidden: { status: 403, message: 'You are not allowed to perform this request.' },
+  not_found: { status: 404, message: "The requested resource wasn't found." },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  conflict: { status: 409, message: 'The request conflicts with the current state.' },
+  body_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Unsupported content type.' },
+  too_many_requests: { status: 429, message: 'Too many requests.' },
+  internal: { status: 500, message: 'Something went wrong while processing your request.' },
+  unavailable: { status: 503, message: 'The service is temporarily unavailable.' },
+} as const satisfies Record<string, { status: number; message: string }>
+
+export type ErrorCode = keyof typeof catalogue
+
+/** The one error type handlers throw; the error handler turns it into a response. */
+export class ApiError extends Error {
+  readonly status: number
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly data: Record<string, unknown> = {},
+  ) {
+    super(message ?? catalogue[code].message)
+    this.name = 'ApiError'
+    this.status = catalogue[code].status
+  }
+
+  toJSON(): { status: number; code: ErrorCode; message: string; data: Record<string, unknown> } {
+    return { status: this.status, code: this.code, message: this.message, data: this.data }
+  }
+}
+
+/** A 400 with per-field errors in PocketBase's `data.{field}.code` form. */
+export function validationError(fields: Record<string, FieldError>, message?: string): ApiError {
+  return new ApiError('validation_failed', message, fields)
+}
+
+export function statusOf(code: ErrorCode): number {
+  return catalogue[code].status
+}

@@ -1,0 +1,54 @@
+import { Kysely, MysqlDialect, sql } from 'kysely'
+import type { ServerTarget } from '../config/urls.ts'
+import type { OpenOptions, SqlEngine } from './sql.ts'
+import { kyselyLog } from './observe.ts'
+
+/** The pool internals mysql2 does not type; read only for metrics. */
+interface Mysql2PoolInternals {
+  _allConnections?: { length: number }
+  _freeConnections?: { length: number }
+  _connectionQueue?: { length: number }
+}
+
+/** MySQL and MariaDB through a `mysql2` pool. `mysql2` is loaded only when this engine is chosen. */
+export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
+  const { createPool } = await import('mysql2')
+  const pool = createPool({
+    uri: target.url,
+    connectionLimit: 10,
+    connectTimeout: 5000,
+    // UTC everywhere, dates as text: the same values as on the other engines.
+    timezone: 'Z',
+    dateStrings: true,
+    supportBigNumbers: true,
+    charset: 'utf8mb4',
+  })
+  const db = new Kysely({ dialect: new MysqlDialect({ pool }), log: kyselyLog(opts.onQuery) })
+  const internals = pool as unknown as Mysql2PoolInternals
+  let closed = false
+  return {
+    name: 'mysql',
+    role: opts.role ?? 'primary',
+    db,
+    capabilities: {
+      returning: false,
+      transactionalDdl: false,
+      upsert: 'on-duplicate-key',
+      json: 'mysql-json',
+      concurrentConnections: true,
+    },
+    async ping() {
+      if (closed) throw new Error('engine is closed')
+      await sql`select 1`.execute(db)
+    },
+    poolStats: () => {
+      const total = internals._allConnections?.length ?? 0
+      return { total, idle: internals._freeConnections?.length ?? 0, waiting: internals._connectionQueue?.length ?? 0 }
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await db.destroy()
+    },
+  }
+}

@@ -1,0 +1,59 @@
+import type { Kysely } from 'kysely'
+import type { SqlEngineName } from '../config/urls.ts'
+
+export type { SqlEngineName }
+
+/** The role an engine plays behind the SQL router. */
+export type SqlRole = 'primary' | 'replica' | 'dr'
+
+/**
+ * What an engine can do. Features ask these instead of testing the engine's name,
+ * so a new engine only has to describe itself.
+ */
+export interface SqlCapabilities {
+  /** `INSERT/UPDATE/DELETE ... RETURNING` */
+  readonly returning: boolean
+  /** DDL inside a transaction rolls back with it (not MySQL). */
+  readonly transactionalDdl: boolean
+  /** How an upsert is written: `ON CONFLICT (...) DO UPDATE` or `ON DUPLICATE KEY UPDATE`. */
+  readonly upsert: 'on-conflict' | 'on-duplicate-key'
+  /** How JSON is stored and queried: SQLite JSON1 over TEXT, PostgreSQL JSONB, MySQL JSON. */
+  readonly json: 'json1' | 'jsonb' | 'mysql-json'
+  /** Several connections at once (a pool); SQLite has one writer connection. */
+  readonly concurrentConnections: boolean
+}
+
+export interface PoolStats {
+  /** Connections open now. */
+  total: number
+  /** Of those, idle. */
+  idle: number
+  /** Callers waiting for a connection. */
+  waiting: number
+}
+
+/** Called after every query, for metrics. */
+export type QueryObserver = (durationMs: number, failed: boolean) => void
+
+/**
+ * The SQL port: one database connection (or pool) behind Kysely.
+ * Engines: `sqlite.ts` (better-sqlite3), `postgres.ts` (pg), `mysql.ts` (mysql2).
+ */
+export interface SqlEngine {
+  /** For logs and metric labels only: never branch on it, ask `capabilities`. */
+  readonly name: SqlEngineName
+  readonly role: SqlRole
+  // NB: `any` here is Kysely's own convention for a schema defined at run time (collections).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly db: Kysely<any>
+  readonly capabilities: SqlCapabilities
+  /** Resolves when the server answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>
+  poolStats(): PoolStats
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  role?: SqlRole
+  onQuery?: QueryObserver
+}

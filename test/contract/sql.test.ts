@@ -1,0 +1,116 @@
+/**
+ * The SQL port's contract: every engine (SQLite, PostgreSQL, MariaDB) must pass the same tests.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { sql } from 'kysely'
+import { parseDbUrl } from '../../src/config/urls.ts'
+import { migrate } from '../../src/sql/migrate.ts'
+import { systemMigrations } from '../../src/sql/migrations/index.ts'
+import { openSql } from '../../src/sql/open.ts'
+import type { SqlEngine } from '../../src/sql/sql.ts'
+import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { runCli } from '../helpers/cli.ts'
+
+for (const { engine, skip } of await engines()) {
+  describe(`sql port: ${engine}`, { skip }, () => {
+    let testDb: TestDb
+    let db: SqlEngine
+
+    before(async () => {
+      testDb = await createTestDb(engine)
+      db = await openSql(parseDbUrl(testDb.url, 'db'))
+    })
+    after(async () => {
+      await db?.close()
+      await testDb?.drop()
+    })
+
+    test('answers ping and names itself', async () => {
+      await db.ping()
+      assert.equal(db.name, engine)
+      assert.equal(db.role, 'primary')
+    })
+
+    test('two nodes migrating at once apply each migration exactly once', async () => {
+      // Two real processes, as two API nodes starting together would be.
+      const runs = await Promise.all([runCli(['migrate'], { PLINTH_DB: testDb.url }), runCli(['migrate'], { PLINTH_DB: testDb.url })])
+      for (const r of runs) assert.equal(r.code, 0, r.stderr)
+      const names = Object.keys(systemMigrations)
+      const applied = runs.map((r) => r.stdout.trim())
+      assert.equal(applied.filter((a) => a === 'nothing to apply').length, 1, applied.join(' | '))
+      assert.ok(applied.includes(`applied: ${names.join(', ')}`), applied.join(' | '))
+      const rows = await db.db.selectFrom('_plinth_migrations').select('name').execute()
+      assert.deepEqual(rows.map((r) => r.name).sort(), names.sort())
+      assert.deepEqual((await migrate(db)).applied, [])
+    })
+
+    test('a failing migration stops start-up, names itself and applies nothing after it', async () => {
+      const broken = {
+        ...systemMigrations,
+        '9000-broken': { up: async (k: SqlEngine['db']) => void (await sql`select * from no_such_table`.execute(k)) },
+        '9001-after': { up: async (k: SqlEngine['db']) => void (await k.schema.createTable('t_after').addColumn('id', 'integer').execute()) },
+      }
+      await assert.rejects(migrate(db, broken), /migration 9000-broken failed/)
+      const rows = await db.db.selectFrom('_plinth_migrations').select('name').execute()
+      assert.ok(!rows.some((r) => r.name === '9001-after'))
+    })
+
+    test('text round-trips unchanged, including non-ASCII and quotes', async () => {
+      const value = `{"emoji":"🚀","quote":"it's \\"quoted\\"","han":"汉字"}`
+      const now = new Date().toISOString()
+      await db.db.insertInto('_params').values({ id: 'roundtrip', value, created: now, updated: now }).execute()
+      const row = await db.db.selectFrom('_params').selectAll().where('id', '=', 'roundtrip').executeTakeFirstOrThrow()
+      assert.equal(row.value, value)
+      assert.equal(row.created, now)
+    })
+
+    test('a failed transaction leaves nothing behind', async () => {
+      const now = new Date().toISOString()
+      await assert.rejects(
+        db.db.transaction().execute(async (trx) => {
+          await trx.insertInto('_params').values({ id: 'tx1', value: '1', created: now, updated: now }).execute()
+          await trx.insertInto('_params').values({ id: 'tx1', value: '2', created: now, updated: now }).execute()
+        }),
+      )
+      const rows = await db.db.selectFrom('_params').select('id').where('id', '=', 'tx1').execute()
+      assert.equal(rows.length, 0)
+    })
+
+    test('RETURNING works where the engine says it does', async () => {
+      const now = new Date().toISOString()
+      const insert = db.db.insertInto('_params').values({ id: 'ret', value: 'x', created: now, updated: now })
+      // An engine that does not claim RETURNING may still have it (MariaDB has it for INSERT).
+      if (!db.capabilities.returning) return
+      const rows = await insert.returning(['id', 'value']).execute()
+      assert.deepEqual(rows, [{ id: 'ret', value: 'x' }])
+    })
+
+    test('the declared upsert form updates an existing row', async () => {
+      const now = new Date().toISOString()
+      const upsert = (value: string) => {
+        const q = db.db.insertInto('_params').values({ id: 'up', value, created: now, updated: now })
+        return db.capabilities.upsert === 'on-conflict'
+          ? q.onConflict((oc) => oc.column('id').doUpdateSet({ value })).execute()
+          : q.onDuplicateKeyUpdate({ value }).execute()
+      }
+      await upsert('first')
+      await upsert('second')
+      const rows = await db.db.selectFrom('_params').select('value').where('id', '=', 'up').execute()
+      assert.deepEqual(rows, [{ value: 'second' }])
+    })
+
+    test('reports pool use', async () => {
+      const s = db.poolStats()
+      assert.ok(s.total >= 1, `expected an open connection, got ${JSON.stringify(s)}`)
+      assert.ok(s.idle >= 0 && s.idle <= s.total)
+      assert.equal(s.waiting, 0)
+    })
+
+    test('ping fails once closed', async () => {
+      const other = await openSql(parseDbUrl(testDb.url, 'db'))
+      await other.close()
+      await assert.rejects(other.ping())
+    })
+  })
+}
