@@ -1,0 +1,32 @@
+import type { Collection } from './model.ts'
+
+/**
+ * A record as the API serves it: `collectionId`, `collectionName`, then each field's API value
+ * (single-valued fields as strings/numbers/booleans, multi-valued as arrays, json as parsed JSON,
+ * dates as `YYYY-MM-DD HH:MM:SS.sssZ` or ''). Hidden fields and `password`/`tokenKey` are only
+ * present where the caller asked for the raw form.
+ */
+export type RecordJson = Record<string, unknown> & { id: string; collectionId: string; collectionName: string }
+
+/** Who is making a request: the auth record (raw: hidden fields included) and its collection. */
+export interface AuthInfo {
+  collection: Collection
+  record: RecordJson
+  /** True for records of the `_superusers` collection. */
+  isSuperuser: boolean
+}
+
+/**
+ * The request data that API rules and filters can reference as `@request.*`.
+ * Bodies are the submitted values after decryption/parsing, before validation.
+ */
+export interface RequestInfo {
+  auth: AuthInfo | null
+  method: string
+  /** Lower-cased header names, `-` replaced by `_` (PocketBase's form: `@request.headers.x_token`). */
+  headers: Record<string, string>
+  query: Record<string, string>
+  body: Record<string, unknown>
+  /** 'default' | 'oauth2' | 'otp' | 'password' | 'realtime' | 'protectedFile' */
+  context: string
+}
