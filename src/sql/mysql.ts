@@ -20,6 +20,8 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
     // UTC everywhere, dates as text: the same values as on the other engines.
     timezone: 'Z',
     dateStrings: true,
+    // JSON as text on every engine: the field layer parses it (see postgres.ts).
+    jsonStrings: true,
     supportBigNumbers: true,
     charset: 'utf8mb4',
   })

@@ -9,6 +9,10 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
   // int8 (counts, sums) as JS numbers: record values stay JSON-friendly. Exact beyond 2^53 is not needed here.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v))
   pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v: string) => Number(v))
+  // JSON as text, like SQLite and MySQL give it: the field layer parses it, so a json value
+  // holding the string "123" stays a string instead of becoming the number 123.
+  pg.types.setTypeParser(pg.types.builtins.JSON, (v: string) => v)
+  pg.types.setTypeParser(pg.types.builtins.JSONB, (v: string) => v)
   const pool = new pg.Pool({
     connectionString: target.url,
     max: 10,

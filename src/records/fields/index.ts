@@ -1,40 +1,20 @@
-import type { FieldError } from '../../errors.ts'
-import type { SqlCapabilities } from '../../sql/sql.ts'
-import type { Collection } from '../model.ts'
-import type { RecordJson } from '../record.ts'
-
 /**
- * Field values: API input -> column values, and rows -> API JSON.
- * OWNER: collections (src/records/fields/). INTERFACE STUB: replaced by the collections work.
+ * Field values: API input -> column values (`prepareRecord`), and rows -> API JSON (`rowToRecord`).
+ * OWNER: collections (src/records/fields/).
+ *
+ * `prepareRecord(collection, input, existing, ctx)` validates and converts submitted values with
+ * PocketBase's rules and error codes: every field type's options, the `field+` / `+field` /
+ * `field-` modifiers (numbers: `field+`/`field-`; select, relation, file: all three), `field:autogenerate`,
+ * autodate on create/update, id generation (`autogeneratePattern`) and the no-id-change rule,
+ * password hashing (`hashPassword`), `tokenKey` renewal on a password change, and the auth form
+ * checks (`passwordConfirm`, `oldPassword`, `email`/`verified` for non-managers). Unknown keys and
+ * `__proto__`/`constructor`/`prototype` are ignored. `existing` is the current record (raw API
+ * form, as `rowToRecord` returns it) on update, undefined on create. Relation ids are NOT checked
+ * against the database here (the records API does that). File values: strings are names the
+ * record already has; new uploads are `UploadedFile` objects (see file-values.ts).
  */
-export interface PrepareContext {
-  capabilities: SqlCapabilities
-  /** Superusers may set `id` freely and change `verified`/`emailVisibility`/`tokenKey`-guarded values. */
-  isSuperuser: boolean
-}
-
-export interface PreparedRecord {
-  /** Column values ready for INSERT/UPDATE (only the columns to write on update). */
-  values: Record<string, unknown>
-  /** Per-field errors in PocketBase's form (`validation_required`, `validation_invalid_email`, ...). */
-  errors: Record<string, FieldError>
-}
-
-/**
- * Validates and converts submitted values. Handles every field type's options, the `field+` /
- * `+field` / `field-` modifiers, autodate, id generation, password hashing. Unknown keys are ignored.
- * `existing` is the current record on update, undefined on create.
- */
-export async function prepareRecord(
-  _collection: Collection,
-  _input: Record<string, unknown>,
-  _existing: RecordJson | undefined,
-  _ctx: PrepareContext,
-): Promise<PreparedRecord> {
-  throw new Error('prepareRecord: not built yet')
-}
-
-/** A database row to API JSON (every field, hidden ones included: callers strip them). */
-export function rowToRecord(_collection: Collection, _row: Record<string, unknown>): RecordJson {
-  throw new Error('rowToRecord: not built yet')
-}
+export { prepareRecord } from './prepare.ts'
+export { rowToRecord, columnToApi } from './row.ts'
+export type { PrepareContext, PreparedRecord } from './types.ts'
+export { isUploadedFile, type UploadedFile } from './file-values.ts'
+export { generateRecordId, randomString, randomFromPattern } from './random.ts'

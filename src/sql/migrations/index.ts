@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely'
 import { params } from './0001-params.ts'
+import { collections } from './0002-collections.ts'
 
 /**
  * Plinth's own system tables, in order. Names sort in the order they apply; a released
@@ -7,4 +8,5 @@ import { params } from './0001-params.ts'
  */
 export const systemMigrations: Record<string, Migration> = {
   '0001-params': params,
+  '0002-collections': collections,
 }

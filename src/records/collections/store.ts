@@ -1,0 +1,382 @@
+import { ApiError } from '../../errors.ts'
+import type { SqlEngine } from '../../sql/sql.ts'
+import { ddlProfile, type DdlProfile } from '../columns.ts'
+import { assignFieldIds } from '../fields/definition.ts'
+import { isAuthCollection, nowDate, type Collection, type CollectionType } from '../model.ts'
+import type { CollectionRegistry } from '../registry.ts'
+import { defaultCollectionId, initDefaultFields, newCollection, newSecret } from './defaults.ts'
+import { fieldError, hasErrors, setError, type ErrorTree } from './errors.ts'
+import { formatIndex, parseIndex } from './index-definition.ts'
+import { createRecordTable, createView, dropRecordTable, dropView, findViolatedUniqueIndex, IndexError, syncRecordTable, type Db } from './schema-sync.ts'
+import { applyInput, collectionToRow, rowToCollection, type CollectionRow } from './serialize.ts'
+import { validateCollection, type ValidateContext } from './validate.ts'
+import { inferViewFields, normalizeViewQuery } from './view-query.ts'
+import { breakingChanges, dependentViews } from './view-dependencies.ts'
+import { readImport } from './import-input.ts'
+import { storageKind } from '../columns.ts'
+
+export interface CollectionStoreOptions {
+  /** Throws when a rule does not compile for a collection (connect the filter compiler here). */
+  validateRule?: (collection: Collection, rule: string) => void
+  /** Called after every committed change (e.g. to tell other nodes to `reload()`). */
+  onChange?: () => void
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const x of Object.values(v)) deepFreeze(x)
+  }
+  return v
+}
+
+/**
+ * The collections: `_collections` cached in memory (frozen objects: copy before changing), and the
+ * only writer of record-table schemas.
+ *
+ * Every change validates the definition as PocketBase does, then changes the real table and the
+ * `_collections` row together. Where the engine has transactional DDL (SQLite, PostgreSQL) that
+ * happens in one transaction: a failure leaves nothing changed. NB: MySQL/MariaDB commit each DDL
+ * statement on its own, so a failure halfway (rare: the definition is validated first) can leave
+ * the table partly changed while `_collections` still has the old definition; the error names
+ * the step, and re-submitting the definition or a manual fix is needed. Changes from one process
+ * are serialized; two nodes changing the schema at the same moment are not coordinated.
+ */
+export class CollectionStore implements CollectionRegistry {
+  readonly profile: DdlProfile
+  validateRule: CollectionStoreOptions['validateRule']
+  onChange: CollectionStoreOptions['onChange']
+  #list: Collection[] = []
+  #byId = new Map<string, Collection>()
+  #byName = new Map<string, Collection>()
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    readonly engine: SqlEngine,
+    opts: CollectionStoreOptions = {},
+  ) {
+    this.profile = ddlProfile(engine.capabilities)
+    this.validateRule = opts.validateRule
+    this.onChange = opts.onChange
+  }
+
+  /** A store with the collections loaded. */
+  static async open(engine: SqlEngine, opts: CollectionStoreOptions = {}): Promise<CollectionStore> {
+    const store = new CollectionStore(engine, opts)
+    await store.reload()
+    return store
+  }
+
+  get(idOrName: string): Collection | undefined {
+    return this.#byId.get(idOrName) ?? this.#byName.get(idOrName.toLowerCase())
+  }
+
+  getOrThrow(idOrName: string): Collection {
+    const c = this.get(idOrName)
+    if (!c) throw new ApiError('not_found')
+    return c
+  }
+
+  all(): Collection[] {
+    return this.#list
+  }
+
+  async reload(): Promise<void> {
+    const rows = (await this.engine.db.selectFrom('_collections').selectAll().orderBy('created').orderBy('id').execute()) as CollectionRow[]
+    this.#list = rows.map((r) => deepFreeze(rowToCollection(r)))
+    this.#byId = new Map(this.#list.map((c) => [c.id, c]))
+    this.#byName = new Map(this.#list.map((c) => [c.name.toLowerCase(), c]))
+  }
+
+  /** Runs changes one at a time, then reloads the cache and notifies. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(async () => {
+      try {
+        const result = await fn()
+        await this.reload()
+        return result
+      } catch (err) {
+        await this.reload().catch(() => undefined)
+        throw err
+      }
+    })
+    this.#queue = run.catch(() => undefined)
+    return run.then((v) => {
+      this.onChange?.()
+      return v
+    })
+  }
+
+  async #inTransaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    if (this.engine.capabilities.transactionalDdl) return this.engine.db.transaction().execute(fn)
+    return fn(this.engine.db)
+  }
+
+  #context(others: Collection[], next: Collection): ValidateContext {
+    const all = [...others, next]
+    return {
+      others,
+      lookup: (key) => all.find((c) => c.id === key) ?? all.find((c) => c.name.toLowerCase() === key.toLowerCase()),
+      validateRule: this.validateRule,
+      tableExists: async (name) => {
+        const tables = await this.engine.db.introspection.getTables()
+        return tables.some((t) => t.name.toLowerCase() === name.toLowerCase())
+      },
+    }
+  }
+
+  /** PocketBase's default id (`pbc_` + crc32(type + name)), suffixed while taken. */
+  #defaultId(type: CollectionType, name: string, others: Collection[]): string {
+    if (!name) return ''
+    const base = defaultCollectionId(type, name)
+    let id = base
+    for (let i = 2; others.some((o) => o.id === id) && i < 1000; i++) id = base + i
+    return id
+  }
+
+  /**
+   * Runs schema changes (in a transaction where DDL is transactional). A database error that is not
+   * already an API error becomes a 400 with a generic message; NB: the driver's text stays in
+   * `cause` (for logs) and never reaches the client.
+   */
+  async #ddl(message: string, fn: (db: Db) => Promise<void>): Promise<void> {
+    try {
+      await this.#inTransaction(fn)
+    } catch (err) {
+      if (err instanceof ApiError) throw err
+      const apiErr = new ApiError('bad_request', `${message} The database rejected the change.`)
+      ;(apiErr as Error).cause = err
+      throw apiErr
+    }
+  }
+
+  /** Fills what PocketBase fills before validating: ids, timestamps, system fields, index table names. */
+  #finalize(c: Collection, prev: Collection | undefined, others: Collection[]): void {
+    if (!prev) {
+      if (!c.id) c.id = this.#defaultId(c.type, c.name, others)
+      c.created = nowDate()
+    }
+    c.updated = nowDate()
+    initDefaultFields(c)
+    assignFieldIds(c.fields, prev?.fields)
+    c.indexes = c.indexes.map((raw) => {
+      const def = parseIndex(raw)
+      return def && def.table !== c.name ? formatIndex({ ...def, table: c.name }) : raw
+    })
+    if (prev && isAuthCollection(c) && isAuthCollection(prev) && c.authRule !== prev.authRule) {
+      // Like PocketBase: a changed auth rule invalidates the auth tokens issued under the old one.
+      c.authToken = { ...c.authToken, secret: newSecret() }
+    }
+  }
+
+  async #validateOrThrow(next: Collection, prev: Collection | undefined, ctx: ValidateContext, message: string): Promise<void> {
+    const errors = await validateCollection(next, prev, ctx)
+    if (hasErrors(errors)) throw new ApiError('validation_failed', message, errors)
+  }
+
+  /** Creates or changes the table (or view) of `next`; `prev` is the current definition, if any. */
+  async #applySchema(db: Db, next: Collection, prev: Collection | undefined, lookup: (k: string) => Collection | undefined, message?: string): Promise<void> {
+    if (next.type === 'view') {
+      const q = normalizeViewQuery(next.viewQuery ?? '')
+      if ('error' in q) throw viewError(q.error, message)
+      if (prev) await dropView(db, prev.name)
+      let created = false
+      try {
+        await createView(db, next.name, q.query)
+        created = true
+        const info = (await db.introspection.getTables()).find((t) => t.name === next.name)
+        next.fields = inferViewFields(q.query, info?.columns.map((col) => col.name) ?? [], lookup)
+      } catch (err) {
+        // Without transactional DDL nothing rolls the view back: drop it (and restore the old one).
+        if (!this.engine.capabilities.transactionalDdl) {
+          if (created) await dropView(db, next.name).catch(() => undefined)
+          if (prev?.viewQuery) await createView(db, prev.name, prev.viewQuery).catch(() => undefined)
+        }
+        throw viewError((err as Error).message, message)
+      }
+      assignFieldIds(next.fields, prev?.fields)
+      next.viewQuery = q.query
+      return
+    }
+    try {
+      if (prev) {
+        const violated = await findViolatedUniqueIndex(db, next, prev)
+        if (violated !== undefined) throw new IndexError(violated, 'Failed to create index: the existing records have duplicate values.')
+        await syncRecordTable(db, this.profile, next, prev)
+      } else {
+        try {
+          await createRecordTable(db, this.profile, next)
+        } catch (err) {
+          if (!this.engine.capabilities.transactionalDdl) await dropRecordTable(db, next).catch(() => undefined)
+          throw err
+        }
+      }
+    } catch (err) {
+      if (err instanceof IndexError) {
+        const errors: ErrorTree = {}
+        setError(errors, ['indexes', err.position], fieldError('validation_invalid_index_expression', err.message))
+        throw new ApiError('validation_failed', message, errors)
+      }
+      throw err
+    }
+  }
+
+  async #writeRow(db: Db, c: Collection, isNew: boolean): Promise<void> {
+    const row = collectionToRow(c)
+    if (isNew) await db.insertInto('_collections').values(row).execute()
+    else await db.updateTable('_collections').set(row).where('id', '=', c.id).execute()
+  }
+
+  /** POST /api/collections: a new collection from PocketBase's JSON. */
+  async create(input: Record<string, unknown>): Promise<Collection> {
+    const id = await this.#exclusive(async () => {
+      const type = (typeof input.type === 'string' && input.type ? input.type : 'base') as CollectionType
+      const name = typeof input.name === 'string' ? input.name : ''
+      const others = this.#list
+      const c = newCollection(type, name, (typeof input.id === 'string' && input.id) || this.#defaultId(type, name, others))
+      const problems = applyInput(c, input)
+      this.#finalize(c, undefined, others)
+      const ctx = this.#context(others, c)
+      const errors: ErrorTree = {}
+      for (const p of problems) setError(errors, p.path, fieldError(p.code, p.message))
+      if (hasErrors(errors)) throw new ApiError('validation_failed', 'Failed to create collection.', errors)
+      await this.#validateOrThrow(c, undefined, ctx, 'Failed to create collection.')
+      await this.#ddl('Failed to create collection.', async (db) => {
+        await this.#applySchema(db, c, undefined, ctx.lookup, 'Failed to create collection.')
+        await this.#writeRow(db, c, true)
+      })
+      return c.id
+    })
+    return this.getOrThrow(id)
+  }
+
+  /** PATCH /api/collections/:idOrName: overlays the input on the current definition. */
+  async update(idOrName: string, input: Record<string, unknown>): Promise<Collection> {
+    const id = await this.#exclusive(async () => {
+      const prev = this.getOrThrow(idOrName)
+      const next = structuredClone(prev) as Collection
+      const problems = applyInput(next, input)
+      const others = this.#list.filter((c) => c.id !== prev.id)
+      this.#finalize(next, prev, others)
+      const errors: ErrorTree = {}
+      for (const p of problems) setError(errors, p.path, fieldError(p.code, p.message))
+      if (typeof input.type === 'string' && input.type !== prev.type) {
+        setError(errors, ['type'], fieldError('validation_collection_type_change', 'Collection type cannot be changed.'))
+      }
+      if (hasErrors(errors)) throw new ApiError('validation_failed', 'Failed to update collection.', errors)
+      const ctx = this.#context(others, next)
+      await this.#validateOrThrow(next, prev, ctx, 'Failed to update collection.')
+      if (next.type !== 'view') {
+        const change = breakingChanges(next, prev, (a, b) => storageKind(a) !== storageKind(b))
+        const views = change.table ? dependentViews(others, prev.name) : change.columns.length ? dependentViews(others, prev.name, change.columns) : []
+        if (views.length) {
+          throw new ApiError('bad_request', `Failed to update collection: the view collection(s) ${views.map((v) => v.name).join(', ')} use the renamed, removed or converted table/fields; change those views first.`)
+        }
+      }
+      await this.#ddl('Failed to update collection.', async (db) => {
+        await this.#applySchema(db, next, prev, ctx.lookup, 'Failed to update collection.')
+        await this.#writeRow(db, next, false)
+      })
+      return next.id
+    })
+    return this.getOrThrow(id)
+  }
+
+  /** DELETE /api/collections/:idOrName: drops the table (or view) and the definition. */
+  delete(idOrName: string): Promise<void> {
+    return this.#exclusive(async () => {
+      const c = this.getOrThrow(idOrName)
+      if (c.system) throw new ApiError('bad_request', 'Failed to delete collection', { system: fieldError('validation_system_collection', `[${c.name}] system collections cannot be deleted.`) })
+      const refs = this.#references(c)
+      if (refs.length) throw new ApiError('bad_request', `Failed to delete collection probably due to existing reference in ${refs.map((r) => r.name).join(', ')}`)
+      const views = dependentViews(this.#list.filter((v) => v.id !== c.id), c.name)
+      if (views.length) throw new ApiError('bad_request', `Failed to delete collection due to existing view dependency in ${views.map((v) => v.name).join(', ')}`)
+      await this.#ddl('Failed to delete collection.', async (db) => {
+        await this.#drop(db, c)
+        await db.deleteFrom('_collections').where('id', '=', c.id).execute()
+      })
+    })
+  }
+
+  async #drop(db: Db, c: Collection): Promise<void> {
+    if (c.type === 'view') await dropView(db, c.name)
+    else await dropRecordTable(db, c)
+  }
+
+  /** Other collections with a relation field pointing at `c`. */
+  #references(c: Collection, among: Collection[] = this.#list): Collection[] {
+    return among.filter((o) => o.id !== c.id && o.fields.some((f) => f.type === 'relation' && f.collectionId === c.id))
+  }
+
+  /**
+   * DELETE /api/collections/:c/truncate: deletes every row. NB: no cascade to relations and no file
+   * clean-up here; the records API owns both.
+   */
+  truncate(idOrName: string): Promise<void> {
+    return this.#exclusive(async () => {
+      const c = this.getOrThrow(idOrName)
+      if (c.type === 'view') throw new ApiError('bad_request', "View collections cannot be truncated since they don't store their own records.")
+      await this.engine.db.deleteFrom(c.name).execute()
+    })
+  }
+
+  /**
+   * PUT /api/collections/import: creates or replaces the given collections (matched by id, then
+   * name); with `deleteMissing`, deletes the non-system collections not listed and the fields not
+   * listed. All definitions are validated against the imported set before any table changes.
+   */
+  import(input: unknown[], deleteMissing: boolean): Promise<void> {
+    return this.#exclusive(async () => {
+      const fail = (message: string): never => {
+        throw new ApiError('validation_failed', 'Failed to import collections.', {
+          collections: fieldError('validation_collections_import_failure', message),
+        })
+      }
+      if (!input.length) fail('Failed to import the collections configuration. Raw error:\nno collections to import')
+      const items = readImport(input, deleteMissing, (key) => this.get(key), (type, name) => this.#defaultId(type, name, this.#list), fail)
+      const importedIds = new Set<string>()
+      const removed = deleteMissing ? this.#list.filter((c) => !c.system && !items.some((it) => it.prev?.id === c.id)) : []
+      const kept = this.#list.filter((c) => !removed.includes(c) && !items.some((it) => it.prev?.id === c.id))
+      for (const it of items) {
+        this.#finalize(it.next, it.prev, [...kept, ...items.filter((x) => x !== it).map((x) => x.next)])
+        if (importedIds.has(it.next.id)) fail(`Duplicated collection id ${it.next.id}.`)
+        importedIds.add(it.next.id)
+      }
+      // Views last (they select from the others), then in creation order.
+      items.sort((a, b) => Number(a.next.type === 'view') - Number(b.next.type === 'view') || a.next.created.localeCompare(b.next.created))
+      for (const it of items) {
+        const others = [...kept, ...items.filter((x) => x !== it).map((x) => x.next)]
+        const errors = await validateCollection(it.next, it.prev, this.#context(others, it.next))
+        if (hasErrors(errors)) fail(`Data validations failed for collection "${it.next.name}" (${it.next.id}):\n${JSON.stringify(errors, null, 2)}`)
+      }
+      for (const r of removed) {
+        const refs = this.#references(r, [...kept, ...items.map((x) => x.next)])
+        if (refs.length) fail(`Collection "${r.name}" cannot be deleted: referenced by ${refs.map((x) => x.name).join(', ')}.`)
+      }
+      const all = [...kept, ...items.map((x) => x.next)]
+      const lookup = (k: string) => all.find((c) => c.id === k) ?? all.find((c) => c.name.toLowerCase() === k.toLowerCase())
+      await this.#ddl('Failed to import collections.', async (db) => {
+        // Views first: they may depend on tables that are about to change.
+        for (const r of [...removed].sort((a, b) => Number(b.type === 'view') - Number(a.type === 'view'))) {
+          await this.#drop(db, r)
+          await db.deleteFrom('_collections').where('id', '=', r.id).execute()
+        }
+        for (const it of items) {
+          try {
+            await this.#applySchema(db, it.next, it.prev, lookup)
+          } catch (err) {
+            if (err instanceof ApiError) fail(`Failed to save collection "${it.next.name}": ${JSON.stringify(err.data)}`)
+            throw err
+          }
+          await this.#writeRow(db, it.next, !it.prev)
+        }
+      })
+    })
+  }
+}
+
+function viewError(detail: string, message?: string): ApiError {
+  const errors: ErrorTree = {}
+  setError(errors, ['viewQuery'], fieldError('validation_invalid_view_query', `Invalid query - ${detail.slice(0, 500)}`))
+  return new ApiError('validation_failed', message, errors)
+}

@@ -1,0 +1,292 @@
+import { hashPassword, verifyPassword } from '../../auth/index.ts'
+import type { FieldError } from '../../errors.ts'
+import { isMulti, nowDate, type Collection, type Field } from '../model.ts'
+import type { RecordJson } from '../record.ts'
+import { toBool, toDate, toJsonText, toNumber, toStr, toUniqueStrings } from './cast.ts'
+import { fileName, isUploadedFile, toFileList, type UploadedFile } from './file-values.ts'
+import { randomFromPattern } from './random.ts'
+import { compiledPattern, validateTextValue } from './text-rules.ts'
+import type { PrepareContext, PreparedRecord } from './types.ts'
+
+const EDITOR_MAX = 5 << 20
+const JSON_MAX = 1 << 20
+const FILE_MAX = 5 << 20
+const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/
+const BLOCKED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
+const err = (code: string, message: string): FieldError => ({ code, message })
+const REQUIRED = err('validation_required', 'Cannot be blank.')
+
+/** The submitted keys, without the ones that could reach an object's prototype. */
+function readInput(input: Record<string, unknown>): Map<string, unknown> {
+  const m = new Map<string, unknown>()
+  for (const k of Object.keys(input)) if (!BLOCKED_KEYS.has(k)) m.set(k, input[k])
+  return m
+}
+
+function validEmail(v: string): boolean {
+  return v.length <= 254 && EMAIL.test(v)
+}
+
+function urlHost(v: string): string | undefined {
+  for (const candidate of [v, `http://${v}`]) {
+    try {
+      const u = new URL(candidate)
+      if (u.host && (candidate === v || u.hostname.includes('.'))) return u.host
+    } catch {
+      // try the next form
+    }
+  }
+  return undefined
+}
+
+/** Applies `field`, `+field`, `field+`, `field-` to a list value. */
+function listModifiers<T>(data: Map<string, unknown>, name: string, current: T[], read: (v: unknown) => T[], key: (v: T) => string): { list: T[]; touched: boolean } {
+  let list = current
+  let touched = false
+  const uniq = (xs: T[]) => xs.filter((x, i) => xs.findIndex((y) => key(y) === key(x)) === i)
+  if (data.has(name)) {
+    list = read(data.get(name))
+    touched = true
+  }
+  if (data.has('+' + name)) {
+    list = uniq([...read(data.get('+' + name)), ...list])
+    touched = true
+  }
+  if (data.has(name + '+')) {
+    list = uniq([...list, ...read(data.get(name + '+'))])
+    touched = true
+  }
+  if (data.has(name + '-')) {
+    const remove = new Set(read(data.get(name + '-')).map(key))
+    list = list.filter((x) => !remove.has(key(x)))
+    touched = true
+  }
+  return { list, touched }
+}
+
+interface FieldOutcome {
+  /** The column value, when the column is written. */
+  column?: unknown
+  write: boolean
+  error?: FieldError
+}
+
+/**
+ * Validates and converts submitted values (see index.ts for the contract). Field errors use
+ * PocketBase's codes; the first error of each field is reported.
+ */
+export async function prepareRecord(
+  collection: Collection,
+  input: Record<string, unknown>,
+  existing: RecordJson | undefined,
+  ctx: PrepareContext,
+): Promise<PreparedRecord> {
+  const data = readInput(input)
+  const isNew = !existing
+  const isAuth = collection.type === 'auth'
+  const values: Record<string, unknown> = {}
+  const errors: Record<string, FieldError> = {}
+  const now = nowDate()
+  let passwordChanged = false
+
+  for (const f of collection.fields) {
+    // Hidden fields are set only by superusers (the auth password is the exception).
+    if (f.hidden && !ctx.isSuperuser && !(isAuth && f.name === 'password')) {
+      for (const k of [f.name, '+' + f.name, f.name + '+', f.name + '-']) data.delete(k)
+    }
+    const out = await prepareField(f, data, existing, isNew, now)
+    if (f.type === 'password' && out.write && !isNew) passwordChanged = true
+    if (out.error) errors[f.name] = out.error
+    if (out.write) values[f.name] = out.column
+  }
+
+  if (isAuth) {
+    checkAuthForm(data, existing, ctx, errors)
+    const tokenKey = collection.fields.find((f) => f.name === 'tokenKey')
+    if (passwordChanged && tokenKey?.type === 'text' && !data.has('tokenKey')) {
+      // A new password signs out every session: PocketBase refreshes tokenKey with it.
+      values.tokenKey = randomFromPattern(tokenKey.autogeneratePattern || '[a-zA-Z0-9]{50}')
+    }
+    if (errors.oldPassword === undefined && !isNew && !ctx.isSuperuser && data.has('password') && toStr(data.get('password')) !== '') {
+      const old = toStr(data.get('oldPassword'))
+      const hash = toStr(existing?.password)
+      if (!old) errors.oldPassword = REQUIRED
+      else if (!hash || !(await verifyPassword(old, hash))) errors.oldPassword = err('validation_invalid_old_password', 'Missing or invalid old password.')
+    }
+  }
+  return { values, errors }
+}
+
+/** PocketBase's auth form checks: passwordConfirm, and what only managers may change. */
+function checkAuthForm(data: Map<string, unknown>, existing: RecordJson | undefined, ctx: PrepareContext, errors: Record<string, FieldError>): void {
+  const password = toStr(data.get('password'))
+  const confirm = toStr(data.get('passwordConfirm'))
+  const isNew = !existing
+  if (!isNew && password === '' && (confirm !== '' || toStr(data.get('oldPassword')) !== '')) errors.password ??= REQUIRED
+  if ((isNew || password !== '') && confirm === '') errors.passwordConfirm ??= REQUIRED
+  else if (confirm !== password) errors.passwordConfirm ??= err('validation_values_mismatch', "Values don't match.")
+  if (!ctx.isSuperuser && existing) {
+    if (data.has('email') && toStr(data.get('email')) !== existing.email) errors.email ??= err('validation_values_mismatch', "Values don't match.")
+    if (data.has('verified') && toBool(data.get('verified')) !== existing.verified) errors.verified ??= err('validation_values_mismatch', "Values don't match.")
+  }
+  if (!ctx.isSuperuser && isNew && data.has('verified') && toBool(data.get('verified'))) {
+    errors.verified ??= err('validation_values_mismatch', "Values don't match.")
+  }
+}
+
+async function prepareField(f: Field, data: Map<string, unknown>, existing: RecordJson | undefined, isNew: boolean, now: string): Promise<FieldOutcome> {
+  const cur = existing?.[f.name]
+  switch (f.type) {
+    case 'text': {
+      let v = toStr(cur)
+      let touched = false
+      if (data.has(f.name)) {
+        v = toStr(data.get(f.name))
+        touched = true
+      }
+      if (data.has(f.name + ':autogenerate')) {
+        v = toStr(data.get(f.name + ':autogenerate')) + (f.autogeneratePattern ? randomFromPattern(f.autogeneratePattern) : '')
+        touched = true
+      }
+      if (f.primaryKey && !isNew) {
+        if (touched && v !== toStr(cur)) return { write: false, error: err('validation_pk_change', 'The record primary key cannot be changed.') }
+        return { write: false }
+      }
+      if (isNew && v === '' && f.autogeneratePattern) v = randomFromPattern(f.autogeneratePattern)
+      return { column: v, write: isNew || touched, error: validateTextValue(f, v) }
+    }
+    case 'email':
+    case 'url':
+    case 'editor': {
+      const touched = data.has(f.name)
+      const v = touched ? toStr(data.get(f.name)) : toStr(cur)
+      let error: FieldError | undefined
+      if (f.required && v === '') error = REQUIRED
+      else if (v !== '' && f.type === 'email') {
+        const domain = v.slice(v.lastIndexOf('@') + 1)
+        if (!validEmail(v)) error = err('validation_is_email', 'Must be a valid email address.')
+        else if ((f.onlyDomains?.length && !f.onlyDomains.includes(domain)) || f.exceptDomains?.includes(domain)) {
+          error = err('validation_email_domain_not_allowed', 'Email domain is not allowed')
+        }
+      } else if (v !== '' && f.type === 'url') {
+        const host = urlHost(v)
+        if (host === undefined) error = err('validation_invalid_url', 'Must be a valid url')
+        else if ((f.onlyDomains?.length && !f.onlyDomains.includes(host)) || f.exceptDomains?.includes(host)) {
+          error = err('validation_url_domain_not_allowed', 'Url domain is not allowed')
+        }
+      } else if (f.type === 'editor') {
+        const max = f.maxSize > 0 ? f.maxSize : EDITOR_MAX
+        if (Buffer.byteLength(v) > max) error = err('validation_content_size_limit', `The maximum allowed content size is ${max} bytes`)
+      }
+      return { column: v, write: isNew || touched, error }
+    }
+    case 'number': {
+      let v = toNumber(cur)
+      let touched = false
+      if (data.has(f.name)) {
+        v = toNumber(data.get(f.name))
+        touched = true
+      }
+      if (data.has(f.name + '+')) {
+        v += toNumber(data.get(f.name + '+'))
+        touched = true
+      }
+      if (data.has(f.name + '-')) {
+        v -= toNumber(data.get(f.name + '-'))
+        touched = true
+      }
+      let error: FieldError | undefined
+      if (!Number.isFinite(v)) error = err('validation_not_a_number', 'The submitted number is not properly formatted')
+      else if (v === 0) error = f.required ? REQUIRED : undefined
+      else if (f.onlyInt && !Number.isInteger(v)) error = err('validation_only_int_constraint', 'Decimal numbers are not allowed')
+      else if (f.min !== null && v < f.min) error = err('validation_min_number_constraint', `Must be greater or equal than ${f.min}`)
+      else if (f.max !== null && v > f.max) error = err('validation_max_number_constraint', `Must be less or equal than ${f.max}`)
+      return { column: Number.isFinite(v) ? v : 0, write: isNew || touched, error }
+    }
+    case 'bool': {
+      const touched = data.has(f.name)
+      const v = touched ? toBool(data.get(f.name)) : toBool(cur)
+      // NB: 1/0 binds on every driver (better-sqlite3 rejects JS booleans; PostgreSQL reads '1'/'0' as boolean).
+      return { column: v ? 1 : 0, write: isNew || touched, error: f.required && !v ? REQUIRED : undefined }
+    }
+    case 'date': {
+      const touched = data.has(f.name)
+      const v = touched ? toDate(data.get(f.name)) : toStr(cur)
+      let error: FieldError | undefined
+      if (v === '') error = f.required ? REQUIRED : undefined
+      else if (f.min && v < toDate(f.min)) error = err('validation_min_greater_equal_than_required', `Must be no less than ${toDate(f.min)}.`)
+      else if (f.max && v > toDate(f.max)) error = err('validation_max_less_equal_than_required', `Must be no greater than ${toDate(f.max)}.`)
+      return { column: v, write: isNew || touched, error }
+    }
+    case 'autodate': {
+      // Submitted values are ignored, as in PocketBase.
+      if (isNew && (f.onCreate || f.onUpdate)) return { column: now, write: true }
+      if (!isNew && f.onUpdate) return { column: now, write: true }
+      return { column: toStr(cur), write: isNew }
+    }
+    case 'select':
+    case 'relation': {
+      const { list, touched } = listModifiers(data, f.name, toUniqueStrings(cur), toUniqueStrings, (x) => x)
+      const final = isMulti(f) ? list : list.slice(-1)
+      const maxSelect = Math.max(f.maxSelect, 1)
+      let error: FieldError | undefined
+      if (!final.length) error = f.required ? REQUIRED : undefined
+      else if (f.type === 'relation' && f.minSelect > 0 && final.length < f.minSelect) error = err('validation_not_enough_values', `Select at least ${f.minSelect}`)
+      else if (list.length > maxSelect && isMulti(f)) error = err('validation_too_many_values', `Select no more than ${maxSelect}`)
+      else if (f.type === 'select') {
+        const bad = final.find((x) => !f.values.includes(x))
+        if (bad !== undefined) error = err('validation_invalid_value', `Invalid value ${bad}`)
+      }
+      return { column: isMulti(f) ? JSON.stringify(final) : (final[0] ?? ''), write: isNew || touched, error }
+    }
+    case 'file': {
+      const before = toFileList(cur).map(fileName)
+      const { list, touched } = listModifiers(data, f.name, before as (string | UploadedFile)[], toFileList, fileName)
+      const final = isMulti(f) ? list : list.slice(-1)
+      const maxSelect = Math.max(f.maxSelect, 1)
+      let error: FieldError | undefined
+      const unknown = final.filter((x): x is string => typeof x === 'string' && !before.includes(x))
+      if (!final.length) error = f.required ? REQUIRED : undefined
+      else if (unknown.length) error = err('validation_invalid_file', `Invalid new files: ${unknown.map((s) => s.slice(0, 250)).join(', ')}.`)
+      else if (list.length > maxSelect) error = err('validation_too_many_files', `The maximum allowed files is ${maxSelect}`)
+      else {
+        const max = f.maxSize > 0 ? f.maxSize : FILE_MAX
+        for (const up of final.filter(isUploadedFile)) {
+          if (up.size > max) {
+            error = err('validation_file_size_limit', `Failed to upload ${up.originalName} - the maximum allowed file size is ${max} bytes.`)
+            break
+          }
+          if (f.mimeTypes.length && !f.mimeTypes.includes(up.mimeType)) {
+            error = err('validation_invalid_mime_type', `Failed to upload "${up.originalName.slice(0, 300)}" due to unsupported file type.`)
+            break
+          }
+        }
+      }
+      const names = final.map(fileName)
+      return { column: isMulti(f) ? JSON.stringify(names) : (names[0] ?? ''), write: isNew || touched, error }
+    }
+    case 'json': {
+      const touched = data.has(f.name)
+      const text = touched ? toJsonText(data.get(f.name)) : cur === undefined || cur === null ? undefined : JSON.stringify(cur)
+      const max = f.maxSize > 0 ? f.maxSize : JSON_MAX
+      let error: FieldError | undefined
+      if (text !== undefined && Buffer.byteLength(text) > max) error = err('validation_json_size_limit', `The maximum allowed JSON size is ${max} bytes`)
+      else if (f.required && (text === undefined || ['null', '""', '[]', '{}', ''].includes(text.trim()))) error = REQUIRED
+      return { column: text ?? null, write: isNew || touched, error }
+    }
+    case 'password': {
+      const touched = data.has(f.name)
+      const plain = touched ? toStr(data.get(f.name)) : ''
+      const hash = plain !== '' ? await hashPassword(plain) : toStr(cur)
+      let error: FieldError | undefined
+      const length = [...plain].length
+      const max = f.max > 0 ? f.max : 71
+      if (f.required && hash === '') error = REQUIRED
+      else if (plain !== '' && length < f.min) error = err('validation_min_text_constraint', `Must be at least ${f.min} character(s)`)
+      else if (plain !== '' && length > max) error = err('validation_max_text_constraint', `Must be less than ${max} character(s)`)
+      else if (plain !== '' && f.pattern && !compiledPattern(f.pattern)?.test(plain)) error = err('validation_invalid_format', 'Invalid value format')
+      return { column: hash, write: isNew || plain !== '', error }
+    }
+  }
+}
