@@ -1,19 +1,23 @@
-import type { FastifyRequest } from 'fastify'
-import type { AuthInfo } from '../records/record.ts'
-
 /**
- * Auth building blocks used by the records API.
- * OWNER: auth (src/auth/). INTERFACE STUB: replaced by the auth work.
+ * Auth building blocks used by the records API: password hashing, record tokens, the request
+ * authenticator and superusers. The HTTP endpoints live in src/api/record-auth.ts.
+ * OWNER: auth (src/auth/).
  */
+import './request.ts'
 
-/** A memory-hard hash (scrypt) of a password, self-describing (algorithm, parameters, salt). */
-export async function hashPassword(_plain: string): Promise<string> {
-  throw new Error('hashPassword: not built yet')
-}
-
-export async function verifyPassword(_plain: string, _hash: string): Promise<boolean> {
-  throw new Error('verifyPassword: not built yet')
-}
-
-/** The request's auth from its `Authorization` header (`TOKEN` or `Bearer TOKEN`); null for guests and bad tokens. */
-export type Authenticate = (request: FastifyRequest) => Promise<AuthInfo | null>
+export { hashPassword, verifyPassword } from './password.ts'
+export { createAuthenticator, tokenFromHeader, SUPERUSERS, type Authenticate, type AuthenticatorDeps } from './authenticate.ts'
+export { signRecordToken, verifyRecordToken, readUnverified, type TokenType, type TokenClaims, type SignOptions } from './tokens.ts'
+export { findRowByToken, type TokenMatch } from './records.ts'
+export { newTokenKey } from './mutate.ts'
+export {
+  INSTALLER_EMAIL,
+  installLink,
+  removeInstaller,
+  createSuperuser,
+  upsertSuperuser,
+  updateSuperuserPassword,
+  deleteSuperuser,
+  type InstallDeps,
+} from './superusers.ts'
+export { publicAuthRecord } from './response.ts'

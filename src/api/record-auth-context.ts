@@ -1,0 +1,118 @@
+import type { FastifyRequest } from 'fastify'
+import type { Authenticate } from '../auth/authenticate.ts'
+import { SUPERUSERS } from '../auth/authenticate.ts'
+import type { MailApp } from '../auth/mails.ts'
+import { passesAuthRule } from '../auth/rule.ts'
+import { authRequestInfo } from '../auth/request-info.ts'
+import { publicAuthRecord } from '../auth/response.ts'
+import { signRecordToken } from '../auth/tokens.ts'
+import { rowString, type Row } from '../auth/records.ts'
+import { ApiError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { Mailer } from '../mail/mail.ts'
+import { rowToRecord } from '../records/fields/index.ts'
+import { isAuthCollection, type AuthCollection } from '../records/model.ts'
+import type { AuthInfo, RecordJson } from '../records/record.ts'
+import type { CollectionRegistry } from '../records/registry.ts'
+import type { SqlEngine } from '../sql/sql.ts'
+import '../auth/request.ts'
+
+/** Options of the record-auth plugin (`src/api/record-auth.ts`). */
+export interface RecordAuthOptions {
+  registry: CollectionRegistry
+  /** The engine auth endpoints read and write (the primary: logins must see a just-changed password). */
+  db: () => Pick<SqlEngine, 'db' | 'capabilities'>
+  mail: Mailer
+  authenticate: Authenticate
+  /** Where background mail failures are logged; defaults to the Fastify logger. */
+  log?: Pick<Logger, 'error' | 'warn' | 'info'>
+  /**
+   * The public base URL mail links point to, e.g. `https://api.example.com`.
+   * NB: from configuration, never from the request's Host header (that would let anyone send a
+   * victim a reset link pointing at their own server).
+   */
+  appUrl: string
+  /** Shown in mail subjects and signatures; default 'Plinth'. */
+  appName?: string
+  /** How long a resend of the same verification/reset mail is refused, ms (PocketBase: 2 minutes). */
+  resendWindowMs?: number
+}
+
+export interface AuthResponseBody {
+  token: string
+  record: RecordJson
+}
+
+/** The auth collection named in the path, or PocketBase's 404. */
+export function authCollection(opts: RecordAuthOptions, idOrName: string): AuthCollection {
+  const c = opts.registry.get(idOrName)
+  if (!c || !isAuthCollection(c)) throw new ApiError('not_found', 'Missing or invalid auth collection context.')
+  return c
+}
+
+/** The request's auth: what the root hook set, or computed here when the plugin runs without it. */
+export async function requestAuth(opts: RecordAuthOptions, request: FastifyRequest): Promise<AuthInfo | null> {
+  if (request.auth !== undefined) return request.auth
+  request.auth = await opts.authenticate(request)
+  return request.auth
+}
+
+/** PocketBase's RequireSameCollectionContextAuth: a valid token of this very collection. */
+export async function requireSameCollectionAuth(opts: RecordAuthOptions, request: FastifyRequest, collection: AuthCollection): Promise<AuthInfo> {
+  const auth = await requestAuth(opts, request)
+  if (!auth) throw new ApiError('unauthorized', 'The request requires valid record authorization token.')
+  if (auth.collection.id !== collection.id) throw new ApiError('forbidden', 'The request requires auth record from the same collection.')
+  return auth
+}
+
+export function mailApp(opts: RecordAuthOptions): MailApp {
+  return { appName: opts.appName ?? 'Plinth', appUrl: opts.appUrl }
+}
+
+export function isSuperusers(collection: AuthCollection): boolean {
+  return collection.name === SUPERUSERS
+}
+
+/**
+ * PocketBase's auth response: applies the collection's authRule (after the credentials were
+ * checked), then `{token, record}`. `token` undefined = issue a fresh refreshable auth token.
+ */
+export async function respondWithAuth(
+  opts: RecordAuthOptions,
+  request: FastifyRequest,
+  collection: AuthCollection,
+  row: Row,
+  body: Record<string, unknown>,
+  context: string,
+  token?: string,
+): Promise<AuthResponseBody> {
+  const record = rowToRecord(collection, row)
+  const info = authRequestInfo(request, await requestAuth(opts, request), body, context)
+  if (!(await passesAuthRule({ registry: opts.registry, engine: opts.db() }, collection, record.id, info))) {
+    throw new ApiError('forbidden', "The request doesn't satisfy the collection requirements to authenticate.")
+  }
+  const issued = token ?? (await signRecordToken(collection, { id: record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth'))
+  return { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) }
+}
+
+/**
+ * Refuses a resend of the same mail for a while (PocketBase keeps this in its in-process store).
+ * In-process here too: with several API nodes a client may get one mail per node per window.
+ */
+export class ResendGuard {
+  private readonly until = new Map<string, number>()
+  constructor(private readonly windowMs: number) {}
+
+  /** True if `key` was not used within the window; marks it used. */
+  take(key: string): boolean {
+    const now = Date.now()
+    for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
+    if ((this.until.get(key) ?? 0) > now) return false
+    this.until.set(key, now + this.windowMs)
+    return true
+  }
+
+  clear(key: string): void {
+    this.until.delete(key)
+  }
+}

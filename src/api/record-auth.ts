@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify'
+import { dummyHash, verifyPassword } from '../auth/password.ts'
+import { findRowByIdentity, rowString, type Row } from '../auth/records.ts'
+import { readUnverified, signRecordToken } from '../auth/tokens.ts'
+import { tokenFromHeader } from '../auth/authenticate.ts'
+import { ApiError, validationError } from '../errors.ts'
+import { AuthWithPasswordBody, installLenientJsonParser, isEmail, readBody } from './record-auth-body.ts'
+import {
+  authCollection,
+  requireSameCollectionAuth,
+  respondWithAuth,
+  type RecordAuthOptions,
+} from './record-auth-context.ts'
+import { recordAuthFlows } from './record-auth-flows.ts'
+
+export type { RecordAuthOptions } from './record-auth-context.ts'
+
+interface CollectionParams {
+  collection: string
+}
+
+/**
+ * PocketBase's record auth API for auth collections (`_superusers` included):
+ * `GET  /api/collections/:collection/auth-methods`,
+ * `POST /api/collections/:collection/auth-with-password`, `/auth-refresh`,
+ * and the mail flows in `record-auth-flows.ts`.
+ */
+export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
+  installLenientJsonParser(http)
+  http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
+    const c = authCollection(opts, request.params.collection)
+    const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? c.passwordAuth.identityFields : [] }
+    return {
+      password,
+      // OAuth2, OTP and MFA are stored for compatibility but not built: always reported off.
+      oauth2: { enabled: false, providers: [] },
+      mfa: { enabled: false, duration: 0 },
+      otp: { enabled: false, duration: 0 },
+      // PocketBase's pre-0.23 fields, still read by older SDKs.
+      authProviders: [],
+      usernamePassword: password.enabled && password.identityFields.includes('username'),
+      emailPassword: password.enabled && password.identityFields.includes('email'),
+    }
+  })
+
+  http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request) => {
+    const c = authCollection(opts, request.params.collection)
+    if (!c.passwordAuth.enabled) throw new ApiError('forbidden', 'The collection is not configured to allow password authentication.')
+    const body = readBody(AuthWithPasswordBody, request.body)
+    if (body.identityField && !c.passwordAuth.identityFields.includes(body.identityField)) {
+      throw validationError({ identityField: { code: 'validation_in_invalid', message: 'Must be a valid value.' } })
+    }
+    const db = opts.db().db
+    let row: Row | undefined
+    if (body.identityField) {
+      row = await findRowByIdentity(db, c, body.identityField, body.identity)
+    } else {
+      // email first, as PocketBase does, and only when the identity looks like one (saves a query).
+      const fields = [...c.passwordAuth.identityFields].sort((a, b) => Number(b === 'email') - Number(a === 'email'))
+      for (const field of fields) {
+        if (field === 'email' && !isEmail(body.identity)) continue
+        row = await findRowByIdentity(db, c, field, body.identity)
+        if (row) break
+      }
+    }
+    // Same work whether or not the identity exists, so timing does not tell which part was wrong.
+    const ok = await verifyPassword(body.password, row ? rowString(row, 'password') : await dummyHash())
+    if (!row || !ok) throw new ApiError('bad_request', 'Failed to authenticate.')
+    return respondWithAuth(opts, request, c, row, { identity: body.identity, identityField: body.identityField ?? '' }, 'password')
+  })
+
+  http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-refresh', async (request) => {
+    const c = authCollection(opts, request.params.collection)
+    const auth = await requireSameCollectionAuth(opts, request, c)
+    const token = tokenFromHeader(request.headers.authorization)
+    const row = await reload(opts, c.name, auth.record.id)
+    // Static tokens (installer, impersonation) are not renewed: the same token comes back.
+    const renew = readUnverified(token)?.refreshable === true
+    const issued = renew ? await signRecordToken(c, { id: auth.record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth') : token
+    return respondWithAuth(opts, request, c, row, {}, 'default', issued)
+  })
+
+  await http.register(recordAuthFlows, opts)
+}
+
+async function reload(opts: RecordAuthOptions, table: string, id: string): Promise<Row> {
+  const row = (await opts.db().db.selectFrom(table).selectAll().where('id', '=', id).executeTakeFirst()) as Row | undefined
+  if (!row) throw new ApiError('unauthorized', 'The request requires valid record authorization token.')
+  return row
+}

@@ -1,0 +1,40 @@
+import type { FastifyRequest } from 'fastify'
+import { rowToRecord } from '../records/fields/index.ts'
+import type { AuthInfo } from '../records/record.ts'
+import type { CollectionRegistry } from '../records/registry.ts'
+import { findRowByToken, type Db } from './records.ts'
+
+/** The request's auth from its `Authorization` header (`TOKEN` or `Bearer TOKEN`); null for guests and bad tokens. */
+export type Authenticate = (request: FastifyRequest) => Promise<AuthInfo | null>
+
+export const SUPERUSERS = '_superusers'
+
+/** The token in an `Authorization` header: PocketBase takes it bare, `Bearer ` is accepted for HTTP clients' defaults. */
+export function tokenFromHeader(header: string | string[] | undefined): string {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim() ?? ''
+  return value.length > 7 && value.slice(0, 7).toLowerCase() === 'bearer ' ? value.slice(7).trim() : value
+}
+
+export interface AuthenticatorDeps {
+  registry: CollectionRegistry
+  /** The primary's Kysely (a function, so the SQL router can pick a connection per call). */
+  db: () => Db
+}
+
+/**
+ * Builds the request authenticator. A bad, expired, revoked or foreign token is treated like no
+ * token (null), as PocketBase does; routes that need auth answer 401 themselves.
+ */
+export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
+  return async (request) => {
+    const token = tokenFromHeader(request.headers.authorization)
+    if (!token) return null
+    const match = await findRowByToken({ registry: deps.registry, db: deps.db() }, token, 'auth')
+    if (!match) return null
+    return {
+      collection: match.collection,
+      record: rowToRecord(match.collection, match.row),
+      isSuperuser: match.collection.name === SUPERUSERS,
+    }
+  }
+}

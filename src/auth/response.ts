@@ -1,0 +1,18 @@
+import type { AuthCollection } from '../records/model.ts'
+import type { RecordJson } from '../records/record.ts'
+
+/**
+ * An auth record as auth endpoints return it: `password` and `tokenKey` never; `email` always
+ * (it is the caller's own record, PocketBase ignores emailVisibility here); other hidden fields
+ * only when the record is a superuser's own (PocketBase unhides them for superusers).
+ */
+export function publicAuthRecord(collection: AuthCollection, record: RecordJson, isSuperuser: boolean): RecordJson {
+  const hidden = new Set(collection.fields.filter((f) => f.hidden).map((f) => f.name))
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(record)) {
+    if (k === 'password' || k === 'tokenKey') continue
+    if (hidden.has(k) && !isSuperuser && k !== 'email') continue
+    out[k] = v
+  }
+  return out as RecordJson
+}

@@ -1,0 +1,126 @@
+/**
+ * A Fastify app with only the record-auth plugin, over a real database on any engine.
+ * The collection registry is a fixed in-test one (the collections work owns the real one), and
+ * tables are made with the collections work's own DDL (`createRecordTable`).
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { createAuthenticator } from '../../src/auth/index.ts'
+import { hashPassword } from '../../src/auth/password.ts'
+import { newTokenKey, randomString } from '../../src/auth/mutate.ts'
+import { recordAuthRoutes } from '../../src/api/record-auth.ts'
+import { installErrorHandling } from '../../src/api/error-handler.ts'
+import { parseDbUrl } from '../../src/config/urls.ts'
+import { createLogger } from '../../src/log.ts'
+import type { Mailer, MailMessage } from '../../src/mail/mail.ts'
+import { ddlProfile } from '../../src/records/columns.ts'
+import { createRecordTable } from '../../src/records/collections/schema-sync.ts'
+import { superusersCollection, usersCollection } from '../../src/records/collections/defaults.ts'
+import { isMulti, nowDate, type AuthCollection, type Collection } from '../../src/records/model.ts'
+import type { CollectionRegistry } from '../../src/records/registry.ts'
+import { openSql } from '../../src/sql/open.ts'
+import type { SqlEngine } from '../../src/sql/sql.ts'
+import { createTestDb, type EngineName, type TestDb } from '../helpers/engines.ts'
+
+export class StaticRegistry implements CollectionRegistry {
+  constructor(private readonly list: Collection[]) {}
+  get(idOrName: string) {
+    return this.list.find((c) => c.id === idOrName) ?? this.list.find((c) => c.name.toLowerCase() === idOrName.toLowerCase())
+  }
+  getOrThrow(idOrName: string): Collection {
+    const c = this.get(idOrName)
+    if (!c) throw new Error(`no collection ${idOrName}`)
+    return c
+  }
+  all() {
+    return this.list
+  }
+  async reload() {}
+}
+
+/** Collects sent mails; `next()` waits for the next one (the API sends some in the background). */
+export class CaptureMailer implements Mailer {
+  readonly name = 'log' as const
+  readonly sent: MailMessage[] = []
+  private waiters: ((m: MailMessage) => void)[] = []
+  async send(m: MailMessage) {
+    this.sent.push(m)
+    this.waiters.shift()?.(m)
+  }
+  async close() {}
+  next(timeoutMs = 5000): Promise<MailMessage> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no mail sent')), timeoutMs)
+      this.waiters.push((m) => (clearTimeout(t), resolve(m)))
+    })
+  }
+}
+
+export interface Harness {
+  testDb: TestDb
+  engine: SqlEngine
+  http: FastifyInstance
+  registry: StaticRegistry
+  users: AuthCollection
+  superusers: AuthCollection
+  mail: CaptureMailer
+  close(): Promise<void>
+}
+
+export async function startHarness(engineName: EngineName): Promise<Harness> {
+  const testDb = await createTestDb(engineName)
+  const engine = await openSql(parseDbUrl(testDb.url, 'db'))
+  const users = usersCollection()
+  const superusers = superusersCollection()
+  const profile = ddlProfile(engine.capabilities)
+  for (const c of [users, superusers]) await createRecordTable(engine.db, profile, c)
+  const registry = new StaticRegistry([users, superusers])
+  const mail = new CaptureMailer()
+  const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
+  installErrorHandling(http)
+  const authenticate = createAuthenticator({ registry, db: () => engine.db })
+  http.decorateRequest('auth', null)
+  http.addHook('onRequest', async (request) => {
+    request.auth = await authenticate(request)
+  })
+  await http.register(recordAuthRoutes, {
+    registry,
+    db: () => engine,
+    mail,
+    authenticate,
+    appName: 'Acme',
+    appUrl: 'https://app.example.com',
+  })
+  await http.ready()
+  return {
+    testDb, engine, http, registry, users, superusers, mail,
+    async close() {
+      await http.close()
+      await engine.close()
+      await testDb.drop()
+    },
+  }
+}
+
+/** Inserts an auth record with storage defaults for every other field (test data only). */
+export async function insertAuthRecord(
+  h: Harness,
+  c: AuthCollection,
+  data: { email: string; password: string; verified?: boolean; extra?: Record<string, unknown> },
+): Promise<string> {
+  const now = nowDate()
+  const values: Record<string, unknown> = {}
+  for (const f of c.fields) {
+    values[f.name] = isMulti(f) ? '[]' : f.type === 'number' || f.type === 'bool' ? 0 : f.type === 'json' ? null : f.type === 'autodate' ? now : ''
+  }
+  const id = randomString(15, 'abcdefghijklmnopqrstuvwxyz0123456789')
+  Object.assign(values, {
+    id,
+    email: data.email,
+    password: await hashPassword(data.password),
+    tokenKey: newTokenKey(),
+    verified: data.verified ? 1 : 0,
+    ...data.extra,
+  })
+  await h.engine.db.insertInto(c.name).values(values).execute()
+  return id
+}

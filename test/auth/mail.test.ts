@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Writable } from 'node:stream'
+import type { AddressInfo } from 'node:net'
+import { SMTPServer } from 'smtp-server'
+import { authMail } from '../../src/auth/mails.ts'
+import { loadConfig, maskSecrets } from '../../src/config/load.ts'
+import { parseMailUrl } from '../../src/config/urls.ts'
+import { createLogger } from '../../src/log.ts'
+import { openMailer } from '../../src/mail/open.ts'
+
+const app = { appName: 'Acme', appUrl: 'https://app.example.com/' }
+
+describe('mail config', () => {
+  test('default is the log engine; PLINTH_MAIL picks SMTP', () => {
+    assert.equal(loadConfig({ env: {}, cwd: '/tmp' }).mail, 'log://')
+    const cfg = loadConfig({ env: { PLINTH_MAIL: 'smtps://u%40x:p%2Fw@mail.example.com?from=Acme%20%3Cno-reply%40example.com%3E' }, cwd: '/tmp' })
+    assert.deepEqual(parseMailUrl(cfg.mail, 'mail'), {
+      engine: 'smtp',
+      host: 'mail.example.com',
+      port: 465,
+      secure: true,
+      requireTLS: false,
+      user: 'u@x',
+      pass: 'p/w',
+      from: { address: 'no-reply@example.com', name: 'Acme' },
+    })
+  })
+
+  test('plinth config masks the SMTP password', () => {
+    const cfg = loadConfig({ env: { PLINTH_MAIL: 'smtp://mailer:hunter2@mail.example.com:587' }, cwd: '/tmp' })
+    assert.equal(maskSecrets(cfg).mail, 'smtp://mailer:****@mail.example.com:587')
+  })
+
+  test('bad mail URLs stop start-up with a message naming the key', () => {
+    for (const [url, why] of [
+      ['ftp://x', /mail: unsupported scheme "ftp"/],
+      ['smtp://', /mail: (URL needs a host|malformed URL)/],
+      ['smtp://h?from=nobody', /mail: from= is not an email address/],
+      ['smtp://h?tls=1', /mail: unknown parameter "tls"/],
+    ] as const) {
+      assert.throws(() => loadConfig({ env: { PLINTH_MAIL: url }, cwd: '/tmp' }), why, url)
+    }
+  })
+})
+
+describe('auth mails', () => {
+  test("links follow PocketBase's defaults; HTML escapes the app name", () => {
+    const m = authMail({ ...app, appName: 'A<b>' }, 'passwordReset', 'a@example.com', 'TOK.EN.X')
+    assert.equal(m.subject, 'Reset your A<b> password')
+    assert.ok(m.html.includes('href="https://app.example.com/_/#/auth/confirm-password-reset/TOK.EN.X"'))
+    assert.ok(m.html.includes('A&#60;b&#62; team'))
+    assert.ok(m.text?.includes('https://app.example.com/_/#/auth/confirm-password-reset/TOK.EN.X'))
+    assert.ok(authMail(app, 'verification', 'a@example.com', 'T').html.includes('/_/#/auth/confirm-verification/T'))
+    assert.ok(authMail(app, 'emailChange', 'a@example.com', 'T').html.includes('/_/#/auth/confirm-email-change/T'))
+  })
+})
+
+describe('mail engine: log', () => {
+  test('writes the whole message, link included, to the log', async () => {
+    const lines: string[] = []
+    const dest = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) })
+    const mailer = await openMailer('log://?from=dev%40example.com', createLogger({ logLevel: 'info' }, dest))
+    assert.equal(mailer.name, 'log')
+    await mailer.send(authMail(app, 'verification', 'a@example.com', 'abc.def.ghi'))
+    const entry = JSON.parse(lines.join('')) as { msg: string; mail: { to: string[]; from: string; text: string } }
+    assert.deepEqual(entry.mail.to, ['a@example.com'])
+    assert.equal(entry.mail.from, 'dev@example.com')
+    assert.ok(entry.mail.text.includes('https://app.example.com/_/#/auth/confirm-verification/abc.def.ghi'))
+    assert.match(entry.msg, /not sent/)
+  })
+})
+
+interface Received {
+  from: string
+  to: string[]
+  user?: string
+  data: string
+}
+
+describe('mail engine: smtp (real SMTP server on 127.0.0.1)', () => {
+  let server: SMTPServer
+  let port: number
+  const received: Received[] = []
+
+  before(async () => {
+    server = new SMTPServer({
+      authOptional: false,
+      disabledCommands: ['STARTTLS'], // plain local socket: no certificate to trust
+      allowInsecureAuth: true,
+      onAuth(auth, _session, cb) {
+        if (auth.username === 'mailer' && auth.password === 's3cret/pw') cb(null, { user: auth.username })
+        else cb(new Error('bad credentials'))
+      },
+      onData(stream, session, cb) {
+        let data = ''
+        stream.on('data', (c: Buffer) => (data += c.toString()))
+        stream.on('end', () => {
+          received.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            user: session.user as string | undefined,
+            data,
+          })
+          cb()
+        })
+      },
+      logger: false,
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    port = (server.server.address() as AddressInfo).port
+  })
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+
+  test('authenticates and delivers the message the client built', async () => {
+    const mailer = await openMailer(`smtp://mailer:s3cret%2Fpw@127.0.0.1:${port}?from=Acme%20%3Cno-reply%40example.com%3E`, createLogger({ logLevel: 'silent' }))
+    assert.equal(mailer.name, 'smtp')
+    try {
+      await mailer.send(authMail(app, 'passwordReset', 'user@example.com', 'the.reset.token'))
+    } finally {
+      await mailer.close()
+    }
+    assert.equal(received.length, 1)
+    const [m] = received as [Received]
+    assert.equal(m.user, 'mailer')
+    assert.equal(m.from, 'no-reply@example.com')
+    assert.deepEqual(m.to, ['user@example.com'])
+    assert.match(m.data, /^From: Acme <no-reply@example\.com>$/m)
+    assert.match(m.data, /^Subject: Reset your Acme password$/m)
+    assert.match(m.data, /multipart\/alternative/)
+    // Quoted-printable may wrap long lines: undo soft breaks before looking for the link.
+    const body = m.data.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+    assert.ok(body.includes('https://app.example.com/_/#/auth/confirm-password-reset/the.reset.token'))
+  })
+
+  test('wrong credentials fail the send (the caller logs it), nothing is delivered', async () => {
+    const before = received.length
+    const mailer = await openMailer(`smtp://mailer:wrong@127.0.0.1:${port}`, createLogger({ logLevel: 'silent' }))
+    try {
+      await assert.rejects(mailer.send(authMail(app, 'verification', 'user@example.com', 't')))
+    } finally {
+      await mailer.close()
+    }
+    assert.equal(received.length, before)
+  })
+})

@@ -1,0 +1,92 @@
+/**
+ * PocketBase's own JS SDK against the auth endpoints over a real socket, with the real system
+ * migrations and collection store (SQLite): what an app written for PocketBase does on day one.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import PocketBase from 'pocketbase'
+import { createAuthenticator, createSuperuser } from '../../src/auth/index.ts'
+import { recordAuthRoutes } from '../../src/api/record-auth.ts'
+import { installErrorHandling } from '../../src/api/error-handler.ts'
+import { parseDbUrl } from '../../src/config/urls.ts'
+import { createLogger } from '../../src/log.ts'
+import { CollectionStore } from '../../src/records/collections/store.ts'
+import { isAuthCollection } from '../../src/records/model.ts'
+import { migrate } from '../../src/sql/migrate.ts'
+import { openSql } from '../../src/sql/open.ts'
+import type { SqlEngine } from '../../src/sql/sql.ts'
+import { createTestDb, type TestDb } from '../helpers/engines.ts'
+import { CaptureMailer, insertAuthRecord, type Harness } from './harness.ts'
+
+describe('PocketBase JS SDK against the auth API (SQLite, real collections)', () => {
+  let testDb: TestDb
+  let engine: SqlEngine
+  let http: FastifyInstance
+  let url: string
+  const mail = new CaptureMailer()
+
+  before(async () => {
+    testDb = await createTestDb('sqlite')
+    engine = await openSql(parseDbUrl(testDb.url, 'db'))
+    await migrate(engine)
+    const registry = await CollectionStore.open(engine)
+    const users = registry.get('users')
+    const superusers = registry.get('_superusers')
+    assert.ok(users && isAuthCollection(users) && superusers && isAuthCollection(superusers))
+    await insertAuthRecord({ engine } as Harness, users, { email: 'sdk@example.com', password: 'sdk-password-1', extra: { name: 'Sdk User' } })
+    await createSuperuser(engine.db, superusers, 'root@example.com', 'root-password-1')
+
+    http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
+    installErrorHandling(http)
+    const authenticate = createAuthenticator({ registry, db: () => engine.db })
+    http.decorateRequest('auth', null)
+    http.addHook('onRequest', async (request) => {
+      request.auth = await authenticate(request)
+    })
+    await http.register(recordAuthRoutes, { registry, db: () => engine, mail, authenticate, appUrl: 'http://127.0.0.1' })
+    await http.listen({ host: '127.0.0.1', port: 0 })
+    url = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`
+  })
+  after(async () => {
+    await http?.close()
+    await engine?.close()
+    await testDb?.drop()
+  })
+
+  test('authWithPassword, authRefresh and the auth store work unchanged', async () => {
+    const pb = new PocketBase(url)
+    const methods = await pb.collection('users').listAuthMethods()
+    assert.deepEqual(methods.password, { enabled: true, identityFields: ['email'] })
+    const auth = await pb.collection('users').authWithPassword('sdk@example.com', 'sdk-password-1')
+    assert.equal(auth.record.email, 'sdk@example.com')
+    assert.equal(auth.record.name, 'Sdk User')
+    assert.equal(pb.authStore.isValid, true)
+    assert.equal(pb.authStore.isSuperuser, false)
+    assert.equal(pb.authStore.record?.id, auth.record.id)
+    // authRefresh POSTs with `Content-Type: application/json` and no body.
+    const refreshed = await pb.collection('users').authRefresh()
+    assert.equal(refreshed.record.id, auth.record.id)
+    await assert.rejects(pb.collection('users').authWithPassword('sdk@example.com', 'wrong'), (e: { status: number; message: string }) => {
+      return e.status === 400 && e.message === 'Failed to authenticate.'
+    })
+  })
+
+  test('superusers: pb.collection("_superusers").authWithPassword; the SDK recognises the token', async () => {
+    const pb = new PocketBase(url)
+    await pb.collection('_superusers').authWithPassword('root@example.com', 'root-password-1')
+    assert.equal(pb.authStore.isSuperuser, true)
+  })
+
+  test('requestPasswordReset + confirmPasswordReset through the SDK', async () => {
+    const pb = new PocketBase(url)
+    const mailed = mail.next()
+    assert.equal(await pb.collection('users').requestPasswordReset('sdk@example.com'), true)
+    const token = /confirm-password-reset\/([^\s"]+)/.exec((await mailed).text ?? '')?.[1]
+    assert.ok(token)
+    assert.equal(await pb.collection('users').confirmPasswordReset(token, 'sdk-password-2', 'sdk-password-2'), true)
+    await pb.collection('users').authWithPassword('sdk@example.com', 'sdk-password-2')
+    assert.equal(pb.authStore.isValid, true)
+  })
+})
