@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { loadConfig, type LoadOptions } from './config/load.ts'
 import type { PlinthConfig } from './config/schema.ts'
 import { parseDbUrl } from './config/urls.ts'
@@ -9,6 +9,13 @@ import { metricsRoutes } from './api/metrics.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
 import { migrate } from './sql/migrate.ts'
+import { collectionsRoutes } from './api/collections.ts'
+import { recordAuthRoutes } from './api/record-auth.ts'
+import { createAuthenticator } from './auth/index.ts'
+import './auth/request.ts'
+import { openMailer } from './mail/open.ts'
+import type { Mailer } from './mail/mail.ts'
+import { CollectionStore } from './records/collections/store.ts'
 import { openSql } from './sql/open.ts'
 import { SqlRouter } from './sql/router.ts'
 
@@ -26,6 +33,11 @@ export interface Plinth {
   readonly sql: SqlRouter
   readonly log: Logger
   readonly metrics: Metrics
+  /** The collections (schema), cached in memory. */
+  readonly collections: CollectionStore
+  readonly mail: Mailer
+  /** The public base URL (config `publicUrl`, else derived from `http`). */
+  readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
   start(): Promise<string>
   /** Stops accepting, lets in-flight requests finish (up to `shutdownTimeout`), closes engines. */
@@ -61,6 +73,11 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     await sql.close()
     throw err
   }
+  const collections = await CollectionStore.open(primary)
+  const mail = await openMailer(config.mail, log)
+  const publicUrl = (config.publicUrl || `http://${config.http}`).replace(/\/+$/, '')
+  // Auth reads the primary: a token must stop working the moment its password changes.
+  const authenticate = createAuthenticator({ registry: collections, db: () => sql.writer().db })
 
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -81,8 +98,19 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) })
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
   })
+  // Every request knows who makes it before any handler runs (null for guests and bad tokens).
+  http.decorateRequest('auth', null)
+  http.addHook('onRequest', async (request) => {
+    request.auth = await authenticate(request)
+  })
+  const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql })
-  await http.register(metricsRoutes, { metrics, allow: config.metrics.allow })
+  await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
+  await http.register(collectionsRoutes, {
+    store: collections,
+    isSuperuser: (request) => request.auth?.isSuperuser ?? null,
+  })
+  await http.register(recordAuthRoutes, { registry: collections, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth' })
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
@@ -91,6 +119,9 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     sql,
     log,
     metrics,
+    collections,
+    mail,
+    publicUrl,
     async start() {
       const [, host = '127.0.0.1', port = '8090'] = /^\[?(.*?)\]?:(\d+)$/.exec(config.http) ?? []
       const address = await http.listen({ host, port: Number(port) })
@@ -101,11 +132,15 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
         // Fastify answers 503 to new requests while closing and waits for in-flight ones;
         // after shutdownTimeout the remaining connections are cut.
         const timer = setTimeout(() => http.server.closeAllConnections(), config.shutdownTimeout)
+        // A keep-alive connection whose request was in flight turns idle once answered; close it
+        // then, rather than holding the stop until shutdownTimeout.
+        const sweep = setInterval(() => http.server.closeIdleConnections(), 50)
         try {
           await http.close()
         } finally {
           clearTimeout(timer)
-          await sql.close()
+          clearInterval(sweep)
+          await Promise.allSettled([sql.close(), mail.close()])
         }
       })()
       return stopping

@@ -8,7 +8,7 @@ import { Type, type Static } from '@sinclair/typebox'
 export const ConfigSchema = Type.Object(
   {
     /** Where the HTTP server listens, `HOST:PORT`. */
-    http: Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$' }),
+    http: Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$', description: 'HOST:PORT, like 127.0.0.1:8090' }),
     /** The data folder: SQLite database, local files, generated keys. */
     dir: Type.String({ minLength: 1 }),
     /** The SQL primary: `sqlite://PATH`, `postgres://...` or `mysql://...` (MariaDB too). */
@@ -19,6 +19,13 @@ export const ConfigSchema = Type.Object(
     trustProxy: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })]),
     /** How long a graceful stop waits for in-flight requests, in milliseconds. */
     shutdownTimeout: Type.Integer({ minimum: 0 }),
+    /**
+     * The public base URL clients reach this server at (links in mails point here), e.g.
+     * `https://api.example.com`. Empty = `http://` + the `http` address.
+     */
+    publicUrl: Type.Union([Type.Literal(''), Type.String({ pattern: '^https?://[^\\s/]+(/.*)?$', description: 'an http(s) URL' })]),
+    /** Outgoing mail: `log://` (written to the log, the default), `smtp://USER:PASS@HOST:PORT?from=...` or `smtps://...`. */
+    mail: Type.String({ minLength: 1 }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -48,6 +55,8 @@ export const envKeys = {
   PLINTH_TRUST_PROXY: 'trustProxy',
   PLINTH_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
   PLINTH_LOG_LEVEL: 'logLevel',
+  PLINTH_MAIL: 'mail',
+  PLINTH_PUBLIC_URL: 'publicUrl',
   PLINTH_METRICS_ALLOW: 'metrics.allow',
 } as const satisfies Record<string, string>
 
@@ -66,6 +75,8 @@ export function defaults(dir: string): PlinthConfig {
     trustProxy: false,
     shutdownTimeout: 10_000,
     logLevel: 'info',
+    mail: 'log://',
+    publicUrl: '',
     metrics: { allow: [] },
   }
 }
