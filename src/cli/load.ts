@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { findConfigFile, loadConfig } from '../config/load.ts'
 import { ConfigError } from '../config/errors.ts'
@@ -30,10 +30,38 @@ export function findAppModule(flags: CliFlags): string | undefined {
   }
   const configFile = findConfigFile(cwd, flags.config)
   const base = configFile ? path.dirname(configFile) : cwd
-  return ['plinth.app.ts', 'plinth.app.js', 'plinth.app.mjs'].map((n) => path.join(base, n)).find((p) => existsSync(p))
+  return ['plinth.app.ts', 'plinth.app.mts', 'plinth.app.js', 'plinth.app.mjs'].map((n) => path.join(base, n)).find((p) => existsSync(p))
 }
 
+/** Whether Node (and tsx) load `file` as an ES module: by extension, else by the nearest package.json. */
+function isEsModule(file: string): boolean {
+  if (/\.m[jt]s$/.test(file)) return true
+  if (/\.c[jt]s$/.test(file)) return false
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json')
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type === 'module'
+      } catch {
+        return false
+      }
+    }
+    if (path.dirname(dir) === dir) return false
+  }
+}
+
+/**
+ * Imports the app module. It must be an ES module: loaded as CommonJS, its imports of Plinth would
+ * get a second copy of every Plinth module (so `instanceof ApiError` and the like would fail), so
+ * that case stops start-up with a message saying how to fix it.
+ */
 export async function loadAppModule(file: string): Promise<AppModule> {
+  if (!isEsModule(file)) {
+    const name = path.basename(file)
+    throw new ConfigError(
+      `app: ${name} would load as CommonJS: add "type": "module" to the package.json beside it, or rename it ${name.replace(/\.[jt]s$/, (ext) => (ext === '.ts' ? '.mts' : '.mjs'))}`,
+    )
+  }
   const mod = (await import(pathToFileURL(file).href)) as { default?: unknown }
   if (typeof mod.default !== 'function') {
     throw new ConfigError(`app: ${path.basename(file)} must export a default function (app) => void`)

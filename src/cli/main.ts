@@ -3,6 +3,7 @@ import { ConfigError } from '../config/errors.ts'
 import { serve } from './serve.ts'
 import { printConfig } from './config.ts'
 import { migrateCommand } from './migrate.ts'
+import { superuserCommand } from './superuser.ts'
 
 const usage = `Usage: plinth <command> [options]
 
@@ -10,6 +11,7 @@ Commands:
   serve      start the HTTP API (and everything else) on 127.0.0.1:8090
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
+  superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
 
 Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090)
@@ -51,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       return printConfig(values)
     case 'migrate':
       return migrateCommand(values)
+    case 'superuser':
+      return superuserCommand(values, positionals.slice(1))
     default:
       process.stderr.write(`plinth: unknown command "${command}"\n\n${usage}`)
       return 2

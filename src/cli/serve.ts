@@ -34,15 +34,21 @@ export async function serve(flags: CliFlags): Promise<number> {
     }
     signalled = true
     app.log.info({ signal }, 'stopping: finishing in-flight requests')
+    // Exit explicitly once stopped: a timer or socket left open by app code (or a request cut at
+    // shutdownTimeout whose handler still waits) must not keep a stopped server's process alive.
+    const exit = (code: number) => {
+      process.exitCode = code
+      app.log.flush()
+      setImmediate(() => process.exit(code))
+    }
     app.stop().then(
       () => {
         app.log.info('stopped')
-        app.log.flush()
-        process.exitCode = 0
+        exit(0)
       },
       (err: unknown) => {
         app.log.error({ err }, 'stop failed')
-        process.exitCode = 1
+        exit(1)
       },
     )
   }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { Value } from '@sinclair/typebox/value'
+import { Value, type ValueError } from '@sinclair/typebox/value'
 import YAML from 'yaml'
 import {
   ConfigFileSchema,
@@ -12,7 +12,7 @@ import {
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { parseDbUrl } from './urls.ts'
+import { parseDbUrl, parseMailUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -98,12 +98,31 @@ function setPath(obj: Record<string, unknown>, key: string, value: unknown): voi
   cur[parts.at(-1)!] = value
 }
 
-function check(schema: typeof ConfigSchema | typeof ConfigFileSchema, value: unknown, where: string): unknown {
-  const first = Value.Errors(schema, value).First()
+function check(
+  schema: typeof ConfigSchema | typeof ConfigFileSchema,
+  value: unknown,
+  where: string,
+  label: (key: string) => string = (key) => key,
+): unknown {
+  const errors = [...Value.Errors(schema, value)]
+  // An unknown key explains the other errors at its level (a misspelt key is also a missing one).
+  const first = errors.find((e) => e.message.startsWith('Unexpected property')) ?? errors[0]
   if (!first) return value
   const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(root)'
-  const what = first.schema && first.message.startsWith('Unexpected property') ? 'unknown key' : first.message.toLowerCase()
-  throw new ConfigError(`config: ${key}: ${what} (in ${where})`)
+  throw new ConfigError(`config: ${label(key)}: ${describe(first)} (in ${where})`)
+}
+
+/** One readable clause for a schema error: what was expected and what was given. */
+function describe(err: ValueError): string {
+  if (err.message.startsWith('Unexpected property')) return 'unknown key'
+  const s = err.schema as { anyOf?: { const?: unknown; type?: string; description?: string }[]; pattern?: string; description?: string }
+  let expected: string
+  if (s.anyOf) expected = `expected ${s.anyOf.map((a) => a.description ?? (a.const !== undefined ? JSON.stringify(a.const) : a.type)).join(' or ')}`
+  else if (s.pattern && s.description) expected = `expected ${s.description}`
+  else expected = err.message.charAt(0).toLowerCase() + err.message.slice(1)
+  if (err.value === undefined || typeof err.value === 'object') return expected
+  const shown = JSON.stringify(typeof err.value === 'string' ? maskUrl(err.value) : err.value)
+  return `${expected}, got ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}`
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -137,14 +156,20 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   const file = findConfigFile(cwd, opts.file)
   const fromFile = file ? readFile(file) : {}
   const fromEnv = readEnv(env, cwd)
+  const envName = (key: string) => {
+    const name = Object.entries(envKeys).find(([, k]) => k === key || key.startsWith(`${k}.`))?.[0]
+    return name ? `${name} (${key})` : key
+  }
+  check(ConfigFileSchema, fromEnv, 'environment', envName)
+  check(ConfigFileSchema, opts.overrides ?? {}, 'flags')
   const layered = merge(merge(fromFile, fromEnv), (opts.overrides ?? {}) as Record<string, unknown>)
-  check(ConfigFileSchema, layered, 'settings')
   const dir = (layered.dir as string | undefined) ?? './plinth_data'
   const config = merge(defaults(dir) as unknown as Record<string, unknown>, layered) as unknown as PlinthConfig
   check(ConfigSchema, config, 'settings')
   // The data folder and a relative SQLite path are resolved against the working directory.
   config.dir = path.resolve(cwd, config.dir)
   parseDbUrl(config.db, 'db') // validates; throws ConfigError naming the key
+  parseMailUrl(config.mail, 'mail')
   return deepFreeze(config)
 }
 

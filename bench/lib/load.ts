@@ -1,0 +1,56 @@
+/** The load generator: autocannon's own CLI in its own process, so it never shares a core's event loop with a server. */
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import type { BenchRequest, LoadOptions, LoadResult } from './types.ts'
+
+const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
+
+interface AutocannonJson {
+  requests: { average: number; total: number }
+  latency: { p50: number; p99: number }
+  non2xx: number
+  errors: number
+  timeouts: number
+}
+
+function runAutocannon(args: string[]): Promise<AutocannonJson> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [AUTOCANNON, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    child.once('error', reject)
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err.trim()}`))
+      try {
+        resolve(JSON.parse(out) as AutocannonJson)
+      } catch {
+        reject(new Error(`autocannon printed no JSON: ${out.slice(0, 200)} ${err.slice(0, 200)}`))
+      }
+    })
+  })
+}
+
+/**
+ * Repeats `request` against `baseUrl` (127.0.0.1 only) with `connections` connections for
+ * `durationSec` seconds, after an unrecorded warm-up run.
+ */
+export async function measure(baseUrl: string, request: BenchRequest, opts: LoadOptions): Promise<LoadResult> {
+  const url = new URL(request.path, baseUrl)
+  if (url.hostname !== '127.0.0.1') throw new Error(`bench targets must be on 127.0.0.1, not ${url.hostname}`)
+  const common = ['--json', '--no-progress', '-c', String(opts.connections), '-m', request.method ?? 'GET']
+  for (const [k, v] of Object.entries(request.headers ?? {})) common.push('-H', `${k}=${v}`)
+  if (request.body !== undefined) common.push('-b', request.body)
+  if (opts.warmupSec > 0) await runAutocannon([...common, '-d', String(opts.warmupSec), url.href])
+  const r = await runAutocannon([...common, '-d', String(opts.durationSec), url.href])
+  return {
+    requestsPerSec: r.requests.average,
+    latencyP50Ms: r.latency.p50,
+    latencyP99Ms: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * What a benchmark scenario is. A scenario is one file in `bench/scenarios/` whose default export
+ * is a `Scenario`: a set of targets (Plinth on some engine, bare references, peer servers) that
+ * answer the same kind of request, one of which is the reference the others are compared to.
+ */
+
+/** A server started for the bench, in its own process. */
+export interface RunningServer {
+  /** Base URL on 127.0.0.1, no trailing slash. */
+  url: string
+  stop(): Promise<void>
+}
+
+/** One request shape autocannon repeats. */
+export interface BenchRequest {
+  path: string
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  headers?: Record<string, string>
+  body?: string
+}
+
+export interface Target {
+  /** Unique within the scenario; shown in the table. */
+  name: string
+  /** What this target is, for BENCHMARKS.md readers (engine, logging, version). */
+  notes?: string
+  /** Starts the server (and seeds it); resolves once it answers. */
+  start(): Promise<RunningServer>
+  /** The request to repeat; may depend on what `start` seeded, hence the server. */
+  request(server: RunningServer): BenchRequest | Promise<BenchRequest>
+  /** Why this target cannot run here (a missing server, say); the bench prints it and goes on. */
+  skip?(): Promise<string | undefined>
+}
+
+export interface Scenario {
+  name: string
+  description: string
+  /** The name of the target the others are divided by. */
+  reference: string
+  targets: Target[]
+}
+
+export interface LoadOptions {
+  connections: number
+  durationSec: number
+  warmupSec: number
+}
+
+export interface LoadResult {
+  requestsPerSec: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+  requests: number
+  non2xx: number
+  errors: number
+  timeouts: number
+}

@@ -1,0 +1,63 @@
+/**
+ * The configuration as the `plinth` command sees it: `plinth config` prints it masked, and a bad
+ * setting stops `plinth serve` before it opens anything, with one line on stderr naming the key.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, test } from 'node:test'
+import { runCli } from '../helpers/cli.ts'
+
+function tempDir(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'plinth-cli-config-'))
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text)
+  return dir
+}
+
+describe('plinth config', () => {
+  test('prints the effective configuration as JSON with secrets masked', async () => {
+    const cwd = tempDir({ 'plinth.config.yaml': 'logLevel: warn\n', 'db.txt': 'mysql://app:t0ps3cret@127.0.0.1:3306/app' })
+    const r = await runCli(['config', '--http', '127.0.0.1:7001'], { PLINTH_DB_FILE: 'db.txt' }, cwd)
+    assert.equal(r.code, 0, r.stderr)
+    const shown = JSON.parse(r.stdout) as Record<string, unknown>
+    assert.equal(shown.http, '127.0.0.1:7001', 'flags win')
+    assert.equal(shown.logLevel, 'warn', 'the file is read')
+    assert.equal(shown.db, 'mysql://app:****@127.0.0.1:3306/app')
+    assert.doesNotMatch(r.stdout, /t0ps3cret/)
+  })
+})
+
+describe('plinth config --config', () => {
+  test('reads the named file instead of the default one', async () => {
+    const cwd = tempDir({ 'plinth.config.json': '{"logLevel":"warn"}', 'other.yaml': 'logLevel: debug\nhttp: 127.0.0.1:7002\n' })
+    const r = await runCli(['config', '--config', 'other.yaml'], {}, cwd)
+    assert.equal(r.code, 0, r.stderr)
+    const shown = JSON.parse(r.stdout) as Record<string, unknown>
+    assert.equal(shown.logLevel, 'debug')
+    assert.equal(shown.http, '127.0.0.1:7002')
+  })
+})
+
+/** Bad settings given three ways; each must name its key in exactly one line. */
+const bad: { name: string; args?: string[]; env?: Record<string, string>; files?: Record<string, string>; line: RegExp }[] = [
+  { name: 'unknown key in the file', files: { 'plinth.config.json': '{"queue":"bullmq://x"}' }, line: /^plinth: config: queue: unknown key/ },
+  { name: 'wrong type in the environment', env: { PLINTH_BODY_LIMIT: 'lots' }, line: /^plinth: config: PLINTH_BODY_LIMIT: expected a whole number/ },
+  { name: 'malformed URL in the environment', env: { PLINTH_DB: 'postgres://' }, line: /^plinth: config: db: / },
+  { name: 'bad flag value', args: ['--http', 'nowhere'], line: /^plinth: config: http: expected HOST:PORT/ },
+]
+
+describe('plinth serve: a bad setting stops start-up', () => {
+  for (const b of bad) {
+    test(b.name, async () => {
+      const cwd = tempDir(b.files)
+      const r = await runCli(['serve', ...(b.args ?? [])], b.env ?? {}, cwd)
+      assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`)
+      const lines = r.stderr.trimEnd().split('\n')
+      assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`)
+      assert.match(lines[0]!, b.line)
+      assert.equal(r.stdout, '', 'nothing was started, so nothing was logged')
+      assert.ok(!existsSync(path.join(cwd, 'plinth_data')), 'no data folder was created')
+    })
+  }
+})

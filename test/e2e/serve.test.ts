@@ -1,0 +1,174 @@
+/**
+ * The real `plinth serve` as a child process on a real port: starts on an empty folder, answers
+ * /api/health and /api/ready, loads a TypeScript app module without a build step, and on SIGTERM
+ * finishes in-flight requests, closes its engines and exits 0. On every SQL engine.
+ */
+import assert from 'node:assert/strict'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { collect, startCli, type CliResult } from '../helpers/cli.ts'
+import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+
+const SRC_INDEX = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
+
+interface Server {
+  child: ChildProcess
+  url: string
+  /** Resolves when the process exits, with everything it printed. */
+  exited: Promise<CliResult>
+}
+
+/**
+ * Starts `plinth serve` on a free port and resolves once /api/health answers 200. The 60 s bound
+ * only turns a hang into a readable failure; it is not a performance assertion.
+ */
+async function serve(args: string[], env: Record<string, string>, cwd: string): Promise<Server> {
+  const child = startCli(['serve', '--http', '127.0.0.1:0', ...args], env, cwd)
+  const exited = collect(child)
+  let out = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const guard = setTimeout(() => reject(new Error(`no listening line within 60 s:\n${out}`)), 60_000)
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)
+      if (m) {
+        clearTimeout(guard)
+        resolve(m[1]!)
+      }
+    })
+    void exited.then((r) => {
+      clearTimeout(guard)
+      reject(new Error(`plinth exited early (${r.code}):\n${r.stdout}\n${r.stderr}`))
+    })
+  })
+  for (let i = 0; ; i++) {
+    const res = await fetch(`${url}/api/health`).catch(() => undefined)
+    if (res?.status === 200) break
+    if (i > 600) throw new Error('/api/health never answered')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return { child, url, exited }
+}
+
+function emptyDir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'plinth-e2e-'))
+}
+
+/** Log lines (JSON) printed by the child. */
+function logLines(stdout: string): Record<string, unknown>[] {
+  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+for (const { engine, skip } of await engines()) {
+  describe(`plinth serve: ${engine}`, { skip }, () => {
+    const dbs: TestDb[] = []
+    after(async () => {
+      for (const db of dbs) await db.drop()
+    })
+    async function dbEnv(): Promise<Record<string, string>> {
+      if (engine === 'sqlite') return {} // the embedded default: ./plinth_data/data.db
+      const db = await createTestDb(engine)
+      dbs.push(db)
+      return { PLINTH_DB: db.url }
+    }
+
+    test('starts on an empty folder, answers health and ready, stops on SIGTERM with exit 0', async () => {
+      const cwd = emptyDir()
+      const server = await serve([], await dbEnv(), cwd)
+      const health = await fetch(`${server.url}/api/health`)
+      assert.deepEqual(await health.json(), { code: 200, message: 'API is healthy.', data: {} })
+      const ready = await fetch(`${server.url}/api/ready`)
+      assert.equal(ready.status, 200)
+      server.child.kill('SIGTERM')
+      const r = await server.exited
+      assert.equal(r.signal, null)
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.stderr, '')
+      const msgs = logLines(r.stdout).map((l) => l.msg)
+      const stopping = msgs.indexOf('stopping: finishing in-flight requests')
+      assert.ok(stopping >= 0 && msgs.indexOf('stopped') > stopping, msgs.join(' | '))
+      const started = logLines(r.stdout).find((l) => typeof l.engine === 'string' && l.url)
+      assert.equal(started?.engine, engine)
+      if (engine === 'sqlite') assert.ok(existsSync(path.join(cwd, 'plinth_data', 'data.db')), readdirSync(cwd).join(','))
+    })
+
+    test('a TypeScript app module adds a route before listening; SIGTERM lets an in-flight request finish', async () => {
+      const cwd = emptyDir()
+      writeFileSync(path.join(cwd, 'package.json'), '{"type":"module"}\n')
+      // Found by its default name; TypeScript syntax (types, `satisfies`) with no build step.
+      writeFileSync(
+        path.join(cwd, 'plinth.app.ts'),
+        `import type { Plinth } from ${JSON.stringify(SRC_INDEX)}
+interface Hello { hello: string; engine: string }
+export default async function setup(app: Plinth): Promise<void> {
+  app.http.get('/api/hello', async () => ({ hello: 'world', engine: app.sql.primary.name }) satisfies Hello)
+  app.http.get('/api/slow', async (request) => {
+    request.log.info('slow request started')
+    await new Promise((r) => setTimeout(r, 400))
+    return { done: true }
+  })
+}
+`,
+      )
+      const server = await serve(['--dir', 'data'], await dbEnv(), cwd)
+      const hello = await fetch(`${server.url}/api/hello`)
+      assert.deepEqual(await hello.json(), { hello: 'world', engine })
+
+      let printed = ''
+      server.child.stdout!.on('data', (d: Buffer) => (printed += d.toString()))
+      const slow = fetch(`${server.url}/api/slow`)
+      while (!printed.includes('slow request started')) await new Promise((r) => setTimeout(r, 10))
+      server.child.kill('SIGTERM')
+      const res = await slow
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { done: true })
+      const r = await server.exited
+      assert.equal(r.code, 0, r.stderr)
+      if (engine === 'sqlite') assert.ok(existsSync(path.join(cwd, 'data', 'data.db')), '--dir is used')
+    })
+  })
+}
+
+describe('plinth serve: stopping is bounded', () => {
+  test('a request that never finishes is cut after shutdownTimeout and the process still exits 0', async () => {
+    const cwd = emptyDir()
+    writeFileSync(
+      path.join(cwd, 'hang.mts'),
+      `export default (app: { http: { get(url: string, h: () => Promise<unknown>): void } }): void => {
+  app.http.get('/api/hang', () => new Promise((resolve) => setTimeout(resolve, 3_600_000)))
+}
+`,
+    )
+    const server = await serve(['--app', 'hang.mts', '--dir', 'd'], { PLINTH_SHUTDOWN_TIMEOUT: '200' }, cwd)
+    const hanging = fetch(`${server.url}/api/hang`).then(
+      (r) => r.status,
+      () => 'cut',
+    )
+    await new Promise((r) => setTimeout(r, 200))
+    server.child.kill('SIGTERM')
+    const r = await server.exited
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(await hanging, 'cut')
+  })
+
+  test('an app module that would load as CommonJS stops start-up with one line saying how to fix it', async () => {
+    const cwd = emptyDir()
+    writeFileSync(path.join(cwd, 'plinth.app.ts'), 'export default (): void => {}\n')
+    const r = await collect(startCli(['serve', '--http', '127.0.0.1:0'], {}, cwd))
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^plinth: app: plinth\.app\.ts would load as CommonJS: add "type": "module" .* or rename it plinth\.app\.mts\n$/)
+  })
+
+  test('an app module that is not a function stops start-up with one line', async () => {
+    const cwd = emptyDir()
+    writeFileSync(path.join(cwd, 'plinth.app.mjs'), 'export default 42\n')
+    const r = await collect(startCli(['serve', '--http', '127.0.0.1:0'], {}, cwd))
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^plinth: app: plinth\.app\.mjs must export a default function/)
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1)
+  })
+})
