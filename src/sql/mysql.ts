@@ -37,6 +37,8 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
       transactionalDdl: false,
       upsert: 'on-duplicate-key',
       json: 'mysql-json',
+      nativeBoolean: false,
+      rowid: false,
       concurrentConnections: true,
     },
     async ping() {

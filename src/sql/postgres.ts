@@ -32,6 +32,8 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
       transactionalDdl: true,
       upsert: 'on-conflict',
       json: 'jsonb',
+      nativeBoolean: true,
+      rowid: false,
       concurrentConnections: true,
     },
     async ping() {

@@ -19,6 +19,10 @@ export interface SqlCapabilities {
   readonly upsert: 'on-conflict' | 'on-duplicate-key'
   /** How JSON is stored and queried: SQLite JSON1 over TEXT, PostgreSQL JSONB, MySQL JSON. */
   readonly json: 'json1' | 'jsonb' | 'mysql-json'
+  /** Booleans bind as true/false (PostgreSQL); otherwise as 1/0 (SQLite, MySQL). */
+  readonly nativeBoolean: boolean
+  /** Tables have an implicit `rowid` (SQLite), usable for `@rowid` sorting. */
+  readonly rowid: boolean
   /** Several connections at once (a pool); SQLite has one writer connection. */
   readonly concurrentConnections: boolean
 }

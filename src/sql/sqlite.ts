@@ -32,6 +32,8 @@ export async function openSqlite(target: SqliteTarget, opts: OpenOptions = {}): 
       transactionalDdl: true,
       upsert: 'on-conflict',
       json: 'json1',
+      nativeBoolean: false,
+      rowid: true,
       concurrentConnections: false,
     },
     async ping() {

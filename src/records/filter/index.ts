@@ -1,37 +1,76 @@
-import type { RawBuilder, SqlBool } from 'kysely'
-import type { SqlCapabilities } from '../../sql/sql.ts'
-import type { Collection } from '../model.ts'
-import type { RequestInfo } from '../record.ts'
-import type { CollectionRegistry } from '../registry.ts'
+import { sql, type RawBuilder, type SqlBool } from 'kysely'
+import { Comparer, TRUE } from './compare.ts'
+import { filterDialect } from './dialect.ts'
+import { filterError } from './lexer.ts'
+import { parseFilter, type Expr } from './parser.ts'
+import { resolveIdent, type ResolveContext } from './resolve.ts'
+import type { Resolved } from './operand.ts'
+import type { FilterScope } from './scope.ts'
+import type { Operand } from './parser.ts'
 
-/**
- * Where a filter, sort or rule is evaluated.
- * OWNER: filter (src/records/filter/). INTERFACE STUB: replaced by the filter work.
- */
-export interface FilterScope {
-  /** The collection being queried; its table is referenced as `alias` (default: its name). */
-  collection: Collection
-  alias?: string
-  registry: CollectionRegistry
-  capabilities: SqlCapabilities
-  request: RequestInfo
-  /**
-   * Whether hidden fields may be named. True for API rules (written by superusers) and for
-   * superuser requests; false for a client's `filter`/`sort`, which then get 400 on a hidden field.
-   */
-  allowHidden: boolean
+export type { FilterScope }
+export { parseFilter }
+
+function context(scope: FilterScope): ResolveContext {
+  let n = 0
+  return { scope, dialect: filterDialect(scope.capabilities), nextAlias: () => `__f${++n}` }
+}
+
+function operand(ctx: ResolveContext, o: Operand): Resolved {
+  switch (o.kind) {
+    case 'ident':
+      return resolveIdent(ctx, o.name)
+    case 'null':
+      return { t: 'const', value: null }
+    default:
+      return { t: 'const', value: o.value }
+  }
+}
+
+function compileExpr(ctx: ResolveContext, comparer: Comparer, e: Expr): RawBuilder<SqlBool> {
+  if (e.kind === 'compare') return comparer.compare(e.op, operand(ctx, e.left), operand(ctx, e.right))
+  const parts = e.items.map((item) => compileExpr(ctx, comparer, item))
+  return sql<SqlBool>`(${sql.join(parts, sql.raw(e.kind === 'and' ? ' and ' : ' or '))})`
 }
 
 /**
  * Compiles a PocketBase filter expression to one self-contained, parameterised SQL boolean that
  * references only the main table (relations become subqueries). Throws ApiError('invalid_filter').
- * An empty expression compiles to TRUE.
+ * An empty expression compiles to TRUE. NB: every value, including `@request.*` data, is a bound
+ * parameter; identifiers are quoted by Kysely after they were checked against the schema.
  */
-export function compileFilter(_expr: string, _scope: FilterScope): RawBuilder<SqlBool> {
-  throw new Error('compileFilter: not built yet')
+export function compileFilter(expr: string, scope: FilterScope): RawBuilder<SqlBool> {
+  const tree = parseFilter(expr)
+  if (!tree) return TRUE
+  const ctx = context(scope)
+  return compileExpr(ctx, new Comparer(ctx.dialect, scope.capabilities), tree)
 }
 
 /** Compiles a `sort` parameter (`-created,title,@random,@rowid`) to ORDER BY items. Throws ApiError('invalid_filter'). */
-export function compileSort(_sort: string, _scope: FilterScope): RawBuilder<unknown>[] {
-  throw new Error('compileSort: not built yet')
+export function compileSort(sortParam: string, scope: FilterScope): RawBuilder<unknown>[] {
+  const ctx = context(scope)
+  const items: RawBuilder<unknown>[] = []
+  for (const raw of sortParam.split(',')) {
+    const term = raw.trim()
+    if (!term) continue
+    const desc = term.startsWith('-')
+    const name = term.replace(/^[-+]/, '')
+    const dir = sql.raw(desc ? 'desc' : 'asc')
+    if (name === '@random') {
+      items.push(ctx.dialect.random())
+      continue
+    }
+    if (name === '@rowid') {
+      if (!scope.capabilities.rowid) throw filterError('@rowid sorting is only available on SQLite; sort by a field such as created')
+      items.push(sql`${sql.ref(`${scope.alias ?? scope.collection.name}.rowid`)} ${dir}`)
+      continue
+    }
+    if (!/^[\w.@:]+$/.test(name)) throw filterError(`invalid sort field "${name}"`)
+    const resolved = resolveIdent(ctx, name)
+    if (resolved.t === 'const') throw filterError(`cannot sort by "${name}"`)
+    if (resolved.t === 'set') throw filterError(`cannot sort by the multi-valued "${name}"`)
+    items.push(sql`${resolved.sql} ${dir}`)
+  }
+  if (items.length > 8) throw filterError('at most 8 sort fields')
+  return items
 }

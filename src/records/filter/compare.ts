@@ -1,0 +1,144 @@
+import { sql, type RawBuilder, type SqlBool } from 'kysely'
+import type { SqlCapabilities } from '../../sql/sql.ts'
+import type { FilterDialect } from './dialect.ts'
+import { filterError, type SignOp } from './lexer.ts'
+import type { Resolved } from './operand.ts'
+
+type Scalar = Exclude<Resolved, { t: 'set' }>
+type Const = Extract<Resolved, { t: 'const' }>
+type BaseOp = '=' | '!=' | '>' | '>=' | '<' | '<=' | '~' | '!~'
+type Mode = 'number' | 'bool' | 'text'
+
+export const TRUE = sql<SqlBool>`(1=1)`
+export const FALSE = sql<SqlBool>`(1=0)`
+
+/** Constants that compare with a bool field as booleans (PocketBase stores them as 0/1). */
+const boolConstants = new Set<unknown>([true, false, 'true', 'false', 0, 1, '0', '1'])
+const truthy = new Set<unknown>([true, 'true', 1, '1'])
+
+const numeric = /^\s*-?\d+(\.\d+)?\s*$/
+
+function isNumberish(x: Scalar): boolean {
+  if (x.t === 'col') return x.kind === 'number'
+  return typeof x.value === 'number' || (typeof x.value === 'string' && numeric.test(x.value))
+}
+
+/** Numbers compare as numbers when one side is a number field or literal and the other can be one. */
+function modeOf(a: Scalar, b: Scalar): Mode {
+  const strong = (x: Scalar) => (x.t === 'col' ? x.kind === 'number' : typeof x.value === 'number')
+  if (isNumberish(a) && isNumberish(b) && (strong(a) || strong(b))) return 'number'
+  const boolish = (x: Scalar) => (x.t === 'col' ? x.kind === 'bool' : boolConstants.has(x.value as never))
+  if (boolish(a) && boolish(b) && (a.t === 'col' || b.t === 'col')) return 'bool'
+  return 'text'
+}
+
+/** PocketBase's LIKE: `%` around the value unless it already has one; case-insensitive. */
+function likePattern(value: string): string {
+  return value.includes('%') ? value : `%${value.replace(/[!%_]/g, (c) => `!${c}`)}%`
+}
+
+/** A LIKE pattern (escape character `!`) as a case-insensitive regular expression. */
+function likeRegExp(pattern: string): RegExp {
+  let re = ''
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!
+    if (c === '!' && i + 1 < pattern.length) re += escapeRegExp(pattern[++i]!)
+    else if (c === '%') re += '.*'
+    else if (c === '_') re += '.'
+    else re += escapeRegExp(c)
+  }
+  return new RegExp(`^${re}$`, 'is')
+}
+
+const escapeRegExp = (c: string) => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+
+function constText(v: Const['value']): string {
+  return v === null ? '' : String(v)
+}
+
+/** Evaluates a comparison of two constants in JavaScript (no SQL needed). */
+function fold(op: BaseOp, a: Const, b: Const): boolean {
+  const mode = modeOf(a, b)
+  if (op === '~' || op === '!~') {
+    const hit = likeRegExp(likePattern(constText(b.value))).test(constText(a.value))
+    return op === '~' ? hit : !hit
+  }
+  const x: string | number = mode === 'number' ? Number(a.value) : mode === 'bool' ? Number(truthy.has(a.value)) : constText(a.value)
+  const y: string | number = mode === 'number' ? Number(b.value) : mode === 'bool' ? Number(truthy.has(b.value)) : constText(b.value)
+  switch (op) {
+    case '=':
+      return x === y
+    case '!=':
+      return x !== y
+    case '>':
+      return x > y
+    case '>=':
+      return x >= y
+    case '<':
+      return x < y
+    case '<=':
+      return x <= y
+  }
+}
+
+export class Comparer {
+  constructor(
+    private readonly dialect: FilterDialect,
+    private readonly caps: SqlCapabilities,
+  ) {}
+
+  private value(x: Scalar, mode: Mode): RawBuilder<unknown> {
+    if (x.t === 'const') {
+      if (mode === 'number') return sql`${Number(x.value ?? 0)}`
+      if (mode === 'bool') {
+        const b = truthy.has(x.value)
+        return this.caps.nativeBoolean ? sql`${b}` : sql`${b ? 1 : 0}`
+      }
+      return sql`${constText(x.value)}`
+    }
+    if (mode === 'number') {
+      const n = x.kind === 'number' ? x.sql : this.dialect.asNumber(x.sql)
+      return x.nullable ? sql`coalesce(${n}, 0)` : n
+    }
+    if (mode === 'bool') return x.sql
+    // Booleans as text read 'true'/'false' on every engine (not 1/0 on some).
+    const t = x.kind === 'text' ? x.sql : x.kind === 'bool' ? sql`(case when ${x.sql} then 'true' else 'false' end)` : this.dialect.asText(x.sql)
+    return x.nullable ? sql`coalesce(${t}, '')` : t
+  }
+
+  /** One comparison of two single values. */
+  scalar(op: BaseOp, a: Scalar, b: Scalar): RawBuilder<SqlBool> {
+    if (a.t === 'const' && b.t === 'const') return fold(op, a, b) ? TRUE : FALSE
+    if (op === '~' || op === '!~') {
+      const left = this.value(a, 'text')
+      const right = b.t === 'const' ? sql`${likePattern(constText(b.value))}` : this.value(b, 'text')
+      const not = op === '!~' ? sql`not ` : sql``
+      return sql<SqlBool>`(lower(${left}) ${not}like lower(${right}) escape '!')`
+    }
+    const mode = modeOf(a, b)
+    const sqlOp = op === '!=' ? '<>' : op
+    return sql<SqlBool>`(${this.value(a, mode)} ${sql.raw(sqlOp)} ${this.value(b, mode)})`
+  }
+
+  /**
+   * A comparison where either side may be a set. Plain operators need EVERY value of a set to
+   * match, `?` operators ANY (PocketBase's rule); an empty set compares like one '' value.
+   */
+  compare(op: SignOp, left: Resolved, right: Resolved): RawBuilder<SqlBool> {
+    const any = op.startsWith('?')
+    const base = (any ? op.slice(1) : op) as BaseOp
+    if (left.t !== 'set' && right.t !== 'set') return this.scalar(base, left, right)
+    if (left.t === 'set' && right.t === 'set') throw filterError('comparing two multi-valued operands is not supported')
+    const set = left.t === 'set' ? left : (right as Extract<Resolved, { t: 'set' }>)
+    const other = (left.t === 'set' ? right : left) as Scalar
+    const item = (v: RawBuilder<unknown>): Scalar => ({ t: 'col', sql: v, kind: set.kind, nullable: true })
+    const cmp = (v: RawBuilder<unknown>) => (left.t === 'set' ? this.scalar(base, item(v), other) : this.scalar(base, other, item(v)))
+    const empty: Scalar = { t: 'const', value: '' }
+    const onEmpty = left.t === 'set' ? this.scalar(base, empty, other) : this.scalar(base, other, empty)
+    const nonEmpty = set.exists(() => TRUE)
+    if (any || set.anyOnly) return sql<SqlBool>`(${set.exists(cmp)} or (not ${nonEmpty} and ${onEmpty}))`
+    // NB: `case ... then 1 else 0 end = 0` counts a NULL comparison as a failure, not as unknown.
+    const fails = set.exists((v) => sql<SqlBool>`(case when ${cmp(v)} then 1 else 0 end = 0)`)
+    return sql<SqlBool>`((${nonEmpty} and not ${fails}) or (not ${nonEmpty} and ${onEmpty}))`
+  }
+}

@@ -1,0 +1,69 @@
+import { sql, type RawBuilder } from 'kysely'
+import type { SqlCapabilities } from '../../sql/sql.ts'
+
+/**
+ * The few SQL fragments that differ between engines, chosen by capability (how the engine
+ * stores JSON), never by engine name.
+ * NB: every fragment takes SQL built elsewhere; none splices a value into text.
+ */
+export interface FilterDialect {
+  /**
+   * The items of a JSON array held in `json`, as a FROM item aliased `alias` and the SQL of its
+   * value. Used only directly in the FROM of a subquery (correlation works there on every engine).
+   */
+  arrayElements(json: RawBuilder<unknown>, alias: string): { from: RawBuilder<unknown>; v: RawBuilder<unknown> }
+  arrayLength(json: RawBuilder<unknown>): RawBuilder<number>
+  /** A value as text, for comparing columns of different types. */
+  asText(expr: RawBuilder<unknown>): RawBuilder<string>
+  /** A text value as a number (non-numbers become 0 or NULL, never an error). */
+  asNumber(expr: RawBuilder<unknown>): RawBuilder<number>
+  random(): RawBuilder<unknown>
+  /** A JSON path inside a json column, as text. `path` segments are parameters. */
+  jsonExtract(json: RawBuilder<unknown>, path: string[]): RawBuilder<unknown>
+}
+
+const jsonPath = (path: string[]) => '$' + path.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `."${p.replaceAll('"', '')}"`)).join('')
+
+export function filterDialect(caps: SqlCapabilities): FilterDialect {
+  switch (caps.json) {
+    case 'json1':
+      return {
+        arrayElements: (j, a) => ({
+          from: sql`json_each(case when json_valid(${j}) then ${j} else '[]' end) as ${sql.id(a)}`,
+          v: sql.ref(`${a}.value`),
+        }),
+        arrayLength: (j) => sql<number>`coalesce(json_array_length(case when json_valid(${j}) then ${j} else '[]' end), 0)`,
+        asText: (e) => sql<string>`cast(${e} as text)`,
+        asNumber: (e) => sql<number>`cast(${e} as real)`,
+        random: () => sql`random()`,
+        jsonExtract: (j, path) => sql`json_extract(case when json_valid(${j}) then ${j} else null end, ${jsonPath(path)})`,
+      }
+    case 'jsonb':
+      return {
+        // JSON columns are jsonb; text columns holding JSON never reach here.
+        arrayElements: (j, a) => ({
+          from: sql`jsonb_array_elements_text(coalesce(${j}::jsonb, '[]'::jsonb)) as ${sql.id(a)}(v)`,
+          v: sql.ref(`${a}.v`),
+        }),
+        arrayLength: (j) => sql<number>`coalesce(jsonb_array_length(${j}::jsonb), 0)`,
+        asText: (e) => sql<string>`cast(${e} as text)`,
+        // NB: a non-numeric text must not raise an error on PostgreSQL: guard with a regex.
+        asNumber: (e) =>
+          sql<number>`(case when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
+        random: () => sql`random()`,
+        jsonExtract: (j, path) => sql`(${j}::jsonb #>> ${`{${path.map((p) => p.replaceAll(/[{},"]/g, '')).join(',')}}`}::text[])`,
+      }
+    case 'mysql-json':
+      return {
+        arrayElements: (j, a) => ({
+          from: sql`json_table(coalesce(${j}, '[]'), '$[*]' columns (v longtext character set utf8mb4 collate utf8mb4_bin path '$')) as ${sql.id(a)}`,
+          v: sql.ref(`${a}.v`),
+        }),
+        arrayLength: (j) => sql<number>`coalesce(json_length(${j}), 0)`,
+        asText: (e) => sql<string>`cast(${e} as char)`,
+        asNumber: (e) => sql<number>`(${e} + 0.0)`,
+        random: () => sql`rand()`,
+        jsonExtract: (j, path) => sql`json_unquote(json_extract(${j}, ${jsonPath(path)}))`,
+      }
+  }
+}
