@@ -38,6 +38,12 @@ export interface DdlProfile {
   readonly indexCollate: boolean
   /** For `_collections.fields` and other large JSON documents. */
   readonly bigText: RawBuilder<unknown>
+  /**
+   * Appended to CREATE TABLE. MySQL/MariaDB: utf8mb4 with binary collation, so `=` and sorting
+   * compare text byte by byte as SQLite and PostgreSQL (C collation) do, whatever the database's
+   * default (often case-insensitive) is.
+   */
+  readonly tableOptions?: RawBuilder<unknown>
 }
 
 // NB: fixed type names only; nothing user-supplied reaches these raw fragments.
@@ -55,7 +61,7 @@ const profiles: Record<SqlCapabilities['json'], DdlProfile> = {
   'mysql-json': {
     text: sql`text`, primaryKey: sql`varchar(255)`, number: sql`double`, bool: sql`boolean`, json: sql`json`,
     expressionDefaults: true, textIndexPrefix: 191, partialIndexes: false, dropIndexOnTable: true, globalIndexNames: false,
-    indexCollate: false, bigText: sql`mediumtext`,
+    indexCollate: false, bigText: sql`mediumtext`, tableOptions: sql`default charset=utf8mb4 collate=utf8mb4_bin`,
   },
 }
 

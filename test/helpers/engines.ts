@@ -70,7 +70,7 @@ export async function createTestDb(engine: EngineName): Promise<TestDb> {
         drop: () => pgAdmin((q) => q(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
       }
     case 'mysql':
-      await mysqlAdmin((q) => q(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`))
+      await mysqlAdmin((q) => q(`CREATE DATABASE ${name} CHARACTER SET utf8mb4`))
       return {
         engine,
         url: withDatabase(MYSQL_ADMIN_URL, name),

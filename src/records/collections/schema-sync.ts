@@ -23,6 +23,7 @@ export async function createRecordTable(db: Db, profile: DdlProfile, c: Collecti
     const spec = columnSpec(f, profile)
     builder = builder.addColumn(f.name, spec.type, spec.build)
   }
+  if (profile.tableOptions) builder = builder.modifyEnd(profile.tableOptions)
   await builder.execute()
   await createIndexes(db, profile, c)
 }
