@@ -16,6 +16,11 @@ import './auth/request.ts'
 import { openMailer } from './mail/open.ts'
 import type { Mailer } from './mail/mail.ts'
 import { CollectionStore } from './records/collections/store.ts'
+import { compileFilter } from './records/filter/index.ts'
+import type { RequestInfo } from './records/record.ts'
+
+/** The request a rule is compiled against when it is saved: a guest, nothing sent. */
+const ruleCheckRequest: RequestInfo = { auth: null, method: 'GET', headers: {}, query: {}, body: {}, context: 'default' }
 import { openSql } from './sql/open.ts'
 import { SqlRouter } from './sql/router.ts'
 
@@ -73,7 +78,11 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     await sql.close()
     throw err
   }
-  const collections = await CollectionStore.open(primary)
+  // A rule must compile when it is saved, not fail later on every request.
+  const collections: CollectionStore = await CollectionStore.open(primary, {
+    validateRule: (collection, rule) =>
+      void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: ruleCheckRequest, allowHidden: true }),
+  })
   const mail = await openMailer(config.mail, log)
   const publicUrl = (config.publicUrl || `http://${config.http}`).replace(/\/+$/, '')
   // Auth reads the primary: a token must stop working the moment its password changes.

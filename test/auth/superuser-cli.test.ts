@@ -6,17 +6,14 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { verifyPassword } from '../../src/auth/password.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
-import { systemMigrations } from '../../src/sql/migrations/index.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { runCli } from '../helpers/cli.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 
-const hasSuperusersTable = Object.keys(systemMigrations).length > 1
-if (!hasSuperusersTable) process.stderr.write('\n!!! SKIPPING superuser CLI tests: the collections migration (0002) has not landed\n\n')
 
 for (const { engine, skip } of await engines()) {
-  describe(`plinth superuser: ${engine}`, { skip: skip || (!hasSuperusersTable && 'no _superusers migration yet') }, () => {
+  describe(`plinth superuser: ${engine}`, { skip }, () => {
     let testDb: TestDb
     let db: SqlEngine
     const cli = (...args: string[]) => runCli(['superuser', ...args], { PLINTH_DB: testDb.url, PLINTH_LOG_LEVEL: 'silent' })
