@@ -11,6 +11,9 @@ import { Metrics } from './metrics.ts'
 import { migrate } from './sql/migrate.ts'
 import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
+import { installLenientJsonParser } from './api/record-auth-body.ts'
+import { recordsRoutes } from './api/records.ts'
+import { RecordsService } from './records/records-service.ts'
 import { createAuthenticator } from './auth/index.ts'
 import './auth/request.ts'
 import { openMailer } from './mail/open.ts'
@@ -41,6 +44,8 @@ export interface Plinth {
   /** The collections (schema), cached in memory. */
   readonly collections: CollectionStore
   readonly mail: Mailer
+  /** Records of every collection, with API rules (what the records endpoints call). */
+  readonly records: RecordsService
   /** The public base URL (config `publicUrl`, else derived from `http`). */
   readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
@@ -98,6 +103,9 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     routerOptions: { ignoreTrailingSlash: true },
   })
   installErrorHandling(http)
+  // PocketBase's SDK sends `Content-Type: application/json` with no body on DELETE and refresh
+  // calls: an empty body is `{}`; `__proto__`/`constructor` keys are dropped, not a 400.
+  installLenientJsonParser(http)
   http.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
@@ -119,6 +127,8 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     store: collections,
     isSuperuser: (request) => request.auth?.isSuperuser ?? null,
   })
+  const records = new RecordsService(collections, sql)
+  await http.register(recordsRoutes, { records, bodyLimit: config.bodyLimit })
   await http.register(recordAuthRoutes, { registry: collections, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth' })
 
   let stopping: Promise<void> | undefined
@@ -129,6 +139,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     log,
     metrics,
     collections,
+    records,
     mail,
     publicUrl,
     async start() {

@@ -1,0 +1,261 @@
+import { sql, type Kysely } from 'kysely'
+import { removeInstaller } from '../auth/superusers.ts'
+import { ApiError, validationError, type FieldError } from '../errors.ts'
+import type { SqlRouter } from '../sql/router.ts'
+import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
+import { expandRecords, parseExpand } from './expand.ts'
+import { prepareRecord, rowToRecord } from './fields/index.ts'
+import { compileFilter, compileSort } from './filter/index.ts'
+import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
+import { parseFields, pickFields } from './pick-fields.ts'
+import type { RecordJson, RequestInfo } from './record.ts'
+import { ruleAccess, type RuleAccess } from './records-rules.ts'
+import { visibleRecord } from './records-visibility.ts'
+import type { CollectionRegistry } from './registry.ts'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Db = Kysely<any>
+
+export interface ListQuery {
+  page?: number
+  perPage?: number
+  sort?: string
+  filter?: string
+  skipTotal?: boolean
+  expand?: string
+  fields?: string
+}
+
+export interface ListResult {
+  page: number
+  perPage: number
+  totalItems: number
+  totalPages: number
+  items: RecordJson[]
+}
+
+/** PocketBase's page limits. */
+export const DEFAULT_PER_PAGE = 30
+export const MAX_PER_PAGE = 1000
+
+const onlySuperusers = () => new ApiError('forbidden', 'Only superusers can perform this action.')
+const notFound = () => new ApiError('not_found', "The requested resource wasn't found.")
+
+/**
+ * Records of every collection: list, view, create, update, delete with PocketBase's API rules.
+ * Reads go to the router's reader, writes and their checks to the writer inside one transaction.
+ * Methods take the executor, so a batch can run several in one transaction.
+ */
+export class RecordsService {
+  constructor(
+    private readonly registry: CollectionRegistry,
+    private readonly sql: SqlRouter,
+  ) {}
+
+  private get caps() {
+    return this.sql.writer().capabilities
+  }
+
+  private access(rule: Collection['listRule'], c: Collection, request: RequestInfo): RuleAccess {
+    return ruleAccess(rule, c, request, { registry: this.registry, capabilities: this.caps })
+  }
+
+  /** Response JSON: visible fields, `expand`, then `fields`. */
+  private async present(db: Db, c: Collection, records: RecordJson[], request: RequestInfo, q: { expand?: string; fields?: string }): Promise<RecordJson[]> {
+    const pick = q.fields ? parseFields(q.fields) : undefined
+    const out = records.map((r) => visibleRecord(c, r, request))
+    if (q.expand) await expandRecords({ registry: this.registry, capabilities: this.caps, db }, c, out, parseExpand(q.expand), request)
+    return out.map((r) => pickFields(r, pick))
+  }
+
+  async list(collectionName: string, q: ListQuery, request: RequestInfo): Promise<ListResult> {
+    const c = this.registry.getOrThrow(collectionName)
+    const access = this.access(c.listRule, c, request)
+    if (access.kind === 'deny') throw onlySuperusers()
+    const page = q.page ?? 1
+    const perPage = q.perPage ?? DEFAULT_PER_PAGE
+    if (perPage > MAX_PER_PAGE) throw new ApiError('bad_request', `perPage must be at most ${MAX_PER_PAGE}.`)
+    const scope = { collection: c, registry: this.registry, capabilities: this.caps, request, allowHidden: request.auth?.isSuperuser === true }
+    const db = this.sql.reader().db
+    let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
+    if (access.kind === 'where') base = base.where(access.where)
+    const order = q.sort ? compileSort(q.sort, scope) : []
+    // Without a sort, creation order (PocketBase's default is SQLite's rowid, which no other engine has).
+    if (order.length === 0) {
+      if (c.fields.some((f) => f.name === 'created')) order.push(sql`${sql.ref(`${c.name}.created`)} asc`)
+      order.push(sql`${sql.ref(`${c.name}.id`)} asc`)
+    }
+    const [rows, total] = await Promise.all([
+      base.selectAll().orderBy(order).limit(perPage).offset((page - 1) * perPage).execute(),
+      q.skipTotal ? Promise.resolve(-1) : base.select(sql<number>`count(*)`.as('n')).executeTakeFirst().then((r) => Number(r?.n ?? 0)),
+    ])
+    const items = await this.present(db, c, rows.map((row) => rowToRecord(c, row)), request, q)
+    return { page, perPage, totalItems: total, totalPages: total < 0 ? -1 : Math.ceil(total / perPage), items }
+  }
+
+  /** One record the view rule lets the caller see, or 404. */
+  async view(collectionName: string, id: string, request: RequestInfo, q: { expand?: string; fields?: string } = {}): Promise<RecordJson> {
+    const c = this.registry.getOrThrow(collectionName)
+    const access = this.access(c.viewRule, c, request)
+    if (access.kind === 'deny') throw onlySuperusers()
+    const db = this.sql.reader().db
+    let query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
+    if (access.kind === 'where') query = query.where(access.where)
+    const row = await query.executeTakeFirst()
+    if (!row) throw notFound()
+    return (await this.present(db, c, [rowToRecord(c, row)], request, q))[0]!
+  }
+
+  private async readRow(db: Db, c: Collection, id: string): Promise<RecordJson | undefined> {
+    const row = await db.selectFrom(c.name).selectAll().where('id', '=', id).executeTakeFirst()
+    return row ? rowToRecord(c, row) : undefined
+  }
+
+  /** Whether an auth collection's manageRule lets the caller manage `recordId`. */
+  private async isManager(db: Db, c: Collection, recordId: string | undefined, request: RequestInfo): Promise<boolean> {
+    if (request.auth?.isSuperuser) return true
+    if (!isAuthCollection(c) || c.manageRule === null || recordId === undefined) return false
+    const access = this.access(c.manageRule, c, request)
+    if (access.kind !== 'where') return access.kind === 'allow'
+    return !!(await db.selectFrom(c.name).select('id').where('id', '=', recordId).where(access.where).executeTakeFirst())
+  }
+
+  /** Relation values must point at existing records: 400 on the field otherwise. */
+  private async checkRelations(db: Db, c: Collection, values: Record<string, unknown>): Promise<Record<string, FieldError>> {
+    const errors: Record<string, FieldError> = {}
+    for (const f of c.fields) {
+      if (f.type !== 'relation' || !(f.name in values)) continue
+      const raw = values[f.name]
+      const ids: string[] = isMulti(f) ? (typeof raw === 'string' ? (JSON.parse(raw) as string[]) : ((raw as string[] | null) ?? [])) : raw ? [String(raw)] : []
+      if (ids.length === 0) continue
+      const target = this.registry.get((f as RelationField).collectionId)
+      const found = target ? await db.selectFrom(target.name).select('id').where('id', 'in', ids).execute() : []
+      if (found.length !== new Set(ids).size) errors[f.name] = { code: 'validation_missing_rel_records', message: 'Failed to find all relation records with the provided ids.' }
+    }
+    return errors
+  }
+
+  /** After a unique-constraint failure: which submitted values already exist. */
+  private async uniqueErrors(db: Db, c: Collection, values: Record<string, unknown>, selfId?: string): Promise<Record<string, FieldError>> {
+    const errors: Record<string, FieldError> = {}
+    for (const [name, value] of Object.entries(values)) {
+      if (name !== 'id' && !findSingleColumnUniqueIndex(c.indexes, name)) continue
+      let q = db.selectFrom(c.name).select('id').where(sql.ref(name), '=', value as string)
+      if (selfId !== undefined) q = q.where('id', '!=', selfId)
+      if (await q.executeTakeFirst()) errors[name] = { code: 'validation_not_unique', message: 'Value must be unique.' }
+    }
+    return errors
+  }
+
+  /** Runs a write; a unique violation becomes 400 `validation_not_unique` on the field, never a 500 with SQL. */
+  private async write<T>(c: Collection, values: Record<string, unknown>, selfId: string | undefined, failMessage: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err
+      const errors = await this.uniqueErrors(this.sql.writer().db, c, values, selfId)
+      throw validationError(Object.keys(errors).length ? errors : { id: { code: 'validation_not_unique', message: 'Value must be unique.' } }, failMessage)
+    }
+  }
+
+  async create(collectionName: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
+    const c = this.registry.getOrThrow(collectionName)
+    if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
+    const access = this.access(c.createRule, c, request)
+    if (access.kind === 'deny') throw onlySuperusers()
+    const superuser = request.auth?.isSuperuser === true
+    const { values, errors } = await prepareRecord(c, input, undefined, { capabilities: this.caps, isSuperuser: superuser })
+    Object.assign(errors, await this.checkRelations(db, c, values))
+    if (Object.keys(errors).length) throw validationError(errors, 'Failed to create record.')
+    const id = String(values.id)
+    const created = await this.write(c, values, undefined, 'Failed to create record.', () =>
+      inTransaction(db, async (trx) => {
+        await trx.insertInto(c.name).values(values).execute()
+        // PocketBase checks a create rule against the new row, then keeps or rolls back the insert.
+        if (access.kind === 'where') {
+          const ok = await trx.selectFrom(c.name).select('id').where('id', '=', id).where(access.where).executeTakeFirst()
+          if (!ok) throw new ApiError('bad_request', 'Failed to create record.')
+        }
+        if (c.name === '_superusers' && isAuthCollection(c)) await removeInstaller(trx, c)
+        return (await this.readRow(trx, c, id))!
+      }),
+    )
+    return (await this.present(db, c, [created], request, q))[0]!
+  }
+
+  async update(collectionName: string, id: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
+    const c = this.registry.getOrThrow(collectionName)
+    if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
+    const access = this.access(c.updateRule, c, request)
+    if (access.kind === 'deny') throw onlySuperusers()
+    let find = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
+    if (access.kind === 'where') find = find.where(access.where)
+    const row = await find.executeTakeFirst()
+    if (!row) throw notFound()
+    const existing = rowToRecord(c, row)
+    const manager = await this.isManager(db, c, id, request)
+    const { values, errors } = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: manager })
+    Object.assign(errors, await this.checkRelations(db, c, values))
+    if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')
+    const updated = await this.write(c, values, id, 'Failed to update record.', async () => {
+      if (Object.keys(values).length) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
+      return (await this.readRow(db, c, String(values.id ?? id)))!
+    })
+    return (await this.present(db, c, [updated], request, q))[0]!
+  }
+
+  async delete(collectionName: string, id: string, request: RequestInfo, db: Db = this.sql.writer().db): Promise<void> {
+    const c = this.registry.getOrThrow(collectionName)
+    if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
+    const access = this.access(c.deleteRule, c, request)
+    if (access.kind === 'deny') throw onlySuperusers()
+    let find = db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id)
+    if (access.kind === 'where') find = find.where(access.where)
+    if (!(await find.executeTakeFirst())) throw notFound()
+    await inTransaction(db, (trx) => this.deleteWithReferences(trx, c, id, 0))
+  }
+
+  /**
+   * Deletes a record and settles what points at it: cascadeDelete relations delete their records,
+   * required ones refuse the delete, the rest drop the id.
+   */
+  private async deleteWithReferences(db: Db, c: Collection, id: string, depth: number): Promise<void> {
+    if (depth > 16) throw new ApiError('bad_request', 'Cascade delete is nested too deeply.')
+    for (const other of this.registry.all()) {
+      if (other.type === 'view') continue
+      for (const f of other.fields) {
+        if (f.type !== 'relation' || f.collectionId !== c.id) continue
+        const refs = compileFilter(`${f.name} ?= {:id}`.replace('{:id}', JSON.stringify(id)), {
+          collection: other, registry: this.registry, capabilities: this.caps, allowHidden: true,
+          request: { auth: null, method: 'DELETE', headers: {}, query: {}, body: {}, context: 'default' },
+        })
+        const rows = await db.selectFrom(other.name).selectAll().where(refs).execute()
+        for (const row of rows) {
+          const rec = rowToRecord(other, row)
+          if (f.cascadeDelete) {
+            await this.deleteWithReferences(db, other, rec.id, depth + 1)
+            continue
+          }
+          const remaining = isMulti(f) ? (rec[f.name] as string[]).filter((x) => x !== id) : []
+          if (f.required && remaining.length === 0) {
+            throw new ApiError('bad_request', 'The record cannot be deleted because it is part of a required reference in another record.')
+          }
+          const value = isMulti(f) ? JSON.stringify(remaining) : ''
+          await db.updateTable(other.name).set({ [f.name]: value }).where('id', '=', rec.id).execute()
+        }
+      }
+    }
+    await db.deleteFrom(c.name).where('id', '=', id).execute()
+  }
+}
+
+/** Runs `fn` in a transaction, or inside the caller's one when `db` already is one (a batch). */
+function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn)
+}
+
+/** A unique-constraint violation on any engine (SQLite, PostgreSQL 23505, MySQL 1062). */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string | number; errno?: number }
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === '23505' || e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062
+}
