@@ -12,7 +12,9 @@ import { migrate } from './sql/migrate.ts'
 import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
 import { installLenientJsonParser } from './api/record-auth-body.ts'
+import multipart from '@fastify/multipart'
 import { recordsRoutes } from './api/records.ts'
+import { batchRoutes } from './api/batch.ts'
 import { RecordsService } from './records/records-service.ts'
 import { createAuthenticator } from './auth/index.ts'
 import './auth/request.ts'
@@ -128,7 +130,10 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     isSuperuser: (request) => request.auth?.isSuperuser ?? null,
   })
   const records = new RecordsService(collections, sql)
-  await http.register(recordsRoutes, { records, bodyLimit: config.bodyLimit })
+  // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
+  await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
+  await http.register(recordsRoutes, { records })
+  await http.register(batchRoutes, { records, sql })
   await http.register(recordAuthRoutes, { registry: collections, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth' })
 
   let stopping: Promise<void> | undefined

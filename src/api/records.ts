@@ -1,4 +1,3 @@
-import multipart from '@fastify/multipart'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { authRequestInfo } from '../auth/request-info.ts'
@@ -9,8 +8,6 @@ import '../auth/request.ts'
 
 export interface RecordsApiOptions {
   records: RecordsService
-  /** The largest upload accepted per file, bytes. */
-  bodyLimit: number
 }
 
 const Params = Type.Object({ collection: Type.String({ minLength: 1, maxLength: 255 }) })
@@ -39,7 +36,6 @@ function info(request: FastifyRequest, body: Record<string, unknown> = {}): Requ
  * Every query and path is validated by its schema; rules and errors are the service's.
  */
 export async function recordsRoutes(http: FastifyInstance, opts: RecordsApiOptions): Promise<void> {
-  await http.register(multipart, { limits: { fileSize: opts.bodyLimit, fields: 1000, files: 100 } })
   const { records } = opts
   const base = '/api/collections/:collection/records'
 

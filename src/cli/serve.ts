@@ -1,4 +1,5 @@
 import { createPlinth } from '../app.ts'
+import { installLink } from '../auth/superusers.ts'
 import { configFromFlags, findAppModule, loadAppModule } from './load.ts'
 import type { CliFlags } from './main.ts'
 
@@ -21,6 +22,8 @@ export async function serve(flags: CliFlags): Promise<number> {
       { url, api: `${url}/api/`, health: `${url}/api/health`, engine: app.sql.primary.name, dir: config.dir },
       `Plinth listening on ${url} (REST API ${url}/api/)`,
     )
+    // First start with no superuser: a one-time, short-lived link to create one (PocketBase's way).
+    await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: app.publicUrl, log: app.log })
   } catch (err) {
     await app.stop()
     throw err

@@ -52,6 +52,11 @@ export class RecordsService {
     private readonly sql: SqlRouter,
   ) {}
 
+  /** The table of a collection (its name), for callers outside the service such as batch upserts. */
+  tableOf(collectionName: string): string {
+    return this.registry.getOrThrow(collectionName).name
+  }
+
   private get caps() {
     return this.sql.writer().capabilities
   }
@@ -135,7 +140,7 @@ export class RecordsService {
     return errors
   }
 
-  /** After a unique-constraint failure: which submitted values already exist. */
+  /** Which submitted values for unique-indexed fields (and the id) another record already has. */
   private async uniqueErrors(db: Db, c: Collection, values: Record<string, unknown>, selfId?: string): Promise<Record<string, FieldError>> {
     const errors: Record<string, FieldError> = {}
     for (const [name, value] of Object.entries(values)) {
@@ -147,14 +152,17 @@ export class RecordsService {
     return errors
   }
 
-  /** Runs a write; a unique violation becomes 400 `validation_not_unique` on the field, never a 500 with SQL. */
-  private async write<T>(c: Collection, values: Record<string, unknown>, selfId: string | undefined, failMessage: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a write. Uniqueness was checked before on the same executor; a violation here is a race
+   * with another writer and still becomes 400 `validation_not_unique`, never a 500 with SQL.
+   */
+  private async write<T>(c: Collection, values: Record<string, unknown>, failMessage: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (err) {
       if (!isUniqueViolation(err)) throw err
-      const errors = await this.uniqueErrors(this.sql.writer().db, c, values, selfId)
-      throw validationError(Object.keys(errors).length ? errors : { id: { code: 'validation_not_unique', message: 'Value must be unique.' } }, failMessage)
+      const field = Object.keys(values).find((name) => name !== 'id' && findSingleColumnUniqueIndex(c.indexes, name)) ?? 'id'
+      throw validationError({ [field]: { code: 'validation_not_unique', message: 'Value must be unique.' } }, failMessage)
     }
   }
 
@@ -165,10 +173,10 @@ export class RecordsService {
     if (access.kind === 'deny') throw onlySuperusers()
     const superuser = request.auth?.isSuperuser === true
     const { values, errors } = await prepareRecord(c, input, undefined, { capabilities: this.caps, isSuperuser: superuser })
-    Object.assign(errors, await this.checkRelations(db, c, values))
+    Object.assign(errors, await this.checkRelations(db, c, values), await this.uniqueErrors(db, c, values))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to create record.')
     const id = String(values.id)
-    const created = await this.write(c, values, undefined, 'Failed to create record.', () =>
+    const created = await this.write(c, values, 'Failed to create record.', () =>
       inTransaction(db, async (trx) => {
         await trx.insertInto(c.name).values(values).execute()
         // PocketBase checks a create rule against the new row, then keeps or rolls back the insert.
@@ -195,9 +203,9 @@ export class RecordsService {
     const existing = rowToRecord(c, row)
     const manager = await this.isManager(db, c, id, request)
     const { values, errors } = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: manager })
-    Object.assign(errors, await this.checkRelations(db, c, values))
+    Object.assign(errors, await this.checkRelations(db, c, values), await this.uniqueErrors(db, c, values, id))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')
-    const updated = await this.write(c, values, id, 'Failed to update record.', async () => {
+    const updated = await this.write(c, values, 'Failed to update record.', async () => {
       if (Object.keys(values).length) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
       return (await this.readRow(db, c, String(values.id ?? id)))!
     })

@@ -143,6 +143,41 @@ for (const { engine, skip } of await engines()) {
       assert.equal(await status(su.collection('nope').getList(1, 10)), 404)
     })
 
+    test('batch: all requests in one transaction, all or none', async () => {
+      await su.collections.create({
+        name: 'items',
+        type: 'base',
+        listRule: '',
+        fields: [
+          { name: 'name', type: 'text', required: true },
+          { name: 'qty', type: 'number' },
+        ],
+        indexes: ['CREATE UNIQUE INDEX idx_items_name ON items (name)'],
+      })
+      const keep = await su.collection('items').create({ name: 'keep', qty: 1 })
+      const ok = su.createBatch()
+      ok.collection('items').create({ name: 'a', qty: 1 })
+      ok.collection('items').update(keep.id, { 'qty+': 2 })
+      ok.collection('items').upsert({ id: 'upsertitem00001', name: 'up', qty: 7 })
+      const results = await ok.send()
+      assert.deepEqual(results.map((r) => r.status), [200, 200, 200])
+      assert.equal((await su.collection('items').getOne(keep.id)).qty, 3)
+      assert.equal((await su.collection('items').getOne('upsertitem00001')).qty, 7)
+
+      const bad = su.createBatch()
+      bad.collection('items').create({ name: 'b' })
+      bad.collection('items').delete(keep.id)
+      bad.collection('items').create({ name: 'a' }) // duplicate of a unique name: fails
+      const err = await bad.send().catch((e: ClientResponseError) => e)
+      assert.ok(err instanceof ClientResponseError)
+      assert.equal(err.status, 400)
+      const failed = (err.response.data as { requests: Record<string, { response: { data: Record<string, { code: string }> } }> }).requests['2']
+      assert.equal(failed?.response.data.name?.code, 'validation_not_unique')
+      // Nothing of the failed batch was kept.
+      const names = (await su.collection('items').getFullList()).map((r) => r.name).sort()
+      assert.deepEqual(names, ['a', 'keep', 'up'])
+    })
+
     test('rules matrix: owner-only notes, two users and a guest, every endpoint (no BOLA)', async () => {
       const ownerRule = 'owner = @request.auth.id'
       await su.collections.create({

@@ -1,0 +1,91 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import type { FastifyInstance } from 'fastify'
+import { authRequestInfo } from '../auth/request-info.ts'
+import { ApiError } from '../errors.ts'
+import type { RecordsService } from '../records/records-service.ts'
+import type { SqlRouter } from '../sql/router.ts'
+import { readRecordBody } from './body.ts'
+import { toApiError } from './error-handler.ts'
+import '../auth/request.ts'
+
+export interface BatchApiOptions {
+  records: RecordsService
+  sql: SqlRouter
+  /** Most sub-requests in one batch (PocketBase's default is 50). */
+  maxRequests?: number
+}
+
+const forbidden = new Set(['__proto__', 'constructor', 'prototype'])
+
+const BatchBody = Type.Object({
+  requests: Type.Array(
+    Type.Object({
+      method: Type.String({ minLength: 1, maxLength: 10 }),
+      url: Type.String({ minLength: 1, maxLength: 2000 }),
+      headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+      body: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+    { minItems: 1 },
+  ),
+})
+
+const recordUrl = /^\/api\/collections\/([^/?#]+)\/records(?:\/([^/?#]+))?\/?(?:\?(.*))?$/
+
+/**
+ * `POST /api/batch`: create, update, upsert (PUT) and delete record requests in ONE transaction,
+ * all or none, as PocketBase does. Each runs with the batch request's own auth and the rules of
+ * its collection; the answer is `[{status, body}]`, or 400 naming the request that failed.
+ */
+export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions): Promise<void> {
+  const max = opts.maxRequests ?? 50
+  http.post('/api/batch', async (request) => {
+    // JSON, or multipart with the requests in `@jsonPayload` (what PocketBase's SDK sends).
+    const raw = await readRecordBody(request)
+    if (!Value.Check(BatchBody, raw)) {
+      const first = Value.Errors(BatchBody, raw).First()
+      throw new ApiError('validation_failed', undefined, {
+        [first?.path.replace(/^\//, '').replaceAll('/', '.') || 'requests']: { code: 'validation_invalid_value', message: first?.message ?? 'Invalid value.' },
+      })
+    }
+    const { requests } = raw as Static<typeof BatchBody>
+    if (requests.length > max) throw new ApiError('bad_request', `A batch may hold at most ${max} requests.`)
+    const results: { status: number; body: unknown }[] = []
+    await opts.sql.writer().db.transaction().execute(async (trx) => {
+      for (const [i, sub] of requests.entries()) {
+        try {
+          const m = recordUrl.exec(sub.url)
+          if (!m) throw new ApiError('bad_request', 'Only record create, update, upsert and delete requests can be batched.')
+          const collection = decodeURIComponent(m[1]!)
+          const id = m[2] === undefined ? undefined : decodeURIComponent(m[2])
+          const query = Object.fromEntries(new URLSearchParams(m[3] ?? ''))
+          const q = { expand: query.expand, fields: query.fields }
+          const body = Object.fromEntries(Object.entries(sub.body ?? {}).filter(([k]) => !forbidden.has(k)))
+          const info = authRequestInfo(request, request.auth ?? null, body, 'default')
+          const method = sub.method.toUpperCase()
+          if (method === 'POST' && id === undefined) {
+            results.push({ status: 200, body: await opts.records.create(collection, body, info, q, trx) })
+          } else if (method === 'PATCH' && id !== undefined) {
+            results.push({ status: 200, body: await opts.records.update(collection, id, body, info, q, trx) })
+          } else if (method === 'PUT' && id === undefined) {
+            const exists = typeof body.id === 'string' && (await trx.selectFrom(opts.records.tableOf(collection)).select('id').where('id', '=', body.id).executeTakeFirst())
+            const rec = exists ? await opts.records.update(collection, String(body.id), body, info, q, trx) : await opts.records.create(collection, body, info, q, trx)
+            results.push({ status: 200, body: rec })
+          } else if (method === 'DELETE' && id !== undefined) {
+            await opts.records.delete(collection, id, info, trx)
+            results.push({ status: 204, body: null })
+          } else {
+            throw new ApiError('bad_request', `Unsupported batch request ${method} ${sub.url}.`)
+          }
+        } catch (err) {
+          const failed = toApiError(err)
+          if (failed.status >= 500) request.log.error({ err, index: i }, 'batch request failed')
+          throw new ApiError('bad_request', 'Batch transaction failed.', {
+            requests: { [String(i)]: { code: 'batch_request_failed', message: 'Batch request failed.', response: failed.toJSON() } },
+          })
+        }
+      }
+    })
+    return results
+  })
+}
