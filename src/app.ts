@@ -16,6 +16,7 @@ import multipart from '@fastify/multipart'
 import { recordsRoutes } from './api/records.ts'
 import { batchRoutes } from './api/batch.ts'
 import { RecordsService } from './records/records-service.ts'
+import { RecordHooks } from './records/hooks.ts'
 import { createAuthenticator } from './auth/index.ts'
 import './auth/request.ts'
 import { openMailer } from './mail/open.ts'
@@ -48,6 +49,8 @@ export interface Plinth {
   readonly mail: Mailer
   /** Records of every collection, with API rules (what the records endpoints call). */
   readonly records: RecordsService
+  /** Record hooks for app code: `app.hooks.onRecordCreate((e, next) => ..., 'posts')`. */
+  readonly hooks: RecordHooks
   /** The public base URL (config `publicUrl`, else derived from `http`). */
   readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
@@ -129,7 +132,8 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     store: collections,
     isSuperuser: (request) => request.auth?.isSuperuser ?? null,
   })
-  const records = new RecordsService(collections, sql)
+  const hooks = new RecordHooks()
+  const records = new RecordsService(collections, sql, hooks)
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
@@ -145,6 +149,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     metrics,
     collections,
     records,
+    hooks,
     mail,
     publicUrl,
     async start() {

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import { removeInstaller } from '../auth/superusers.ts'
 import { ApiError, validationError, type FieldError } from '../errors.ts'
 import type { SqlRouter } from '../sql/router.ts'
+import { RecordHooks, type RecordCreateEvent, type RecordUpdateEvent } from './hooks.ts'
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { expandRecords, parseExpand } from './expand.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
@@ -39,6 +40,7 @@ export const DEFAULT_PER_PAGE = 30
 export const MAX_PER_PAGE = 1000
 
 const onlySuperusers = () => new ApiError('forbidden', 'Only superusers can perform this action.')
+const stoppedByHook = () => new ApiError('bad_request', 'The request was stopped by a hook.')
 const notFound = () => new ApiError('not_found', "The requested resource wasn't found.")
 
 /**
@@ -50,6 +52,7 @@ export class RecordsService {
   constructor(
     private readonly registry: CollectionRegistry,
     private readonly sql: SqlRouter,
+    readonly hooks: RecordHooks = new RecordHooks(),
   ) {}
 
   /** The table of a collection (its name), for callers outside the service such as batch upserts. */
@@ -166,8 +169,7 @@ export class RecordsService {
     }
   }
 
-  async create(collectionName: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
-    const c = this.registry.getOrThrow(collectionName)
+  private async doCreate(c: Collection, input: Record<string, unknown>, request: RequestInfo, db: Db): Promise<RecordJson> {
     if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
     const access = this.access(c.createRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
@@ -188,11 +190,10 @@ export class RecordsService {
         return (await this.readRow(trx, c, id))!
       }),
     )
-    return (await this.present(db, c, [created], request, q))[0]!
+    return created
   }
 
-  async update(collectionName: string, id: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
-    const c = this.registry.getOrThrow(collectionName)
+  private async doUpdate(c: Collection, id: string, input: Record<string, unknown>, request: RequestInfo, db: Db): Promise<RecordJson> {
     if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
     const access = this.access(c.updateRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
@@ -209,11 +210,10 @@ export class RecordsService {
       if (Object.keys(values).length) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
       return (await this.readRow(db, c, String(values.id ?? id)))!
     })
-    return (await this.present(db, c, [updated], request, q))[0]!
+    return updated
   }
 
-  async delete(collectionName: string, id: string, request: RequestInfo, db: Db = this.sql.writer().db): Promise<void> {
-    const c = this.registry.getOrThrow(collectionName)
+  private async doDelete(c: Collection, id: string, request: RequestInfo, db: Db): Promise<void> {
     if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
     const access = this.access(c.deleteRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
@@ -221,6 +221,56 @@ export class RecordsService {
     if (access.kind === 'where') find = find.where(access.where)
     if (!(await find.executeTakeFirst())) throw notFound()
     await inTransaction(db, (trx) => this.deleteWithReferences(trx, c, id, 0))
+  }
+
+  /** Creates a record through the `onRecordCreate` hooks; `db` is a transaction inside a batch. */
+  async create(collectionName: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
+    const c = this.registry.getOrThrow(collectionName)
+    const e: RecordCreateEvent = { collection: c, data: input, request }
+    await this.guard(this.hooks.createError, c, request, () =>
+      this.hooks.create.run(e, async (ev) => {
+        ev.record = await this.doCreate(c, ev.data, request, db)
+      }),
+    )
+    if (!e.record) throw stoppedByHook()
+    await this.hooks.createSuccess.run({ collection: c, record: e.record, request }, async () => {})
+    return (await this.present(db, c, [e.record], request, q))[0]!
+  }
+
+  async update(collectionName: string, id: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
+    const c = this.registry.getOrThrow(collectionName)
+    const e: RecordUpdateEvent = { collection: c, id, data: input, request }
+    await this.guard(this.hooks.updateError, c, request, () =>
+      this.hooks.update.run(e, async (ev) => {
+        ev.record = await this.doUpdate(c, ev.id, ev.data, request, db)
+      }),
+    )
+    if (!e.record) throw stoppedByHook()
+    await this.hooks.updateSuccess.run({ collection: c, record: e.record, request }, async () => {})
+    return (await this.present(db, c, [e.record], request, q))[0]!
+  }
+
+  async delete(collectionName: string, id: string, request: RequestInfo, db: Db = this.sql.writer().db): Promise<void> {
+    const c = this.registry.getOrThrow(collectionName)
+    let done = false
+    await this.guard(this.hooks.deleteError, c, request, () =>
+      this.hooks.delete.run({ collection: c, id, request }, async (ev) => {
+        await this.doDelete(c, ev.id, request, db)
+        done = true
+      }),
+    )
+    if (!done) throw stoppedByHook()
+    await this.hooks.deleteSuccess.run({ collection: c, id, request }, async () => {})
+  }
+
+  /** Runs `fn`; on failure, tells the `after...Error` hooks, then rethrows. */
+  private async guard(hook: RecordHooks['createError'], c: Collection, request: RequestInfo, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn()
+    } catch (error) {
+      await hook.run({ collection: c, error, request }, async () => {})
+      throw error
+    }
   }
 
   /**
