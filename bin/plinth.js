@@ -7,7 +7,7 @@ import { register } from 'tsx/esm/api'
 // which took `plinth serve` from ~1.4 s to ~2.2 s before /api/health answered. Later imports of
 // the same packages hit Node's module cache. Optional engines (pg, mysql2, nodemailer) still load lazily.
 await Promise.all(
-  ['fastify', 'kysely', 'pino', 'prom-client', '@sinclair/typebox', '@sinclair/typebox/value', 'yaml', 'better-sqlite3', 'jose'].map(
+  ['fastify', 'kysely', 'pino', 'prom-client', '@sinclair/typebox', '@sinclair/typebox/value', 'yaml', 'better-sqlite3'].map(
     (m) => import(m),
   ),
 )

@@ -1,4 +1,4 @@
-import { SignJWT, decodeJwt, jwtVerify } from 'jose'
+import { decodeUnverified, signHs256, verifyHs256 } from './jwt.ts'
 import type { AuthCollection, TokenConfig } from '../records/model.ts'
 
 /**
@@ -47,10 +47,10 @@ function configFor(collection: AuthCollection, type: TokenType): TokenConfig {
 }
 
 /** NB: key material. Never log it; an empty key (no tokenKey, no secret) is refused. */
-function signingKey(collection: AuthCollection, type: TokenType, tokenKey: string): Uint8Array {
+function signingKey(collection: AuthCollection, type: TokenType, tokenKey: string): string {
   const key = `${tokenKey}${configFor(collection, type).secret}`
   if (!key) throw new Error(`missing signing key for ${type} tokens of ${collection.name}`)
-  return new TextEncoder().encode(key)
+  return key
 }
 
 export interface SignOptions {
@@ -74,10 +74,8 @@ export async function signRecordToken(
   if (type === 'verification' || type === 'passwordReset' || type === 'emailChange') claims.email = record.email ?? ''
   if (type === 'emailChange') claims.newEmail = opts.newEmail ?? ''
   const duration = opts.duration ?? configFor(collection, type).duration
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setExpirationTime(Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(duration)))
-    .sign(signingKey(collection, type, record.tokenKey))
+  claims.exp = Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(duration))
+  return signHs256(claims, signingKey(collection, type, record.tokenKey))
 }
 
 /**
@@ -86,12 +84,8 @@ export async function signRecordToken(
  */
 export function readUnverified(token: string): TokenClaims | null {
   if (typeof token !== 'string' || token.length > 8192) return null
-  let payload: Record<string, unknown>
-  try {
-    payload = decodeJwt(token)
-  } catch {
-    return null
-  }
+  const payload = decodeUnverified(token)
+  if (!payload) return null
   const { id, collectionId, type, exp } = payload
   if (typeof id !== 'string' || !id || typeof collectionId !== 'string' || !collectionId) return null
   if (typeof type !== 'string' || !types.includes(type as TokenType) || typeof exp !== 'number') return null
@@ -110,10 +104,6 @@ export async function verifyRecordToken(
 ): Promise<TokenClaims | null> {
   const unverified = readUnverified(token)
   if (!unverified || unverified.type !== type || unverified.collectionId !== collection.id) return null
-  try {
-    const { payload } = await jwtVerify(token, signingKey(collection, type, tokenKey), { algorithms: ['HS256'] })
-    return payload as unknown as TokenClaims
-  } catch {
-    return null
-  }
+  const payload = verifyHs256(token, signingKey(collection, type, tokenKey))
+  return payload ? (payload as unknown as TokenClaims) : null
 }
