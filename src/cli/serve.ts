@@ -22,8 +22,6 @@ export async function serve(flags: CliFlags): Promise<number> {
       { url, api: `${url}/api/`, health: `${url}/api/health`, engine: app.sql.primary.name, dir: config.dir },
       `Plinth listening on ${url} (REST API ${url}/api/)`,
     )
-    // First start with no superuser: a one-time, short-lived link to create one (PocketBase's way).
-    await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: app.publicUrl, log: app.log })
   } catch (err) {
     await app.stop()
     throw err
@@ -55,7 +53,26 @@ export async function serve(flags: CliFlags): Promise<number> {
       },
     )
   }
+  // Signals are handled from the moment the server listens, before any further start-up work.
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+
+  // First start with no superuser: a one-time, short-lived link to create one (PocketBase's way).
+  // A failure here is logged; it must not take down a server that is already serving.
+  try {
+    await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: config.publicUrl || (await listeningUrl(app)), log: app.log })
+  } catch (err) {
+    if (!signalled) app.log.error({ err }, 'could not prepare the install link; create a superuser with `plinth superuser create`')
+  }
   return 0
+}
+
+/** The address actually bound (with `--http HOST:0` the port is only known once listening). */
+async function listeningUrl(app: Awaited<ReturnType<typeof createPlinth>>): Promise<string> {
+  const address = app.http.server.address()
+  if (address && typeof address === 'object') {
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    return `http://${host}:${address.port}`
+  }
+  return app.publicUrl
 }
