@@ -42,8 +42,9 @@ async function loadScenarios(names: string[]): Promise<Scenario[]> {
   const dir = path.join(ROOT, 'bench', 'scenarios')
   const all: Scenario[] = []
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
-    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default: Scenario }
-    all.push(mod.default)
+    // A file exports one scenario, or several (the same scenario over several engines).
+    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default: Scenario | Scenario[] }
+    all.push(...(Array.isArray(mod.default) ? mod.default : [mod.default]))
   }
   const unknown = names.filter((n) => !all.some((s) => s.name === n))
   if (unknown.length) throw new Error(`bench: no scenario ${unknown.join(', ')} (have ${all.map((s) => s.name).join(', ')})`)
