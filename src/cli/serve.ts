@@ -39,8 +39,11 @@ export async function serve(flags: CliFlags): Promise<number> {
     // shutdownTimeout whose handler still waits) must not keep a stopped server's process alive.
     const exit = (code: number) => {
       process.exitCode = code
-      app.log.flush()
-      setImmediate(() => process.exit(code))
+      // Logs go to stdout asynchronously: exit only once they are written, or a line still in
+      // flight could land after (or without) the ones flushed at exit. Bounded, in case it never calls back.
+      const force = setTimeout(() => process.exit(code), 2000)
+      force.unref()
+      app.log.flush(() => process.exit(code))
     }
     app.stop().then(
       () => {
