@@ -1,4 +1,5 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
+import { storageKind } from '../columns.ts'
 import { findField, isMulti, type Collection, type Field } from '../model.ts'
 import type { FilterDialect } from './dialect.ts'
 import { filterError } from './lexer.ts'
@@ -17,17 +18,10 @@ export interface ResolveContext {
   nextAlias(): string
 }
 
+/** How a single-valued field compares, from how it is stored. */
 function kindOf(field: Field): Kind {
-  switch (field.type) {
-    case 'number':
-      return 'number'
-    case 'bool':
-      return 'bool'
-    case 'json':
-      return 'json'
-    default:
-      return 'text'
-  }
+  const stored = storageKind(field)
+  return stored === 'number' || stored === 'bool' || stored === 'json' ? stored : 'text'
 }
 
 function fieldOrThrow(ctx: ResolveContext, collection: Collection, name: string): Field {
