@@ -23,7 +23,9 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
     // JSON as text on every engine: the field layer parses it (see postgres.ts).
     jsonStrings: true,
     supportBigNumbers: true,
-    charset: 'utf8mb4',
+    // Binary collation for the connection too, so literals and parameters compare byte by byte
+    // like the tables (and like SQLite and PostgreSQL), not case-insensitively.
+    charset: 'UTF8MB4_BIN',
   })
   const db = new Kysely({ dialect: new MysqlDialect({ pool }), log: kyselyLog(opts.onQuery) })
   const internals = pool as unknown as Mysql2PoolInternals
