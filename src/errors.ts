@@ -1,8 +1,9 @@
 /**
  * The error catalogue: every error a client can see, with a stable code and status.
  *
- * Response bodies keep PocketBase's shape `{status, message, data}` so its SDKs read them,
- * plus a stable `code` that tests and clients may rely on (the message may change).
+ * Response bodies are exactly PocketBase's `{status, message, data}`, so its SDKs and users' code
+ * read them unchanged; the stable machine code travels in the `X-Plinth-Error` response header
+ * (clients and tests may rely on it; the message follows PocketBase's wording).
  * Nothing else from an internal error (stack, SQL text, driver message) ever reaches a client.
  */
 
@@ -43,8 +44,9 @@ export class ApiError extends Error {
     this.status = catalogue[code].status
   }
 
-  toJSON(): { status: number; code: ErrorCode; message: string; data: Record<string, unknown> } {
-    return { status: this.status, code: this.code, message: this.message, data: this.data }
+  /** The response body: PocketBase's shape, nothing more. */
+  toJSON(): { status: number; message: string; data: Record<string, unknown> } {
+    return { status: this.status, message: this.message, data: this.data }
   }
 }
 
@@ -56,3 +58,6 @@ export function validationError(fields: Record<string, FieldError>, message?: st
 export function statusOf(code: ErrorCode): number {
   return catalogue[code].status
 }
+
+/** The response header that carries an error's stable catalogue code. */
+export const ERROR_CODE_HEADER = 'x-plinth-error'

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { ApiError, type ErrorCode } from '../errors.ts'
+import { ApiError, ERROR_CODE_HEADER, type ErrorCode } from '../errors.ts'
 
 /** Fastify's own error codes that a client can cause, mapped to the catalogue. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -37,18 +37,18 @@ export function toApiError(err: unknown): ApiError {
 }
 
 /**
- * One error path for the whole API: bodies in PocketBase's `{status, message, data}` shape
- * (plus a stable `code`), 5xx details logged with the request id and never sent.
+ * One error path for the whole API: bodies in PocketBase's `{status, message, data}` shape, the
+ * stable code in the `X-Plinth-Error` header, 5xx details logged with the request id and never sent.
  */
 export function installErrorHandling(http: FastifyInstance): void {
   http.setErrorHandler((err, request, reply) => {
     const apiErr = toApiError(err)
     if (apiErr.status >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: apiErr.code }, apiErr.message)
-    return reply.code(apiErr.status).send(apiErr.toJSON())
+    return reply.code(apiErr.status).header(ERROR_CODE_HEADER, apiErr.code).send(apiErr.toJSON())
   })
   http.setNotFoundHandler((_request, reply) => {
     const apiErr = new ApiError('not_found')
-    return reply.code(404).send(apiErr.toJSON())
+    return reply.code(404).header(ERROR_CODE_HEADER, apiErr.code).send(apiErr.toJSON())
   })
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { SqlRouter } from '../sql/router.ts'
+import { ERROR_CODE_HEADER } from '../errors.ts'
 
 export interface HealthOptions {
   sql: SqlRouter
@@ -46,9 +47,8 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
     )
     const failed = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k)
     if (failed.length === 0) return { code: 200, message: 'Ready.', data: { checks } }
-    return reply.code(503).send({
+    return reply.code(503).header(ERROR_CODE_HEADER, 'unavailable').send({
       status: 503,
-      code: 'unavailable',
       message: `Not ready: ${failed.join(', ')} not answering.`,
       data: { checks },
     })

@@ -71,7 +71,7 @@ for (const { engine, skip } of await engines()) {
       const wrongEmail = await login('nobody@example.com', 'alice-password-1')
       for (const r of [wrongPassword, wrongEmail]) {
         assert.equal(r.res.statusCode, 400)
-        assert.deepEqual(r.body, { status: 400, code: 'bad_request', message: 'Failed to authenticate.', data: {} })
+        assert.deepEqual(r.body, { status: 400, message: 'Failed to authenticate.', data: {} })
       }
       // Case-insensitive lookups never bypass the password.
       assert.equal((await login('ALICE@example.com', 'nope-nope-nope')).res.statusCode, 400)
