@@ -1,0 +1,148 @@
+/**
+ * The counters port's contract: every engine runs the same suite through a factory.
+ *
+ * Time is the caller's: a factory returns the engine and an `advance(ms)` that moves its clock.
+ * The memory engine takes an injected clock; a server engine without one (Redis) can implement
+ * `advance` by shortening every key's expiry by `ms` (PTTL, then PEXPIRE or DEL), which is the
+ * same thing seen from the client. No test sleeps.
+ */
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, test } from 'node:test'
+import type { Counters } from '../../src/counters/counters.ts'
+import { MemoryCounters } from '../../src/counters/memory.ts'
+
+interface CountersUnderTest {
+  counters: Counters
+  /** Moves the engine's clock forward by `ms`. */
+  advance(ms: number): Promise<void>
+  close(): Promise<void>
+}
+
+interface CountersEngine {
+  name: string
+  make: () => Promise<CountersUnderTest>
+  /** A reason to skip (a server that is not running), or false. */
+  skip?: string | false
+}
+
+function memoryEngine(): CountersUnderTest {
+  let now = 1_700_000_000_000
+  const counters = new MemoryCounters({ now: () => now })
+  return { counters, advance: async (ms) => void (now += ms), close: () => counters.close() }
+}
+
+/** The engines to run. A Redis engine adds one entry here. */
+const engines: CountersEngine[] = [{ name: 'memory', make: async () => memoryEngine() }]
+
+function countersContract({ name, make, skip }: CountersEngine): void {
+  describe(`counters port: ${name}`, { skip }, () => {
+    let t: CountersUnderTest
+    let c: Counters
+    let n = 0
+    // Fresh keys per test, so a shared server engine needs no flush between tests.
+    const key = (k: string) => `contract:${process.pid}:${++n}:${k}`
+
+    beforeEach(async () => {
+      t = await make()
+      c = t.counters
+    })
+    afterEach(async () => t?.close())
+
+    test('increment counts from 1 and reports the time left in the window', async () => {
+      const k = key('a')
+      assert.deepEqual(await c.increment(k, 60_000), { count: 1, ttlMs: 60_000 })
+      await t.advance(10_000)
+      const second = await c.increment(k, 60_000)
+      assert.equal(second.count, 2)
+      // Fixed window: a later increment does not move the expiry.
+      assert.ok(second.ttlMs <= 50_000 && second.ttlMs > 49_000, String(second.ttlMs))
+      assert.deepEqual(await c.get(k), { count: 2, ttlMs: second.ttlMs })
+    })
+
+    test('increment by a negative amount gives a slot back; by more than 1 adds that many', async () => {
+      const k = key('b')
+      await c.increment(k, 60_000, 5)
+      assert.equal((await c.increment(k, 60_000, -1)).count, 4)
+    })
+
+    test('a key expires after its window and then starts again from 0', async () => {
+      const k = key('c')
+      await c.increment(k, 1_000)
+      await c.increment(k, 1_000)
+      await t.advance(1_000)
+      assert.equal(await c.get(k), null)
+      assert.deepEqual(await c.increment(k, 5_000), { count: 1, ttlMs: 5_000 })
+    })
+
+    test('concurrent increments each see a distinct count', async () => {
+      const k = key('d')
+      const counts = await Promise.all(Array.from({ length: 50 }, () => c.increment(k, 60_000)))
+      assert.deepEqual(counts.map((s) => s.count).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1))
+    })
+
+    test('setIfAbsent stores once until the key expires (a nonce)', async () => {
+      const k = key('e')
+      const first = await Promise.all([c.setIfAbsent(k, 'x', 2_000), c.setIfAbsent(k, 'y', 2_000)])
+      assert.deepEqual(first.sort(), [false, true])
+      assert.equal(await c.setIfAbsent(k, 'z', 2_000), false)
+      const state = await c.get(k)
+      assert.ok(state && state.ttlMs > 0 && state.ttlMs <= 2_000)
+      await t.advance(2_000)
+      assert.equal(await c.setIfAbsent(k, 'z', 2_000), true)
+    })
+
+    test('delete resets a key; deleting a missing key is no error', async () => {
+      const k = key('f')
+      await c.increment(k, 60_000, 3)
+      await c.delete(k)
+      assert.equal(await c.get(k), null)
+      assert.equal((await c.increment(k, 60_000)).count, 1)
+      await c.delete(key('never-set'))
+    })
+
+    test('get on a missing key is null', async () => {
+      assert.equal(await c.get(key('missing')), null)
+    })
+  })
+}
+
+for (const engine of engines) countersContract(engine)
+
+describe('counters: memory engine bounds', () => {
+  test('expired keys are swept as new ones arrive, so the map does not grow with dead keys', async () => {
+    let now = 0
+    const c = new MemoryCounters({ now: () => now, maxKeys: 1_000_000 })
+    for (let i = 0; i < 10_000; i++) {
+      await c.increment(`k${i}`, 1_000)
+      now += 1 // each key lives 1000 ms, so about 1000 are alive at any time
+    }
+    assert.ok(c.size <= 1_001, `held ${c.size} keys`)
+  })
+
+  test('at the cap the oldest key is evicted, live recent keys are kept', async () => {
+    const now = 0
+    const c = new MemoryCounters({ now: () => now, maxKeys: 3 })
+    for (const k of ['a', 'b', 'c', 'd']) await c.increment(k, 60_000)
+    assert.equal(c.size, 3)
+    assert.equal(await c.get('a'), null)
+    for (const k of ['b', 'c', 'd']) assert.equal((await c.get(k))?.count, 1)
+  })
+
+  test('at the cap expired keys go before any live one is evicted', async () => {
+    let now = 0
+    const c = new MemoryCounters({ now: () => now, maxKeys: 3 })
+    await c.increment('live', 60_000)
+    await c.increment('short1', 10)
+    await c.increment('short2', 10)
+    now = 100
+    await c.increment('new', 60_000)
+    assert.equal((await c.get('live'))?.count, 1)
+    assert.equal((await c.get('new'))?.count, 1)
+  })
+
+  test('incrementing a key that holds a non-number is refused, as Redis does', async () => {
+    const c = new MemoryCounters()
+    await c.setIfAbsent('nonce', 'abc', 60_000)
+    await assert.rejects(c.increment('nonce', 60_000))
+  })
+})
