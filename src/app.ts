@@ -22,6 +22,7 @@ import './auth/request.ts'
 import { openMailer } from './mail/open.ts'
 import type { Mailer } from './mail/mail.ts'
 import { CollectionStore } from './records/collections/store.ts'
+import { memoryCounters } from './counters/memory.ts'
 import { compileFilter } from './records/filter/index.ts'
 import type { RequestInfo } from './records/record.ts'
 
@@ -138,7 +139,12 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
   await http.register(batchRoutes, { records, sql })
-  await http.register(recordAuthRoutes, { registry: collections, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth' })
+  // Counters: in-process for now (the Redis engine comes with its own config key).
+  const counters = memoryCounters()
+  await http.register(recordAuthRoutes, {
+    registry: collections, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
+    counters, throttle: config.authThrottle,
+  })
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
@@ -170,7 +176,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)
-          await Promise.allSettled([sql.close(), mail.close()])
+          await Promise.allSettled([sql.close(), mail.close(), counters.close()])
         }
       })()
       return stopping

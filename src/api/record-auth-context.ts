@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Authenticate } from '../auth/authenticate.ts'
 import { SUPERUSERS } from '../auth/authenticate.ts'
 import type { MailApp } from '../auth/mails.ts'
@@ -6,6 +6,9 @@ import { passesAuthRule } from '../auth/rule.ts'
 import { authRequestInfo } from '../auth/request-info.ts'
 import { publicAuthRecord } from '../auth/response.ts'
 import { signRecordToken } from '../auth/tokens.ts'
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, TooManyAttempts, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
+import type { Counters } from '../counters/counters.ts'
+import { MemoryCounters } from '../counters/memory.ts'
 import { rowString, type Row } from '../auth/records.ts'
 import { ApiError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -36,11 +39,44 @@ export interface RecordAuthOptions {
   appName?: string
   /** How long a resend of the same verification/reset mail is refused, ms (PocketBase: 2 minutes). */
   resendWindowMs?: number
+  /**
+   * Where failed password checks are counted (shared across nodes when the engine is). Without
+   * one the plugin counts in its own memory: throttling is never off by omission.
+   */
+  counters?: Counters
+  /** Brute-force limits on password checks; default DEFAULT_AUTH_THROTTLE. */
+  throttle?: AuthThrottleLimits
 }
 
 export interface AuthResponseBody {
   token: string
   record: RecordJson
+}
+
+/** Options with a counters engine filled in, so every auth plugin of one app shares the same counts. */
+export function withCounters(opts: RecordAuthOptions): RecordAuthOptions & { counters: Counters } {
+  return { ...opts, counters: opts.counters ?? new MemoryCounters() }
+}
+
+/**
+ * Starts one password check under the brute-force limits. Over a limit it throws PocketBase's
+ * 429 with `Retry-After` (seconds) set on the reply.
+ */
+export type BeginAttempt = (request: FastifyRequest, reply: FastifyReply, collection: AuthCollection, identity: string) => Promise<AuthAttempt>
+
+export function attemptStarter(opts: RecordAuthOptions & { counters: Counters }, log: Pick<Logger, 'warn'>): BeginAttempt {
+  const throttle = new AuthThrottle(opts.counters, opts.throttle ?? DEFAULT_AUTH_THROTTLE, (what, collectionId, ip) =>
+    log.warn({ collectionId, ip, limit: what }, `password attempts throttled (${what} over its limit)`),
+  )
+  return async (request, reply, collection, identity) => {
+    try {
+      // request.ip honours the trustProxy setting (X-Forwarded-For only from trusted proxies).
+      return await throttle.begin(collection.id, identity, request.ip)
+    } catch (err) {
+      if (err instanceof TooManyAttempts) reply.header('retry-after', String(Math.max(1, err.retryAfterSeconds)))
+      throw err
+    }
+  }
 }
 
 /** The auth collection named in the path, or PocketBase's 404. */

@@ -16,11 +16,13 @@ import {
   readBody,
 } from './record-auth-body.ts'
 import {
+  attemptStarter,
   authCollection,
   isSuperusers,
   mailApp,
   requireSameCollectionAuth,
   ResendGuard,
+  withCounters,
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 
@@ -39,10 +41,12 @@ const otherCollection: FieldError = {
  * Request endpoints answer 204 whether or not the address exists (no account enumeration) and
  * send in the background; confirm endpoints check the token against the record's current tokenKey.
  */
-export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
+export async function recordAuthFlows(http: FastifyInstance, options: RecordAuthOptions): Promise<void> {
+  const opts = withCounters(options)
   const guard = new ResendGuard(opts.resendWindowMs ?? 2 * 60_000)
   const app = mailApp(opts)
   const log = opts.log ?? http.log
+  const beginAttempt = attemptStarter(opts, log)
 
   /** Signs and sends one auth mail; never throws (failures are logged), like PocketBase's background send. */
   const sendInBackground = (c: AuthCollection, row: Row, kind: AuthMailKind & TokenType, resendKey: string) => {
@@ -158,6 +162,9 @@ export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOpt
     return reply.code(204).send()
   })
 
+  // NB: the password asked here is what stops someone holding a stolen session token from moving
+  // the account to an address they own; it is throttled like a login (same identity key: the
+  // account's email), or the stolen session could guess the password here without limit.
   http.post<{ Params: CollectionParams }>('/api/collections/:collection/confirm-email-change', async (request, reply) => {
     const c = authCollection(opts, request.params.collection)
     if (isSuperusers(c)) throw new ApiError('bad_request', 'All superusers can change their emails directly.')
@@ -171,9 +178,11 @@ export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOpt
     if (await findRowByEmail(db, c, newEmail)) {
       throw validationError({ token: { code: 'validation_invalid_token_email', message: 'The new email address is invalid.' } })
     }
+    const attempt = await beginAttempt(request, reply, c, rowString(row, 'email'))
     if (!(await verifyPassword(body.password, rowString(row, 'password')))) {
       throw validationError({ password: { code: 'validation_invalid_password', message: 'Missing or invalid auth record password.' } })
     }
+    await attempt.succeeded()
     await updateAuthFields(db, c, rowString(row, 'id'), { email: newEmail, verified: true })
     return reply.code(204).send()
   })

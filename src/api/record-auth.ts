@@ -6,9 +6,11 @@ import { tokenFromHeader } from '../auth/authenticate.ts'
 import { ApiError, validationError } from '../errors.ts'
 import { AuthWithPasswordBody, installLenientJsonParser, isEmail, readBody } from './record-auth-body.ts'
 import {
+  attemptStarter,
   authCollection,
   requireSameCollectionAuth,
   respondWithAuth,
+  withCounters,
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
@@ -25,7 +27,9 @@ interface CollectionParams {
  * `POST /api/collections/:collection/auth-with-password`, `/auth-refresh`,
  * and the mail flows in `record-auth-flows.ts`.
  */
-export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
+export async function recordAuthRoutes(http: FastifyInstance, options: RecordAuthOptions): Promise<void> {
+  const opts = withCounters(options)
+  const beginAttempt = attemptStarter(opts, opts.log ?? http.log)
   installLenientJsonParser(http)
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
@@ -43,13 +47,15 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
     }
   })
 
-  http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request) => {
+  http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request, reply) => {
     const c = authCollection(opts, request.params.collection)
     if (!c.passwordAuth.enabled) throw new ApiError('forbidden', 'The collection is not configured to allow password authentication.')
     const body = readBody(AuthWithPasswordBody, request.body)
     if (body.identityField && !c.passwordAuth.identityFields.includes(body.identityField)) {
       throw validationError({ identityField: { code: 'validation_in_invalid', message: 'Must be a valid value.' } })
     }
+    // Counted before the lookup: a locked identity is refused even with the right password (no oracle).
+    const attempt = await beginAttempt(request, reply, c, body.identity)
     const db = opts.db().db
     let row: Row | undefined
     if (body.identityField) {
@@ -66,6 +72,7 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
     // Same work whether or not the identity exists, so timing does not tell which part was wrong.
     const ok = await verifyPassword(body.password, row ? rowString(row, 'password') : await dummyHash())
     if (!row || !ok) throw new ApiError('bad_request', 'Failed to authenticate.')
+    await attempt.succeeded()
     return respondWithAuth(opts, request, c, row, { identity: body.identity, identityField: body.identityField ?? '' }, 'password')
   })
 

@@ -36,6 +36,18 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Brute-force limits on password checks (auth-with-password, confirm-email-change). */
+    authThrottle: Type.Object(
+      {
+        /** Failed attempts per identity (collection + lowercased identity) per window; 0 = no limit. */
+        perIdentity: Type.Integer({ minimum: 0 }),
+        /** Failed attempts per client address (IPv6: per /64) per window; 0 = no limit. */
+        perIp: Type.Integer({ minimum: 0 }),
+        /** The window in seconds; a locked client gets 429 with Retry-After until it ends. */
+        windowSeconds: Type.Integer({ minimum: 1, maximum: 86400 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 )
@@ -78,5 +90,6 @@ export function defaults(dir: string): PlinthConfig {
     mail: 'log://',
     publicUrl: '',
     metrics: { allow: [] },
+    authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },
   }
 }
