@@ -169,7 +169,17 @@ export function applyInput(target: Collection, input: Record<string, unknown>): 
   return problems
 }
 
-/** The API form: PocketBase's JSON with token secrets left out (they never leave the server). */
+/** An OAuth2 provider as served: without its `clientSecret`, as PocketBase serves it. */
+function publicProvider(p: unknown): unknown {
+  if (!isObject(p)) return p
+  const { clientSecret: _secret, ...rest } = p
+  return rest
+}
+
+/**
+ * The API form: PocketBase's JSON with token secrets and OAuth2 client secrets left out (they
+ * never leave the server, in any collection response).
+ */
 export function collectionToJson(c: Collection): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: c.id, listRule: c.listRule, viewRule: c.viewRule, createRule: c.createRule, updateRule: c.updateRule, deleteRule: c.deleteRule,
@@ -179,6 +189,8 @@ export function collectionToJson(c: Collection): Record<string, unknown> {
   if (isAuthCollection(c)) {
     const opts = collectionOptions(c)
     for (const k of TOKENS) opts[k] = { duration: (c as AuthCollection)[k].duration }
+    const oauth2 = (c as AuthCollection).oauth2
+    opts.oauth2 = { ...oauth2, providers: oauth2.providers.map(publicProvider) }
     Object.assign(out, opts)
   }
   return out

@@ -197,16 +197,13 @@ function validateAuthOptions(next: AuthCollection, prev: AuthCollection | undefi
     else if (t.duration < 10) set([k, 'duration'], 'validation_min_greater_equal_than_required', 'Must be no less than 10.')
     else if (t.duration > 94670856) set([k, 'duration'], 'validation_max_less_equal_than_required', 'Must be no greater than 94670856.')
   }
-  if (next.otp.enabled) {
-    if (next.otp.duration < 10 || next.otp.duration > 86400) set(['otp', 'duration'], 'validation_out_of_range', 'Must be between 10 and 86400.')
-    if (next.otp.length < 4) set(['otp', 'length'], 'validation_min_greater_equal_than_required', 'Must be no less than 4.')
-  }
-  if (next.mfa.enabled) {
-    if (next.mfa.duration < 10 || next.mfa.duration > 86400) set(['mfa', 'duration'], 'validation_out_of_range', 'Must be between 10 and 86400.')
-    const auths = [next.passwordAuth.enabled, next.oauth2.enabled, next.otp.enabled].filter(Boolean).length
-    if (auths < 2) set(['mfa', 'enabled'], 'validation_mfa_not_enough_auths', 'MFA requires at least 2 auth methods to be enabled.')
-    else checkRule(next, next.mfa.rule, ['mfa', 'rule'], ctx, errors)
-  }
+  // Sign-in methods that are not built yet are refused rather than stored and silently ignored
+  // (a collection would look protected by MFA, or offer OAuth2, and be neither). The disabled
+  // defaults, which the SDK and PocketBase's exports send for collections that do not use them, pass.
+  if (next.oauth2.enabled) set(['oauth2', 'enabled'], 'validation_not_supported', 'OAuth2 authentication is not supported yet.')
+  if (next.oauth2.providers.length) set(['oauth2', 'providers'], 'validation_not_supported', 'OAuth2 providers are not supported yet.')
+  if (next.otp.enabled) set(['otp', 'enabled'], 'validation_not_supported', 'One-time password (OTP) authentication is not supported yet.')
+  if (next.mfa.enabled) set(['mfa', 'enabled'], 'validation_not_supported', 'Multi-factor authentication (MFA) is not supported yet.')
   if (next.passwordAuth.enabled) {
     const fields = next.passwordAuth.identityFields
     if (!fields.length) setError(errors, ['passwordAuth', 'identityFields'], required())
