@@ -188,7 +188,9 @@ describe('auth throttle: on by default in the app, configured by authThrottle', 
       for (let i = 0; i < 5; i++) assert.equal((await login(a, `wrong-${i}`)).statusCode, 400)
       const res = await login(a, 'member-pass-1')
       assert.equal(res.statusCode, 429)
-      assert.equal(res.headers['retry-after'], '900')
+      // The app runs on the real clock: the window began a moment ago.
+      const retryAfter = Number(res.headers['retry-after'])
+      assert.ok(retryAfter > 800 && retryAfter <= 900, String(retryAfter))
     } finally {
       await a.stop()
     }
@@ -200,7 +202,8 @@ describe('auth throttle: on by default in the app, configured by authThrottle', 
       assert.equal((await login(a, 'wrong')).statusCode, 400)
       const res = await login(a, 'member-pass-1')
       assert.equal(res.statusCode, 429)
-      assert.equal(res.headers['retry-after'], '30')
+      const retryAfter = Number(res.headers['retry-after'])
+      assert.ok(retryAfter > 0 && retryAfter <= 30, String(retryAfter))
     } finally {
       await a.stop()
     }
