@@ -8,7 +8,7 @@ import { publicAuthRecord } from '../auth/response.ts'
 import { signRecordToken } from '../auth/tokens.ts'
 import { AuthThrottle, DEFAULT_AUTH_THROTTLE, TooManyAttempts, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
 import type { Counters } from '../counters/counters.ts'
-import { MemoryCounters } from '../counters/memory.ts'
+import { memoryCounters } from '../counters/memory.ts'
 import { rowString, type Row } from '../auth/records.ts'
 import { ApiError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -55,7 +55,7 @@ export interface AuthResponseBody {
 
 /** Options with a counters engine filled in, so every auth plugin of one app shares the same counts. */
 export function withCounters(opts: RecordAuthOptions): RecordAuthOptions & { counters: Counters } {
-  return { ...opts, counters: opts.counters ?? new MemoryCounters() }
+  return { ...opts, counters: opts.counters ?? memoryCounters() }
 }
 
 /**
