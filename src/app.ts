@@ -78,7 +78,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   const metrics = new Metrics()
 
   const target = parseDbUrl(config.db, 'db')
-  const primary = await openSql(target, { role: 'primary', onQuery: metrics.sqlObserver(target.engine, 'primary') })
+  const primary = await openSql(target, { role: 'primary', onQuery: metrics.sqlObserver(target.engine, 'primary'), limits: config })
   metrics.watchPool(primary)
   const sql = new SqlRouter(primary)
   try {
