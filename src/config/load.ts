@@ -116,6 +116,9 @@ function isIpOrCidr(entry: string): boolean {
 function checkValues(config: PlinthConfig): void {
   const port = Number(/:(\d+)$/.exec(config.http)?.[1])
   if (!(port <= 65535)) throw new ConfigError(`config: http: port ${port} is out of range (0-65535) in "${config.http}"`)
+  if (config.headersTimeout > config.requestTimeout) {
+    throw new ConfigError(`config: headersTimeout: ${config.headersTimeout} is more than requestTimeout ${config.requestTimeout} (the headers are part of the request)`)
+  }
   const bad = config.metrics.allow.find((e) => !isIpOrCidr(e))
   if (bad !== undefined) throw new ConfigError(`config: metrics.allow: "${bad}" is not an IP or CIDR`)
 }
