@@ -24,11 +24,12 @@ export function describeConnectError(err: unknown, target: ServerTarget): string
   const host = `${url.hostname}${url.port ? `:${url.port}` : ''}`
   const errno = (err as { errno?: unknown } | undefined)?.errno
   if (errno === 1049) {
-    const user = url.username ? ` -u ${decodeURIComponent(url.username)}` : ''
-    return `database "${target.database}" does not exist on ${host}; create it with: mysql -h ${url.hostname}${url.port ? ` -P ${url.port}` : ''}${user} -p -e 'CREATE DATABASE \`${target.database}\` CHARACTER SET utf8mb4'`
+    const user = url.username ? ` -u ${decodeURIComponent(url.username)}${url.password ? ' -p' : ''}` : ''
+    return `database "${target.database}" does not exist on ${host}; create it with: mysql -h ${url.hostname}${url.port ? ` -P ${url.port}` : ''}${user} -e 'CREATE DATABASE \`${target.database}\` CHARACTER SET utf8mb4'`
   }
   if (errno === 1045 || errno === 1044) return `the server at ${host} refused the login: ${(err as Error).message}`
   const net = networkCode(err)
+  if (net === 'ECONNREFUSED') return `the connection to ${host} was refused (ECONNREFUSED): is the server running and listening there?`
   if (net) return `cannot connect to ${host} (${net})`
   if (classify(err) === 'unavailable') return `cannot connect to ${host}: ${(err as Error).message}`
   return undefined

@@ -29,6 +29,7 @@ export function describeConnectError(err: unknown, target: ServerTarget): string
   }
   if (code === '28P01' || code === '28000') return `the server at ${host} refused the login: ${(err as Error).message}`
   const net = networkCode(err)
+  if (net === 'ECONNREFUSED') return `the connection to ${host} was refused (ECONNREFUSED): is the server running and listening there?`
   if (net) return `cannot connect to ${host} (${net})`
   if (classify(err) === 'unavailable') return `cannot connect to ${host}: ${(err as Error).message}`
   return undefined
