@@ -13,6 +13,9 @@ import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
 import { installLenientJsonParser } from './api/record-auth-body.ts'
 import multipart from '@fastify/multipart'
+import cors from '@fastify/cors'
+import { ERROR_CODE_HEADER } from './errors.ts'
+import { listenTarget, listenError, usableUrl } from './config/listen.ts'
 import { recordsRoutes } from './api/records.ts'
 import { batchRoutes } from './api/batch.ts'
 import { RecordsService } from './records/records-service.ts'
@@ -79,7 +82,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   const metrics = new Metrics()
 
   const target = parseDbUrl(config.db, 'db')
-  const primary = await openSql(target, { role: 'primary', onQuery: metrics.sqlObserver(target.engine, 'primary') })
+  const primary = await openSql(target, { role: 'primary', onQuery: metrics.sqlObserver(target.engine, 'primary'), limits: config })
   metrics.watchPool(primary)
   const sql = new SqlRouter(primary)
   try {
@@ -95,7 +98,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
       void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: ruleCheckRequest, allowHidden: true }),
   })
   const mail = await openMailer(config.mail, log)
-  const publicUrl = (config.publicUrl || `http://${config.http}`).replace(/\/+$/, '')
+  const publicUrl = (config.publicUrl || usableUrl(listenTarget(config.http))).replace(/\/+$/, '')
   // Auth reads the primary: a token must stop working the moment its password changes.
   const authenticate = createAuthenticator({ registry: collections, db: () => sql.writer().db })
 
@@ -107,8 +110,23 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
+    // A client that trickles its headers or body is answered 408 and cut once these run out.
+    // Node checks them every connectionsCheckingInterval (default 30 s, far coarser than the limits).
+    requestTimeout: config.requestTimeout,
+    keepAliveTimeout: config.keepAliveTimeout,
+    http: {
+      headersTimeout: config.headersTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.headersTimeout, config.requestTimeout) / 4))),
+    },
   })
   installErrorHandling(http)
+  // CORS as PocketBase: every origin by default, narrowed by `cors.origins`. Browsers may read
+  // the error code and request id headers cross-origin.
+  await http.register(cors, {
+    origin: config.cors.origins.includes('*') ? '*' : [...config.cors.origins],
+    methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
+    exposedHeaders: [ERROR_CODE_HEADER, 'x-request-id'],
+  })
   // PocketBase's SDK sends `Content-Type: application/json` with no body on DELETE and refresh
   // calls: an empty body is `{}`; `__proto__`/`constructor` keys are dropped, not a 400.
   installLenientJsonParser(http)
@@ -159,9 +177,18 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     mail,
     publicUrl,
     async start() {
-      const [, host = '127.0.0.1', port = '8090'] = /^\[?(.*?)\]?:(\d+)$/.exec(config.http) ?? []
-      const address = await http.listen({ host, port: Number(port) })
-      return address
+      const target = listenTarget(config.http)
+      try {
+        await http.listen({ host: target.host, port: target.port }).catch((err: NodeJS.ErrnoException) => {
+          // `::` on a host without IPv6: every IPv4 interface instead.
+          if (target.host !== '::' || (err.code !== 'EAFNOSUPPORT' && err.code !== 'EADDRNOTAVAIL')) throw err
+          return http.listen({ host: '0.0.0.0', port: target.port })
+        })
+      } catch (err) {
+        throw listenError(err, config.http)
+      }
+      const bound = http.server.address()
+      return usableUrl({ ...target, port: bound && typeof bound === 'object' ? bound.port : target.port })
     },
     stop() {
       stopping ??= (async () => {

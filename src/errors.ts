@@ -27,6 +27,7 @@ const catalogue = {
   too_many_requests: { status: 429, message: 'Too many requests.' },
   internal: { status: 500, message: 'Something went wrong while processing your request.' },
   unavailable: { status: 503, message: 'The service is temporarily unavailable.' },
+  timeout: { status: 503, message: 'The request took too long to process.' },
 } as const satisfies Record<string, { status: number; message: string }>
 
 export type ErrorCode = keyof typeof catalogue

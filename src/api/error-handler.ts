@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { ApiError, ERROR_CODE_HEADER, type ErrorCode } from '../errors.ts'
+import { SqlTimeoutError, SqlUnavailableError } from '../sql/errors.ts'
 
 /** Fastify's own error codes that a client can cause, mapped to the catalogue. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -14,6 +15,9 @@ const fastifyCodes: Record<string, ErrorCode> = {
 /** Converts any thrown value to an ApiError; unknown errors become a bare 500 (details go to the log only). */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err
+  // The database's state, not the request's fault: 503 (retry later), never a 500 with SQL in the log only.
+  if (err instanceof SqlTimeoutError) return new ApiError('timeout')
+  if (err instanceof SqlUnavailableError) return new ApiError('unavailable')
   const e = err as FastifyError
   const mapped = e?.code ? fastifyCodes[e.code] : undefined
   if (mapped === 'validation_failed' && Array.isArray(e.validation)) {
@@ -43,7 +47,8 @@ export function toApiError(err: unknown): ApiError {
 export function installErrorHandling(http: FastifyInstance): void {
   http.setErrorHandler((err, request, reply) => {
     const apiErr = toApiError(err)
-    if (apiErr.status >= 500) request.log.error({ err }, 'request failed')
+    if (apiErr.status === 503) request.log.warn({ code: apiErr.code, reason: (err as Error).message }, apiErr.message)
+    else if (apiErr.status >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: apiErr.code }, apiErr.message)
     return reply.code(apiErr.status).header(ERROR_CODE_HEADER, apiErr.code).send(apiErr.toJSON())
   })

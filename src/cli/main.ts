@@ -1,9 +1,17 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ConfigError } from '../config/errors.ts'
+import { StartupError } from '../config/errors.ts'
 import { serve } from './serve.ts'
 import { printConfig } from './config.ts'
 import { migrateCommand } from './migrate.ts'
-import { superuserCommand } from './superuser.ts'
+import { superuserCommand, superuserUsage } from './superuser.ts'
+
+const commonOptions = `Options:
+  --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
+  --dir PATH         data folder (default ./plinth_data)
+  --config FILE      config file (default plinth.config.{json,yaml} if present)
+  -h, --help         help for the command
+`
 
 const usage = `Usage: plinth <command> [options]
 
@@ -12,14 +20,37 @@ Commands:
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
+  help       help for a command: plinth help serve
 
-Options:
-  --http HOST:PORT   where to listen (default 127.0.0.1:8090)
-  --dir PATH         data folder (default ./plinth_data)
-  --config FILE      config file (default plinth.config.{json,yaml} if present)
-  --app FILE         app module (default plinth.app.ts or .js beside the config, if present)
-  -h, --help         this text
+${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
+  -v, --version      print the version
 `
+
+/** Each command's own help (`plinth help CMD`, `plinth CMD --help`). */
+const commandHelp: Record<string, string> = {
+  serve: `Usage: plinth serve [options]
+
+Starts the HTTP API on --http (default 127.0.0.1:8090, this machine only; --http :8090 or
+0.0.0.0:8090 listens on every interface). Applies pending migrations first. Stops gracefully on
+SIGTERM or SIGINT. Every setting may also come from the config file or PLINTH_* variables.
+
+${commonOptions}  --app FILE         app module (default plinth.app.ts or .js beside the config, if present)
+`,
+  config: `Usage: plinth config [options]
+
+Prints the effective configuration (defaults, file, PLINTH_* variables, flags) as JSON, secrets masked.
+
+${commonOptions}`,
+  migrate: `Usage: plinth migrate [options]
+
+Applies pending system migrations and exits (serve does this on start too). Safe to run from
+several nodes at once: each migration is applied exactly once.
+
+${commonOptions}`,
+  superuser: `${superuserUsage}
+${commonOptions}`,
+}
+commandHelp.help = usage
 
 /** Flags shared by every command. */
 export interface CliFlags {
@@ -27,6 +58,11 @@ export interface CliFlags {
   dir?: string
   config?: string
   app?: string
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -39,22 +75,41 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       app: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
     },
   })
-  const [command = 'help'] = positionals
-  if (values.help || command === 'help') {
-    process.stdout.write(usage)
+  const { help, version: wantsVersion, ...flags } = values
+  if (wantsVersion) {
+    process.stdout.write(`plinth ${version()}\n`)
+    return 0
+  }
+  const [command = 'help', topic] = positionals
+  if (command === 'help' || help) {
+    const about = command === 'help' ? topic : command
+    if (about === undefined) {
+      process.stdout.write(usage)
+      return 0
+    }
+    const text = commandHelp[about]
+    if (!text) {
+      process.stderr.write(`plinth: unknown command "${about}"\n\n${usage}`)
+      return 2
+    }
+    process.stdout.write(text)
     return 0
   }
   switch (command) {
     case 'serve':
-      return serve(values)
+      return serve(flags)
     case 'config':
-      return printConfig(values)
+      return printConfig(flags)
     case 'migrate':
-      return migrateCommand(values)
+      return migrateCommand(flags)
     case 'superuser':
-      return superuserCommand(values, positionals.slice(1))
+      return superuserCommand(flags, positionals.slice(1))
+    case 'version':
+      process.stdout.write(`plinth ${version()}\n`)
+      return 0
     default:
       process.stderr.write(`plinth: unknown command "${command}"\n\n${usage}`)
       return 2
@@ -65,7 +120,8 @@ try {
   const code = await main(process.argv.slice(2))
   if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code
 } catch (err) {
-  if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+  // A problem the operator must fix (setting, address, database): one line, no stack, exit 2.
+  if (err instanceof StartupError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`plinth: ${(err as Error).message}\n`)
     process.exitCode = 2
   } else {

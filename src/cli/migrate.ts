@@ -7,7 +7,7 @@ import type { CliFlags } from './main.ts'
 /** `plinth migrate`: applies pending system migrations and exits (serve does this on start too). */
 export async function migrateCommand(flags: CliFlags): Promise<number> {
   const config = configFromFlags(flags)
-  const engine = await openSql(parseDbUrl(config.db, 'db'))
+  const engine = await openSql(parseDbUrl(config.db, 'db'), { limits: config })
   try {
     const { applied } = await migrate(engine)
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n')

@@ -12,12 +12,13 @@ export async function serve(flags: CliFlags): Promise<number> {
   const appFile = findAppModule(flags)
   const setup = appFile ? await loadAppModule(appFile) : undefined
   const app = await createPlinth({ config })
+  let url: string
   try {
     if (setup) {
       await setup(app)
       app.log.info({ module: appFile }, 'loaded app module')
     }
-    const url = await app.start()
+    url = await app.start()
     app.log.info(
       { url, api: `${url}/api/`, health: `${url}/api/health`, engine: app.sql.primary.name, dir: config.dir },
       `Plinth listening on ${url} (REST API ${url}/api/)`,
@@ -63,19 +64,9 @@ export async function serve(flags: CliFlags): Promise<number> {
   // First start with no superuser: a one-time, short-lived link to create one (PocketBase's way).
   // A failure here is logged; it must not take down a server that is already serving.
   try {
-    await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: config.publicUrl || (await listeningUrl(app)), log: app.log })
+    await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: config.publicUrl || url, log: app.log })
   } catch (err) {
     if (!signalled) app.log.error({ err }, 'could not prepare the install link; create a superuser with `plinth superuser create`')
   }
   return 0
-}
-
-/** The address actually bound (with `--http HOST:0` the port is only known once listening). */
-async function listeningUrl(app: Awaited<ReturnType<typeof createPlinth>>): Promise<string> {
-  const address = app.http.server.address()
-  if (address && typeof address === 'object') {
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    return `http://${host}:${address.port}`
-  }
-  return app.publicUrl
 }

@@ -49,7 +49,7 @@ export async function superuserCommand(flags: CliFlags, args: string[]): Promise
     return 2
   }
   const config = configFromFlags(flags)
-  const engine = await openSql(parseDbUrl(config.db, 'db'))
+  const engine = await openSql(parseDbUrl(config.db, 'db'), { limits: config })
   try {
     // The same system migrations serve runs: a fresh data folder works without `plinth migrate` first.
     await migrate(engine)

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import path from 'node:path'
 import { Value, type ValueError } from '@sinclair/typebox/value'
 import YAML from 'yaml'
@@ -78,17 +79,51 @@ function readEnv(env: Record<string, string | undefined>, cwd: string): ConfigIn
 function coerce(key: string, value: string, name: string): unknown {
   switch (key) {
     case 'bodyLimit':
-    case 'shutdownTimeout': {
+    case 'shutdownTimeout':
+    case 'statementTimeout':
+    case 'poolTimeout':
+    case 'poolSize':
+    case 'headersTimeout':
+    case 'requestTimeout':
+    case 'keepAliveTimeout':
+    case 'authThrottle.perIdentity':
+    case 'authThrottle.perIp':
+    case 'authThrottle.windowSeconds': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
     case 'trustProxy':
       return value === 'true' ? true : value === 'false' ? false : value
-    case 'metrics.allow':
+    case 'metrics.allow': {
+      const list = value.split(',').map((s) => s.trim()).filter(Boolean)
+      const bad = list.find((e) => !isIpOrCidr(e))
+      if (bad !== undefined) throw new ConfigError(`config: ${name}: "${bad}" is not an IP or CIDR (expected a comma list like 127.0.0.1,10.0.0.0/8)`)
+      return list
+    }
+    case 'cors.origins':
       return value.split(',').map((s) => s.trim()).filter(Boolean)
     default:
       return value
   }
+}
+
+/** An IPv4/IPv6 address, or one with a `/bits` prefix length that fits its family. */
+function isIpOrCidr(entry: string): boolean {
+  const [addr = '', bits, ...rest] = entry.split('/')
+  const family = isIP(addr)
+  if (!family || rest.length) return false
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32))
+}
+
+/** Checks a schema cannot express: a port in range, addresses that parse. */
+function checkValues(config: PlinthConfig): void {
+  const port = Number(/:(\d+)$/.exec(config.http)?.[1])
+  if (!(port <= 65535)) throw new ConfigError(`config: http: port ${port} is out of range (0-65535) in "${config.http}"`)
+  if (config.headersTimeout > config.requestTimeout) {
+    throw new ConfigError(`config: headersTimeout: ${config.headersTimeout} is more than requestTimeout ${config.requestTimeout} (the headers are part of the request)`)
+  }
+  const bad = config.metrics.allow.find((e) => !isIpOrCidr(e))
+  if (bad !== undefined) throw new ConfigError(`config: metrics.allow: "${bad}" is not an IP or CIDR`)
 }
 
 function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
@@ -166,6 +201,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   const dir = (layered.dir as string | undefined) ?? './plinth_data'
   const config = merge(defaults(dir) as unknown as Record<string, unknown>, layered) as unknown as PlinthConfig
   check(ConfigSchema, config, 'settings')
+  checkValues(config)
   // The data folder and a relative SQLite path are resolved against the working directory.
   config.dir = path.resolve(cwd, config.dir)
   parseDbUrl(config.db, 'db') // validates; throws ConfigError naming the key

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, TypeGuard, type Static } from '@sinclair/typebox'
 
 /**
  * Plinth's configuration: one URL per port (its scheme picks the engine) plus a few HTTP knobs.
@@ -19,6 +19,22 @@ export const ConfigSchema = Type.Object(
     trustProxy: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })]),
     /** How long a graceful stop waits for in-flight requests, in milliseconds. */
     shutdownTimeout: Type.Integer({ minimum: 0 }),
+    /**
+     * The longest one SQL statement may run, in milliseconds (0 = no limit); over it the statement
+     * is cancelled and the request answers 503. PostgreSQL `statement_timeout`, MariaDB
+     * `max_statement_time`, MySQL `max_execution_time` (SELECT only). SQLite cannot cancel a statement.
+     */
+    statementTimeout: Type.Integer({ minimum: 0 }),
+    /** How long a request waits for a free database connection (SQLite: for the write lock), in ms; then 503. */
+    poolTimeout: Type.Integer({ minimum: 1 }),
+    /** Connections per server database (PostgreSQL, MySQL). */
+    poolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
+    /** How long a client may take to send a request's headers, in ms (then 408 and the connection closes). */
+    headersTimeout: Type.Integer({ minimum: 1 }),
+    /** How long a client may take to send a whole request, body included, in ms (then 408 and close). */
+    requestTimeout: Type.Integer({ minimum: 1 }),
+    /** How long an idle keep-alive connection stays open between requests, in ms. */
+    keepAliveTimeout: Type.Integer({ minimum: 1 }),
     /**
      * The public base URL clients reach this server at (links in mails point here), e.g.
      * `https://api.example.com`. Empty = `http://` + the `http` address.
@@ -48,6 +64,16 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    cors: Type.Object(
+      {
+        /**
+         * Origins whose browsers may call the API (CORS), like `https://app.example.com`, or `*` for
+         * any (the default, as in PocketBase). Preflight requests are answered for these only.
+         */
+        origins: Type.Array(Type.String({ pattern: '^(\\*|https?://[^\\s/]+)$', description: '* or an origin like https://app.example.com' }), { minItems: 1 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 )
@@ -55,7 +81,18 @@ export const ConfigSchema = Type.Object(
 export type PlinthConfig = Static<typeof ConfigSchema>
 
 /** What a config file may contain: every key optional, nothing unknown. */
-export const ConfigFileSchema = Type.Partial(ConfigSchema, { additionalProperties: false })
+/**
+ * What a file, the environment or flags may give: any subset, at every level (layers are merged
+ * deeply, so `authThrottle.perIp` alone keeps the other `authThrottle` keys).
+ */
+export const ConfigFileSchema = Type.Partial(
+  Type.Object(
+    Object.fromEntries(
+      Object.entries(ConfigSchema.properties).map(([k, v]) => [k, TypeGuard.IsObject(v) ? Type.Partial(v, { additionalProperties: false }) : v]),
+    ) as typeof ConfigSchema.properties,
+  ),
+  { additionalProperties: false },
+)
 export type ConfigInput = Static<typeof ConfigFileSchema>
 
 /** Environment variables, each mapped to a config key; `<NAME>_FILE` reads the value from a file. */
@@ -70,6 +107,16 @@ export const envKeys = {
   PLINTH_MAIL: 'mail',
   PLINTH_PUBLIC_URL: 'publicUrl',
   PLINTH_METRICS_ALLOW: 'metrics.allow',
+  PLINTH_STATEMENT_TIMEOUT: 'statementTimeout',
+  PLINTH_POOL_TIMEOUT: 'poolTimeout',
+  PLINTH_POOL_SIZE: 'poolSize',
+  PLINTH_HEADERS_TIMEOUT: 'headersTimeout',
+  PLINTH_REQUEST_TIMEOUT: 'requestTimeout',
+  PLINTH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',
+  PLINTH_CORS_ORIGINS: 'cors.origins',
+  PLINTH_AUTH_THROTTLE_PER_IDENTITY: 'authThrottle.perIdentity',
+  PLINTH_AUTH_THROTTLE_PER_IP: 'authThrottle.perIp',
+  PLINTH_AUTH_THROTTLE_WINDOW_SECONDS: 'authThrottle.windowSeconds',
 } as const satisfies Record<string, string>
 
 /**
@@ -86,10 +133,19 @@ export function defaults(dir: string): PlinthConfig {
     bodyLimit: 32 * 1024 * 1024,
     trustProxy: false,
     shutdownTimeout: 10_000,
+    statementTimeout: 10_000,
+    poolTimeout: 5_000,
+    poolSize: 10,
+    headersTimeout: 10_000,
+    requestTimeout: 120_000,
+    // Longer than the idle timeout of the proxy in front (nginx upstream keepalive and AWS ALB: 60 s),
+    // so the proxy never reuses a connection this server is closing (a 502). Fastify's default.
+    keepAliveTimeout: 72_000,
     logLevel: 'info',
     mail: 'log://',
     publicUrl: '',
     metrics: { allow: [] },
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },
+    cors: { origins: ['*'] },
   }
 }

@@ -28,7 +28,8 @@ export async function migrate(
       disableTransactions,
     })
   const run = async (): Promise<MigrationResultSet> => {
-    if (engine.capabilities.concurrentConnections) return migrator(engine.db).migrateToLatest()
+    // Migrations (and waiting for another node's lock) may take longer than a request's statement.
+    if (engine.capabilities.concurrentConnections) return engine.withoutStatementTimeout((db) => migrator(db).migrateToLatest())
     return engine.db.connection().execute(async (conn) => {
       await sql`begin immediate`.execute(conn)
       const result = await migrator(conn, true).migrateToLatest()

@@ -1,7 +1,70 @@
-import { Kysely, MysqlDialect, sql } from 'kysely'
+import { CompiledQuery, Kysely, MysqlDialect, sql, type DatabaseConnection } from 'kysely'
+import type { Pool, PoolConnection } from 'mysql2'
 import type { ServerTarget } from '../config/urls.ts'
-import type { OpenOptions, SqlEngine } from './sql.ts'
+import { defaultSqlLimits, type OpenOptions, type SqlEngine } from './sql.ts'
 import { kyselyLog } from './observe.ts'
+import { networkCode, SqlUnavailableError, type SqlErrorKind } from './errors.ts'
+import { guardDialect } from './guard.ts'
+
+/** MySQL's and MariaDB's error numbers that are the server's state, not the statement's fault. */
+function classify(err: unknown): SqlErrorKind {
+  const e = err as { errno?: unknown; code?: unknown } | undefined
+  // 1969 ER_STATEMENT_TIMEOUT (MariaDB max_statement_time), 3024 ER_QUERY_TIMEOUT (MySQL max_execution_time),
+  // 1205 ER_LOCK_WAIT_TIMEOUT.
+  if (e?.errno === 1969 || e?.errno === 3024 || e?.errno === 1205) return 'timeout'
+  // 1040 ER_CON_COUNT_ERROR (too many connections), 1053 ER_SERVER_SHUTDOWN.
+  if (e?.errno === 1040 || e?.errno === 1053) return 'unavailable'
+  if (e?.code === 'PROTOCOL_CONNECTION_LOST' || e?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return 'unavailable'
+  return networkCode(err) ? 'unavailable' : undefined
+}
+
+/** A one-line reason why the first connection failed, for start-up; undefined when it is not a connection problem. */
+export function describeConnectError(err: unknown, target: ServerTarget): string | undefined {
+  const url = new URL(target.url)
+  const host = `${url.hostname}${url.port ? `:${url.port}` : ''}`
+  const errno = (err as { errno?: unknown } | undefined)?.errno
+  if (errno === 1049) {
+    const user = url.username ? ` -u ${decodeURIComponent(url.username)}${url.password ? ' -p' : ''}` : ''
+    return `database "${target.database}" does not exist on ${host}; create it with: mysql -h ${url.hostname}${url.port ? ` -P ${url.port}` : ''}${user} -e 'CREATE DATABASE \`${target.database}\` CHARACTER SET utf8mb4'`
+  }
+  if (errno === 1045 || errno === 1044) return `the server at ${host} refused the login: ${(err as Error).message}`
+  const net = networkCode(err)
+  if (net === 'ECONNREFUSED') return `the connection to ${host} was refused (ECONNREFUSED): is the server running and listening there?`
+  if (net) return `cannot connect to ${host} (${net})`
+  if (classify(err) === 'unavailable') return `cannot connect to ${host}: ${(err as Error).message}`
+  return undefined
+}
+
+/**
+ * mysql2's pool waits for a free connection without a bound; Kysely asks through this wrapper,
+ * which gives up after `timeout` ms. A connection that arrives after the caller gave up goes straight back.
+ */
+function boundedPool(pool: Pool, timeout: number) {
+  return {
+    getConnection(cb: (err: unknown, conn?: PoolConnection) => void): void {
+      let settled = false
+      const timer = setTimeout(() => {
+        settled = true
+        cb(new SqlUnavailableError(`database unavailable: no connection free within ${timeout} ms (poolTimeout)`))
+      }, timeout)
+      pool.getConnection((err, conn) => {
+        if (settled) {
+          if (!err) conn.release()
+          return
+        }
+        settled = true
+        clearTimeout(timer)
+        cb(err, conn)
+      })
+    },
+    end: (cb: (err: unknown) => void) => pool.end(cb),
+  }
+}
+
+/** The session variable that bounds a statement: MariaDB's (seconds) or MySQL's (ms, SELECT only). */
+type TimeoutVariable = { set: (ms: number) => string }
+const mariadbTimeout: TimeoutVariable = { set: (ms) => `set session max_statement_time = ${ms / 1000}` }
+const mysqlTimeout: TimeoutVariable = { set: (ms) => `set session max_execution_time = ${ms}` }
 
 /** The pool internals mysql2 does not type; read only for metrics. */
 interface Mysql2PoolInternals {
@@ -13,10 +76,11 @@ interface Mysql2PoolInternals {
 /** MySQL and MariaDB through a `mysql2` pool. `mysql2` is loaded only when this engine is chosen. */
 export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
   const { createPool } = await import('mysql2')
+  const limits = opts.limits ?? defaultSqlLimits
   const pool = createPool({
     uri: target.url,
-    connectionLimit: 10,
-    connectTimeout: 5000,
+    connectionLimit: limits.poolSize,
+    connectTimeout: limits.poolTimeout,
     // UTC everywhere, dates as text: the same values as on the other engines.
     timezone: 'Z',
     dateStrings: true,
@@ -27,7 +91,25 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
     // like the tables (and like SQLite and PostgreSQL), not case-insensitively.
     charset: 'UTF8MB4_BIN',
   })
-  const db = new Kysely({ dialect: new MysqlDialect({ pool }), log: kyselyLog(opts.onQuery) })
+  // Which variable this server knows is learnt on the first connection: MariaDB has
+  // max_statement_time (every statement), MySQL max_execution_time (SELECT only).
+  let timeoutVariable: TimeoutVariable | undefined
+  const setTimeoutOn = async (conn: DatabaseConnection, ms: number) => {
+    if (timeoutVariable) return void (await conn.executeQuery(CompiledQuery.raw(timeoutVariable.set(ms))))
+    try {
+      await conn.executeQuery(CompiledQuery.raw(mariadbTimeout.set(ms)))
+      timeoutVariable = mariadbTimeout
+    } catch (err) {
+      if ((err as { errno?: unknown }).errno !== 1193) throw err // 1193: unknown system variable
+      await conn.executeQuery(CompiledQuery.raw(mysqlTimeout.set(ms)))
+      timeoutVariable = mysqlTimeout
+    }
+  }
+  const dialect = new MysqlDialect({
+    pool: boundedPool(pool, limits.poolTimeout) as unknown as Pool,
+    onCreateConnection: limits.statementTimeout ? (conn) => setTimeoutOn(conn, limits.statementTimeout) : undefined,
+  })
+  const db = new Kysely({ dialect: guardDialect(dialect, classify), log: kyselyLog(opts.onQuery) })
   const internals = pool as unknown as Mysql2PoolInternals
   let closed = false
   return {
@@ -47,6 +129,17 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
       if (closed) throw new Error('engine is closed')
       await sql`select 1`.execute(db)
     },
+    withoutStatementTimeout: (fn) =>
+      db.connection().execute(async (conn) => {
+        if (!limits.statementTimeout || !timeoutVariable) return fn(conn)
+        const variable = timeoutVariable
+        await sql.raw(variable.set(0)).execute(conn)
+        try {
+          return await fn(conn)
+        } finally {
+          await sql.raw(variable.set(limits.statementTimeout)).execute(conn)
+        }
+      }),
     poolStats: () => {
       const total = internals._allConnections?.length ?? 0
       return { total, idle: internals._freeConnections?.length ?? 0, waiting: internals._connectionQueue?.length ?? 0 }

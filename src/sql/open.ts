@@ -1,14 +1,41 @@
-import type { DbTarget } from '../config/urls.ts'
+import type { DbTarget, ServerTarget } from '../config/urls.ts'
+import { StartupError } from '../config/errors.ts'
+import { maskUrl } from '../config/load.ts'
 import type { OpenOptions, SqlEngine } from './sql.ts'
 
-/** Opens the engine a parsed URL names; each engine's driver is imported only here, on demand. */
-export async function openSql(target: DbTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
-  switch (target.engine) {
-    case 'sqlite':
-      return (await import('./sqlite.ts')).openSqlite(target, opts)
-    case 'postgres':
-      return (await import('./postgres.ts')).openPostgres(target, opts)
-    case 'mysql':
-      return (await import('./mysql.ts')).openMysql(target, opts)
+/** A server engine's module: how to open it, and how to explain a failed first connection. */
+interface ServerEngineModule {
+  open(target: ServerTarget, opts: OpenOptions): Promise<SqlEngine>
+  describeConnectError(err: unknown, target: ServerTarget): string | undefined
+}
+
+async function serverEngine(engine: ServerTarget['engine']): Promise<ServerEngineModule> {
+  if (engine === 'postgres') {
+    const m = await import('./postgres.ts')
+    return { open: m.openPostgres, describeConnectError: m.describeConnectError }
   }
+  const m = await import('./mysql.ts')
+  return { open: m.openMysql, describeConnectError: m.describeConnectError }
+}
+
+/**
+ * Opens the engine a parsed URL names and checks that it answers; each engine's driver is
+ * imported only here, on demand. A server that cannot be reached, refuses the login or lacks the
+ * database throws a StartupError: one line naming the URL (password masked) and, for a missing
+ * database, how to create it.
+ */
+export async function openSql(target: DbTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
+  if (target.engine === 'sqlite') return (await import('./sqlite.ts')).openSqlite(target, opts)
+  const mod = await serverEngine(target.engine)
+  const engine = await mod.open(target, opts)
+  try {
+    await engine.ping()
+  } catch (err) {
+    await engine.close().catch(() => {})
+    // The guard may have wrapped the driver's error; the driver's own code is what explains it.
+    const why = mod.describeConnectError((err as { cause?: unknown }).cause ?? err, target)
+    if (why) throw new StartupError(`db: ${maskUrl(target.url)}: ${why}`)
+    throw err
+  }
+  return engine
 }

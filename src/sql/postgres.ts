@@ -1,7 +1,39 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { ServerTarget } from '../config/urls.ts'
-import type { OpenOptions, SqlEngine } from './sql.ts'
+import { defaultSqlLimits, type OpenOptions, type SqlEngine } from './sql.ts'
 import { kyselyLog } from './observe.ts'
+import { networkCode, type SqlErrorKind } from './errors.ts'
+import { guardDialect } from './guard.ts'
+
+/** PostgreSQL's error codes (SQLSTATE) that are the server's state, not the statement's fault. */
+function classify(err: unknown): SqlErrorKind {
+  const code = (err as { code?: unknown } | undefined)?.code
+  // 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout).
+  if (code === '57014' || code === '55P03') return 'timeout'
+  // 53300 too_many_connections, 57P01-03 admin shutdown / crash / cannot connect now.
+  if (code === '53300' || code === '57P01' || code === '57P02' || code === '57P03') return 'unavailable'
+  // pg-pool's own words when no connection was free (or made) within connectionTimeoutMillis.
+  if ((err as Error | undefined)?.message === 'timeout exceeded when trying to connect') return 'unavailable'
+  if (/^Connection terminated/.test((err as Error | undefined)?.message ?? '')) return 'unavailable'
+  return networkCode(err) ? 'unavailable' : undefined
+}
+
+/** A one-line reason why the first connection failed, for start-up; undefined when it is not a connection problem. */
+export function describeConnectError(err: unknown, target: ServerTarget): string | undefined {
+  const url = new URL(target.url)
+  const host = `${url.hostname}${url.port ? `:${url.port}` : ''}`
+  const code = (err as { code?: unknown } | undefined)?.code
+  if (code === '3D000') {
+    const user = url.username ? ` -U ${decodeURIComponent(url.username)}` : ''
+    return `database "${target.database}" does not exist on ${host}; create it with: createdb -h ${url.hostname}${url.port ? ` -p ${url.port}` : ''}${user} ${target.database}`
+  }
+  if (code === '28P01' || code === '28000') return `the server at ${host} refused the login: ${(err as Error).message}`
+  const net = networkCode(err)
+  if (net === 'ECONNREFUSED') return `the connection to ${host} was refused (ECONNREFUSED): is the server running and listening there?`
+  if (net) return `cannot connect to ${host} (${net})`
+  if (classify(err) === 'unavailable') return `cannot connect to ${host}: ${(err as Error).message}`
+  return undefined
+}
 
 /** PostgreSQL through a `pg` pool. `pg` is loaded only when this engine is chosen. */
 export async function openPostgres(target: ServerTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
@@ -13,15 +45,20 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
   // holding the string "123" stays a string instead of becoming the number 123.
   pg.types.setTypeParser(pg.types.builtins.JSON, (v: string) => v)
   pg.types.setTypeParser(pg.types.builtins.JSONB, (v: string) => v)
+  const limits = opts.limits ?? defaultSqlLimits
   const pool = new pg.Pool({
     connectionString: target.url,
-    max: 10,
-    connectionTimeoutMillis: 5000,
+    max: limits.poolSize,
+    // Bounds both the wait for a free connection and the making of a new one.
+    connectionTimeoutMillis: limits.poolTimeout,
     idleTimeoutMillis: 30_000,
+    // Sent at connection start, so it is every session's default; the server cancels a statement
+    // past it (SQLSTATE 57014), which covers time spent waiting for locks too. 0 = no limit.
+    statement_timeout: limits.statementTimeout || undefined,
   })
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => {})
-  const db = new Kysely({ dialect: new PostgresDialect({ pool }), log: kyselyLog(opts.onQuery) })
+  const db = new Kysely({ dialect: guardDialect(new PostgresDialect({ pool }), classify), log: kyselyLog(opts.onQuery) })
   let closed = false
   return {
     name: 'postgres',
@@ -40,6 +77,16 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
       if (closed) throw new Error('engine is closed')
       await sql`select 1`.execute(db)
     },
+    withoutStatementTimeout: (fn) =>
+      db.connection().execute(async (conn) => {
+        await sql`set statement_timeout = 0`.execute(conn)
+        try {
+          return await fn(conn)
+        } finally {
+          // Back to the value given at connection start; the connection returns to the pool.
+          await sql`reset statement_timeout`.execute(conn)
+        }
+      }),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       if (closed) return

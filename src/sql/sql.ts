@@ -54,10 +54,30 @@ export interface SqlEngine {
   /** Resolves when the server answers a trivial query; rejects otherwise. */
   ping(): Promise<void>
   poolStats(): PoolStats
+  /**
+   * Runs `fn` on one connection with `statementTimeout` lifted, for work that is long by nature
+   * and not driven by a request (migrations, and waiting for another node's migration lock).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  withoutStatementTimeout<T>(fn: (db: Kysely<any>) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
+
+/** Bounds on database work; the config's keys of the same names (milliseconds). */
+export interface SqlLimits {
+  /** The longest one statement may run; 0 = no limit. Not enforceable on SQLite (see sqlite.ts). */
+  statementTimeout: number
+  /** How long to wait for a free connection (SQLite: for the write lock) before SqlUnavailableError. */
+  poolTimeout: number
+  /** Connections per server database. */
+  poolSize: number
+}
+
+export const defaultSqlLimits: Readonly<SqlLimits> = { statementTimeout: 10_000, poolTimeout: 5_000, poolSize: 10 }
 
 export interface OpenOptions {
   role?: SqlRole
   onQuery?: QueryObserver
+  /** Defaults to `defaultSqlLimits`; a PlinthConfig fits as it is. */
+  limits?: SqlLimits
 }

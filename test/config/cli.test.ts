@@ -61,3 +61,38 @@ describe('plinth serve: a bad setting stops start-up', () => {
     })
   }
 })
+
+describe('plinth --version and help', () => {
+  const table: { args: string[]; out: RegExp; code?: number }[] = [
+    { args: ['--version'], out: /^plinth \d+\.\d+\.\d+\n$/ },
+    { args: ['-v'], out: /^plinth \d+\.\d+\.\d+\n$/ },
+    { args: ['help'], out: /^Usage: plinth <command>/ },
+    { args: ['--help'], out: /^Usage: plinth <command>/ },
+    { args: ['help', 'serve'], out: /^Usage: plinth serve \[options\]/ },
+    { args: ['serve', '--help'], out: /^Usage: plinth serve \[options\]/ },
+    { args: ['migrate', '-h'], out: /^Usage: plinth migrate \[options\]/ },
+    { args: ['help', 'superuser'], out: /^Usage: plinth superuser <command>/ },
+    { args: ['config', '--help'], out: /^Usage: plinth config \[options\]/ },
+  ]
+  for (const { args, out } of table) {
+    test(`plinth ${args.join(' ')}`, async () => {
+      const r = await runCli(args, {}, tempDir())
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, out)
+      assert.equal(r.stderr, '')
+    })
+  }
+
+  test('help for an unknown command exits 2 and says so', async () => {
+    const r = await runCli(['help', 'frobnicate'], {}, tempDir())
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^plinth: unknown command "frobnicate"/)
+  })
+
+  test('--help never starts anything', async () => {
+    const cwd = tempDir()
+    const r = await runCli(['serve', '--help'], {}, cwd)
+    assert.equal(r.code, 0)
+    assert.ok(!existsSync(path.join(cwd, 'plinth_data')))
+  })
+})

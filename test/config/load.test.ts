@@ -28,6 +28,28 @@ describe('config: defaults', () => {
     assert.equal(c.dir, path.join(cwd, 'plinth_data'))
     assert.equal(c.db, 'sqlite://./plinth_data/data.db')
     assert.deepEqual(c.metrics.allow, [], 'metrics are never public by default')
+    assert.deepEqual(c.cors.origins, ['*'], 'every origin, as PocketBase')
+    assert.equal(c.statementTimeout, 10_000)
+    assert.equal(c.poolTimeout, 5_000)
+    assert.equal(c.headersTimeout, 10_000)
+  })
+
+  test('limits and CORS origins come from PLINTH_* variables', () => {
+    const c = load({
+      env: { PLINTH_STATEMENT_TIMEOUT: '0', PLINTH_POOL_TIMEOUT: '250', PLINTH_POOL_SIZE: '3', PLINTH_REQUEST_TIMEOUT: '60000', PLINTH_KEEP_ALIVE_TIMEOUT: '5000', PLINTH_CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' },
+    })
+    assert.equal(c.statementTimeout, 0)
+    assert.equal(c.poolTimeout, 250)
+    assert.equal(c.poolSize, 3)
+    assert.equal(c.requestTimeout, 60_000)
+    assert.equal(c.keepAliveTimeout, 5_000)
+    assert.deepEqual(c.cors.origins, ['https://a.example.com', 'http://localhost:5173'])
+  })
+
+  test('one key of a nested block keeps the others (layers merge deeply)', () => {
+    const c = load({ env: { PLINTH_AUTH_THROTTLE_PER_IP: '7' }, overrides: { authThrottle: { windowSeconds: 60 } } as never })
+    assert.deepEqual(c.authThrottle, { perIdentity: 5, perIp: 7, windowSeconds: 60 })
+    assert.throws(() => load({ env: { PLINTH_AUTH_THROTTLE_PER_IDENTITY: 'five' } }), /PLINTH_AUTH_THROTTLE_PER_IDENTITY: expected a whole number/)
   })
 
   test('--dir moves the SQLite database with it', () => {
@@ -121,6 +143,13 @@ const mistakes: { name: string; opts?: LoadOptions; files?: Record<string, strin
   { name: 'database URL with an unknown scheme', opts: { env: { PLINTH_DB: 'mongodb://127.0.0.1/app' } }, names: /config: db: unsupported scheme "mongodb"/ },
   { name: 'unreadable _FILE', opts: { env: { PLINTH_DB_FILE: '/no/such/file' } }, names: /config: PLINTH_DB_FILE: cannot read file/ },
   { name: 'unparsable JSON file', files: { 'plinth.config.json': '{"http": ' }, names: /config: cannot parse plinth\.config\.json/ },
+  { name: 'a port out of range', opts: { overrides: { http: '127.0.0.1:70000' } }, names: /config: http: port 70000 is out of range/ },
+  { name: 'a metrics allow entry in a file that is not an IP', files: { 'plinth.config.yaml': 'metrics:\n  allow: [example.com]\n' }, names: /config: metrics\.allow: "example\.com" is not an IP or CIDR/ },
+  { name: 'a CIDR prefix too long', opts: { env: { PLINTH_METRICS_ALLOW: '::1/129' } }, names: /config: PLINTH_METRICS_ALLOW: "::1\/129" is not an IP or CIDR/ },
+  { name: 'a statement timeout that is not a number', opts: { env: { PLINTH_STATEMENT_TIMEOUT: '10s' } }, names: /config: PLINTH_STATEMENT_TIMEOUT: expected a whole number, got "10s"/ },
+  { name: 'a pool of no connections', opts: { env: { PLINTH_POOL_SIZE: '0' } }, names: /config: PLINTH_POOL_SIZE \(poolSize\): expected integer to be greater or equal to 1, got 0/ },
+  { name: 'headers allowed longer than the request', opts: { env: { PLINTH_HEADERS_TIMEOUT: '5000', PLINTH_REQUEST_TIMEOUT: '1000' } }, names: /config: headersTimeout: 5000 is more than requestTimeout 1000/ },
+  { name: 'a CORS origin with a path', opts: { env: { PLINTH_CORS_ORIGINS: 'https://a.example.com/app' } }, names: /config: PLINTH_CORS_ORIGINS \(cors\.origins\.0\): expected \* or an origin/ },
   { name: 'a file that is not an object', files: { 'plinth.config.yaml': '- a\n- b\n' }, names: /config: plinth\.config\.yaml must hold an object/ },
 ]
 

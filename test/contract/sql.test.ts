@@ -9,6 +9,8 @@ import { migrate } from '../../src/sql/migrate.ts'
 import { systemMigrations } from '../../src/sql/migrations/index.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
+import { SqlTimeoutError } from '../../src/sql/errors.ts'
+import { StartupError } from '../../src/config/errors.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 import { runCli } from '../helpers/cli.ts'
 
@@ -72,16 +74,17 @@ for (const { engine, skip } of await engines()) {
           await trx.insertInto('_params').values({ id: 'tx1', value: '1', created: now, updated: now }).execute()
           await trx.insertInto('_params').values({ id: 'tx1', value: '2', created: now, updated: now }).execute()
         }),
+        (err: Error) => /unique|duplicate/i.test(err.message),
       )
       const rows = await db.db.selectFrom('_params').select('id').where('id', '=', 'tx1').execute()
       assert.equal(rows.length, 0)
     })
 
-    test('RETURNING works where the engine says it does', async () => {
+    test('RETURNING works where the engine says it does', async (t) => {
       const now = new Date().toISOString()
       const insert = db.db.insertInto('_params').values({ id: 'ret', value: 'x', created: now, updated: now })
       // An engine that does not claim RETURNING may still have it (MariaDB has it for INSERT).
-      if (!db.capabilities.returning) return
+      if (!db.capabilities.returning) return t.skip('the engine does not claim RETURNING')
       const rows = await insert.returning(['id', 'value']).execute()
       assert.deepEqual(rows, [{ id: 'ret', value: 'x' }])
     })
@@ -110,7 +113,34 @@ for (const { engine, skip } of await engines()) {
     test('ping fails once closed', async () => {
       const other = await openSql(parseDbUrl(testDb.url, 'db'))
       await other.close()
-      await assert.rejects(other.ping())
+      await assert.rejects(other.ping(), /engine is closed/)
+    })
+
+    // A statement that would run for 10 minutes: a pass cannot be luck.
+    const slow = engine === 'postgres' ? sql`select pg_sleep(600)` : sql`select sleep(600)`
+    const briefly = engine === 'postgres' ? sql`select pg_sleep(0.5)` : sql`select sleep(0.5)`
+
+    test('a statement past statementTimeout throws SqlTimeoutError', async (t) => {
+      if (!db.capabilities.concurrentConnections) return t.skip('better-sqlite3 cannot interrupt a running statement')
+      const bounded = await openSql(parseDbUrl(testDb.url, 'db'), { limits: { statementTimeout: 100, poolTimeout: 5000, poolSize: 2 } })
+      try {
+        await assert.rejects(slow.execute(bounded.db), (err) => err instanceof SqlTimeoutError)
+        // Migrations run with the limit lifted, and it is back afterwards on the same pool.
+        await bounded.withoutStatementTimeout((k) => briefly.execute(k))
+        await assert.rejects(slow.execute(bounded.db), (err) => err instanceof SqlTimeoutError)
+      } finally {
+        await bounded.close()
+      }
+    })
+
+    test('opening a database that does not exist is a StartupError that says how to create it', async (t) => {
+      if (!db.capabilities.concurrentConnections) return t.skip('SQLite creates its file')
+      const u = new URL(testDb.url)
+      u.pathname = '/plinth_no_such_db'
+      await assert.rejects(
+        openSql(parseDbUrl(u.toString(), 'db')),
+        (err) => err instanceof StartupError && /database "plinth_no_such_db" does not exist.*create it with: (createdb|mysql) /.test(err.message),
+      )
     })
   })
 }

@@ -133,6 +133,30 @@ export default async function setup(app: Plinth): Promise<void> {
   })
 }
 
+describe('plinth serve --http :PORT', () => {
+  test('listens on every interface and prints a URL that works, not http://:PORT', async () => {
+    const child = startCli(['serve', '--http', ':0', '--dir', 'd'], {}, emptyDir())
+    const exited = collect(child)
+    let out = ''
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString()
+        const m = /"url":"([^"]*)"/.exec(out)
+        if (m) resolve(m[1]!)
+      })
+      void exited.then((r) => reject(new Error(`plinth exited early (${r.code}):\n${r.stdout}\n${r.stderr}`)))
+    })
+    try {
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+      const res = await fetch(`${url}/api/health`)
+      assert.equal(res.status, 200)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    assert.equal((await exited).code, 0)
+  })
+})
+
 describe('plinth serve: stopping is bounded', () => {
   test('a request that never finishes is cut after shutdownTimeout and the process still exits 0', async () => {
     const cwd = emptyDir()

@@ -1,0 +1,128 @@
+/**
+ * Bounded database work: a statement past `statementTimeout` is cancelled and answers 503
+ * `timeout`; with every connection busy (SQLite: the write lock taken by another process), a
+ * request waits at most `poolTimeout` and answers 503 `unavailable` instead of hanging. No SQL
+ * text or driver message reaches the client. On every SQL engine.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { sql } from 'kysely'
+import Database from 'better-sqlite3'
+import { createPlinth, type Plinth } from '../../src/app.ts'
+import type { ConfigInput } from '../../src/config/schema.ts'
+import { parseDbUrl } from '../../src/config/urls.ts'
+import { openSql } from '../../src/sql/open.ts'
+import type { SqlEngine } from '../../src/sql/sql.ts'
+import { createLogger } from '../../src/log.ts'
+import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { Writable } from 'node:stream'
+
+const quiet = () => createLogger({ logLevel: 'silent' }, new Writable({ write: (_c, _e, done) => done() }))
+
+async function makeApp(url: string, overrides: ConfigInput): Promise<Plinth> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'plinth-limits-'))
+  return createPlinth({ config: { env: {}, cwd: dir, overrides: { dir, db: url, ...overrides } }, logger: quiet() })
+}
+
+/** Polls until `check` holds: waits for a state, not for a time. */
+async function until(check: () => Promise<boolean> | boolean): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20))
+}
+
+for (const { engine, skip } of await engines()) {
+  describe(`database limits: ${engine}`, { skip }, () => {
+    let testDb: TestDb
+    before(async () => {
+      testDb = await createTestDb(engine)
+    })
+    after(() => testDb?.drop())
+
+    test('a statement past statementTimeout is cancelled and answers 503 timeout', async (t) => {
+      if (engine === 'sqlite') return t.skip('better-sqlite3 cannot interrupt a running statement (see src/sql/sqlite.ts)')
+      const app = await makeApp(testDb.url, { statementTimeout: 200 })
+      try {
+        // 10 minutes if nothing cuts it: a pass cannot be luck under the runner's 120 s timeout.
+        const sleep = engine === 'postgres' ? sql`select pg_sleep(600)` : sql`select sleep(600)`
+        app.http.get('/api/test/slow', async () => {
+          await sleep.execute(app.sql.reader().db)
+          return { done: true }
+        })
+        const res = await app.http.inject({ method: 'GET', url: '/api/test/slow' })
+        assert.equal(res.statusCode, 503, res.body)
+        assert.equal(res.headers['x-plinth-error'], 'timeout')
+        assert.deepEqual(res.json(), { status: 503, message: 'The request took too long to process.', data: {} })
+        // The connection is usable again: the cancelled statement did not poison the pool.
+        const ok = await sql<{ one: number }>`select 1 as one`.execute(app.sql.reader().db)
+        assert.equal(Number(ok.rows[0]!.one), 1)
+      } finally {
+        await app.stop()
+      }
+    })
+
+    test('with every connection busy another request answers 503 unavailable within poolTimeout', async () => {
+      const app = await makeApp(testDb.url, { poolSize: 2, poolTimeout: 300, statementTimeout: 0 })
+      app.http.get('/api/test/one', async () => {
+        await sql`select 1`.execute(app.sql.reader().db)
+        return { ok: true }
+      })
+      app.http.post('/api/test/write', async () => {
+        const now = new Date().toISOString()
+        await app.sql.writer().db.insertInto('_params').values({ id: `w${Math.random()}`, value: '1', created: now, updated: now }).execute()
+        return { ok: true }
+      })
+      let holder: SqlEngine | undefined
+      let sqliteHolder: Database.Database | undefined
+      try {
+        if (engine === 'sqlite') {
+          // Another process holds SQLite's write lock.
+          sqliteHolder = new Database((parseDbUrl(testDb.url, 'db') as { file: string }).file)
+          sqliteHolder.exec('begin immediate')
+          const res = await app.http.inject({ method: 'POST', url: '/api/test/write' })
+          assert.equal(res.statusCode, 503, res.body)
+          assert.equal(res.headers['x-plinth-error'], 'unavailable')
+          assert.deepEqual(res.json(), { status: 503, message: 'The service is temporarily unavailable.', data: {} })
+          sqliteHolder.exec('rollback')
+          assert.equal((await app.http.inject({ method: 'POST', url: '/api/test/write' })).statusCode, 200)
+          return
+        }
+        // Requests that hold their connection until the test lets go of a lock.
+        holder = await openSql(parseDbUrl(testDb.url, 'db'), { limits: { statementTimeout: 0, poolTimeout: 5000, poolSize: 1 } })
+        const hold = holder
+        const [lock, unlock, wait] =
+          engine === 'postgres'
+            ? [sql`select pg_advisory_lock(4242)`, sql`select pg_advisory_unlock(4242)`, sql`select pg_advisory_xact_lock(4242)`]
+            : [sql`select get_lock('plinth_limits', 600)`, sql`select release_lock('plinth_limits')`, sql`select get_lock('plinth_limits', 600), release_lock('plinth_limits')`]
+        app.http.get('/api/test/wait', async () => {
+          await wait.execute(app.sql.reader().db)
+          return { ok: true }
+        })
+        const held = await hold.db.connection().execute(async (conn) => {
+          await lock.execute(conn)
+          try {
+            const waiting = [0, 1].map(() => app.http.inject({ method: 'GET', url: '/api/test/wait' }))
+            await until(() => {
+              const s = app.sql.reader().poolStats()
+              return s.total === 2 && s.idle === 0
+            })
+            const res = await app.http.inject({ method: 'GET', url: '/api/test/one' })
+            assert.equal(res.statusCode, 503, res.body)
+            assert.equal(res.headers['x-plinth-error'], 'unavailable')
+            assert.deepEqual(res.json(), { status: 503, message: 'The service is temporarily unavailable.', data: {} })
+            return waiting
+          } finally {
+            await unlock.execute(conn)
+          }
+        })
+        for (const res of await Promise.all(held)) assert.equal(res.statusCode, 200, res.body)
+        assert.equal((await app.http.inject({ method: 'GET', url: '/api/test/one' })).statusCode, 200)
+      } finally {
+        sqliteHolder?.close()
+        await holder?.close()
+        await app.stop()
+      }
+    })
+  })
+}
