@@ -146,6 +146,15 @@ const rows: Row[] = [
   { name: 'user sorting by @request: 403', as: 'alice', method: 'GET', url: `${pub}?sort=${q('@request.auth.id')}`, expectedStatus: 403, hole: 'collection-filter' },
   { name: 'superuser filters by @collection', as: 'su', method: 'GET', url: `${pub}?filter=${q('@collection.locked.title ?= "locked title"')}`, expectedStatus: 200, expectedContent: [PUB] },
 
+  // --- a client filter through a relation sees the related collection through its list rule
+  // (core/record_field_resolver.go registerJoin: a null list rule is an error, any other is ANDed in)
+  { name: 'other user probing a related owner-only record: no match', as: 'bob', method: 'GET', url: `${pub}?filter=${q('note.text = "alice note text"')}`, expectedStatus: 200, expectedContent: ['"totalItems":0'], notExpectedContent: [PUB], hole: 'relation-filter-oracle' },
+  { name: 'guest probing a related owner-only record: no match', as: 'guest', method: 'GET', url: `${pub}?filter=${q('note.text ~ "alice%"')}`, expectedStatus: 200, expectedContent: ['"totalItems":0'], hole: 'relation-filter-oracle' },
+  { name: 'owner filtering through the relation: matches', as: 'alice', method: 'GET', url: `${pub}?filter=${q('note.text = "alice note text"')}`, expectedStatus: 200, expectedContent: ['"totalItems":1', PUB] },
+  { name: 'filter through a relation to a null list rule collection: 400', as: 'alice', method: 'GET', url: `${pub}?filter=${q('locked.title = "locked title"')}`, expectedStatus: 400, notExpectedContent: [PUB], hole: 'relation-filter-oracle' },
+  { name: 'back-relation probing another user\'s notes: no match', as: 'bob', method: 'GET', url: `${users}?filter=${q('notes_via_owner.text ?= "alice note text"')}`, expectedStatus: 200, expectedContent: ['"totalItems":0'], hole: 'relation-filter-oracle' },
+  { name: 'superuser filters through any relation', as: 'su', method: 'GET', url: `${pub}?filter=${q('locked.title = "locked title" && note.text = "alice note text"')}`, expectedStatus: 200, expectedContent: ['"totalItems":1'] },
+
   // --- expand applies the related collection's view rule
   { name: 'guest expand of an owner-only relation: not expanded', as: 'guest', method: 'GET', url: `${pub}/${PUB}?expand=note`, expectedStatus: 200, expectedContent: [PUB], notExpectedContent: ['alice note text'] },
   { name: 'other user expand of an owner-only relation: not expanded', as: 'bob', method: 'GET', url: `${pub}?expand=note`, expectedStatus: 200, expectedContent: [PUB], notExpectedContent: ['alice note text'] },
