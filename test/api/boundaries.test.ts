@@ -12,7 +12,7 @@
  * requests (its default setting); text fields hold at most 5000 characters by default.
  */
 import { after, before, describe, test } from 'node:test'
-import { checkResponse, scenarioTitle, startApp, type ApiScenario, type TestApp } from '../helpers/app.ts'
+import { checkResponse, multipart, scenarioTitle, startApp, type ApiScenario, type TestApp } from '../helpers/app.ts'
 import { engines } from '../helpers/engines.ts'
 
 const items = '/api/collections/items/records'
@@ -29,12 +29,6 @@ function filterOfLength(n: number): string {
 const expressions = (n: number) => Array.from({ length: n }, (_, i) => `views != ${i}`).join('&&')
 const parents = (n: number) => Array.from({ length: n }, () => 'parent').join('.')
 
-const BOUNDARY = '----plinth-boundary-test'
-/** A multipart/form-data body of text parts. */
-function multipart(parts: [string, string][]): { body: Buffer; headers: Record<string, string> } {
-  const chunks = parts.map(([name, value]) => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)
-  return { body: Buffer.from(`${chunks.join('')}--${BOUNDARY}--\r\n`), headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` } }
-}
 const createRequests = (n: number, prefix: string) => ({
   requests: Array.from({ length: n }, (_, i) => ({ method: 'POST', url: items, body: { title: `${prefix}${i}` } })),
 })

@@ -19,7 +19,7 @@
  * - only managers (manageRule) change another record's email/verified or a password without oldPassword.
  */
 import { after, before, describe, test } from 'node:test'
-import { checkResponse, scenarioTitle, startApp, type ApiScenario, type TestApp } from '../helpers/app.ts'
+import { checkResponse, multipart, scenarioTitle, startApp, type ApiScenario, type TestApp } from '../helpers/app.ts'
 import { engines } from '../helpers/engines.ts'
 
 // Fixed ids (15 characters, PocketBase's default id pattern) so URLs can be written in the table.
@@ -50,6 +50,8 @@ const users = '/api/collections/users/records'
 const locked = '/api/collections/locked/records'
 const pub = '/api/collections/public/records'
 const batch = (...requests: { method: string; url: string; body?: Record<string, unknown> }[]) => ({ requests })
+/** A multipart body for a row (what the SDK sends when a body holds files). */
+const form = (parts: [string, string][]) => multipart(parts)
 const newUser = (n: string, extra: Record<string, unknown> = {}) => ({ email: `${n}@example.com`, password: 'password-123', passwordConfirm: 'password-123', ...extra })
 
 const rows: Row[] = [
@@ -98,6 +100,9 @@ const rows: Row[] = [
   { name: 'self update with role+: 404, unchanged', as: 'alice', method: 'PATCH', url: `${users}/${ALICE}`, body: { 'role+': 'admin' }, expectedStatus: 404, then: { url: `${users}/${ALICE}`, expectedContent: ['"role":"user"'] }, hole: 'modifier-body' },
   { name: 'self update with +role: 404, unchanged', as: 'alice', method: 'PATCH', url: `${users}/${ALICE}`, body: { '+role': 'admin' }, expectedStatus: 404, then: { url: `${users}/${ALICE}`, expectedContent: ['"role":"user"'] }, hole: 'modifier-body' },
   { name: 'self update with role-: 404, unchanged', as: 'alice', method: 'PATCH', url: `${users}/${ALICE}`, body: { 'role-': 'user' }, expectedStatus: 404, then: { url: `${users}/${ALICE}`, expectedContent: ['"role":"user"'] }, hole: 'modifier-body' },
+  { name: 'self update with role+ as a form field: 404, unchanged', as: 'alice', method: 'PATCH', url: `${users}/${ALICE}`, ...form([['role+', 'admin']]), expectedStatus: 404, then: { url: `${users}/${ALICE}`, expectedContent: ['"role":"user"'] }, hole: 'modifier-body' },
+  { name: 'self update with role+ in @jsonPayload: 404, unchanged', as: 'alice', method: 'PATCH', url: `${users}/${ALICE}`, ...form([['@jsonPayload', JSON.stringify({ 'role+': 'admin' })]]), expectedStatus: 404, then: { url: `${users}/${ALICE}`, expectedContent: ['"role":"user"'] }, hole: 'modifier-body' },
+  { name: 'self update with role as a form field: 404, unchanged', as: 'alice', method: 'PATCH', url: `${users}/${ALICE}`, ...form([['role', 'admin']]), expectedStatus: 404, then: { url: `${users}/${ALICE}`, expectedContent: ['"role":"user"'] } },
   { name: 'self update of a plain field passes the rule', as: 'alice', method: 'PATCH', url: `${users}/${ALICE}`, body: { name: 'Alice A' }, expectedStatus: 200, expectedContent: ['"name":"Alice A"', '"role":"user"'] },
   { name: 'role+ in a batch: 400, unchanged', as: 'alice', method: 'POST', url: '/api/batch', body: batch({ method: 'PATCH', url: `${users}/${ALICE}`, body: { 'role+': 'admin' } }), expectedStatus: 400, then: { url: `${users}/${ALICE}`, expectedContent: ['"role":"user"'] }, hole: 'modifier-body' },
   { name: 'superuser sets a role with role+', as: 'su', method: 'PATCH', url: `${users}/${SU_EDIT}`, body: { 'role+': 'admin' }, expectedStatus: 200, expectedContent: ['"role":"admin"'] },
@@ -162,6 +167,9 @@ const rows: Row[] = [
   { name: 'expand of a null view rule collection: not expanded', as: 'alice', method: 'GET', url: `${pub}/${PUB}?expand=locked`, expectedStatus: 200, notExpectedContent: ['locked title'] },
   { name: 'superuser expands everything, hidden fields included', as: 'su', method: 'GET', url: `${pub}/${PUB}?expand=${q('note,locked,author')}`, expectedStatus: 200, expectedContent: ['alice note text', 'locked title', 'alice-memo', 'alice-secret'] },
   { name: 'expanded user: email and hidden fields stay hidden', as: 'bob', method: 'GET', url: `${pub}/${PUB}?expand=author`, expectedStatus: 200, expectedContent: [`"id":"${ALICE}"`], notExpectedContent: ['alice@example.com', 'alice-secret'] },
+  { name: 'expand of a back-relation applies its view rule', as: 'bob', method: 'GET', url: `${users}/${ALICE}?expand=notes_via_owner`, expectedStatus: 200, notExpectedContent: ['alice note text', ALICE_NOTE] },
+  { name: 'expand of a back-relation for the owner', as: 'alice', method: 'GET', url: `${users}/${ALICE}?expand=notes_via_owner`, expectedStatus: 200, expectedContent: ['alice note text'], notExpectedContent: ['alice-memo'] },
+  { name: 'hidden field of an expanded record through fields=: not shown', as: 'alice', method: 'GET', url: `${pub}/${PUB}?expand=note&fields=${q('id,expand.note.memo,expand.note.text')}`, expectedStatus: 200, expectedContent: ['alice note text'], notExpectedContent: ['alice-memo'] },
   { name: 'expand inside a batch create answers with the caller\'s rules', as: 'bob', method: 'POST', url: '/api/batch', body: batch({ method: 'POST', url: `${pub}?expand=note`, body: { title: 'via batch', note: ALICE_NOTE } }), expectedStatus: 200, expectedContent: ['via batch'], notExpectedContent: ['alice note text'] },
 
   // --- manageRule (users: `@request.auth.role = "admin"`)

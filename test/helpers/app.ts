@@ -106,3 +106,11 @@ export function checkResponse(s: Pick<ApiScenario, 'expectedStatus' | 'expectedC
 export function scenarioTitle(s: Pick<ApiScenario, 'name' | 'hole'>): string {
   return s.hole ? `${s.name} [hole: ${s.hole}]` : s.name
 }
+
+const BOUNDARY = '----plinth-test-boundary'
+
+/** A multipart/form-data body of text parts, and its content-type header. */
+export function multipart(parts: [string, string][]): { body: Buffer; headers: Record<string, string> } {
+  const chunks = parts.map(([name, value]) => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)
+  return { body: Buffer.from(`${chunks.join('')}--${BOUNDARY}--\r\n`), headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` } }
+}
