@@ -36,6 +36,7 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
     const superusers = registry.get('_superusers')
     assert.ok(users && isAuthCollection(users) && superusers && isAuthCollection(superusers))
     await insertAuthRecord({ engine } as Harness, users, { email: 'sdk@example.com', password: 'sdk-password-1', extra: { name: 'Sdk User' } })
+    await insertAuthRecord({ engine } as Harness, users, { email: 'reset@example.com', password: 'reset-password-1' })
     await createSuperuser(engine.db, superusers, 'root@example.com', 'root-password-1')
 
     http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
@@ -55,22 +56,35 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
     await testDb?.drop()
   })
 
-  test('authWithPassword, authRefresh and the auth store work unchanged', async () => {
-    const pb = new PocketBase(url)
-    const methods = await pb.collection('users').listAuthMethods()
+  test('listAuthMethods shows password auth by email', async () => {
+    const methods = await new PocketBase(url).collection('users').listAuthMethods()
     assert.deepEqual(methods.password, { enabled: true, identityFields: ['email'] })
+  })
+
+  test('authWithPassword fills the auth store', async () => {
+    const pb = new PocketBase(url)
     const auth = await pb.collection('users').authWithPassword('sdk@example.com', 'sdk-password-1')
     assert.equal(auth.record.email, 'sdk@example.com')
     assert.equal(auth.record.name, 'Sdk User')
     assert.equal(pb.authStore.isValid, true)
     assert.equal(pb.authStore.isSuperuser, false)
     assert.equal(pb.authStore.record?.id, auth.record.id)
-    // authRefresh POSTs with `Content-Type: application/json` and no body.
+  })
+
+  test('authRefresh (JSON content type, no body) keeps the record', async () => {
+    const pb = new PocketBase(url)
+    const auth = await pb.collection('users').authWithPassword('sdk@example.com', 'sdk-password-1')
     const refreshed = await pb.collection('users').authRefresh()
     assert.equal(refreshed.record.id, auth.record.id)
+    assert.equal(pb.authStore.isValid, true)
+  })
+
+  test('a wrong password is 400 "Failed to authenticate."', async () => {
+    const pb = new PocketBase(url)
     await assert.rejects(pb.collection('users').authWithPassword('sdk@example.com', 'wrong'), (e: { status: number; message: string }) => {
       return e.status === 400 && e.message === 'Failed to authenticate.'
     })
+    assert.equal(pb.authStore.isValid, false)
   })
 
   test('superusers: pb.collection("_superusers").authWithPassword; the SDK recognises the token', async () => {
@@ -82,11 +96,12 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
   test('requestPasswordReset + confirmPasswordReset through the SDK', async () => {
     const pb = new PocketBase(url)
     const mailed = mail.next()
-    assert.equal(await pb.collection('users').requestPasswordReset('sdk@example.com'), true)
+    // Its own user: the other tests keep signing in with sdk@example.com's first password.
+    assert.equal(await pb.collection('users').requestPasswordReset('reset@example.com'), true)
     const token = /confirm-password-reset\/([^\s"]+)/.exec((await mailed).text ?? '')?.[1]
     assert.ok(token)
-    assert.equal(await pb.collection('users').confirmPasswordReset(token, 'sdk-password-2', 'sdk-password-2'), true)
-    await pb.collection('users').authWithPassword('sdk@example.com', 'sdk-password-2')
+    assert.equal(await pb.collection('users').confirmPasswordReset(token, 'reset-password-2', 'reset-password-2'), true)
+    await pb.collection('users').authWithPassword('reset@example.com', 'reset-password-2')
     assert.equal(pb.authStore.isValid, true)
   })
 })

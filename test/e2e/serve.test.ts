@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -54,6 +55,42 @@ async function serve(args: string[], env: Record<string, string>, cwd: string): 
   return { child, url, exited }
 }
 
+/** A TCP server the app module's route connects to; the test releases the route by writing to it. */
+async function openLatch(): Promise<{ port: number; connected: Promise<Socket>; close(): void }> {
+  const sockets: Socket[] = []
+  let onConnect!: (s: Socket) => void
+  const connected = new Promise<Socket>((resolve) => (onConnect = resolve))
+  const server = createServer((socket) => {
+    sockets.push(socket)
+    onConnect(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    connected,
+    close() {
+      for (const s of sockets) s.destroy()
+      server.close()
+    },
+  }
+}
+
+/** Resolves when the child has printed `text` (on stdout), or rejects if it exits first. */
+function waitForOutput(child: ChildProcess, text: string): Promise<void> {
+  let seen = ''
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      seen += d.toString()
+      if (seen.includes(text)) {
+        child.stdout!.off('data', onData)
+        resolve()
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.once('exit', () => reject(new Error(`exited before printing ${text}:\n${seen}`)))
+  })
+}
+
 function emptyDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'plinth-e2e-'))
 }
@@ -100,35 +137,51 @@ for (const { engine, skip } of await engines()) {
       const cwd = emptyDir()
       writeFileSync(path.join(cwd, 'package.json'), '{"type":"module"}\n')
       // Found by its default name; TypeScript syntax (types, `satisfies`) with no build step.
+      // `/api/slow` connects to the test's latch and answers only when the test writes to it, so
+      // the request is provably still running when SIGTERM arrives.
       writeFileSync(
         path.join(cwd, 'plinth.app.ts'),
-        `import type { Plinth } from ${JSON.stringify(SRC_INDEX)}
+        `import { connect } from 'node:net'
+import type { Plinth } from ${JSON.stringify(SRC_INDEX)}
 interface Hello { hello: string; engine: string }
 export default async function setup(app: Plinth): Promise<void> {
   app.http.get('/api/hello', async () => ({ hello: 'world', engine: app.sql.primary.name }) satisfies Hello)
-  app.http.get('/api/slow', async (request) => {
-    request.log.info('slow request started')
-    await new Promise((r) => setTimeout(r, 400))
+  app.http.get('/api/slow', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const latch = connect(Number(process.env.DRAIN_LATCH_PORT), '127.0.0.1')
+      latch.once('data', () => (latch.end(), resolve()))
+      latch.once('error', reject)
+    })
     return { done: true }
   })
 }
 `,
       )
-      const server = await serve(['--dir', 'data'], await dbEnv(), cwd)
-      const hello = await fetch(`${server.url}/api/hello`)
-      assert.deepEqual(await hello.json(), { hello: 'world', engine })
+      const latch = await openLatch()
+      try {
+        const server = await serve(['--dir', 'data'], { ...(await dbEnv()), DRAIN_LATCH_PORT: String(latch.port) }, cwd)
+        const hello = await fetch(`${server.url}/api/hello`)
+        assert.deepEqual(await hello.json(), { hello: 'world', engine })
 
-      let printed = ''
-      server.child.stdout!.on('data', (d: Buffer) => (printed += d.toString()))
-      const slow = fetch(`${server.url}/api/slow`)
-      while (!printed.includes('slow request started')) await new Promise((r) => setTimeout(r, 10))
-      server.child.kill('SIGTERM')
-      const res = await slow
-      assert.equal(res.status, 200)
-      assert.deepEqual(await res.json(), { done: true })
-      const r = await server.exited
-      assert.equal(r.code, 0, r.stderr)
-      if (engine === 'sqlite') assert.ok(existsSync(path.join(cwd, 'data', 'data.db')), '--dir is used')
+        const stopping = waitForOutput(server.child, 'stopping: finishing in-flight requests')
+        let answered = false
+        const slow = fetch(`${server.url}/api/slow`).then((res) => ((answered = true), res))
+        const held = await latch.connected // the handler is running and waits for the latch
+        server.child.kill('SIGTERM')
+        await stopping // the signal was handled while the request was held
+        assert.equal(answered, false, 'the request was still in flight when SIGTERM was handled')
+        held.write('go')
+        const res = await slow
+        assert.equal(res.status, 200)
+        assert.deepEqual(await res.json(), { done: true })
+        const r = await server.exited
+        assert.equal(r.code, 0, r.stderr)
+        const msgs = logLines(r.stdout).map((l) => l.msg)
+        assert.ok(msgs.indexOf('stopped') > msgs.indexOf('stopping: finishing in-flight requests'), msgs.join(' | '))
+        if (engine === 'sqlite') assert.ok(existsSync(path.join(cwd, 'data', 'data.db')), '--dir is used')
+      } finally {
+        latch.close()
+      }
     })
   })
 }

@@ -12,6 +12,7 @@ import { migrate } from '../../src/sql/migrate.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { isUniqueViolation } from '../helpers/sql-errors.ts'
 
 const now = () => new Date().toISOString().replace('T', ' ')
 
@@ -77,7 +78,7 @@ for (const { engine, skip } of await engines()) {
       await db.db.insertInto('users').values(row('a00000000000001', '')).execute()
       await db.db.insertInto('users').values(row('a00000000000002', '')).execute()
       await db.db.insertInto('users').values(row('a00000000000003', 'x@example.com')).execute()
-      await assert.rejects(db.db.insertInto('users').values(row('a00000000000004', 'x@example.com')).execute())
+      await assert.rejects(db.db.insertInto('users').values(row('a00000000000004', 'x@example.com')).execute(), isUniqueViolation)
       await db.db.deleteFrom('users').execute()
     })
 
@@ -141,7 +142,7 @@ for (const { engine, skip } of await engines()) {
       // The table name in a definition is normalized to the collection's.
       assert.match(c.indexes[0]!, /ON `accounts`/)
       await db.db.insertInto('accounts').values({ id: 'a1', handle: 'kim', score: 1 }).execute()
-      await assert.rejects(db.db.insertInto('accounts').values({ id: 'a2', handle: 'kim', score: 2 }).execute())
+      await assert.rejects(db.db.insertInto('accounts').values({ id: 'a2', handle: 'kim', score: 2 }).execute(), isUniqueViolation)
       // Dropping the unique index lets duplicates in.
       await store.update('accounts', { indexes: ['CREATE INDEX idx_score ON accounts (score)'] })
       await db.db.insertInto('accounts').values({ id: 'a2', handle: 'kim', score: 2 }).execute()
@@ -161,7 +162,7 @@ for (const { engine, skip } of await engines()) {
       assert.ok(!(await tableExists('old_name')))
       const rows = await db.db.selectFrom('New_Name').select(['id', 'code']).execute()
       assert.deepEqual(rows, [{ id: 'r1', code: 'c1' }])
-      await assert.rejects(db.db.insertInto('New_Name').values({ id: 'r2', code: 'c1' }).execute())
+      await assert.rejects(db.db.insertInto('New_Name').values({ id: 'r2', code: 'c1' }).execute(), isUniqueViolation)
       // A case-only rename works on every engine.
       await store.update('New_Name', { name: 'new_name' })
       assert.deepEqual(await db.db.selectFrom('new_name').select('code').execute(), [{ code: 'c1' }])
@@ -238,8 +239,8 @@ for (const { engine, skip } of await engines()) {
       await rejectsWith(store.update('users', { type: 'base' }), ['type'], 'validation_collection_type_change')
       await rejectsWith(store.update('_superusers', { name: 'admins' }), ['name'], 'validation_collection_system_name_change')
       await rejectsWith(store.update('_superusers', { listRule: '' }), ['listRule'], 'validation_collection_system_rule_change')
-      const posts = store.getOrThrow('posts')
-      await rejectsWith(store.update('posts', { fields: posts.fields.map((f) => (f.name === 'views' ? { ...f, type: 'text' } : f)) }), ['fields', '2'], 'validation_field_type_change')
+      const typed = await store.create({ name: 'typed', fields: [{ name: 'title', type: 'text' }, { name: 'views', type: 'number' }] })
+      await rejectsWith(store.update('typed', { fields: typed.fields.map((f) => (f.name === 'views' ? { ...f, type: 'text' } : f)) }), ['fields', '2'], 'validation_field_type_change')
       assert.equal(store.get('dup'), undefined, 'nothing was created')
       assert.ok(!(await tableExists('dup')))
     })
@@ -279,28 +280,40 @@ for (const { engine, skip } of await engines()) {
     })
 
     test('import creates, updates and (with deleteMissing) deletes', async () => {
-      const before = store.all().map((c) => c.name)
-      assert.ok(before.includes('authors'))
-      const exported = JSON.parse(JSON.stringify(store.all())) as Collection[]
-      const keep = exported.filter((c) => c.system || c.name === 'users' || c.name === 'authors')
-      const authors = keep.find((c) => c.name === 'authors')!
-      authors.fields.push({ name: 'bio', type: 'editor' } as never)
-      // A field re-submitted without its id keeps its column and data.
-      for (const f of authors.fields) if (f.name === 'name') f.id = ''
-      await db.db.insertInto('authors').values({ id: 'au1', name: 'Ann' }).execute()
-      const list: unknown[] = [
-        ...keep,
-        { name: 'imp_a', type: 'base', fields: [{ name: 'x', type: 'text' }] },
-        { name: 'imp_b', type: 'base', fields: [{ name: 'a', type: 'relation', collectionId: authors.id, maxSelect: 1 }] },
-      ]
-      await store.import(list, true)
-      const after = store.all().map((c) => c.name).sort()
-      assert.deepEqual(after, ['_superusers', 'authors', 'imp_a', 'imp_b', 'users'].sort())
-      assert.ok(!(await tableExists('posts')))
-      assert.ok((await columns('authors')).includes('bio'))
-      assert.deepEqual(await db.db.selectFrom('authors').select(['id', 'name', 'bio']).execute(), [{ id: 'au1', name: 'Ann', bio: '' }])
-      await rejectsWith(store.import([{ name: 'imp_c', fields: [{ name: 'r', type: 'relation', collectionId: 'missing' }] }], false), ['collections'], 'validation_collections_import_failure')
-      assert.equal(store.get('imp_c'), undefined)
+      // Its own database: deleteMissing removes every collection the list leaves out.
+      const ownDb = await createTestDb(engine)
+      const own = await openSql(parseDbUrl(ownDb.url, 'db'))
+      try {
+        await migrate(own)
+        const imports = await CollectionStore.open(own)
+        await imports.create({ name: 'authors', fields: [{ name: 'name', type: 'text' }] })
+        await imports.create({ name: 'posts', fields: [{ name: 'title', type: 'text' }] })
+        const exported = JSON.parse(JSON.stringify(imports.all())) as Collection[]
+        const keep = exported.filter((c) => c.system || c.name === 'users' || c.name === 'authors')
+        const authors = keep.find((c) => c.name === 'authors')!
+        authors.fields.push({ name: 'bio', type: 'editor' } as never)
+        // A field re-submitted without its id keeps its column and data.
+        for (const f of authors.fields) if (f.name === 'name') f.id = ''
+        await own.db.insertInto('authors').values({ id: 'au1', name: 'Ann' }).execute()
+        const list: unknown[] = [
+          ...keep,
+          { name: 'imp_a', type: 'base', fields: [{ name: 'x', type: 'text' }] },
+          { name: 'imp_b', type: 'base', fields: [{ name: 'a', type: 'relation', collectionId: authors.id, maxSelect: 1 }] },
+        ]
+        await imports.import(list, true)
+        const after = imports.all().map((c) => c.name).sort()
+        assert.deepEqual(after, ['_superusers', 'authors', 'imp_a', 'imp_b', 'users'].sort())
+        const tables = (await own.db.introspection.getTables()).map((t) => t.name)
+        assert.ok(!tables.includes('posts'))
+        const authorColumns = (await own.db.introspection.getTables()).find((t) => t.name === 'authors')?.columns.map((c) => c.name) ?? []
+        assert.ok(authorColumns.includes('bio'))
+        assert.deepEqual(await own.db.selectFrom('authors').select(['id', 'name', 'bio']).execute(), [{ id: 'au1', name: 'Ann', bio: '' }])
+        await rejectsWith(imports.import([{ name: 'imp_c', fields: [{ name: 'r', type: 'relation', collectionId: 'missing' }] }], false), ['collections'], 'validation_collections_import_failure')
+        assert.equal(imports.get('imp_c'), undefined)
+      } finally {
+        await own.close()
+        await ownDb.drop()
+      }
     })
 
     test('another store on the same database sees the changes after reload()', async () => {
@@ -312,10 +325,11 @@ for (const { engine, skip } of await engines()) {
     })
 
     test('truncate deletes the rows and keeps the table', async () => {
-      await db.db.insertInto('shared_one').values({ id: 's1' }).execute()
-      await store.truncate('shared_one')
-      assert.equal((await db.db.selectFrom('shared_one').selectAll().execute()).length, 0)
-      assert.ok(await tableExists('shared_one'))
+      await store.create({ name: 'to_truncate' })
+      await db.db.insertInto('to_truncate').values({ id: 's1' }).execute()
+      await store.truncate('to_truncate')
+      assert.equal((await db.db.selectFrom('to_truncate').selectAll().execute()).length, 0)
+      assert.ok(await tableExists('to_truncate'))
     })
   })
 }

@@ -1,7 +1,8 @@
 /**
  * PocketBase's own JS SDK against a listening Plinth (createPlinth + start) on every engine:
  * superuser auth, collections with schema changes that keep data, record CRUD, filters,
- * expand and back-relations, fields, pagination totals; and an owner-only rules matrix.
+ * expand and back-relations, fields, pagination totals; and owner-only rules. Each test makes
+ * its own collections, so any one runs alone (`--test-name-pattern`).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -58,10 +59,14 @@ for (const { engine, skip } of await engines()) {
       if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
-    test('collections and records: CRUD, schema change keeps data, filters, expand, fields, pages', async () => {
-      const tags = await su.collections.create({ name: 'tags', type: 'base', fields: [{ name: 'label', type: 'text', required: true }], listRule: '', viewRule: '' })
+    /**
+     * Its own tags/posts/comments collections (names prefixed): 2 tags, 35 posts `post N` with
+     * views N, tags news (+ tech on odd N), an HTML body, and one comment on post 0.
+     */
+    async function blog(prefix: string) {
+      const tags = await su.collections.create({ name: `${prefix}_tags`, type: 'base', fields: [{ name: 'label', type: 'text', required: true }], listRule: '', viewRule: '' })
       const posts = await su.collections.create({
-        name: 'posts',
+        name: `${prefix}_posts`,
         type: 'base',
         listRule: '',
         viewRule: '',
@@ -74,7 +79,7 @@ for (const { engine, skip } of await engines()) {
         ],
       })
       await su.collections.create({
-        name: 'comments',
+        name: `${prefix}_comments`,
         type: 'base',
         listRule: '',
         viewRule: '',
@@ -83,64 +88,89 @@ for (const { engine, skip } of await engines()) {
           { name: 'message', type: 'text' },
         ],
       })
-      const t1 = await su.collection('tags').create({ label: 'news' })
-      const t2 = await su.collection('tags').create({ label: 'tech' })
-      const created = []
+      const t1 = await su.collection(`${prefix}_tags`).create({ label: 'news' })
+      const t2 = await su.collection(`${prefix}_tags`).create({ label: 'tech' })
+      const batch = su.createBatch()
       for (let i = 0; i < 35; i++) {
-        created.push(await su.collection('posts').create({ title: `post ${i}`, views: i, tags: i % 2 ? [t1.id, t2.id] : [t1.id], body: `<p>Hello <b>world</b> number ${i}</p>` }))
+        batch.collection(`${prefix}_posts`).create({ title: `post ${i}`, views: i, tags: i % 2 ? [t1.id, t2.id] : [t1.id], body: `<p>Hello <b>world</b> number ${i}</p>` })
       }
+      const created = (await batch.send()).map((r) => r.body as { id: string })
       const p0 = created[0]!
-      await su.collection('comments').create({ post: p0.id, message: 'first!' })
+      await su.collection(`${prefix}_comments`).create({ post: p0.id, message: 'first!' })
+      return { posts: su.collection(`${prefix}_posts`), comments: su.collection(`${prefix}_comments`), created, p0 }
+    }
 
-      // pages and totals
-      const page2 = await su.collection('posts').getList(2, 10, { sort: '-views' })
+    test('pages and totals', async () => {
+      const { posts } = await blog('pages')
+      const page2 = await posts.getList(2, 10, { sort: '-views' })
       assert.equal(page2.totalItems, 35)
       assert.equal(page2.totalPages, 4)
       assert.deepEqual(page2.items.map((r) => r.views), [24, 23, 22, 21, 20, 19, 18, 17, 16, 15])
-      const skipped = await su.collection('posts').getList(1, 5, { skipTotal: true })
+      const skipped = await posts.getList(1, 5, { skipTotal: true })
       assert.equal(skipped.totalItems, -1)
-      assert.equal((await su.collection('posts').getFullList({ batch: 10 })).length, 35)
+      assert.equal((await posts.getFullList({ batch: 10 })).length, 35)
+    })
 
-      // filters through the SDK's own parameter binding
-      const hot = await su.collection('posts').getList(1, 50, { filter: su.filter('views >= {:min} && tags.label ?= {:label}', { min: 30, label: 'tech' }) })
+    test('filters through the SDK\'s own parameter binding', async () => {
+      const { posts } = await blog('filters')
+      const hot = await posts.getList(1, 50, { filter: su.filter('views >= {:min} && tags.label ?= {:label}', { min: 30, label: 'tech' }) })
       assert.deepEqual(hot.items.map((r) => r.views).sort((a, b) => a - b), [31, 33])
-      assert.equal((await su.collection('posts').getFirstListItem(su.filter('title = {:t}', { t: 'post 7' }))).views, 7)
+      assert.equal((await posts.getFirstListItem(su.filter('title = {:t}', { t: 'post 7' }))).views, 7)
+    })
 
-      // expand, back-relations and fields with excerpt
-      const view = await su.collection('posts').getOne(p0.id, { expand: 'tags,comments_via_post', fields: 'id,title,body:excerpt(11,true),expand.tags.label,expand.comments_via_post.message' })
-      assert.deepEqual(view, { id: p0.id, title: 'post 0', body: 'Hello world...', expand: { tags: [{ label: 'news' }], comments_via_post: [{ message: 'first!' }] } })
+    test('expand, back-relations and fields with excerpt', async () => {
+      const { posts, p0 } = await blog('expand')
+      const view = await posts.getOne(p0.id, { expand: 'tags,expand_comments_via_post', fields: 'id,title,body:excerpt(11,true),expand.tags.label,expand.expand_comments_via_post.message' })
+      assert.deepEqual(view, { id: p0.id, title: 'post 0', body: 'Hello world...', expand: { tags: [{ label: 'news' }], expand_comments_via_post: [{ message: 'first!' }] } })
+    })
 
-      // update and validation errors in PocketBase's shape
-      const updated = await su.collection('posts').update(p0.id, { 'views+': 5, title: 'renamed' })
+    test('update with a modifier; validation errors in PocketBase\'s shape', async () => {
+      const { posts, p0 } = await blog('update')
+      const updated = await posts.update(p0.id, { 'views+': 5, title: 'renamed' })
       assert.equal(updated.views, 5)
       assert.equal(updated.title, 'renamed')
-      const bad = await su.collection('posts').create({ views: 1 }).catch((e: ClientResponseError) => e)
+      const bad = await posts.create({ views: 1 }).catch((e: ClientResponseError) => e)
       assert.ok(bad instanceof ClientResponseError)
       assert.equal(bad.status, 400)
       assert.equal((bad.response.data as Record<string, { code: string }>).title?.code, 'validation_required')
-      const badRel = await su.collection('posts').create({ title: 'x', tags: ['nosuchtagid0001'] }).catch((e: ClientResponseError) => e)
-      assert.equal((badRel as ClientResponseError).status, 400)
+      const badRel = await posts.create({ title: 'x', tags: ['nosuchtagid0001'] }).catch((e: ClientResponseError) => e)
+      assert.ok(badRel instanceof ClientResponseError)
+      assert.equal(badRel.status, 400)
+      assert.equal((badRel.response.data as Record<string, { code: string }>).tags?.code, 'validation_missing_rel_records')
+    })
 
-      // schema change: add and rename fields; other columns keep their data
-      const current = await su.collections.getOne('posts')
-      await su.collections.update('posts', {
+    test('schema change: added and renamed fields keep the other columns\' data', async () => {
+      const { posts, created } = await blog('schema')
+      const current = await su.collections.getOne('schema_posts')
+      await su.collections.update('schema_posts', {
         fields: [...current.fields.map((f: { name: string }) => (f.name === 'views' ? { ...f, name: 'hits' } : f)), { name: 'summary', type: 'text' }],
       })
-      const after = await su.collection('posts').getOne(created[3]!.id)
+      const after = await posts.getOne(created[3]!.id)
       assert.equal(after.hits, 3)
       assert.equal(after.title, 'post 3')
       assert.equal(after.summary, '')
       assert.equal(after.views, undefined)
+    })
 
-      // delete cascades to comments
-      await su.collection('posts').delete(p0.id)
-      assert.equal(await status(su.collection('posts').getOne(p0.id)), 404)
-      assert.equal((await su.collection('comments').getList(1, 10)).totalItems, 0)
+    test('delete cascades to records that point at it with cascadeDelete', async () => {
+      const { posts, comments, p0 } = await blog('cascade')
+      assert.equal((await comments.getList(1, 10)).totalItems, 1)
+      await posts.delete(p0.id)
+      assert.equal(await status(posts.getOne(p0.id)), 404)
+      assert.equal((await comments.getList(1, 10)).totalItems, 0)
+    })
 
-      // bad filter and oversized page
-      assert.equal(await status(su.collection('posts').getList(1, 10, { filter: 'title = ' })), 400)
-      assert.equal(await status(su.collection('posts').getList(1, 5000)), 400)
+    test('a bad filter is 400 and an unknown collection 404', async () => {
+      const { posts } = await blog('errors')
+      assert.equal(await status(posts.getList(1, 10, { filter: 'title = ' })), 400)
       assert.equal(await status(su.collection('nope').getList(1, 10)), 404)
+    })
+
+    test('an oversized page clamps to 1000, as PocketBase does [hole: pagination]', async () => {
+      const { posts } = await blog('clamp')
+      const page = await posts.getList(1, 5000)
+      assert.equal(page.perPage, 1000)
+      assert.equal(page.items.length, 35)
     })
 
     test('batch: all requests in one transaction, all or none', async () => {
@@ -178,60 +208,82 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual(names, ['a', 'keep', 'up'])
     })
 
-    test('rules matrix: owner-only notes, two users and a guest, every endpoint (no BOLA)', async () => {
+    describe('owner-only notes through the SDK: two users and a guest (no BOLA)', () => {
       const ownerRule = 'owner = @request.auth.id'
-      await su.collections.create({
-        name: 'notes',
-        type: 'base',
-        listRule: ownerRule,
-        viewRule: ownerRule,
-        createRule: `@request.auth.id != "" && owner = @request.auth.id`,
-        updateRule: ownerRule,
-        deleteRule: ownerRule,
-        fields: [
-          { name: 'text', type: 'text' },
-          { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1, required: true },
-        ],
+      let alice: PocketBase
+      let bob: PocketBase
+      let guest: PocketBase
+      let aliceId: string
+      let bobId: string
+      let note: { id: string }
+
+      before(async () => {
+        await su.collections.create({
+          name: 'notes',
+          type: 'base',
+          listRule: ownerRule,
+          viewRule: ownerRule,
+          createRule: `@request.auth.id != "" && owner = @request.auth.id`,
+          updateRule: ownerRule,
+          deleteRule: ownerRule,
+          fields: [
+            { name: 'text', type: 'text' },
+            { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1, required: true },
+          ],
+        })
+        const signIn = async (name: string) => {
+          const pb = admin()
+          await pb.collection('users').create({ email: `${name}@example.com`, password: 'password-123', passwordConfirm: 'password-123' })
+          await pb.collection('users').authWithPassword(`${name}@example.com`, 'password-123')
+          return pb
+        }
+        alice = await signIn('alice')
+        bob = await signIn('bob')
+        guest = admin()
+        aliceId = alice.authStore.record!.id
+        bobId = bob.authStore.record!.id
+        note = await alice.collection('notes').create({ text: 'secret', owner: aliceId })
       })
-      const users: PocketBase[] = []
-      for (const name of ['alice', 'bob']) {
-        const pb = admin()
-        await pb.collection('users').create({ email: `${name}@example.com`, password: 'password-123', passwordConfirm: 'password-123' })
-        await pb.collection('users').authWithPassword(`${name}@example.com`, 'password-123')
-        users.push(pb)
-      }
-      const [alice, bob] = users as [PocketBase, PocketBase]
-      const guest = admin()
-      const aliceId = alice.authStore.record!.id
-      const bobId = bob.authStore.record!.id
 
-      const note = await alice.collection('notes').create({ text: 'secret', owner: aliceId })
-      // Creating a note that claims another owner fails the create rule, and nothing is kept.
-      assert.equal(await status(bob.collection('notes').create({ text: 'forged', owner: aliceId })), 400)
-      assert.equal(await status(guest.collection('notes').create({ text: 'anon', owner: aliceId })), 400)
-      assert.equal((await su.collection('notes').getList(1, 10)).totalItems, 1)
+      test('a note claiming another owner fails the create rule and nothing is kept', async () => {
+        assert.equal(await status(bob.collection('notes').create({ text: 'forged', owner: aliceId })), 400)
+        assert.equal(await status(guest.collection('notes').create({ text: 'anon', owner: aliceId })), 400)
+        assert.equal((await su.collection('notes').getList(1, 10, { filter: 'text = "forged" || text = "anon"' })).totalItems, 0)
+      })
 
-      assert.equal((await alice.collection('notes').getList(1, 10)).totalItems, 1)
-      assert.equal((await bob.collection('notes').getList(1, 10)).totalItems, 0)
-      assert.equal((await guest.collection('notes').getList(1, 10)).totalItems, 0)
-      assert.equal((await alice.collection('notes').getOne(note.id)).text, 'secret')
-      assert.equal(await status(bob.collection('notes').getOne(note.id)), 404)
-      assert.equal(await status(guest.collection('notes').getOne(note.id)), 404)
-      assert.equal(await status(bob.collection('notes').update(note.id, { text: 'pwned' })), 404)
-      assert.equal(await status(guest.collection('notes').update(note.id, { text: 'pwned' })), 404)
-      assert.equal(await status(bob.collection('notes').delete(note.id)), 404)
-      assert.equal(await status(guest.collection('notes').delete(note.id)), 404)
-      // A filter cannot widen what the rule shows.
-      assert.equal((await bob.collection('notes').getList(1, 10, { filter: `owner = "${aliceId}" || id != ""` })).totalItems, 0)
-      assert.equal((await su.collection('notes').getOne(note.id)).text, 'secret')
+      test('lists show each caller only their own notes; a filter cannot widen them', async () => {
+        assert.deepEqual((await alice.collection('notes').getFullList()).map((r) => r.id), [note.id])
+        assert.equal((await bob.collection('notes').getList(1, 10)).totalItems, 0)
+        assert.equal((await guest.collection('notes').getList(1, 10)).totalItems, 0)
+        assert.equal((await bob.collection('notes').getList(1, 10, { filter: `owner = "${aliceId}" || id != ""` })).totalItems, 0)
+      })
 
-      // Users see their own email; others see it only with emailVisibility.
-      assert.equal((await alice.collection('users').getOne(aliceId)).email, 'alice@example.com')
-      assert.equal(await status(alice.collection('users').getOne(bobId)), 404)
-      const moved = await alice.collection('notes').update(note.id, { text: 'still mine' })
-      assert.equal(moved.text, 'still mine')
-      await alice.collection('notes').delete(note.id)
-      assert.equal((await su.collection('notes').getList(1, 10)).totalItems, 0)
+      test('view: the owner and superusers see it, others get 404', async () => {
+        assert.equal((await alice.collection('notes').getOne(note.id)).text, 'secret')
+        assert.equal((await su.collection('notes').getOne(note.id)).text, 'secret')
+        assert.equal(await status(bob.collection('notes').getOne(note.id)), 404)
+        assert.equal(await status(guest.collection('notes').getOne(note.id)), 404)
+      })
+
+      test('update and delete by others are 404 and change nothing', async () => {
+        assert.equal(await status(bob.collection('notes').update(note.id, { text: 'pwned' })), 404)
+        assert.equal(await status(guest.collection('notes').update(note.id, { text: 'pwned' })), 404)
+        assert.equal(await status(bob.collection('notes').delete(note.id)), 404)
+        assert.equal(await status(guest.collection('notes').delete(note.id)), 404)
+        assert.equal((await su.collection('notes').getOne(note.id)).text, 'secret')
+      })
+
+      test('users see their own email; another user is not visible under the default rules', async () => {
+        assert.equal((await alice.collection('users').getOne(aliceId)).email, 'alice@example.com')
+        assert.equal(await status(alice.collection('users').getOne(bobId)), 404)
+      })
+
+      test('the owner updates and deletes their own note', async () => {
+        const own = await alice.collection('notes').create({ text: 'mine', owner: aliceId })
+        assert.equal((await alice.collection('notes').update(own.id, { text: 'still mine' })).text, 'still mine')
+        await alice.collection('notes').delete(own.id)
+        assert.equal(await status(su.collection('notes').getOne(own.id)), 404)
+      })
     })
   })
 }
