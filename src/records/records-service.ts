@@ -10,7 +10,7 @@ import { compileFilter, compileSort } from './filter/index.ts'
 import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
-import { ruleAccess, type RuleAccess } from './records-rules.ts'
+import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.ts'
 import { visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
 
@@ -83,7 +83,7 @@ export class RecordsService {
     const page = q.page ?? 1
     const perPage = q.perPage ?? DEFAULT_PER_PAGE
     if (perPage > MAX_PER_PAGE) throw new ApiError('bad_request', `perPage must be at most ${MAX_PER_PAGE}.`)
-    const scope = { collection: c, registry: this.registry, capabilities: this.caps, request, allowHidden: request.auth?.isSuperuser === true }
+    const scope = clientFilterScope(c, q, request, { registry: this.registry, capabilities: this.caps })
     const db = this.sql.reader().db
     let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
     if (access.kind === 'where') base = base.where(access.where)

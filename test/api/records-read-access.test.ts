@@ -1,0 +1,174 @@
+/**
+ * What a client's `filter` and `sort`, and the API rules, may read, over HTTP on every engine:
+ * `@collection`/`@request` are superuser-only in client queries, relations into hidden collections
+ * are refused and others only reach records the caller may list, emails are no oracle, secrets are
+ * never readable, guests never match an empty owner, one `@collection` alias is one row, and rules
+ * may use `@request.body` modifiers and relation paths.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createPlinth, type Plinth } from '../../src/app.ts'
+import { createSuperuser } from '../../src/auth/superusers.ts'
+import { createLogger } from '../../src/log.ts'
+import { isAuthCollection } from '../../src/records/model.ts'
+import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+
+type Who = 'guest' | 'su' | 'alice' | 'bob' | 'carol'
+
+interface Scenario {
+  name: string
+  as: Who
+  method?: 'GET' | 'POST' | 'PATCH'
+  /** Under /api/collections/. `{label}` is replaced by that record's id. */
+  url: string
+  body?: Record<string, unknown>
+  status: number
+  /** The labels of the records a list returns, in any order. */
+  items?: string[]
+  /** The exact message of an error. */
+  message?: string
+  check?: (json: Record<string, unknown>) => void
+}
+
+for (const { engine, skip } of await engines()) {
+  describe(`records read access: ${engine}`, { skip }, () => {
+    let testDb: TestDb
+    let dir: string
+    let app: Plinth
+    const tokens: Partial<Record<Who, string>> = {}
+    const ids = new Map<string, string>()
+    const labels = new Map<string, string>()
+
+    async function call(who: Who, method: string, url: string, body?: Record<string, unknown>) {
+      const res = await app.http.inject({
+        method: method as 'GET',
+        url: `/api/collections/${url.replace(/\{(\w+)\}/g, (_, l: string) => ids.get(l) ?? l)}`,
+        headers: tokens[who] ? { authorization: tokens[who] } : {},
+        payload: body,
+      })
+      return { status: res.statusCode, json: res.json() as Record<string, unknown> }
+    }
+    async function create(label: string, collection: string, body: Record<string, unknown>): Promise<string> {
+      const withRefs = Object.fromEntries(
+        Object.entries(body).map(([k, v]) => [k, typeof v === 'string' && v.startsWith('{') ? ids.get(v.slice(1, -1)) : Array.isArray(v) ? v.map((x) => ids.get(String(x).slice(1, -1))) : v]),
+      )
+      const { status, json } = await call('su', 'POST', `${collection}/records`, withRefs)
+      assert.equal(status, 200, JSON.stringify(json))
+      ids.set(label, String(json.id))
+      labels.set(String(json.id), label)
+      return String(json.id)
+    }
+    async function collection(body: Record<string, unknown>): Promise<string> {
+      const { status, json } = await call('su', 'POST', '', body)
+      assert.equal(status, 200, JSON.stringify(json))
+      return String(json.id)
+    }
+
+    before(async () => {
+      testDb = await createTestDb(engine)
+      dir = mkdtempSync(path.join(tmpdir(), 'plinth-read-access-'))
+      app = await createPlinth({
+        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+        logger: createLogger({ logLevel: 'silent' }),
+      })
+      const superusers = app.collections.getOrThrow('_superusers')
+      assert.ok(isAuthCollection(superusers))
+      await createSuperuser(app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+      const login = async (c: string, email: string, password: string) => {
+        const res = await app.http.inject({ method: 'POST', url: `/api/collections/${c}/auth-with-password`, payload: { identity: email, password } })
+        assert.equal(res.statusCode, 200, res.body)
+        return String((res.json() as { token: string }).token)
+      }
+      tokens.su = await login('_superusers', 'root@example.com', 'root-password-1')
+
+      const usersId = app.collections.getOrThrow('users').id
+      // Users list each other (so emails and relations into users are reachable), manage by role.
+      const users = await call('su', 'GET', 'users', undefined)
+      assert.equal(users.status, 200)
+      const current = app.collections.getOrThrow('users')
+      const patched = await call('su', 'PATCH', 'users', {
+        listRule: '',
+        viewRule: '',
+        manageRule: "@request.auth.role = 'admin'",
+        fields: [...current.fields, { name: 'role', type: 'text' }, { name: 'nick', type: 'text' }],
+      })
+      assert.equal(patched.status, 200, JSON.stringify(patched.json))
+      for (const [label, email, visible, role] of [
+        ['alice', 'alice@example.com', false, 'admin'],
+        ['bob', 'bob@example.com', true, ''],
+        ['carol', 'carol@example.com', false, ''],
+      ] as const) {
+        await create(label, 'users', { email, password: 'password-123', passwordConfirm: 'password-123', emailVisibility: visible, role, nick: label })
+        tokens[label] = await login('users', email, 'password-123')
+      }
+      const secretsId = await collection({ name: 'secrets', type: 'base', listRule: null, viewRule: null, fields: [{ name: 'code', type: 'text' }] })
+      const privId = await collection({
+        name: 'privs',
+        type: 'base',
+        listRule: 'owner = @request.auth.id',
+        viewRule: 'owner = @request.auth.id',
+        fields: [
+          { name: 'label', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+        ],
+      })
+      await collection({
+        name: 'posts',
+        type: 'base',
+        listRule: '',
+        viewRule: '',
+        fields: [
+          { name: 'title', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+          { name: 'secret', type: 'relation', collectionId: secretsId, maxSelect: 1 },
+          { name: 'priv', type: 'relation', collectionId: privId, maxSelect: 1 },
+          { name: 'note', type: 'text', hidden: true },
+        ],
+      })
+      await collection({
+        name: 'notes',
+        type: 'base',
+        listRule: 'owner = @request.auth.id',
+        viewRule: 'owner = @request.auth.id',
+        fields: [
+          { name: 'text', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+        ],
+      })
+      await create('s1', 'secrets', { code: 'hunter2' })
+      await create('pa', 'privs', { label: 'alice-only', owner: '{alice}' })
+      await create('p1', 'posts', { title: 'one', owner: '{alice}', secret: '{s1}', priv: '{pa}', note: 'n1' })
+      await create('p2', 'posts', { title: 'two', owner: '{bob}' })
+      await create('n1', 'notes', { text: 'alice note', owner: '{alice}' })
+      await create('n2', 'notes', { text: 'orphan note' })
+    })
+    after(async () => {
+      await app?.stop()
+      await testDb?.drop()
+      if (dir) rmSync(dir, { recursive: true, force: true })
+    })
+
+    const enc = encodeURIComponent
+    const scenarios: Scenario[] = [
+      // 1. @collection and @request are superuser-only in a client's filter and sort.
+      { name: 'guest filter @collection', as: 'guest', url: `posts/records?filter=${enc("@collection.secrets.code ?= 'hunter2'")}`, status: 403, message: 'Only superusers can filter by @collection.' },
+      { name: 'user filter @collection', as: 'bob', url: `posts/records?filter=${enc("@collection.secrets.code ?= 'hunter2'")}`, status: 403, message: 'Only superusers can filter by @collection.' },
+      { name: 'user filter @request', as: 'bob', url: `posts/records?filter=${enc('owner = @request.auth.id')}`, status: 403, message: 'Only superusers can filter by @request.' },
+      { name: 'user sort @request', as: 'bob', url: `posts/records?sort=${enc('@request.auth.id')}`, status: 403, message: 'Only superusers can filter by @request.' },
+      { name: 'superuser filter @collection', as: 'su', url: `posts/records?filter=${enc("@collection.secrets.code ?= 'hunter2' && title = 'one'")}`, status: 200, items: ['p1'] },
+    ]
+
+    for (const s of scenarios) {
+      test(s.name, async () => {
+        const { status, json } = await call(s.as, s.method ?? 'GET', s.url, s.body)
+        assert.equal(status, s.status, JSON.stringify(json))
+        if (s.message !== undefined) assert.equal(json.message, s.message)
+        if (s.items) assert.deepEqual(((json.items as { id: string }[]) ?? []).map((r) => labels.get(r.id) ?? r.id).sort(), [...s.items].sort())
+        s.check?.(json)
+      })
+    }
+  })
+}
