@@ -159,6 +159,17 @@ for (const { engine, skip } of await engines()) {
       { name: 'user filter @request', as: 'bob', url: `posts/records?filter=${enc('owner = @request.auth.id')}`, status: 403, message: 'Only superusers can filter by @request.' },
       { name: 'user sort @request', as: 'bob', url: `posts/records?sort=${enc('@request.auth.id')}`, status: 403, message: 'Only superusers can filter by @request.' },
       { name: 'superuser filter @collection', as: 'su', url: `posts/records?filter=${enc("@collection.secrets.code ?= 'hunter2' && title = 'one'")}`, status: 200, items: ['p1'] },
+
+      // 2. Relations into superuser-only collections are refused; others reach what the caller may list.
+      { name: 'guest filter through a relation into a superuser-only collection', as: 'guest', url: `posts/records?filter=${enc("secret.code = 'hunter2'")}`, status: 400 },
+      { name: 'user sort through a relation into a superuser-only collection', as: 'bob', url: `posts/records?sort=${enc('secret.code')}`, status: 400 },
+      { name: 'superuser filter through it', as: 'su', url: `posts/records?filter=${enc("secret.code = 'hunter2'")}`, status: 200, items: ['p1'] },
+      { name: "bob cannot match alice's private record through a relation", as: 'bob', url: `posts/records?filter=${enc("priv.label = 'alice-only'")}`, status: 200, items: [] },
+      { name: 'alice matches her own', as: 'alice', url: `posts/records?filter=${enc("priv.label = 'alice-only'")}`, status: 200, items: ['p1'] },
+      { name: 'guest back-relation into an owner-only collection', as: 'guest', url: `users/records?filter=${enc("notes_via_owner.text ?~ 'alice'")}`, status: 200, items: [] },
+      { name: 'owner back-relation', as: 'alice', url: `users/records?filter=${enc("notes_via_owner.text ?~ 'alice'")}`, status: 200, items: ['alice'] },
+      { name: 'hidden field: users get 400', as: 'bob', url: `posts/records?filter=${enc("note = 'n1'")}`, status: 400 },
+      { name: 'hidden field: superusers filter by it', as: 'su', url: `posts/records?filter=${enc("note = 'n1'")}`, status: 200, items: ['p1'] },
     ]
 
     for (const s of scenarios) {

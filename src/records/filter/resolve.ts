@@ -2,6 +2,7 @@ import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import { storageKind } from '../columns.ts'
 import { findField, isMulti, type Collection, type Field } from '../model.ts'
 import type { FilterDialect } from './dialect.ts'
+import { compileFilter } from './index.ts'
 import { filterError } from './lexer.ts'
 import { macroValue } from './macros.ts'
 import type { Kind, Predicate, Resolved } from './operand.ts'
@@ -37,6 +38,34 @@ function splitModifier(segment: string): [string, string | undefined] {
 }
 
 const from = (c: Collection, alias: string) => sql`${sql.table(c.name)} as ${sql.id(alias)}`
+
+/** `where` and `extra`, either of which may be absent. */
+function both(where: RawBuilder<SqlBool> | undefined, extra: RawBuilder<SqlBool> | undefined): RawBuilder<SqlBool> | undefined {
+  return where && extra ? sql<SqlBool>`(${where} and ${extra})` : (where ?? extra)
+}
+
+/**
+ * A table alias for a hop into another collection. In a client's query (no `allowHidden`) the
+ * target's list rule is compiled onto this alias by a nested compile, whose own aliases are
+ * `__f<n>`: the `r` suffix keeps them from capturing it.
+ */
+function hopAlias(ctx: ResolveContext): string {
+  return ctx.scope.allowHidden ? ctx.nextAlias() : `${ctx.nextAlias()}r`
+}
+
+/**
+ * Which rows of `target` (aliased `alias`) a client's filter or sort may reach through a relation,
+ * back-relation or `@collection`: those its list rule lets the caller list (PocketBase v0.31+).
+ * A superuser-only target (rule `null`) cannot be reached at all; rules and superusers reach all.
+ */
+function reachable(ctx: ResolveContext, target: Collection, alias: string): RawBuilder<SqlBool> | undefined {
+  const { scope } = ctx
+  if (scope.allowHidden) return undefined
+  const rule = target.listRule
+  if (rule === null) throw filterError(`"${target.name}" fields can be accessed only by superusers`)
+  if (rule.trim() === '') return undefined
+  return compileFilter(rule, { ...scope, collection: target, alias, allowHidden: true })
+}
 
 /**
  * Puts `inner` (resolved on a row `alias` of `c`) under a subquery over the rows where `where`
@@ -84,11 +113,12 @@ function resolvePath(ctx: ResolveContext, collection: Collection, alias: string,
   if (field.type === 'relation' && rest.length) {
     const target = ctx.scope.registry.get(field.collectionId)
     if (!target) throw filterError(`relation "${field.name}" points at a missing collection`)
-    const r = ctx.nextAlias()
+    const r = hopAlias(ctx)
+    const visible = reachable(ctx, target, r)
     const inner = resolvePath(ctx, target, r, rest, depth + 1)
-    if (!isMulti(field)) return within(target, r, sql<SqlBool>`${sql.ref(`${r}.id`)} = ${column}`, inner)
+    if (!isMulti(field)) return within(target, r, both(sql<SqlBool>`${sql.ref(`${r}.id`)} = ${column}`, visible)!, inner)
     const e = ctx.dialect.arrayElements(column, ctx.nextAlias())
-    return rowsOf(target, r, sql<SqlBool>`${sql.ref(`${r}.id`)} in (select ${e.v} from ${e.from})`, inner, false)
+    return rowsOf(target, r, both(sql<SqlBool>`${sql.ref(`${r}.id`)} in (select ${e.v} from ${e.from})`, visible), inner, false)
   }
   if (rest.length) throw filterError(`"${field.name}" has no field "${rest.join('.')}"`)
 
@@ -129,7 +159,8 @@ function resolveBackRelation(
     throw filterError(`unknown back-relation "${sourceName}_via_${fieldName}"`)
   }
   if (relField.hidden && !ctx.scope.allowHidden) throw filterError(`field "${fieldName}" cannot be filtered`)
-  const r = ctx.nextAlias()
+  const r = hopAlias(ctx)
+  const visible = reachable(ctx, source, r)
   const relColumn = sql.ref(`${r}.${relField.name}`)
   let linked: RawBuilder<SqlBool>
   if (isMulti(relField)) {
@@ -138,6 +169,7 @@ function resolveBackRelation(
   } else {
     linked = sql<SqlBool>`${relColumn} = ${sql.ref(`${alias}.id`)}`
   }
+  linked = both(linked, visible)!
   if (modifier === 'length' && rest.length === 0) {
     return { t: 'col', sql: sql`(select count(*) from ${from(source, r)} where ${linked})`, kind: 'number', nullable: false }
   }
@@ -217,8 +249,9 @@ function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
   const target = name ? ctx.scope.registry.get(name) : undefined
   if (!target) throw filterError(`unknown collection "@collection.${name ?? ''}"`)
   if (path.length === 0) throw filterError(`"@collection.${name}" needs a field`)
-  const r = ctx.nextAlias()
-  return rowsOf(target, r, undefined, resolvePath(ctx, target, r, path, 1), true)
+  const r = hopAlias(ctx)
+  const visible = reachable(ctx, target, r)
+  return rowsOf(target, r, visible, resolvePath(ctx, target, r, path, 1), true)
 }
 
 /** Resolves one identifier of a filter (a field path, `@request.*`, `@collection.*`, a macro). */

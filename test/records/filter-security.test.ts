@@ -1,0 +1,133 @@
+/**
+ * What a filter, sort or rule may read, at the compiler, on every SQL engine: relations into
+ * superuser-only collections are refused and others reach only the records the caller may list;
+ * emails only where the caller may see them; secrets never; a guest's `@request.auth.*` never
+ * matches an empty field; one `@collection` alias is one row; `@request.body` modifiers and paths.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { ApiError } from '../../src/errors.ts'
+import { compileFilter, compileSort, type FilterScope } from '../../src/records/filter/index.ts'
+import { prepareRecord } from '../../src/records/fields/index.ts'
+import type { Collection } from '../../src/records/model.ts'
+import { engines } from '../helpers/engines.ts'
+import { id, openFixture, U, type Fixture } from './filter-fixture.ts'
+
+const [u1, u2, u3] = U
+const I = [1, 2, 3, 4].map((n) => id('item', n)) as [string, string, string, string]
+const [i1, i2, i3, i4] = I
+const B = [1, 2, 3].map((n) => id('box', n)) as [string, string, string]
+
+type Opts = Parameters<Fixture['scope']>[0] & { collection?: string }
+
+const isFilterError = (e: unknown) => e instanceof ApiError && e.code === 'invalid_filter' && e.status === 400
+
+for (const { engine, skip } of await engines()) {
+  describe(`filter security: ${engine}`, { skip }, () => {
+    let fx: Fixture
+    let items: Collection
+
+    const scope = (opts: Opts = {}): FilterScope => {
+      const base = fx.scope(opts)
+      return { ...base, collection: fx.store.getOrThrow(opts.collection ?? 'items') }
+    }
+    async function rows(filter: string, opts: Opts = {}): Promise<string[]> {
+      const s = scope(opts)
+      const found = await fx.db.db.selectFrom(s.collection.name).select('id').where(compileFilter(filter, s)).execute()
+      return found.map((r) => String(r.id)).sort()
+    }
+    async function order(sort: string, opts: Opts = {}): Promise<string[]> {
+      const s = scope(opts)
+      const found = await fx.db.db.selectFrom(s.collection.name).select('id').orderBy([...compileSort(sort, s), `${s.collection.name}.id`]).execute()
+      return found.map((r) => String(r.id))
+    }
+
+    before(async () => {
+      fx = await openFixture(engine)
+      const users = fx.store.getOrThrow('users')
+      const insert = async (c: Collection, input: Record<string, unknown>) => {
+        const { values, errors } = await prepareRecord(c, input, undefined, { capabilities: fx.db.capabilities, isSuperuser: true })
+        assert.deepEqual(errors, {})
+        await fx.db.db.insertInto(c.name).values(values).execute()
+      }
+      const vault = await fx.store.create({ name: 'vault', listRule: null, viewRule: null, fields: [{ name: 'code', type: 'text' }] })
+      const boxes = await fx.store.create({
+        name: 'boxes',
+        listRule: 'owner = @request.auth.id',
+        viewRule: 'owner = @request.auth.id',
+        fields: [
+          { name: 'label', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: users.id, maxSelect: 1 },
+        ],
+      })
+      items = await fx.store.create({
+        name: 'items',
+        listRule: '',
+        viewRule: '',
+        fields: [
+          { name: 'name', type: 'text' },
+          { name: 'vault', type: 'relation', collectionId: vault.id, maxSelect: 1 },
+          { name: 'box', type: 'relation', collectionId: boxes.id, maxSelect: 1 },
+          { name: 'boxes', type: 'relation', collectionId: boxes.id, maxSelect: 5 },
+          { name: 'user', type: 'relation', collectionId: users.id, maxSelect: 1 },
+          { name: 'created', type: 'autodate', onCreate: true },
+        ],
+      })
+      const tags = await fx.store.create({
+        name: 'tags',
+        listRule: 'owner = @request.auth.id',
+        fields: [
+          { name: 'item', type: 'relation', collectionId: items.id, maxSelect: 1 },
+          { name: 'word', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: users.id, maxSelect: 1 },
+        ],
+      })
+      await insert(vault, { id: 'vault0000000001', code: 'hunter2' })
+      await insert(boxes, { id: B[0], label: 'gold', owner: u1 })
+      await insert(boxes, { id: B[1], label: 'lead', owner: u2 })
+      await insert(boxes, { id: B[2], label: 'tin', owner: u3 })
+      await insert(items, { id: i1, name: 'a', vault: 'vault0000000001', box: B[0], boxes: [B[0], B[1]], user: u1 })
+      await insert(items, { id: i2, name: 'b', box: B[1], boxes: [B[1]], user: u2 })
+      await insert(items, { id: i3, name: 'c', box: B[2], boxes: [], user: u3 })
+      await insert(items, { id: i4, name: 'd' })
+      await insert(tags, { item: i1, word: 'red', owner: u1 })
+      await insert(tags, { item: i2, word: 'red', owner: u2 })
+    })
+    after(async () => fx?.close())
+
+    describe('2. relations reach only what the caller may list', () => {
+      test('a relation into a superuser-only collection is refused in a client filter and sort', () => {
+        assert.throws(() => compileFilter("vault.code = 'hunter2'", scope()), isFilterError)
+        assert.throws(() => compileFilter("vault.code = 'hunter2'", scope({ auth: u1 })), isFilterError)
+        assert.throws(() => compileSort('vault.code', scope()), isFilterError)
+        assert.throws(() => compileFilter("@collection.vault.code ?= 'hunter2'", scope()), isFilterError)
+      })
+      test('superusers and rules still reach it', async () => {
+        assert.deepEqual(await rows("vault.code = 'hunter2'", { allowHidden: true }), [i1])
+      })
+      test("a single relation only matches the target's listable records", async () => {
+        assert.deepEqual(await rows("box.label = 'lead'"), [])
+        assert.deepEqual(await rows("box.label = 'lead'", { auth: u1 }), [])
+        assert.deepEqual(await rows("box.label = 'lead'", { auth: u2 }), [i2])
+        assert.deepEqual(await rows("box.label = 'lead'", { allowHidden: true }), [i2])
+        // The relation's own id column is the item's, not the box's: still readable.
+        assert.deepEqual(await rows(`box = '${B[1]}'`), [i2])
+      })
+      test('a multi relation only matches listable records', async () => {
+        assert.deepEqual(await rows("boxes.label ?= 'lead'", { auth: u1 }), [])
+        assert.deepEqual(await rows("boxes.label ?= 'gold'", { auth: u1 }), [i1])
+        assert.deepEqual(await rows("boxes.label ?= 'lead'", { auth: u2 }), [i1, i2])
+      })
+      test('a back-relation only matches listable records', async () => {
+        assert.deepEqual(await rows("tags_via_item.word ?= 'red'", { auth: u1 }), [i1])
+        assert.deepEqual(await rows("tags_via_item.word ?= 'red'", { allowHidden: true }), [i1, i2])
+        assert.deepEqual(await rows('tags_via_item:length = 1', { auth: u2 }), [i2])
+      })
+      test('sort through a relation: records the caller may not list do not order the rows', async () => {
+        // u2 sees only the 'lead' box: the others ('gold', 'tin') tie, so they keep id order.
+        const sorted = await order('-box.label', { auth: u2 })
+        assert.deepEqual(sorted.filter((x) => x !== i2), [i1, i3, i4])
+      })
+    })
+  })
+}
