@@ -11,7 +11,7 @@ import { isAuthCollection, isMulti, type Collection, type RelationField } from '
 import { parseFields, pickFields } from './pick-fields.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
 import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.ts'
-import { visibleRecord } from './records-visibility.ts'
+import { managedIds, visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -71,7 +71,8 @@ export class RecordsService {
   /** Response JSON: visible fields, `expand`, then `fields`. */
   private async present(db: Db, c: Collection, records: RecordJson[], request: RequestInfo, q: { expand?: string; fields?: string }): Promise<RecordJson[]> {
     const pick = q.fields ? parseFields(q.fields) : undefined
-    const out = records.map((r) => visibleRecord(c, r, request))
+    const managed = await managedIds(db, c, records.map((r) => r.id), request, { registry: this.registry, capabilities: this.caps })
+    const out = records.map((r) => visibleRecord(c, r, request, managed.has(r.id)))
     if (q.expand) await expandRecords({ registry: this.registry, capabilities: this.caps, db }, c, out, parseExpand(q.expand), request)
     return out.map((r) => pickFields(r, pick))
   }

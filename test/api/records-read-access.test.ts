@@ -170,6 +170,35 @@ for (const { engine, skip } of await engines()) {
       { name: 'owner back-relation', as: 'alice', url: `users/records?filter=${enc("notes_via_owner.text ?~ 'alice'")}`, status: 200, items: ['alice'] },
       { name: 'hidden field: users get 400', as: 'bob', url: `posts/records?filter=${enc("note = 'n1'")}`, status: 400 },
       { name: 'hidden field: superusers filter by it', as: 'su', url: `posts/records?filter=${enc("note = 'n1'")}`, status: 200, items: ['p1'] },
+
+      // 3. Emails: no oracle in filters or sorts; managers (manageRule) see them, in responses too.
+      { name: 'guest cannot find a hidden email', as: 'guest', url: `users/records?filter=${enc("email = 'alice@example.com'")}`, status: 200, items: [] },
+      { name: 'guest cannot probe a hidden email by prefix', as: 'guest', url: `users/records?filter=${enc("email ~ 'ali%'")}`, status: 200, items: [] },
+      { name: 'guest cannot probe it through a relation', as: 'guest', url: `posts/records?filter=${enc("owner.email ~ 'alice'")}`, status: 200, items: [] },
+      { name: 'a visible email is searchable', as: 'guest', url: `users/records?filter=${enc("email ~ 'example.com'")}`, status: 200, items: ['bob'] },
+      { name: 'the own email is searchable', as: 'carol', url: `users/records?filter=${enc("email ~ 'example.com'")}`, status: 200, items: ['bob', 'carol'] },
+      { name: 'a manager searches the emails it manages', as: 'alice', url: `users/records?filter=${enc("email ~ 'example.com'")}`, status: 200, items: ['alice', 'bob', 'carol'] },
+      {
+        name: 'a manager sees managed emails in responses, others do not',
+        as: 'alice',
+        url: `users/records?filter=${enc("nick = 'carol'")}`,
+        status: 200,
+        check: (json) => assert.equal((json.items as { email?: string }[])[0]?.email, 'carol@example.com'),
+      },
+      {
+        name: 'a non-manager does not see them',
+        as: 'bob',
+        url: `users/records?filter=${enc("nick = 'carol'")}`,
+        status: 200,
+        check: (json) => assert.equal((json.items as { email?: string }[])[0]?.email, undefined),
+      },
+      {
+        name: 'a manager sees the email on view too',
+        as: 'alice',
+        url: 'users/records/{carol}',
+        status: 200,
+        check: (json) => assert.equal(json.email, 'carol@example.com'),
+      },
     ]
 
     for (const s of scenarios) {

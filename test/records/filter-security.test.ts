@@ -129,5 +129,40 @@ for (const { engine, skip } of await engines()) {
         assert.deepEqual(sorted.filter((x) => x !== i2), [i1, i3, i4])
       })
     })
+
+    describe('3. emails only where the caller may see them', () => {
+      const users = { collection: 'users' }
+      test('a hidden email is no oracle in a filter', async () => {
+        assert.deepEqual(await rows("email = 'u0@example.com'", users), [])
+        assert.deepEqual(await rows("email ~ 'u0@'", users), [])
+        assert.deepEqual(await rows("email:lower = 'u0@example.com'", users), [])
+        assert.deepEqual(await rows("email:length = 14 && email != ''", users), [])
+        assert.deepEqual(await rows("user.email = 'u0@example.com'"), [])
+        assert.deepEqual(await rows("email = 'u1@example.com'", { ...users, auth: u1 }), [])
+      })
+      test('nor in a sort', async () => {
+        assert.deepEqual(await order('-email', users), [u1, u2, u3])
+        assert.deepEqual(await order('-user.email'), [i1, i2, i3, i4])
+      })
+      test('the own record, superusers and rules see it', async () => {
+        assert.deepEqual(await rows("email = 'u0@example.com'", { ...users, auth: u1 }), [u1])
+        assert.deepEqual(await rows("user.email ~ 'u0@'", { auth: u1 }), [i1])
+        assert.deepEqual(await rows("email ~ 'example'", { ...users, allowHidden: true }), [u1, u2, u3])
+      })
+      test('emailVisibility shows it', async () => {
+        await fx.db.db.updateTable('users').set({ emailVisibility: fx.db.capabilities.nativeBoolean ? true : 1 }).where('id', '=', u2).execute()
+        assert.deepEqual(await rows("email ~ 'example'", users), [u2])
+        assert.deepEqual(await rows("user.email = 'u1@example.com'"), [i2])
+      })
+      test('a manager (manageRule) sees the emails it manages', async () => {
+        await fx.store.update('users', { manageRule: "@request.auth.name = 'Ann'" })
+        try {
+          assert.deepEqual(await rows("email ~ 'example'", { ...users, auth: u1 }), [u1, u2, u3])
+          assert.deepEqual(await rows("email ~ 'example'", { ...users, auth: U[2] }), [u2, u3])
+        } finally {
+          await fx.store.update('users', { manageRule: null })
+        }
+      })
+    })
   })
 }

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import { storageKind } from '../columns.ts'
-import { findField, isMulti, type Collection, type Field } from '../model.ts'
+import { findField, isAuthCollection, isMulti, type Collection, type Field } from '../model.ts'
 import type { FilterDialect } from './dialect.ts'
 import { compileFilter } from './index.ts'
 import { filterError } from './lexer.ts'
@@ -135,12 +135,33 @@ function resolvePath(ctx: ResolveContext, collection: Collection, alias: string,
       },
     }
   }
-  if (modifier === 'lower') return { t: 'col', sql: sql`lower(${column})`, kind: 'text', nullable }
+  // NB: a hidden email reads as NULL, so no comparison (not even `!=`) matches it: no oracle.
+  const value = field.name === 'email' && isAuthCollection(collection) ? emailValue(ctx, collection, alias, column) : column
+  if (modifier === 'lower') return { t: 'col', sql: sql`lower(${value})`, kind: 'text', nullable }
   if (modifier === 'length' && ['text', 'editor', 'email', 'url'].includes(field.type)) {
-    return { t: 'col', sql: sql`length(${column})`, kind: 'number', nullable }
+    return { t: 'col', sql: sql`length(${value})`, kind: 'number', nullable }
   }
   if (modifier) throw filterError(`modifier ":${modifier}" is not supported on "${field.name}"`)
-  return { t: 'col', sql: column, kind: kindOf(field), nullable }
+  return { t: 'col', sql: value, kind: kindOf(field), nullable }
+}
+
+/**
+ * An auth record's email as a client's filter or sort may read it: the email where the caller may
+ * see it (emailVisibility on, the caller's own record, a record the caller manages through the
+ * collection's manageRule), else NULL. Rules and superusers read every email.
+ */
+function emailValue(ctx: ResolveContext, collection: Collection, alias: string, column: RawBuilder<unknown>): RawBuilder<unknown> {
+  const { scope } = ctx
+  if (scope.allowHidden) return column
+  const t = scope.capabilities.nativeBoolean ? sql`${true}` : sql`${1}`
+  const visible: RawBuilder<SqlBool>[] = [sql<SqlBool>`${sql.ref(`${alias}.emailVisibility`)} = ${t}`]
+  const auth = scope.request.auth
+  if (auth && auth.collection.id === collection.id) visible.push(sql<SqlBool>`${sql.ref(`${alias}.id`)} = ${auth.record.id}`)
+  const manageRule = isAuthCollection(collection) ? collection.manageRule : null
+  if (auth && manageRule !== null && manageRule.trim() !== '') {
+    visible.push(compileFilter(manageRule, { ...scope, collection, alias, allowHidden: true }))
+  }
+  return sql`(case when (${sql.join(visible, sql` or `)}) then ${column} else null end)`
 }
 
 function resolveBackRelation(
