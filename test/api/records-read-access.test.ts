@@ -199,6 +199,13 @@ for (const { engine, skip } of await engines()) {
         status: 200,
         check: (json) => assert.equal(json.email, 'carol@example.com'),
       },
+
+      // 4. Secrets are never readable, not even by superusers or rules.
+      { name: 'superuser filter by tokenKey', as: 'su', url: `users/records?filter=${enc("tokenKey != ''")}`, status: 400 },
+      { name: 'superuser filter by a password through a relation', as: 'su', url: `posts/records?filter=${enc("owner.password != ''")}`, status: 400 },
+      { name: 'user sort by tokenKey', as: 'bob', url: `users/records?sort=tokenKey`, status: 400 },
+      { name: 'a rule reading @request.auth.tokenKey is refused', as: 'su', method: 'POST', url: '', body: { name: 'leaky', type: 'base', listRule: "@request.auth.tokenKey ~ 'a'", fields: [{ name: 'x', type: 'text' }] }, status: 400 },
+      { name: 'a rule reading a password is refused', as: 'su', method: 'POST', url: '', body: { name: 'leaky2', type: 'base', listRule: "@collection.users.password ?~ '$'", fields: [{ name: 'x', type: 'text' }] }, status: 400 },
     ]
 
     for (const s of scenarios) {

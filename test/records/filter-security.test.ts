@@ -164,5 +164,31 @@ for (const { engine, skip } of await engines()) {
         }
       })
     })
+
+    describe('4. secrets are never readable', () => {
+      const cases: [string, Opts][] = [
+        ["password != ''", { collection: 'users', allowHidden: true }],
+        ["tokenKey != ''", { collection: 'users', allowHidden: true }],
+        ["tokenKey != '' && id = @request.auth.id", { collection: 'users', allowHidden: true, auth: u1 }],
+        ["user.password ~ '$'", { allowHidden: true }],
+        ["user.tokenKey ~ 'a'", { allowHidden: true }],
+        ["@collection.users.tokenKey ?~ 'a'", { allowHidden: true }],
+        ["@request.auth.tokenKey != ''", { allowHidden: true, auth: u1 }],
+        ["@request.auth.password != ''", { allowHidden: true, auth: u1 }],
+        ["@request.auth.tokenKey != ''", { allowHidden: true }],
+      ]
+      for (const [filter, opts] of cases) {
+        test(`${filter} (${opts.auth ? 'user' : 'guest'})`, () => {
+          assert.throws(() => compileFilter(filter, scope(opts)), isFilterError)
+        })
+      }
+      test('nor sortable', () => {
+        assert.throws(() => compileSort('tokenKey', scope({ collection: 'users', allowHidden: true })), isFilterError)
+        assert.throws(() => compileSort('user.password', scope({ allowHidden: true })), isFilterError)
+      })
+      test('a body value named password is the client’s own input, not a secret', async () => {
+        assert.equal((await rows('@request.body.password:isset = true', { body: { password: 'x' } })).length, 4)
+      })
+    })
   })
 }

@@ -25,9 +25,19 @@ function kindOf(field: Field): Kind {
   return stored === 'number' || stored === 'bool' || stored === 'json' ? stored : 'text'
 }
 
+/**
+ * Password hashes and token keys: no filter, sort or rule may read them, not even a superuser's or
+ * on one's own record (a rule could otherwise be an oracle on a hash; credentials are checked in
+ * constant time by the auth code, never through SQL).
+ */
+function isSecret(collection: Collection, field: Field): boolean {
+  return field.type === 'password' || (isAuthCollection(collection) && field.name === 'tokenKey')
+}
+
 function fieldOrThrow(ctx: ResolveContext, collection: Collection, name: string): Field {
   const field = findField(collection, name)
   if (!field) throw filterError(`unknown field "${name}"`)
+  if (isSecret(collection, field)) throw filterError(`field "${name}" cannot be filtered`)
   if (field.hidden && !ctx.scope.allowHidden) throw filterError(`field "${name}" cannot be filtered`)
   return field
 }
@@ -211,12 +221,15 @@ function resolveAuth(ctx: ResolveContext, path: string[]): Resolved {
   if (path.length === 0) throw filterError('"@request.auth" needs a field, like @request.auth.id')
   const [name, modifier] = splitModifier(path[0]!)
   // A guest is an empty record: every field is '' (PocketBase's form), so `@request.auth.id != ''` works.
+  // The auth collection is unknown for a guest: refuse the built-in secrets by name all the same.
+  if (name === 'password' || name === 'tokenKey') throw filterError(`field "@request.auth.${name}" cannot be filtered`)
   if (!auth) return { t: 'const', value: '' }
   if (path.length === 1 && (name === 'collectionName' || name === 'collectionId')) {
     return { t: 'const', value: name === 'collectionName' ? auth.collection.name : auth.collection.id }
   }
   const field = findField(auth.collection, name)
   if (!field) throw filterError(`unknown field "@request.auth.${name}"`)
+  if (isSecret(auth.collection, field)) throw filterError(`field "@request.auth.${name}" cannot be filtered`)
   if (path.length === 1 && !isMulti(field)) {
     const value = auth.record[field.name]
     if (modifier === 'lower') return constant(typeof value === 'string' ? value.toLowerCase() : value)
