@@ -206,6 +206,11 @@ for (const { engine, skip } of await engines()) {
       { name: 'user sort by tokenKey', as: 'bob', url: `users/records?sort=tokenKey`, status: 400 },
       { name: 'a rule reading @request.auth.tokenKey is refused', as: 'su', method: 'POST', url: '', body: { name: 'leaky', type: 'base', listRule: "@request.auth.tokenKey ~ 'a'", fields: [{ name: 'x', type: 'text' }] }, status: 400 },
       { name: 'a rule reading a password is refused', as: 'su', method: 'POST', url: '', body: { name: 'leaky2', type: 'base', listRule: "@collection.users.password ?~ '$'", fields: [{ name: 'x', type: 'text' }] }, status: 400 },
+
+      // 5. A guest is not the owner of records whose owner is empty (a deleted user's).
+      { name: 'guest lists owner-only notes', as: 'guest', url: 'notes/records', status: 200, items: [] },
+      { name: 'guest views an orphan note', as: 'guest', url: 'notes/records/{n2}', status: 404 },
+      { name: 'the owner lists theirs', as: 'alice', url: 'notes/records', status: 200, items: ['n1'] },
     ]
 
     for (const s of scenarios) {

@@ -190,5 +190,29 @@ for (const { engine, skip } of await engines()) {
         assert.equal((await rows('@request.body.password:isset = true', { body: { password: 'x' } })).length, 4)
       })
     })
+
+    describe("5. a guest's @request.auth.* never matches an empty field", () => {
+      test('the records of a deleted owner (empty) are not the guest’s', async () => {
+        assert.deepEqual(await rows('user = @request.auth.id', { allowHidden: true }), [])
+        assert.deepEqual(await rows('@request.auth.id = user', { allowHidden: true }), [])
+        assert.deepEqual(await rows('boxes ?= @request.auth.id', { allowHidden: true }), [])
+        assert.deepEqual(await rows('boxes = @request.auth.id', { allowHidden: true }), [])
+        assert.deepEqual(await rows('user.name = @request.auth.name', { allowHidden: true }), [])
+        assert.deepEqual(await rows('user ~ @request.auth.id', { allowHidden: true }), [])
+      })
+      test('a guest differs from every field', async () => {
+        assert.deepEqual(await rows('user != @request.auth.id', { allowHidden: true }), [i1, i2, i3, i4])
+        assert.deepEqual(await rows("user != @request.auth.id && name = 'd'", { allowHidden: true }), [i4])
+      })
+      test('an explicit empty literal still matches a guest', async () => {
+        assert.deepEqual(await rows("@request.auth.id = ''", { allowHidden: true }), [i1, i2, i3, i4])
+        assert.deepEqual(await rows("@request.auth.id != ''", { allowHidden: true }), [])
+        assert.deepEqual(await rows("@request.auth.id = '' || user = @request.auth.id", { allowHidden: true }), [i1, i2, i3, i4])
+      })
+      test('a signed-in user still matches their own records', async () => {
+        assert.deepEqual(await rows('user = @request.auth.id', { allowHidden: true, auth: u1 }), [i1])
+        assert.deepEqual(await rows('boxes ?= @request.auth.id', { allowHidden: true, auth: u1 }), [])
+      })
+    })
   })
 }
