@@ -138,6 +138,23 @@ for (const { engine, skip } of await engines()) {
           { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
         ],
       })
+      const acl = '@collection.members:m.user ?= @request.auth.id && @collection.members:m.doc ?= id'
+      const docsId = await collection({ name: 'docs', type: 'base', listRule: null, viewRule: null, fields: [{ name: 'name', type: 'text' }] })
+      await collection({
+        name: 'members',
+        type: 'base',
+        listRule: null,
+        viewRule: null,
+        fields: [
+          { name: 'user', type: 'relation', collectionId: usersId, maxSelect: 1 },
+          { name: 'doc', type: 'relation', collectionId: docsId, maxSelect: 1 },
+        ],
+      })
+      assert.equal((await call('su', 'PATCH', 'docs', { listRule: acl, viewRule: acl })).status, 200)
+      await create('dA', 'docs', { name: 'A' })
+      await create('dB', 'docs', { name: 'B' })
+      await create('mA', 'members', { user: '{alice}', doc: '{dA}' })
+      await create('mB', 'members', { user: '{bob}', doc: '{dB}' })
       await create('s1', 'secrets', { code: 'hunter2' })
       await create('pa', 'privs', { label: 'alice-only', owner: '{alice}' })
       await create('p1', 'posts', { title: 'one', owner: '{alice}', secret: '{s1}', priv: '{pa}', note: 'n1' })
@@ -211,6 +228,12 @@ for (const { engine, skip } of await engines()) {
       { name: 'guest lists owner-only notes', as: 'guest', url: 'notes/records', status: 200, items: [] },
       { name: 'guest views an orphan note', as: 'guest', url: 'notes/records/{n2}', status: 404 },
       { name: 'the owner lists theirs', as: 'alice', url: 'notes/records', status: 200, items: ['n1'] },
+
+      // 6. One @collection alias is one row: a member of one document reads only that one.
+      { name: 'alice lists her documents', as: 'alice', url: 'docs/records', status: 200, items: ['dA'] },
+      { name: 'bob lists his', as: 'bob', url: 'docs/records', status: 200, items: ['dB'] },
+      { name: "alice cannot view bob's", as: 'alice', url: 'docs/records/{dB}', status: 404 },
+      { name: 'a non-member lists none', as: 'carol', url: 'docs/records', status: 200, items: [] },
     ]
 
     for (const s of scenarios) {

@@ -90,6 +90,20 @@ for (const { engine, skip } of await engines()) {
       await insert(items, { id: i2, name: 'b', box: B[1], boxes: [B[1]], user: u2 })
       await insert(items, { id: i3, name: 'c', box: B[2], boxes: [], user: u3 })
       await insert(items, { id: i4, name: 'd' })
+      const docs = await fx.store.create({ name: 'docs', listRule: '', fields: [{ name: 'name', type: 'text' }] })
+      const members = await fx.store.create({
+        name: 'members',
+        listRule: '',
+        fields: [
+          { name: 'user', type: 'relation', collectionId: users.id, maxSelect: 1 },
+          { name: 'doc', type: 'relation', collectionId: docs.id, maxSelect: 1 },
+          { name: 'roles', type: 'select', values: ['read', 'write'], maxSelect: 2 },
+        ],
+      })
+      await fx.store.create({ name: 'nobody', listRule: '', fields: [{ name: 'x', type: 'text' }] })
+      for (const [n, name] of ['d1', 'd2', 'pub'].entries()) await insert(docs, { id: id('doc', n + 1), name })
+      await insert(members, { user: u1, doc: id('doc', 1), roles: ['read'] })
+      await insert(members, { user: u2, doc: id('doc', 2), roles: ['read', 'write'] })
       await insert(tags, { item: i1, word: 'red', owner: u1 })
       await insert(tags, { item: i2, word: 'red', owner: u2 })
     })
@@ -212,6 +226,48 @@ for (const { engine, skip } of await engines()) {
       test('a signed-in user still matches their own records', async () => {
         assert.deepEqual(await rows('user = @request.auth.id', { allowHidden: true, auth: u1 }), [i1])
         assert.deepEqual(await rows('boxes ?= @request.auth.id', { allowHidden: true, auth: u1 }), [])
+      })
+    })
+
+    describe('6. one @collection alias is one row', () => {
+      const D = [1, 2, 3].map((n) => id('doc', n))
+      const [d1, d2, pub] = D as [string, string, string]
+      const rule = (filter: string, auth?: string) => rows(filter, { collection: 'docs', allowHidden: true, auth })
+      test("the ACL idiom gives a member only their documents", async () => {
+        const acl = '@collection.members:m.user ?= @request.auth.id && @collection.members:m.doc ?= id'
+        assert.deepEqual(await rule(acl, u1), [d1])
+        assert.deepEqual(await rule(acl, u2), [d2])
+        assert.deepEqual(await rule(acl, u3), [])
+        assert.deepEqual(await rule(acl), [])
+      })
+      test('an unaliased @collection.name is one row too', async () => {
+        assert.deepEqual(await rule('@collection.members.user ?= @request.auth.id && @collection.members.doc ?= id', u1), [d1])
+      })
+      test('two aliases are two rows', async () => {
+        assert.deepEqual(await rule('@collection.members:a.user ?= @request.auth.id && @collection.members:b.doc ?= id', u1), [d1, d2])
+      })
+      test('conditions on the row hold together, also negated ones and multi fields', async () => {
+        assert.deepEqual(await rule('@collection.members:m.user ?!= @request.auth.id && @collection.members:m.doc ?= id', u1), [d2])
+        assert.deepEqual(await rule("@collection.members:m.roles ?= 'write' && @collection.members:m.doc ?= id", u1), [d2])
+        assert.deepEqual(await rule("@collection.members:m.roles:length = 1 && @collection.members:m.doc = id", u1), [d1])
+        assert.deepEqual(await rule('@collection.members:m.user.name ?= @request.auth.name && @collection.members:m.doc ?= id', u2), [d2])
+      })
+      test('|| lets either side match on its own rows; other conditions are not lost', async () => {
+        const either = "(@collection.members:m.user ?= @request.auth.id && @collection.members:m.doc ?= id) || name = 'pub'"
+        assert.deepEqual(await rule(either, u1), [d1, pub])
+        assert.deepEqual(await rule(either), [pub])
+        // A collection without rows still lets the other side of || match.
+        assert.deepEqual(await rule("@collection.nobody.x ?= 'a' || name = 'pub'"), [pub])
+        assert.deepEqual(await rule("@collection.nobody.x ?= 'a' && name = 'pub'"), [])
+      })
+      test('nested in a relation path, the same alias is still one row', async () => {
+        assert.deepEqual(
+          await rule("(@collection.members:m.doc ?= id && @collection.members:m.user.name ?= 'Ann') || (@collection.members:m.doc ?= id && @collection.members:m.user.name ?= 'nobody')", u1),
+          [d1],
+        )
+      })
+      test('an alias may not name two collections', () => {
+        assert.throws(() => compileFilter("@collection.members:m.user ?= '' && @collection.docs:m.name ?= ''", scope({ collection: 'docs', allowHidden: true })), isFilterError)
       })
     })
   })

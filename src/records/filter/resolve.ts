@@ -3,14 +3,15 @@ import { storageKind } from '../columns.ts'
 import { findField, isAuthCollection, isMulti, type Collection, type Field } from '../model.ts'
 import type { FilterDialect } from './dialect.ts'
 import { compileFilter } from './index.ts'
-import { filterError, type SignOp } from './lexer.ts'
+import { filterError } from './lexer.ts'
 import { macroValue } from './macros.ts'
 import type { Kind, Predicate, Resolved } from './operand.ts'
-import type { Expr, Operand } from './parser.ts'
 import type { FilterScope } from './scope.ts'
 
 /** PocketBase's limit on relation hops in one path. */
 const MAX_DEPTH = 6
+/** Distinct `@collection` rows one expression may join (each multiplies the rows scanned). */
+const MAX_COLLECTION_JOINS = 4
 const viaPattern = /^(\w+)_via_(\w+)$/
 
 export interface ResolveContext {
@@ -273,20 +274,58 @@ function resolveRequest(ctx: ResolveContext, parts: string[]): Resolved {
   }
 }
 
+interface CollectionJoin {
+  target: Collection
+  alias: string
+  on: RawBuilder<SqlBool> | undefined
+}
+
+/** The `@collection` joins of each compile (one row per alias), keyed by its context. */
+const joinsOf = new WeakMap<ResolveContext, Map<string, CollectionJoin>>()
+
 /**
- * `@collection.NAME.field` or `@collection.NAME:alias.field`: true when ANY row of that collection
- * matches. NB: each comparison is its own EXISTS, so two comparisons on one alias may match two
- * different rows (PocketBase joins them to one row); write such conditions against a relation.
+ * `@collection.NAME.path` or `@collection.NAME:alias.path`: the path on ONE row of that collection,
+ * the same row for every reference to that alias (or to the unaliased NAME) in one expression, as
+ * PocketBase joins it. The row ranges over the collection (a row of NULLs when it has none) in an
+ * EXISTS that `withCollectionJoins` puts around the whole expression, so `a && b` on one alias needs
+ * one row that matches both, `a || b` any rows, as PocketBase's LEFT JOIN + DISTINCT means.
+ * NB: a plain operator (`=`) compares that row's value too; PocketBase would require every row.
  */
 function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
   const [ref, ...path] = parts
-  const [name] = splitModifier(ref ?? '')
+  const [name, aliasName] = splitModifier(ref ?? '')
   const target = name ? ctx.scope.registry.get(name) : undefined
   if (!target) throw filterError(`unknown collection "@collection.${name ?? ''}"`)
   if (path.length === 0) throw filterError(`"@collection.${name}" needs a field`)
-  const r = hopAlias(ctx)
-  const visible = reachable(ctx, target, r)
-  return rowsOf(target, r, visible, resolvePath(ctx, target, r, path, 1), true)
+  if (aliasName !== undefined && !/^\w+$/.test(aliasName)) throw filterError(`invalid alias "@collection.${ref ?? ''}"`)
+  const key = aliasName === undefined ? `name:${target.id}` : `alias:${aliasName}`
+  let joins = joinsOf.get(ctx)
+  if (!joins) joinsOf.set(ctx, (joins = new Map()))
+  let join = joins.get(key)
+  if (join && join.target.id !== target.id) throw filterError(`alias "${aliasName ?? ''}" names two collections`)
+  if (!join) {
+    if (joins.size >= MAX_COLLECTION_JOINS) throw filterError(`at most ${MAX_COLLECTION_JOINS} @collection rows in one expression`)
+    const alias = `${ctx.nextAlias()}c`
+    join = { target, alias, on: reachable(ctx, target, alias) }
+    joins.set(key, join)
+  }
+  const inner = resolvePath(ctx, target, join.alias, path, 1)
+  if (inner.t === 'col') return { t: 'set', kind: inner.kind, anyOnly: true, exists: (p) => p(inner.sql) }
+  return inner
+}
+
+/**
+ * Puts the compiled expression `where` inside one EXISTS over the `@collection` rows it named:
+ * true when some choice of those rows makes it true. A collection without rows still gives one
+ * row of NULLs (LEFT JOIN), so the parts of the expression that do not read it still count.
+ * NB: MariaDB has no LATERAL; the rows are joined in the subquery and `where` stays in its WHERE,
+ * where correlation with the main table works on every engine.
+ */
+export function withCollectionJoins(ctx: ResolveContext, where: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
+  const joins = joinsOf.get(ctx)
+  if (!joins || joins.size === 0) return where
+  const tables = [...joins.values()].map((j) => sql`left join ${from(j.target, j.alias)} on ${j.on ?? sql`1=1`}`)
+  return sql<SqlBool>`exists (select 1 from (select 1 as one) as ${sql.id(`${ctx.nextAlias()}j`)} ${sql.join(tables, sql` `)} where ${where})`
 }
 
 /** Resolves one identifier of a filter (a field path, `@request.*`, `@collection.*`, a macro). */
@@ -300,36 +339,4 @@ export function resolveIdent(ctx: ResolveContext, name: string): Resolved {
   if (name.startsWith('@')) throw filterError(`unknown identifier "${name}"`)
   const { collection } = ctx.scope
   return resolvePath(ctx, collection, ctx.scope.alias ?? collection.name, parts, 0)
-}
-
-const negativeOps = new Set<SignOp>(['!=', '?!=', '!~', '?!~'])
-const guestTrue: Expr = { kind: 'compare', op: '=', left: { kind: 'number', value: 1 }, right: { kind: 'number', value: 1 } }
-const guestFalse: Expr = { kind: 'compare', op: '=', left: { kind: 'number', value: 1 }, right: { kind: 'number', value: 0 } }
-
-const isGuestAuth = (o: Operand) => o.kind === 'ident' && o.name.startsWith('@request.auth.')
-
-/** Operands known before any row is read: literals, macros and the request's own plain values. */
-function isRequestConstant(o: Operand): boolean {
-  if (o.kind !== 'ident') return true
-  if (macroValue(o.name) !== undefined) return true
-  return /^@request\.(method|context|auth\.[\w:]+|(headers|query|body)\.[\w:]+)$/.test(o.name)
-}
-
-/**
- * For a guest, a comparison of `@request.auth.*` with a field (or anything read from rows) never
- * matches: `=`, `?=`, `~`, `<` ... are false, `!=`, `?!=`, `!~`, `?!~` true, so a guest is no owner
- * of the records whose owner is empty (a deleted user's). Compared with a literal or another request
- * value it still reads as '' (`@request.auth.id = ''` holds for guests). Stricter than PocketBase,
- * where a guest's empty id equals an empty field.
- */
-export function guardGuestAuth(tree: Expr, scope: FilterScope): Expr {
-  if (scope.request.auth) return tree
-  const walk = (e: Expr): Expr => {
-    if (e.kind !== 'compare') return { kind: e.kind, items: e.items.map(walk) }
-    const left = isGuestAuth(e.left) && !isRequestConstant(e.right)
-    const right = isGuestAuth(e.right) && !isRequestConstant(e.left)
-    if (!left && !right) return e
-    return negativeOps.has(e.op) ? guestTrue : guestFalse
-  }
-  return walk(tree)
 }
