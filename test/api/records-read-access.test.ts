@@ -47,7 +47,7 @@ for (const { engine, skip } of await engines()) {
         method: method as 'GET',
         url: `/api/collections/${url.replace(/\{(\w+)\}/g, (_, l: string) => ids.get(l) ?? l)}`,
         headers: tokens[who] ? { authorization: tokens[who] } : {},
-        payload: body,
+        payload: body && Object.fromEntries(Object.entries(body).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/^\{(\w+)\}$/, (_, l: string) => ids.get(l) ?? l) : v])),
       })
       return { status: res.statusCode, json: res.json() as Record<string, unknown> }
     }
@@ -155,6 +155,28 @@ for (const { engine, skip } of await engines()) {
       await create('dB', 'docs', { name: 'B' })
       await create('mA', 'members', { user: '{alice}', doc: '{dA}' })
       await create('mB', 'members', { user: '{bob}', doc: '{dB}' })
+      await collection({
+        name: 'tasks',
+        type: 'base',
+        listRule: 'owner = @request.auth.id',
+        viewRule: 'owner = @request.auth.id',
+        createRule: "@request.body.owner = @request.auth.id && @request.body.tags:each != 'banned' && @request.body.tags:length <= 2",
+        updateRule: "owner = @request.auth.id && (@request.body.status:changed = false || @request.auth.role = 'admin')",
+        fields: [
+          { name: 'title', type: 'text' },
+          { name: 'status', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+          { name: 'tags', type: 'select', values: ['a', 'b', 'c', 'banned'], maxSelect: 4 },
+        ],
+      })
+      await collection({
+        name: 'grants',
+        type: 'base',
+        createRule: "@request.body.grantor.role = 'admin'",
+        fields: [{ name: 'grantor', type: 'relation', collectionId: usersId, maxSelect: 1 }],
+      })
+      await create('tBob', 'tasks', { title: 'bob task', status: 'open', owner: '{bob}' })
+      await create('tAlice', 'tasks', { title: 'alice task', status: 'open', owner: '{alice}' })
       await create('s1', 'secrets', { code: 'hunter2' })
       await create('pa', 'privs', { label: 'alice-only', owner: '{alice}' })
       await create('p1', 'posts', { title: 'one', owner: '{alice}', secret: '{s1}', priv: '{pa}', note: 'n1' })
@@ -234,6 +256,17 @@ for (const { engine, skip } of await engines()) {
       { name: 'bob lists his', as: 'bob', url: 'docs/records', status: 200, items: ['dB'] },
       { name: "alice cannot view bob's", as: 'alice', url: 'docs/records/{dB}', status: 404 },
       { name: 'a non-member lists none', as: 'carol', url: 'docs/records', status: 200, items: [] },
+
+      // 7. Rules read @request.body with :each, :length, :changed and through relations.
+      { name: ':each and :length let a clean create in', as: 'bob', method: 'POST', url: 'tasks/records', body: { title: 't', owner: '{bob}', tags: ['a', 'b'] }, status: 200 },
+      { name: ':each refuses a banned item', as: 'bob', method: 'POST', url: 'tasks/records', body: { title: 't', owner: '{bob}', tags: ['a', 'banned'] }, status: 400 },
+      { name: ':length refuses too many', as: 'bob', method: 'POST', url: 'tasks/records', body: { title: 't', owner: '{bob}', tags: ['a', 'b', 'c'] }, status: 400 },
+      { name: 'an update that keeps the status passes', as: 'bob', method: 'PATCH', url: 'tasks/records/{tBob}', body: { title: 'renamed', status: 'open' }, status: 200 },
+      { name: 'an update without the status passes', as: 'bob', method: 'PATCH', url: 'tasks/records/{tBob}', body: { title: 'renamed again' }, status: 200 },
+      { name: ':changed refuses a status change', as: 'bob', method: 'PATCH', url: 'tasks/records/{tBob}', body: { status: 'done' }, status: 404 },
+      { name: 'an admin may change it', as: 'alice', method: 'PATCH', url: 'tasks/records/{tAlice}', body: { status: 'done' }, status: 200 },
+      { name: 'a body relation path: admin grantor', as: 'bob', method: 'POST', url: 'grants/records', body: { grantor: '{alice}' }, status: 200 },
+      { name: 'a body relation path: non-admin grantor', as: 'bob', method: 'POST', url: 'grants/records', body: { grantor: '{bob}' }, status: 400 },
     ]
 
     for (const s of scenarios) {

@@ -270,5 +270,44 @@ for (const { engine, skip } of await engines()) {
         assert.throws(() => compileFilter("@collection.members:m.user ?= '' && @collection.docs:m.name ?= ''", scope({ collection: 'docs', allowHidden: true })), isFilterError)
       })
     })
+
+    describe('7. rules read @request.body with modifiers and through relations', () => {
+      const rule = (filter: string, body: Record<string, unknown>, auth?: string) => rows(filter, { allowHidden: true, body, auth })
+      const all = () => [...I]
+      test(':each is every submitted item, ?= any', async () => {
+        const body = { boxes: [B[0], B[1]] }
+        assert.deepEqual(await rule("@request.body.boxes:each != ''", body), all())
+        assert.deepEqual(await rule(`@request.body.boxes:each = '${B[0]}'`, body), [])
+        assert.deepEqual(await rule(`@request.body.boxes:each ?= '${B[0]}'`, body), all())
+        assert.deepEqual(await rule("@request.body.boxes:each ~ 'box'", body), all())
+      })
+      test(':length and :isset', async () => {
+        assert.deepEqual(await rule('@request.body.boxes:length = 2', { boxes: [B[0], B[1]] }), all())
+        assert.deepEqual(await rule('@request.body.boxes:length = 0', {}), all())
+        assert.deepEqual(await rule('@request.body.name:isset = true', { name: 'x' }), all())
+        assert.deepEqual(await rule('@request.body.name:isset = true', {}), [])
+      })
+      test(':changed is a submitted value other than the current one', async () => {
+        assert.deepEqual(await rule('@request.body.name:changed = true', { name: 'a' }), [i2, i3, i4])
+        assert.deepEqual(await rule('@request.body.name:changed = false', { name: 'a' }), [i1])
+        assert.deepEqual(await rule('@request.body.name:changed = true', {}), [])
+        assert.deepEqual(await rule('@request.body.boxes:changed = true', { boxes: [B[1], B[0]] }), [i2, i3, i4])
+        assert.deepEqual(await rule('@request.body.boxes:changed = false', { boxes: [] }), [i3, i4])
+        assert.deepEqual(await rule('@request.body.user:changed = false', { user: u2 }), [i2])
+      })
+      test('a relation path reads the record the body points at', async () => {
+        assert.deepEqual(await rule("@request.body.box.label = 'gold'", { box: B[0] }), all())
+        assert.deepEqual(await rule("@request.body.box.label = 'gold'", { box: B[1] }), [])
+        assert.deepEqual(await rule("@request.body.box.label = 'gold'", {}), [])
+        assert.deepEqual(await rule('@request.body.box.owner = @request.auth.id', { box: B[0] }, u1), all())
+        assert.deepEqual(await rule('@request.body.box.owner = @request.auth.id', { box: B[0] }, u2), [])
+        assert.deepEqual(await rule("@request.body.boxes.label ?= 'lead'", { boxes: [B[0], B[1]] }), all())
+        assert.deepEqual(await rule("@request.body.boxes.label = 'gold'", { boxes: [B[0], B[1]] }), [])
+        assert.deepEqual(await rule("@request.body.user.name = 'Ann'", { user: u1 }), all())
+      })
+      test('secrets stay unreadable through the body', () => {
+        assert.throws(() => compileFilter("@request.body.user.password != ''", scope({ allowHidden: true, body: { user: u1 } })), isFilterError)
+      })
+    })
   })
 }

@@ -5,6 +5,7 @@ import type { FilterDialect } from './dialect.ts'
 import { compileFilter } from './index.ts'
 import { filterError } from './lexer.ts'
 import { macroValue } from './macros.ts'
+import { resolveBody } from './request-body.ts'
 import type { Kind, Predicate, Resolved } from './operand.ts'
 import type { FilterScope } from './scope.ts'
 
@@ -44,7 +45,7 @@ function fieldOrThrow(ctx: ResolveContext, collection: Collection, name: string)
   return field
 }
 
-function splitModifier(segment: string): [string, string | undefined] {
+export function splitModifier(segment: string): [string, string | undefined] {
   const i = segment.indexOf(':')
   return i < 0 ? [segment, undefined] : [segment.slice(0, i), segment.slice(i + 1)]
 }
@@ -61,7 +62,7 @@ function both(where: RawBuilder<SqlBool> | undefined, extra: RawBuilder<SqlBool>
  * target's list rule is compiled onto this alias by a nested compile, whose own aliases are
  * `__f<n>`: the `r` suffix keeps them from capturing it.
  */
-function hopAlias(ctx: ResolveContext): string {
+export function hopAlias(ctx: ResolveContext): string {
   return ctx.scope.allowHidden ? ctx.nextAlias() : `${ctx.nextAlias()}r`
 }
 
@@ -70,7 +71,7 @@ function hopAlias(ctx: ResolveContext): string {
  * back-relation or `@collection`: those its list rule lets the caller list (PocketBase v0.31+).
  * A superuser-only target (rule `null`) cannot be reached at all; rules and superusers reach all.
  */
-function reachable(ctx: ResolveContext, target: Collection, alias: string): RawBuilder<SqlBool> | undefined {
+export function reachable(ctx: ResolveContext, target: Collection, alias: string): RawBuilder<SqlBool> | undefined {
   const { scope } = ctx
   if (scope.allowHidden) return undefined
   const rule = target.listRule
@@ -83,7 +84,7 @@ function reachable(ctx: ResolveContext, target: Collection, alias: string): RawB
  * Puts `inner` (resolved on a row `alias` of `c`) under a subquery over the rows where `where`
  * holds: a value becomes a scalar subquery (a single relation), a set an EXISTS.
  */
-function within(c: Collection, alias: string, where: RawBuilder<SqlBool>, inner: Resolved): Resolved {
+export function within(c: Collection, alias: string, where: RawBuilder<SqlBool>, inner: Resolved): Resolved {
   if (inner.t === 'col') return { t: 'col', sql: sql`(select ${inner.sql} from ${from(c, alias)} where ${where})`, kind: inner.kind, nullable: true }
   if (inner.t === 'set') {
     return { ...inner, exists: (p: Predicate) => sql<SqlBool>`exists (select 1 from ${from(c, alias)} where ${where} and ${inner.exists(p)})` }
@@ -92,7 +93,7 @@ function within(c: Collection, alias: string, where: RawBuilder<SqlBool>, inner:
 }
 
 /** Every row of `c` whose `where` holds contributes its `inner` value: a set. */
-function rowsOf(c: Collection, alias: string, where: RawBuilder<SqlBool> | undefined, inner: Resolved, anyOnly: boolean): Resolved {
+export function rowsOf(c: Collection, alias: string, where: RawBuilder<SqlBool> | undefined, inner: Resolved, anyOnly: boolean): Resolved {
   const cond = (extra: RawBuilder<SqlBool>) => (where ? sql<SqlBool>`${where} and ${extra}` : extra)
   if (inner.t === 'col') {
     return { t: 'set', kind: inner.kind, anyOnly, exists: (p) => sql<SqlBool>`exists (select 1 from ${from(c, alias)} where ${cond(p(inner.sql))})` }
@@ -107,7 +108,7 @@ function rowsOf(c: Collection, alias: string, where: RawBuilder<SqlBool> | undef
  * Resolves the path `segments` on a row of `collection` aliased `alias`.
  * Single relations become scalar subqueries; multi values and back-relations become sets.
  */
-function resolvePath(ctx: ResolveContext, collection: Collection, alias: string, segments: string[], depth: number): Resolved {
+export function resolvePath(ctx: ResolveContext, collection: Collection, alias: string, segments: string[], depth: number): Resolved {
   if (depth > MAX_DEPTH) throw filterError('too many relation hops')
   const [rawName, modifier] = splitModifier(segments[0]!)
   const rest = segments.slice(1)
@@ -212,7 +213,7 @@ function resolveBackRelation(
 }
 
 /** A request value as a constant: scalars as they are, anything else as JSON text. */
-function constant(value: unknown): Resolved {
+export function constant(value: unknown): Resolved {
   if (value === undefined || value === null) return { t: 'const', value: null }
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return { t: 'const', value }
   return { t: 'const', value: JSON.stringify(value) }
@@ -255,16 +256,18 @@ function resolveRequest(ctx: ResolveContext, parts: string[]): Resolved {
       return { t: 'const', value: request.context }
     case 'auth':
       return resolveAuth(ctx, rest)
+    case 'body':
+      if (sectionModifier) throw filterError('"@request.body" needs one key, like @request.body.name')
+      return resolveBody(ctx, rest)
     case 'headers':
-    case 'query':
-    case 'body': {
+    case 'query': {
       if (rest.length !== 1 || sectionModifier) throw filterError(`"@request.${sectionName}" needs one key, like @request.${sectionName}.name`)
       const [key, modifier] = splitModifier(rest[0]!)
-      const source: Record<string, unknown> = sectionName === 'headers' ? request.headers : sectionName === 'query' ? request.query : request.body
+      const source: Record<string, unknown> = sectionName === 'headers' ? request.headers : request.query
       const has = Object.prototype.hasOwnProperty.call(source, key)
       const value = has ? source[key] : undefined
       if (modifier === 'isset') return { t: 'const', value: has }
-      if (modifier === 'length') return { t: 'const', value: Array.isArray(value) ? value.length : value === undefined || value === null || value === '' ? 0 : 1 }
+      if (modifier === 'length') return { t: 'const', value: value === undefined || value === null || value === '' ? 0 : 1 }
       if (modifier === 'lower') return constant(typeof value === 'string' ? value.toLowerCase() : value)
       if (modifier) throw filterError(`unknown modifier ":${modifier}"`)
       return constant(value)
