@@ -223,6 +223,10 @@ for (const { engine, skip } of await engines()) {
         assert.deepEqual(await rows("@request.auth.id != ''", { allowHidden: true }), [])
         assert.deepEqual(await rows("@request.auth.id = '' || user = @request.auth.id", { allowHidden: true }), [i1, i2, i3, i4])
       })
+      test("a guest's rule still checks the other side's fields", () => {
+        assert.throws(() => compileFilter('nosuch = @request.auth.id', scope({ allowHidden: true })), isFilterError)
+        assert.throws(() => compileFilter('@request.auth.id != user.nosuch', scope({ allowHidden: true })), isFilterError)
+      })
       test('a signed-in user still matches their own records', async () => {
         assert.deepEqual(await rows('user = @request.auth.id', { allowHidden: true, auth: u1 }), [i1])
         assert.deepEqual(await rows('boxes ?= @request.auth.id', { allowHidden: true, auth: u1 }), [])

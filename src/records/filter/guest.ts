@@ -30,7 +30,9 @@ export function guardGuestAuth(tree: Expr, scope: FilterScope): Expr {
     const left = isGuestAuth(e.left) && !isRequestConstant(e.right)
     const right = isGuestAuth(e.right) && !isRequestConstant(e.left)
     if (!left && !right) return e
-    return negativeOps.has(e.op) ? guestTrue : guestFalse
+    // The original comparison stays in (neutralised) so its fields are still checked: a rule is
+    // validated as a guest's, and a typo on the other side must still be an error.
+    return negativeOps.has(e.op) ? { kind: 'or', items: [guestTrue, e] } : { kind: 'and', items: [guestFalse, e] }
   }
   return walk(tree)
 }
