@@ -1,6 +1,7 @@
 import type { RawBuilder, SqlBool } from 'kysely'
+import { ApiError } from '../errors.ts'
 import type { SqlCapabilities } from '../sql/sql.ts'
-import { compileFilter } from './filter/index.ts'
+import { compileFilter, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
 import type { RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
@@ -22,4 +23,29 @@ export function ruleAccess(
   if (rule === null) return { kind: 'deny' }
   if (rule.trim() === '') return { kind: 'allow' }
   return { kind: 'where', where: compileFilter(rule, { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true }) }
+}
+
+/** What only superusers may name in a client's `filter` or `sort` (PocketBase's list, same order). */
+const superuserOnlyRuleFields = ['@collection.', '@request.'] as const
+
+/**
+ * The scope of a client's own `filter` and `sort`, after PocketBase's check that a non-superuser
+ * names neither `@collection.` nor `@request.` in them (403). NB: the check is PocketBase's loose
+ * substring test, so such text inside a string literal is refused too; without it, `@collection`
+ * would let a guest read any collection whatever its rules.
+ */
+export function clientFilterScope(
+  collection: Collection,
+  q: { filter?: string; sort?: string },
+  request: RequestInfo,
+  deps: { registry: CollectionRegistry; capabilities: SqlCapabilities },
+): FilterScope {
+  const superuser = request.auth?.isSuperuser === true
+  if (!superuser) {
+    for (const param of [q.filter, q.sort]) {
+      const field = param ? superuserOnlyRuleFields.find((f) => param.includes(f)) : undefined
+      if (field) throw new ApiError('forbidden', `Only superusers can filter by ${field}`)
+    }
+  }
+  return { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: superuser }
 }

@@ -10,8 +10,8 @@ import { compileFilter, compileSort } from './filter/index.ts'
 import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
-import { ruleAccess, type RuleAccess } from './records-rules.ts'
-import { visibleRecord } from './records-visibility.ts'
+import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.ts'
+import { managedIds, visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -71,7 +71,8 @@ export class RecordsService {
   /** Response JSON: visible fields, `expand`, then `fields`. */
   private async present(db: Db, c: Collection, records: RecordJson[], request: RequestInfo, q: { expand?: string; fields?: string }): Promise<RecordJson[]> {
     const pick = q.fields ? parseFields(q.fields) : undefined
-    const out = records.map((r) => visibleRecord(c, r, request))
+    const managed = await managedIds(db, c, records.map((r) => r.id), request, { registry: this.registry, capabilities: this.caps })
+    const out = records.map((r) => visibleRecord(c, r, request, managed.has(r.id)))
     if (q.expand) await expandRecords({ registry: this.registry, capabilities: this.caps, db }, c, out, parseExpand(q.expand), request)
     return out.map((r) => pickFields(r, pick))
   }
@@ -83,7 +84,7 @@ export class RecordsService {
     const page = q.page ?? 1
     const perPage = q.perPage ?? DEFAULT_PER_PAGE
     if (perPage > MAX_PER_PAGE) throw new ApiError('bad_request', `perPage must be at most ${MAX_PER_PAGE}.`)
-    const scope = { collection: c, registry: this.registry, capabilities: this.caps, request, allowHidden: request.auth?.isSuperuser === true }
+    const scope = clientFilterScope(c, q, request, { registry: this.registry, capabilities: this.caps })
     const db = this.sql.reader().db
     let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
     if (access.kind === 'where') base = base.where(access.where)

@@ -1,5 +1,9 @@
+import { sql, type Kysely } from 'kysely'
+import type { SqlCapabilities } from '../sql/sql.ts'
+import { compileFilter } from './filter/index.ts'
 import { isAuthCollection, type Collection } from './model.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
+import type { CollectionRegistry } from './registry.ts'
 
 /**
  * What a caller may see of a record: hidden fields only for superusers; `password` and
@@ -18,4 +22,24 @@ export function visibleRecord(collection: Collection, record: RecordJson, reques
   }
   if (isAuthCollection(collection) && !superuser && !isManager && !own && record.emailVisibility !== true) delete out.email
   return out as RecordJson
+}
+
+/**
+ * Which of `ids` (records of an auth collection) the caller manages through its manageRule, so
+ * their emails are shown (PocketBase: `IgnoreEmailVisibility` for managed records). A null or
+ * empty manageRule manages nothing; superusers see every email anyway.
+ */
+export async function managedIds(
+  db: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  collection: Collection,
+  ids: string[],
+  request: RequestInfo,
+  deps: { registry: CollectionRegistry; capabilities: SqlCapabilities },
+): Promise<Set<string>> {
+  if (!isAuthCollection(collection) || !request.auth || request.auth.isSuperuser || ids.length === 0) return new Set()
+  const rule = collection.manageRule
+  if (rule === null || rule.trim() === '') return new Set()
+  const where = compileFilter(rule, { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true })
+  const rows = await db.selectFrom(collection.name).select(sql.ref(`${collection.name}.id`).as('id')).where(sql.ref(`${collection.name}.id`), 'in', ids).where(where).execute()
+  return new Set(rows.map((r: { id: unknown }) => String(r.id)))
 }

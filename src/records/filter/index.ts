@@ -3,7 +3,8 @@ import { Comparer, TRUE } from './compare.ts'
 import { filterDialect } from './dialect.ts'
 import { filterError } from './lexer.ts'
 import { parseFilter, type Expr } from './parser.ts'
-import { resolveIdent, type ResolveContext } from './resolve.ts'
+import { guardGuestAuth } from './guest.ts'
+import { resolveIdent, withCollectionJoins, type ResolveContext } from './resolve.ts'
 import type { Resolved } from './operand.ts'
 import type { FilterScope } from './scope.ts'
 import type { Operand } from './parser.ts'
@@ -43,7 +44,7 @@ export function compileFilter(expr: string, scope: FilterScope): RawBuilder<SqlB
   const tree = parseFilter(expr)
   if (!tree) return TRUE
   const ctx = context(scope)
-  return compileExpr(ctx, new Comparer(ctx.dialect, scope.capabilities), tree)
+  return withCollectionJoins(ctx, compileExpr(ctx, new Comparer(ctx.dialect, scope.capabilities), guardGuestAuth(tree, scope)))
 }
 
 /** Compiles a `sort` parameter (`-created,title,@random,@rowid`) to ORDER BY items. Throws ApiError('invalid_filter'). */
