@@ -2,6 +2,7 @@ import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import type { SqlCapabilities } from '../../sql/sql.ts'
 import type { FilterDialect } from './dialect.ts'
 import { filterError, type SignOp } from './lexer.ts'
+import { likeMatch, likePieces, renderLike } from './like.ts'
 import type { Resolved } from './operand.ts'
 
 type Scalar = Exclude<Resolved, { t: 'set' }>
@@ -32,26 +33,6 @@ function modeOf(a: Scalar, b: Scalar): Mode {
   return 'text'
 }
 
-/** PocketBase's LIKE: `%` around the value unless it already has one; case-insensitive. */
-function likePattern(value: string): string {
-  return value.includes('%') ? value : `%${value.replace(/[!%_]/g, (c) => `!${c}`)}%`
-}
-
-/** A LIKE pattern (escape character `!`) as a case-insensitive regular expression. */
-function likeRegExp(pattern: string): RegExp {
-  let re = ''
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!
-    if (c === '!' && i + 1 < pattern.length) re += escapeRegExp(pattern[++i]!)
-    else if (c === '%') re += '.*'
-    else if (c === '_') re += '.'
-    else re += escapeRegExp(c)
-  }
-  return new RegExp(`^${re}$`, 'is')
-}
-
-const escapeRegExp = (c: string) => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
-
 function constText(v: Const['value']): string {
   return v === null ? '' : String(v)
 }
@@ -60,7 +41,7 @@ function constText(v: Const['value']): string {
 function fold(op: BaseOp, a: Const, b: Const): boolean {
   const mode = modeOf(a, b)
   if (op === '~' || op === '!~') {
-    const hit = likeRegExp(likePattern(constText(b.value))).test(constText(a.value))
+    const hit = likeMatch(constText(a.value), likePieces(constText(b.value)))
     return op === '~' ? hit : !hit
   }
   const x: string | number = mode === 'number' ? Number(a.value) : mode === 'bool' ? Number(truthy.has(a.value)) : constText(a.value)
@@ -111,9 +92,10 @@ export class Comparer {
     if (a.t === 'const' && b.t === 'const') return fold(op, a, b) ? TRUE : FALSE
     if (op === '~' || op === '!~') {
       const left = this.value(a, 'text')
-      const right = b.t === 'const' ? sql`${likePattern(constText(b.value))}` : this.value(b, 'text')
+      // A column on the right is a pattern as it is, wrapped in `%` (PocketBase's contains-match).
+      const right = b.t === 'const' ? sql`${renderLike(likePieces(constText(b.value)))}` : sql`concat('%', ${this.value(b, 'text')}, '%')`
       const not = op === '!~' ? sql`not ` : sql``
-      return sql<SqlBool>`(lower(${left}) ${not}like lower(${right}) escape '!')`
+      return sql<SqlBool>`(lower(${left}) ${not}like lower(${right}) escape ${this.dialect.likeEscape})`
     }
     const mode = modeOf(a, b)
     const sqlOp = op === '!=' ? '<>' : op

@@ -18,6 +18,8 @@ export interface FilterDialect {
   /** A text value as a number (non-numbers become 0 or NULL, never an error). */
   asNumber(expr: RawBuilder<unknown>): RawBuilder<number>
   random(): RawBuilder<unknown>
+  /** The SQL literal of a single backslash, for `LIKE ... ESCAPE` (MySQL reads `\\` in literals). */
+  likeEscape: RawBuilder<unknown>
   /** A JSON path inside a json column, as text. `path` segments are parameters. */
   jsonExtract(json: RawBuilder<unknown>, path: string[]): RawBuilder<unknown>
 }
@@ -36,6 +38,7 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         asText: (e) => sql<string>`cast(${e} as text)`,
         asNumber: (e) => sql<number>`cast(${e} as real)`,
         random: () => sql`random()`,
+        likeEscape: sql.raw(`'\\'`),
         jsonExtract: (j, path) => sql`json_extract(case when json_valid(${j}) then ${j} else null end, ${jsonPath(path)})`,
       }
     case 'jsonb':
@@ -51,6 +54,7 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         asNumber: (e) =>
           sql<number>`(case when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
         random: () => sql`random()`,
+        likeEscape: sql.raw(`'\\'`),
         jsonExtract: (j, path) => sql`(${j}::jsonb #>> ${`{${path.map((p) => p.replaceAll(/[{},"]/g, '')).join(',')}}`}::text[])`,
       }
     case 'mysql-json':
@@ -63,6 +67,7 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         asText: (e) => sql<string>`cast(${e} as char)`,
         asNumber: (e) => sql<number>`(${e} + 0.0)`,
         random: () => sql`rand()`,
+        likeEscape: sql.raw(`'\\\\'`),
         jsonExtract: (j, path) => sql`json_unquote(json_extract(${j}, ${jsonPath(path)}))`,
       }
   }

@@ -1,0 +1,67 @@
+/**
+ * Denial-of-service bounds of the filter language on every SQL engine: `~` never backtracks in
+ * JavaScript, and a filter or sort is bounded in expressions, table aliases and relation hops.
+ * NB: no timing thresholds: the hostile inputs here would take the old code minutes, so finishing
+ * within the runner's timeout is the proof.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { ApiError } from '../../src/errors.ts'
+import { compileFilter, compileSort } from '../../src/records/filter/index.ts'
+import { likeMatch, likePieces } from '../../src/records/filter/like.ts'
+import { engines } from '../helpers/engines.ts'
+import { openFixture, P, type Fixture } from './filter-fixture.ts'
+
+const isFilterError = (e: unknown) => e instanceof ApiError && e.code === 'invalid_filter' && e.status === 400
+
+describe('like matcher', () => {
+  test('agrees with LIKE on small cases', () => {
+    const cases: [string, string, boolean][] = [
+      ['Hello World', 'hello', true],
+      ['Hello World', 'HELLO%', true],
+      ['Hello World', '%world', true],
+      ['Hello World', 'h%o%d', true],
+      ['Hello World', 'h%o%x', false],
+      ['abc', 'a_c%', true],
+      ['abc', '_b_%', true],
+      ['abc', '_b%_c', false],
+      ['aaa', '%a%a%a%', true],
+      ['aa', '%a%a%a%', false],
+      ['100%', '100\\%', true],
+      ['1000', '100\\%', false],
+      ['a_b', 'a\\_b', true],
+      ['axb', 'a\\_b', false],
+      ['', '', true],
+    ]
+    for (const [text, pattern, expected] of cases) assert.equal(likeMatch(text, likePieces(pattern)), expected, `${text} ~ ${pattern}`)
+  })
+})
+
+for (const { engine, skip } of await engines()) {
+  describe(`filter dos: ${engine}`, { skip }, () => {
+    let fx: Fixture
+    before(async () => {
+      fx = await openFixture(engine)
+    })
+    after(async () => fx?.close())
+
+    async function rows(filter: string, opts: Parameters<Fixture['scope']>[0] = {}): Promise<string[]> {
+      const found = await fx.db.db.selectFrom('posts').select('id').where(compileFilter(filter, fx.scope(opts))).execute()
+      return found.map((r) => String(r.id)).sort()
+    }
+
+    test('a constant ~ with many wildcards folds without backtracking (literal in the filter)', async () => {
+      // 1700 a's against `%a` x 850 then `b`: a backtracking regex tries C(1700, 850) splits.
+      const filter = `'${'a'.repeat(1700)}' ~ '${'%a'.repeat(850)}%b'`
+      assert.ok(filter.length <= 3500)
+      assert.deepEqual(await rows(filter), [])
+      assert.deepEqual(await rows(`'${'a'.repeat(1700)}' ~ '${'%a'.repeat(850)}%'`), [...P].sort())
+    })
+
+    test('a constant ~ with many wildcards folds without backtracking (request values)', async () => {
+      const query = { a: 'a'.repeat(30_000), b: `${'%a'.repeat(5000)}%b` }
+      assert.deepEqual(await rows('@request.query.a ~ @request.query.b', { query }), [])
+      assert.deepEqual(await rows('@request.query.a !~ @request.query.b', { query }), [...P].sort())
+    })
+  })
+}
