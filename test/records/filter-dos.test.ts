@@ -63,5 +63,40 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual(await rows('@request.query.a ~ @request.query.b', { query }), [])
       assert.deepEqual(await rows('@request.query.a !~ @request.query.b', { query }), [...P].sort())
     })
+
+    test('a filter holds at most 200 expressions (PocketBase DefaultFilterExprLimit)', async () => {
+      const many = (n: number) => Array.from({ length: n }, () => 'views>=0').join('&&')
+      assert.deepEqual(await rows(many(200)), [...P].sort())
+      assert.throws(() => compileFilter(many(201), fx.scope()), isFilterError)
+      assert.throws(() => compileFilter(`(${many(150)})||(${many(51)})`, fx.scope()), isFilterError)
+    })
+
+    test('a filter creates at most 100 table aliases', async () => {
+      const lookups = (n: number) => Array.from({ length: n }, () => "author.name!='x'").join('||')
+      assert.deepEqual(await rows(lookups(100)), [...P].sort())
+      assert.throws(() => compileFilter(lookups(101), fx.scope()), isFilterError)
+      // Each multi-value comparison scans its items once, however it is rendered.
+      assert.deepEqual(await rows(Array.from({ length: 100 }, () => "tags!='x'").join('&&')), [...P].sort())
+    })
+
+    test('a path has at most 6 relation hops, in filters and sorts', async () => {
+      const hop = 'comments_via_post.post.'
+      const six = `${hop.repeat(3)}title`
+      assert.deepEqual(await rows(`${six} ?= 'x'`), [])
+      assert.throws(() => compileFilter(`${hop.repeat(3)}comments_via_post.message ?= 'x'`, fx.scope()), isFilterError)
+      const nodes = await fx.store.create({ name: 'nodes', fields: [{ name: 'label', type: 'text' }] })
+      await fx.store.update(nodes.id, { fields: [...nodes.fields, { name: 'parent', type: 'relation', collectionId: nodes.id, maxSelect: 1 }] })
+      const scope = { ...fx.scope(), collection: fx.store.getOrThrow('nodes') }
+      const sortBy = (hops: number) => fx.db.db.selectFrom('nodes').select('id').orderBy(compileSort(`${'parent.'.repeat(hops)}label`, scope)).execute()
+      assert.deepEqual(await sortBy(6), [])
+      assert.throws(() => compileSort(`${'parent.'.repeat(7)}label`, scope), isFilterError)
+      assert.throws(() => compileFilter(`${'parent.'.repeat(7)}label = ''`, scope), isFilterError)
+    })
+
+    test('a sort has at most 8 fields of at most 255 characters', () => {
+      assert.equal(compileSort(Array.from({ length: 8 }, () => 'title').join(','), fx.scope()).length, 8)
+      assert.throws(() => compileSort(Array.from({ length: 9 }, () => 'title').join(','), fx.scope()), isFilterError)
+      assert.throws(() => compileSort(`${'x'.repeat(256)}`, fx.scope()), isFilterError)
+    })
   })
 }

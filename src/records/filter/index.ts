@@ -11,9 +11,25 @@ import type { Operand } from './parser.ts'
 export type { FilterScope }
 export { parseFilter }
 
+/**
+ * The most table aliases (relation hops, back-relations, `@collection` and multi-value scans, each
+ * a subquery per row) one filter or sort may create. PocketBase bounds joins per path (6 hops) and
+ * shares a join between comparisons on one path; a subquery per comparison shares nothing, so the
+ * whole filter gets a budget too.
+ */
+export const MAX_FILTER_ALIASES = 100
+
+/** The longest sort field (PocketBase's MaxSortFieldLength) and the most sort fields. */
+export const MAX_SORT_FIELD_LENGTH = 255
+export const MAX_SORT_FIELDS = 8
+
 function context(scope: FilterScope): ResolveContext {
   let n = 0
-  return { scope, dialect: filterDialect(scope.capabilities), nextAlias: () => `__f${++n}` }
+  const nextAlias = () => {
+    if (++n > MAX_FILTER_ALIASES) throw filterError(`more than ${MAX_FILTER_ALIASES} relation lookups`)
+    return `__f${n}`
+  }
+  return { scope, dialect: filterDialect(scope.capabilities), nextAlias }
 }
 
 function operand(ctx: ResolveContext, o: Operand): Resolved {
@@ -50,9 +66,10 @@ export function compileFilter(expr: string, scope: FilterScope): RawBuilder<SqlB
 export function compileSort(sortParam: string, scope: FilterScope): RawBuilder<unknown>[] {
   const ctx = context(scope)
   const items: RawBuilder<unknown>[] = []
-  for (const raw of sortParam.split(',')) {
-    const term = raw.trim()
-    if (!term) continue
+  const terms = sortParam.split(',').map((t) => t.trim()).filter(Boolean)
+  if (terms.length > MAX_SORT_FIELDS) throw filterError(`at most ${MAX_SORT_FIELDS} sort fields`)
+  for (const term of terms) {
+    if (term.length > MAX_SORT_FIELD_LENGTH) throw filterError(`sort field longer than ${MAX_SORT_FIELD_LENGTH} characters`)
     const desc = term.startsWith('-')
     const name = term.replace(/^[-+]/, '')
     const dir = sql.raw(desc ? 'desc' : 'asc')
@@ -71,6 +88,5 @@ export function compileSort(sortParam: string, scope: FilterScope): RawBuilder<u
     if (resolved.t === 'set') throw filterError(`cannot sort by the multi-valued "${name}"`)
     items.push(sql`${resolved.sql} ${dir}`)
   }
-  if (items.length > 8) throw filterError('at most 8 sort fields')
   return items
 }

@@ -14,6 +14,9 @@ export type Expr =
 /** The longest filter accepted, so a hostile one cannot make the server parse megabytes. */
 export const MAX_FILTER_LENGTH = 3500
 
+/** The most comparisons one filter may hold (PocketBase's DefaultFilterExprLimit). */
+export const MAX_FILTER_EXPRESSIONS = 200
+
 /**
  * Parses a filter into a tree. `&&` binds tighter than `||`, as in PocketBase.
  * Returns undefined for an empty filter (or one of only comments).
@@ -25,6 +28,7 @@ export function parseFilter(input: string): Expr | undefined {
   let i = 0
   const peek = (): Token | undefined => tokens[i]
   let depth = 0
+  let comparisons = 0
 
   const operand = (): Operand => {
     const t = tokens[i++]
@@ -54,6 +58,7 @@ export function parseFilter(input: string): Expr | undefined {
       depth--
       return inner
     }
+    if (++comparisons > MAX_FILTER_EXPRESSIONS) throw filterError(`more than ${MAX_FILTER_EXPRESSIONS} expressions`)
     const left = operand()
     const op = tokens[i++]
     if (op?.kind !== 'op') throw filterError(op ? `expected an operator at ${op.pos}` : 'expression ends where an operator was expected')

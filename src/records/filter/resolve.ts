@@ -95,12 +95,14 @@ function resolvePath(ctx: ResolveContext, collection: Collection, alias: string,
   if (isMulti(field)) {
     if (modifier === 'length') return { t: 'col', sql: ctx.dialect.arrayLength(column), kind: 'number', nullable: false }
     if (modifier && modifier !== 'each' && modifier !== 'lower') throw filterError(`unknown modifier ":${modifier}"`)
+    // One alias for every rendering: each is its own subquery, so the name never clashes.
+    const itemAlias = ctx.nextAlias()
     return {
       t: 'set',
       kind: 'text',
       anyOnly: false,
       exists: (p) => {
-        const e = ctx.dialect.arrayElements(column, ctx.nextAlias())
+        const e = ctx.dialect.arrayElements(column, itemAlias)
         return sql<SqlBool>`exists (select 1 from ${e.from} where ${p(modifier === 'lower' ? sql`lower(${e.v})` : e.v)})`
       },
     }
