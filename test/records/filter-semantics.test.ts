@@ -87,6 +87,35 @@ for (const { engine, skip } of await engines()) {
       ])
     })
 
+    describe('NULL and empty values', () => {
+      check([
+        // Text and number fields read NULL as '' (PocketBase's COALESCE fallback).
+        ['a = null', []],
+        ["b = ''", [n4]],
+        ['b = null', [n4]],
+        ['b != null', [n1, n2, n3]],
+        ['n = null', []],
+        ["n = ''", []],
+        ['n != null', [n1, n2, n3, n4]],
+        ['d = null', [n2, n4]],
+        ["d != ''", [n1, n3]],
+        // A json field compares without that fallback: null is only a missing/null value, '' only "".
+        ['j = null', [n2]],
+        ['j != null', [n1, n3, n4]],
+        ["j = ''", [n3]],
+        ["j != ''", [n1, n2, n4]],
+        ['j = 5', [n4]],
+        ["j = '5'", [n4]],
+        ['j.k = 1', [n1]],
+        ['j.k = null', [n2, n3, n4]],
+        ["j.k = ''", []],
+        ['j.k != null', [n1]],
+        ['j.k > 0', [n1]],
+        ['j.k < 5', [n1]],
+        ['j > 2', [n4]],
+      ])
+    })
+
     describe('LIKE escapes and backslashes', () => {
       check([
         ["a ~ '0\\% o'", [n4]],

@@ -20,7 +20,8 @@ const truthy = new Set<unknown>([true, 'true', 1, '1'])
 const numeric = /^\s*-?\d+(\.\d+)?\s*$/
 
 function isNumberish(x: Scalar): boolean {
-  if (x.t === 'col') return x.kind === 'number'
+  // A JSON value orders as a number against a number (PocketBase's json_extract gives numbers).
+  if (x.t === 'col') return x.kind === 'number' || x.kind === 'json'
   return typeof x.value === 'number' || (typeof x.value === 'string' && numeric.test(x.value))
 }
 
@@ -79,7 +80,8 @@ export class Comparer {
     }
     if (mode === 'number') {
       const n = x.kind === 'number' ? x.sql : this.dialect.asNumber(x.sql)
-      return x.nullable ? sql`coalesce(${n}, 0)` : n
+      // A missing JSON value stays NULL (the comparison is false), as PocketBase's json_extract.
+      return x.nullable && x.kind !== 'json' ? sql`coalesce(${n}, 0)` : n
     }
     if (mode === 'bool') return x.sql
     // Booleans as text read 'true'/'false' on every engine (not 1/0 on some).
@@ -87,9 +89,22 @@ export class Comparer {
     return x.nullable ? sql`coalesce(${t}, '')` : t
   }
 
+  /**
+   * `=`/`!=` with a JSON value: PocketBase compares without its '' fallback (`IS`/`IS NOT`), so
+   * `j = null` holds only for a missing or null value and `j = ''` only for the string "".
+   */
+  private jsonEquals(op: '=' | '!=', a: Scalar, b: Scalar): RawBuilder<SqlBool> {
+    const side = (x: Scalar) => (x.t === 'const' ? (x.value === null ? sql`null` : this.dialect.asText(sql`${constText(x.value)}`)) : x.kind === 'json' ? x.sql : this.value(x, 'text'))
+    const [x, y] = [side(a), side(b)]
+    const same = sql<SqlBool>`(case when ${x} is null then ${y} is null when ${y} is null then ${FALSE} else ${x} = ${y} end)`
+    return op === '=' ? same : sql<SqlBool>`(not ${same})`
+  }
+
   /** One comparison of two single values. */
   scalar(op: BaseOp, a: Scalar, b: Scalar): RawBuilder<SqlBool> {
     if (a.t === 'const' && b.t === 'const') return fold(op, a, b) ? TRUE : FALSE
+    const json = (x: Scalar) => x.t === 'col' && x.kind === 'json'
+    if ((op === '=' || op === '!=') && (json(a) || json(b))) return this.jsonEquals(op, a, b)
     if (op === '~' || op === '!~') {
       const left = this.value(a, 'text')
       // A column on the right is a pattern as it is, wrapped in `%` (PocketBase's contains-match).

@@ -15,12 +15,16 @@ export interface FilterDialect {
   arrayLength(json: RawBuilder<unknown>): RawBuilder<number>
   /** A value as text, for comparing columns of different types. */
   asText(expr: RawBuilder<unknown>): RawBuilder<string>
-  /** A text value as a number (non-numbers become 0 or NULL, never an error). */
+  /** A text value as a number (non-numbers become 0, NULL stays NULL, never an error). */
   asNumber(expr: RawBuilder<unknown>): RawBuilder<number>
   random(): RawBuilder<unknown>
   /** The SQL literal of a single backslash, for `LIKE ... ESCAPE` (MySQL reads `\\` in literals). */
   likeEscape: RawBuilder<unknown>
-  /** A JSON path inside a json column, as text. `path` segments are parameters. */
+  /**
+   * A JSON path inside a json column (`[]`: the whole value) as text, the same on every engine:
+   * strings unquoted, numbers and booleans (`true`/`false`) as their JSON text, objects and arrays
+   * as JSON, JSON null and a missing path as SQL NULL. `path` segments are parameters.
+   */
   jsonExtract(json: RawBuilder<unknown>, path: string[]): RawBuilder<unknown>
 }
 
@@ -39,7 +43,12 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         asNumber: (e) => sql<number>`cast(${e} as real)`,
         random: () => sql`random()`,
         likeEscape: sql.raw(`'\\'`),
-        jsonExtract: (j, path) => sql`json_extract(case when json_valid(${j}) then ${j} else null end, ${jsonPath(path)})`,
+        jsonExtract: (j, path) => {
+          const doc = sql`(case when json_valid(${j}) then ${j} else null end)`
+          const p = jsonPath(path)
+          // json_extract gives SQLite values (true is 1): read the JSON type to give text like the others.
+          return sql`(case json_type(${doc}, ${p}) when 'true' then 'true' when 'false' then 'false' when 'null' then null else cast(json_extract(${doc}, ${p}) as text) end)`
+        },
       }
     case 'jsonb':
       return {
@@ -52,7 +61,7 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         asText: (e) => sql<string>`cast(${e} as text)`,
         // NB: a non-numeric text must not raise an error on PostgreSQL: guard with a regex.
         asNumber: (e) =>
-          sql<number>`(case when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
+          sql<number>`(case when ${e} is null then null when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
         random: () => sql`random()`,
         likeEscape: sql.raw(`'\\'`),
         jsonExtract: (j, path) => sql`(${j}::jsonb #>> ${`{${path.map((p) => p.replaceAll(/[{},"]/g, '')).join(',')}}`}::text[])`,
@@ -68,7 +77,9 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         asNumber: (e) => sql<number>`(${e} + 0.0)`,
         random: () => sql`rand()`,
         likeEscape: sql.raw(`'\\\\'`),
-        jsonExtract: (j, path) => sql`json_unquote(json_extract(${j}, ${jsonPath(path)}))`,
+        // NB: json_unquote turns a JSON null into the text 'null': map it to NULL as the others do.
+        jsonExtract: (j, path) =>
+          sql`(case when json_type(json_extract(${j}, ${jsonPath(path)})) = 'NULL' then null else json_unquote(json_extract(${j}, ${jsonPath(path)})) end)`,
       }
   }
 }
