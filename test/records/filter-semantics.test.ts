@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { ApiError } from '../../src/errors.ts'
 import { compileFilter } from '../../src/records/filter/index.ts'
 import { prepareRecord } from '../../src/records/fields/index.ts'
 import type { Collection } from '../../src/records/model.ts'
@@ -114,6 +115,31 @@ for (const { engine, skip } of await engines()) {
         ['j.k < 5', [n1]],
         ['j > 2', [n4]],
       ])
+    })
+
+    describe('strftime', () => {
+      check([
+        ["strftime('%Y', d) = '2024'", [n1]],
+        ["strftime('%Y-%m-%d %H:%M:%S', d) = '2024-01-15 10:20:30'", [n1]],
+        ["strftime('%F %T', d) = '2024-01-15 10:20:30'", [n1]],
+        ["strftime('%f|%j|%w|%u|%s', d) = '30.000|015|1|1|1705314030'", [n1]],
+        ["strftime('%m', d, 'start of year', '+1 months', '-1 day') = '01'", [n1, n3]],
+        ["strftime('%Y-%m-%d', d, 'start of month') = '2023-06-01'", [n3]],
+        ["strftime('%H:%M', d, '+3 hours', '-20 minutes', '+30 seconds') = '13:01'", [n1]],
+        // No date: NULL, compared as '' (PocketBase's fallback).
+        ["strftime('%Y', d) = ''", [n2, n4]],
+        ["strftime('%Y', '2020-02-31') = '2020'", [n1, n2, n3, n4]],
+        ["strftime('%d', '2020-02-31') = '02'", [n1, n2, n3, n4]],
+        ["strftime('%Y', 'garbage') = ''", [n1, n2, n3, n4]],
+        ["strftime('%Y') = strftime('%Y', @now)", [n1, n2, n3, n4]],
+        ["strftime('%Y', a) != ''", []],
+      ])
+      test('formats and modifiers outside the common subset are 400 on every engine', () => {
+        const scope = { ...fx.scope(), collection: fx.store.getOrThrow('notes') }
+        for (const bad of ["strftime('%W', d) = ''", "strftime('%Y', d, 'localtime') = ''", "strftime(d) = ''", "strftime('%Y', 5) = ''", "nope(d) = ''", "strftime('%Y', d = ''"]) {
+          assert.throws(() => compileFilter(bad, scope), (e: unknown) => e instanceof ApiError && e.code === 'invalid_filter', bad)
+        }
+      })
     })
 
     describe('LIKE escapes and backslashes', () => {

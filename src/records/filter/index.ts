@@ -1,6 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import { Comparer, TRUE } from './compare.ts'
 import { filterDialect } from './dialect.ts'
+import { resolveCall } from './functions.ts'
 import { filterError } from './lexer.ts'
 import { parseFilter, type Expr } from './parser.ts'
 import { resolveIdent, type ResolveContext } from './resolve.ts'
@@ -36,6 +37,8 @@ function operand(ctx: ResolveContext, o: Operand): Resolved {
   switch (o.kind) {
     case 'ident':
       return resolveIdent(ctx, o.name)
+    case 'call':
+      return resolveCall(ctx, o.name, o.args, (arg) => operand(ctx, arg))
     case 'null':
       return { t: 'const', value: null }
     default:

@@ -11,6 +11,7 @@ export type Token =
   | { kind: 'op'; value: SignOp; pos: number }
   | { kind: 'join'; value: '&&' | '||'; pos: number }
   | { kind: 'paren'; value: '(' | ')'; pos: number }
+  | { kind: 'comma'; value: ','; pos: number }
 
 export const signOps = ['=', '!=', '>', '>=', '<', '<=', '~', '!~', '?=', '?!=', '?>', '?>=', '?<', '?<=', '?~', '?!~'] as const
 export type SignOp = (typeof signOps)[number]
@@ -52,6 +53,11 @@ export function tokenize(input: string): Token[] {
       const m = /^-?[0-9]+(\.[0-9]+)?/.exec(input.slice(i))!
       tokens.push({ kind: 'number', value: Number(m[0]), pos })
       i += m[0].length
+      continue
+    }
+    if (c === ',') {
+      tokens.push({ kind: 'comma', value: c, pos })
+      i++
       continue
     }
     if (c === '(' || c === ')') {
