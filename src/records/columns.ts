@@ -70,7 +70,7 @@ export function ddlProfile(capabilities: SqlCapabilities): DdlProfile {
 }
 
 /** How a field is stored. */
-export type StorageKind = 'text' | 'number' | 'bool' | 'json' | 'json-array' | 'primary-key'
+export type StorageKind = 'text' | 'number' | 'bool' | 'json' | 'json-array' | 'geo-point' | 'primary-key'
 
 export function storageKind(field: Field): StorageKind {
   if (field.type === 'text' && field.primaryKey) return 'primary-key'
@@ -82,6 +82,8 @@ export function storageKind(field: Field): StorageKind {
       return 'bool'
     case 'json':
       return 'json'
+    case 'geoPoint':
+      return 'geo-point'
     default:
       return 'text'
   }
@@ -106,6 +108,8 @@ export function columnSpec(field: Field, profile: DdlProfile): ColumnSpec {
       return { type: profile.json, build: (c) => c }
     case 'json-array':
       return { type: profile.json, build: (c) => c.notNull().defaultTo(textDefault('[]')) }
+    case 'geo-point':
+      return { type: profile.json, build: (c) => c.notNull().defaultTo(textDefault('{"lon":0,"lat":0}')) }
     case 'text':
       return { type: profile.text, build: (c) => c.notNull().defaultTo(textDefault('')) }
   }
@@ -115,7 +119,7 @@ export function columnSpec(field: Field, profile: DdlProfile): ColumnSpec {
 export function needsIndexPrefix(field: Field | undefined, profile: DdlProfile): boolean {
   if (!profile.textIndexPrefix || !field) return false
   const kind = storageKind(field)
-  return kind === 'text' || kind === 'json' || kind === 'json-array'
+  return kind === 'text' || kind === 'json' || kind === 'json-array' || kind === 'geo-point'
 }
 
 /**

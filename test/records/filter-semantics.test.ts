@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { ApiError } from '../../src/errors.ts'
 import { compileFilter } from '../../src/records/filter/index.ts'
-import { prepareRecord } from '../../src/records/fields/index.ts'
+import { prepareRecord, rowToRecord } from '../../src/records/fields/index.ts'
 import type { Collection } from '../../src/records/model.ts'
 import { engines } from '../helpers/engines.ts'
 import { id, openFixture, type Fixture } from './filter-fixture.ts'
@@ -140,6 +140,53 @@ for (const { engine, skip } of await engines()) {
           assert.throws(() => compileFilter(bad, scope), (e: unknown) => e instanceof ApiError && e.code === 'invalid_filter', bad)
         }
       })
+    })
+
+    describe('geoPoint and geoDistance', () => {
+      let places: Collection
+      before(async () => {
+        places = await fx.store.create({ name: 'places', fields: [{ name: 'label', type: 'text' }, { name: 'loc', type: 'geoPoint' }] })
+        const ctx = { capabilities: fx.db.capabilities, isSuperuser: true }
+        for (const [label, loc] of [
+          ['berlin', { lon: 13.405, lat: 52.52 }],
+          ['potsdam', { lon: 13.06, lat: 52.39 }],
+          ['paris', '{"lon":2.35,"lat":48.86}'],
+          ['nowhere', undefined],
+        ] as const) {
+          const { values, errors } = await prepareRecord(places, { label, ...(loc === undefined ? {} : { loc }) }, undefined, ctx)
+          assert.deepEqual(errors, {})
+          await fx.db.db.insertInto('places').values(values).execute()
+        }
+      })
+
+      async function labels(filter: string): Promise<string[]> {
+        const scope = { ...fx.scope(), collection: fx.store.getOrThrow('places') }
+        const found = await fx.db.db.selectFrom('places').select('label').where(compileFilter(filter, scope)).execute()
+        return found.map((r) => String(r.label)).sort()
+      }
+
+      test('values are {lon, lat}, {0, 0} when unset, and checked like PocketBase', async () => {
+        const rowsOut = await fx.db.db.selectFrom('places').selectAll().orderBy('label').execute()
+        assert.deepEqual(
+          rowsOut.map((r) => rowToRecord(places, r).loc),
+          [{ lon: 13.405, lat: 52.52 }, { lon: 0, lat: 0 }, { lon: 2.35, lat: 48.86 }, { lon: 13.06, lat: 52.39 }],
+        )
+        const ctx = { capabilities: fx.db.capabilities, isSuperuser: true }
+        const required = await fx.store.create({ name: 'spots', fields: [{ name: 'at', type: 'geoPoint', required: true }] })
+        assert.equal((await prepareRecord(required, {}, undefined, ctx)).errors.at?.code, 'validation_required')
+        assert.equal((await prepareRecord(places, { loc: { lon: 0, lat: 91 } }, undefined, ctx)).errors.loc?.code, 'validation_invalid_latitude')
+        assert.equal((await prepareRecord(places, { loc: { lon: -181, lat: 1 } }, undefined, ctx)).errors.loc?.code, 'validation_invalid_longitude')
+      })
+
+      const cases: [string, string[]][] = [
+        ['geoDistance(loc.lon, loc.lat, 13.405, 52.52) < 30', ['berlin', 'potsdam']],
+        ['geoDistance(loc.lon, loc.lat, 13.405, 52.52) < 1', ['berlin']],
+        ['geoDistance(13.405, 52.52, loc.lon, loc.lat) > 800 && geoDistance(13.405, 52.52, loc.lon, loc.lat) < 900', ['paris']],
+        ['geoDistance(loc.lon, loc.lat, loc.lon, loc.lat) < 0.01', ['berlin', 'nowhere', 'paris', 'potsdam']],
+        ['loc.lat > 50', ['berlin', 'potsdam']],
+        ['loc.lon = 0', ['nowhere']],
+      ]
+      for (const [filter, expected] of cases) test(filter, async () => assert.deepEqual(await labels(filter), expected))
     })
 
     describe('LIKE escapes and backslashes', () => {

@@ -78,8 +78,9 @@ function resolvePath(ctx: ResolveContext, collection: Collection, alias: string,
   // Columns of views and json fields may be NULL; the storage conventions keep the rest NOT NULL.
   const nullable = collection.type === 'view' || field.type === 'json'
 
-  // The whole json value too reads through the JSON path (`j = 5`, `j = ''` match scalars, as in PocketBase).
-  if (field.type === 'json' && !modifier) {
+  // The whole json value too reads through the JSON path (`j = 5`, `j = ''` match scalars, as in
+  // PocketBase); a geoPoint is JSON too (`place.lon`).
+  if ((field.type === 'json' || field.type === 'geoPoint') && !modifier) {
     return { t: 'col', sql: ctx.dialect.jsonExtract(column, rest), kind: 'json', nullable: true }
   }
   if (field.type === 'relation' && rest.length) {
