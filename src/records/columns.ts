@@ -44,7 +44,19 @@ export interface DdlProfile {
    * default (often case-insensitive) is.
    */
   readonly tableOptions?: RawBuilder<unknown>
+  /**
+   * The hidden insertion-order column `ROWID_COLUMN` that record tables get on engines without
+   * SQLite's implicit rowid (capability `rowid: false`), so `@rowid` sorts the same everywhere.
+   */
+  readonly rowid?: ColumnSpec
 }
+
+/**
+ * `@rowid`: SQLite's implicit rowid is reachable under this name; PostgreSQL and MariaDB tables get
+ * a real column of the same name (an identity / auto-increment, so it only grows). The name is
+ * reserved for fields, so it never clashes with one.
+ */
+export const ROWID_COLUMN = '_rowid_'
 
 // NB: fixed type names only; nothing user-supplied reaches these raw fragments.
 const profiles: Record<SqlCapabilities['json'], DdlProfile> = {
@@ -57,11 +69,14 @@ const profiles: Record<SqlCapabilities['json'], DdlProfile> = {
     text: sql`text`, primaryKey: sql`text`, number: sql`double precision`, bool: sql`boolean`, json: sql`jsonb`,
     expressionDefaults: false, textIndexPrefix: 0, partialIndexes: true, dropIndexOnTable: false, globalIndexNames: true,
     indexCollate: false, bigText: sql`text`,
+    rowid: { type: sql`bigint`, build: (c) => c.generatedByDefaultAsIdentity() },
   },
   'mysql-json': {
     text: sql`text`, primaryKey: sql`varchar(255)`, number: sql`double`, bool: sql`boolean`, json: sql`json`,
     expressionDefaults: true, textIndexPrefix: 191, partialIndexes: false, dropIndexOnTable: true, globalIndexNames: false,
     indexCollate: false, bigText: sql`mediumtext`, tableOptions: sql`default charset=utf8mb4 collate=utf8mb4_bin`,
+    // Invisible: `SELECT *` (and views over it) leave it out, as SQLite leaves out its rowid.
+    rowid: { type: sql`bigint`, build: (c) => c.notNull().autoIncrement().unique().modifyEnd(sql`invisible`) },
   },
 }
 

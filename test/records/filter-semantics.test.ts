@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { ApiError } from '../../src/errors.ts'
-import { compileFilter } from '../../src/records/filter/index.ts'
+import { compileFilter, compileSort } from '../../src/records/filter/index.ts'
 import { prepareRecord, rowToRecord } from '../../src/records/fields/index.ts'
 import type { Collection } from '../../src/records/model.ts'
 import { engines } from '../helpers/engines.ts'
@@ -187,6 +187,33 @@ for (const { engine, skip } of await engines()) {
         ['loc.lon = 0', ['nowhere']],
       ]
       for (const [filter, expected] of cases) test(filter, async () => assert.deepEqual(await labels(filter), expected))
+    })
+
+    describe('@rowid', () => {
+      test('sorts in insertion order on every engine, whatever the ids', async () => {
+        const seq = await fx.store.create({ name: 'seq', fields: [{ name: 'label', type: 'text' }] })
+        const ctx = { capabilities: fx.db.capabilities, isSuperuser: true }
+        // Ids in the opposite order to insertion, so an id or created sort cannot pass for @rowid.
+        for (const [i, label] of ['first', 'second', 'third'].entries()) {
+          const { values } = await prepareRecord(seq, { id: id('zzz', 9 - i), label }, undefined, ctx)
+          await fx.db.db.insertInto('seq').values(values).execute()
+        }
+        await fx.db.db.updateTable('seq').set({ label: 'first!' }).where('label', '=', 'first').execute()
+        const scope = { ...fx.scope(), collection: fx.store.getOrThrow('seq') }
+        const order = async (s: string) =>
+          (await fx.db.db.selectFrom('seq').select('label').orderBy(compileSort(s, scope)).execute()).map((r) => String(r.label))
+        assert.deepEqual(await order('@rowid'), ['first!', 'second', 'third'])
+        assert.deepEqual(await order('-@rowid'), ['third', 'second', 'first!'])
+        // The column stays out of records.
+        const row = await fx.db.db.selectFrom('seq').selectAll().executeTakeFirstOrThrow()
+        assert.deepEqual(Object.keys(rowToRecord(seq, row)).sort(), ['collectionId', 'collectionName', 'id', 'label'])
+      })
+
+      test('a view over SELECT * gets no _rowid_ field, and cannot sort by @rowid', async () => {
+        const view = await fx.store.create({ name: 'seq_view', type: 'view', viewQuery: 'select * from notes' })
+        assert.deepEqual(view.fields.map((f) => f.name).sort(), ['a', 'b', 'd', 'id', 'j', 'n', 'tags'])
+        assert.throws(() => compileSort('@rowid', { ...fx.scope(), collection: view }), (e: unknown) => e instanceof ApiError && e.code === 'invalid_filter')
+      })
     })
 
     describe('LIKE escapes and backslashes', () => {

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import { Comparer, TRUE } from './compare.ts'
+import { ROWID_COLUMN } from '../columns.ts'
 import { filterDialect } from './dialect.ts'
 import { resolveCall } from './functions.ts'
 import { filterError } from './lexer.ts'
@@ -81,8 +82,9 @@ export function compileSort(sortParam: string, scope: FilterScope): RawBuilder<u
       continue
     }
     if (name === '@rowid') {
-      if (!scope.capabilities.rowid) throw filterError('@rowid sorting is only available on SQLite; sort by a field such as created')
-      items.push(sql`${sql.ref(`${scope.alias ?? scope.collection.name}.rowid`)} ${dir}`)
+      // Insertion order: SQLite's rowid, elsewhere the identity column of the same name (columns.ts).
+      if (scope.collection.type === 'view') throw filterError('@rowid is not available on view collections')
+      items.push(sql`${sql.ref(`${scope.alias ?? scope.collection.name}.${ROWID_COLUMN}`)} ${dir}`)
       continue
     }
     if (!/^[\w.@:]+$/.test(name)) throw filterError(`invalid sort field "${name}"`)
