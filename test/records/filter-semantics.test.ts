@@ -8,7 +8,9 @@ import { after, before, describe, test } from 'node:test'
 import { ApiError } from '../../src/errors.ts'
 import { compileFilter, compileSort } from '../../src/records/filter/index.ts'
 import { prepareRecord, rowToRecord } from '../../src/records/fields/index.ts'
+import { ddlProfile, ROWID_COLUMN } from '../../src/records/columns.ts'
 import type { Collection } from '../../src/records/model.ts'
+import { rowid } from '../../src/sql/migrations/0003-rowid.ts'
 import { engines } from '../helpers/engines.ts'
 import { id, openFixture, type Fixture } from './filter-fixture.ts'
 
@@ -207,6 +209,15 @@ for (const { engine, skip } of await engines()) {
         // The column stays out of records.
         const row = await fx.db.db.selectFrom('seq').selectAll().executeTakeFirstOrThrow()
         assert.deepEqual(Object.keys(rowToRecord(seq, row)).sort(), ['collectionId', 'collectionName', 'id', 'label'])
+      })
+
+      test('migration 0003 gives tables made before it their @rowid column', async () => {
+        if (!ddlProfile(fx.db.capabilities).rowid) return // SQLite: the implicit rowid
+        await fx.db.db.schema.alterTable('notes').dropColumn(ROWID_COLUMN).execute()
+        await rowid.up(fx.db.db)
+        await rowid.up(fx.db.db) // and again: nothing to do
+        const scope = { ...fx.scope(), collection: fx.store.getOrThrow('notes') }
+        assert.equal((await fx.db.db.selectFrom('notes').select('id').orderBy(compileSort('@rowid', scope)).execute()).length, 4)
       })
 
       test('a view over SELECT * gets no _rowid_ field, and cannot sort by @rowid', async () => {
