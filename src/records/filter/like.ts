@@ -1,3 +1,5 @@
+import { filterError } from './lexer.ts'
+
 /**
  * PocketBase's `~` (LIKE) patterns, parsed once into pieces that both the SQL renderer and the
  * in-process matcher use, so a folded comparison and one sent to SQL cannot disagree.
@@ -83,47 +85,58 @@ function segments(pieces: LikePiece[]): { segs: (string | null)[][]; anchoredSta
   return { segs, anchoredStart: pieces[0] !== ANY, anchoredEnd: pieces.at(-1) !== ANY }
 }
 
-function matchesAt(text: string[], at: number, seg: (string | null)[]): boolean {
-  if (at + seg.length > text.length) return false
-  for (let k = 0; k < seg.length; k++) {
-    const s = seg[k]
-    if (s !== null && s !== text[at + k]) return false
+/**
+ * The most character comparisons one match may make. Legitimate filters stay far below (a 3500
+ * character filter costs at most a few million); a huge request value meeting a huge pattern gets
+ * a 400 instead of holding the event loop.
+ */
+export const LIKE_BUDGET = 20_000_000
+
+class Budget {
+  left = LIKE_BUDGET
+  spend(n: number): void {
+    this.left -= n
+    if (this.left < 0) throw filterError('a ~ comparison of these values is too costly to evaluate')
   }
-  return true
+}
+
+function matchesAt(text: string[], at: number, seg: (string | null)[], budget: Budget): boolean {
+  if (at + seg.length > text.length) return false
+  let k = 0
+  for (; k < seg.length; k++) {
+    const s = seg[k]
+    if (s !== null && s !== text[at + k]) break
+  }
+  budget.spend(k + 1)
+  return k === seg.length
 }
 
 /** The first position at or after `from` where `seg` matches, or -1. */
-function findFrom(text: string[], from: number, seg: (string | null)[]): number {
-  for (let at = from; at + seg.length <= text.length; at++) if (matchesAt(text, at, seg)) return at
+function findFrom(text: string[], from: number, seg: (string | null)[], budget: Budget): number {
+  for (let at = from; at + seg.length <= text.length; at++) if (matchesAt(text, at, seg, budget)) return at
   return -1
 }
 
-/**
- * Whether `value` matches the pieces, case-insensitively (as `lower(a) LIKE lower(b)`).
- * NB: never a backtracking regular expression: a hostile pattern like `%a%a%a...%b` over a long
- * text made one take minutes. Between `%`s the leftmost match of each segment is always safe to
- * take (a later one leaves less text for the rest), so one left-to-right pass decides; the cost
- * is at most text length times pattern length, with no backtracking across segments.
- */
 export function likeMatch(value: string, pieces: LikePiece[]): boolean {
+  const budget = new Budget()
   const text = [...value.toLowerCase()]
   const { segs, anchoredStart, anchoredEnd } = segments(pieces.map((p) => (typeof p === 'string' ? p.toLowerCase() : p)))
-  if (segs.length === 1) return text.length === segs[0]!.length && matchesAt(text, 0, segs[0]!)
+  if (segs.length === 1) return text.length === segs[0]!.length && matchesAt(text, 0, segs[0]!, budget)
   const first = segs[0]!
   const last = segs.at(-1)!
   let pos = 0
   if (anchoredStart) {
-    if (!matchesAt(text, 0, first)) return false
+    if (!matchesAt(text, 0, first, budget)) return false
     pos = first.length
   }
   let end = text.length
   if (anchoredEnd) {
     end = text.length - last.length
-    if (end < pos || !matchesAt(text, end, last)) return false
+    if (end < pos || !matchesAt(text, end, last, budget)) return false
   }
   const view = text.slice(0, end)
   for (const seg of segs.slice(1, -1)) {
-    const at = findFrom(view, pos, seg)
+    const at = findFrom(view, pos, seg, budget)
     if (at < 0) return false
     pos = at + seg.length
   }
