@@ -73,6 +73,32 @@ for (const { engine, skip } of await engines()) {
       ])
     })
 
+    describe('trailing spaces are significant (MariaDB pads utf8mb4_bin)', () => {
+      let pads: string[]
+      before(async () => {
+        const c = await fx.store.create({ name: 'pads', fields: [{ name: 'a', type: 'text' }, { name: 'b', type: 'text' }] })
+        pads = [1, 2, 3].map((n) => id('pad', n))
+        const ctx = { capabilities: fx.db.capabilities, isSuperuser: true }
+        for (const [i, [a, b]] of [['x', 'x '], ['x', 'x'], ['x ', 'x']].entries()) {
+          const { values } = await prepareRecord(c, { id: pads[i], a, b }, undefined, ctx)
+          await fx.db.db.insertInto('pads').values(values).execute()
+        }
+      })
+      const padRows = async (filter: string) => {
+        const scope = { ...fx.scope(), collection: fx.store.getOrThrow('pads') }
+        return (await fx.db.db.selectFrom('pads').select('id').where(compileFilter(filter, scope)).execute()).map((r) => String(r.id)).sort()
+      }
+      test('=, !=, < and > between fields and with literals', async () => {
+        assert.deepEqual(await padRows('a = b'), [pads[1]])
+        assert.deepEqual(await padRows('a != b'), [pads[0], pads[2]])
+        assert.deepEqual(await padRows('a < b'), [pads[0]])
+        assert.deepEqual(await padRows('a > b'), [pads[2]])
+        assert.deepEqual(await padRows("a = 'x'"), [pads[0], pads[1]])
+        assert.deepEqual(await padRows("b != 'x'"), [pads[0]])
+        assert.deepEqual(await padRows("'x ' = a"), [pads[2]])
+      })
+    })
+
     describe('multi values', () => {
       check([
         // An empty multi value is PocketBase's NULL: only `=`/`!=` treat it as ''.

@@ -95,7 +95,7 @@ export class Comparer {
    */
   private jsonEquals(op: '=' | '!=', a: Scalar, b: Scalar): RawBuilder<SqlBool> {
     const side = (x: Scalar) => (x.t === 'const' ? (x.value === null ? sql`null` : this.dialect.asText(sql`${constText(x.value)}`)) : x.kind === 'json' ? x.sql : this.value(x, 'text'))
-    const [x, y] = [side(a), side(b)]
+    const [x, y] = [this.dialect.exactText(side(a)), this.dialect.exactText(side(b))]
     const same = sql<SqlBool>`(case when ${x} is null then ${y} is null when ${y} is null then ${FALSE} else ${x} = ${y} end)`
     return op === '=' ? same : sql<SqlBool>`(not ${same})`
   }
@@ -114,7 +114,8 @@ export class Comparer {
     }
     const mode = modeOf(a, b)
     const sqlOp = op === '!=' ? '<>' : op
-    return sql<SqlBool>`(${this.value(a, mode)} ${sql.raw(sqlOp)} ${this.value(b, mode)})`
+    const side = (x: Scalar) => (mode === 'text' ? this.dialect.exactText(this.value(x, mode)) : this.value(x, mode))
+    return sql<SqlBool>`(${side(a)} ${sql.raw(sqlOp)} ${side(b)})`
   }
 
   /**

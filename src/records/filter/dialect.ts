@@ -15,6 +15,11 @@ export interface FilterDialect {
   arrayLength(json: RawBuilder<unknown>): RawBuilder<number>
   /** A value as text, for comparing columns of different types. */
   asText(expr: RawBuilder<unknown>): RawBuilder<string>
+  /**
+   * Text to compare with `=`, `<`...: byte by byte, as SQLite and PostgreSQL (C collation) do.
+   * NB: MariaDB's utf8mb4_bin pads with spaces, so 'x' = 'x ' there: compare binary strings.
+   */
+  exactText(expr: RawBuilder<unknown>): RawBuilder<unknown>
   /** A text value as a number (non-numbers become 0, NULL stays NULL, never an error). */
   asNumber(expr: RawBuilder<unknown>): RawBuilder<number>
   random(): RawBuilder<unknown>
@@ -40,6 +45,7 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         }),
         arrayLength: (j) => sql<number>`coalesce(json_array_length(case when json_valid(${j}) then ${j} else '[]' end), 0)`,
         asText: (e) => sql<string>`cast(${e} as text)`,
+        exactText: (e) => e,
         asNumber: (e) => sql<number>`cast(${e} as real)`,
         random: () => sql`random()`,
         likeEscape: sql.raw(`'\\'`),
@@ -59,6 +65,7 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         }),
         arrayLength: (j) => sql<number>`coalesce(jsonb_array_length(${j}::jsonb), 0)`,
         asText: (e) => sql<string>`cast(${e} as text)`,
+        exactText: (e) => e,
         // NB: a non-numeric text must not raise an error on PostgreSQL: guard with a regex.
         asNumber: (e) =>
           sql<number>`(case when ${e} is null then null when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
@@ -74,6 +81,7 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         }),
         arrayLength: (j) => sql<number>`coalesce(json_length(${j}), 0)`,
         asText: (e) => sql<string>`cast(${e} as char)`,
+        exactText: (e) => sql`cast(${e} as binary)`,
         asNumber: (e) => sql<number>`(${e} + 0.0)`,
         random: () => sql`rand()`,
         likeEscape: sql.raw(`'\\\\'`),
