@@ -70,6 +70,11 @@ for (const { engine, skip } of await engines()) {
       assert.throws(() => compileFilter('@request.query.a ~ @request.query.b', fx.scope({ query })), isFilterError)
     })
 
+    test('a ~ pattern sent to SQL is at most 50000 bytes (SQLite\'s own limit) on every engine', async () => {
+      assert.deepEqual(await rows('title ~ @request.query.q', { query: { q: 'x'.repeat(49_000) } }), [])
+      assert.throws(() => compileFilter('title ~ @request.query.q', fx.scope({ query: { q: 'x'.repeat(50_001) } })), isFilterError)
+    })
+
     test('a filter holds at most 200 expressions (PocketBase DefaultFilterExprLimit)', async () => {
       const many = (n: number) => Array.from({ length: n }, () => 'views>=0').join('&&')
       assert.deepEqual(await rows(many(200)), [...P].sort())

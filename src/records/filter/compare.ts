@@ -38,6 +38,15 @@ function constText(v: Const['value']): string {
   return v === null ? '' : String(v)
 }
 
+/** SQLite's longest LIKE pattern (SQLITE_MAX_LIKE_PATTERN_LENGTH); the same bound on every engine. */
+const MAX_LIKE_PATTERN_BYTES = 50_000
+
+function likeParam(value: string): string {
+  const pattern = renderLike(likePieces(value))
+  if (Buffer.byteLength(pattern) > MAX_LIKE_PATTERN_BYTES) throw filterError(`a ~ pattern longer than ${MAX_LIKE_PATTERN_BYTES} bytes`)
+  return pattern
+}
+
 /** Evaluates a comparison of two constants in JavaScript (no SQL needed). */
 function fold(op: BaseOp, a: Const, b: Const): boolean {
   const mode = modeOf(a, b)
@@ -108,7 +117,7 @@ export class Comparer {
     if (op === '~' || op === '!~') {
       const left = this.value(a, 'text')
       // A column on the right is a pattern as it is, wrapped in `%` (PocketBase's contains-match).
-      const right = b.t === 'const' ? sql`${renderLike(likePieces(constText(b.value)))}` : sql`concat('%', ${this.value(b, 'text')}, '%')`
+      const right = b.t === 'const' ? sql`${likeParam(constText(b.value))}` : sql`concat('%', ${this.value(b, 'text')}, '%')`
       const not = op === '!~' ? sql`not ` : sql``
       return sql<SqlBool>`(lower(${left}) ${not}like lower(${right}) escape ${this.dialect.likeEscape})`
     }
