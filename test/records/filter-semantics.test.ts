@@ -153,6 +153,7 @@ for (const { engine, skip } of await engines()) {
         ["strftime('%f|%j|%w|%u|%s', d) = '30.000|015|1|1|1705314030'", [n1]],
         ["strftime('%m', d, 'start of year', '+1 months', '-1 day') = '01'", [n1, n3]],
         ["strftime('%Y-%m-%d', d, 'start of month') = '2023-06-01'", [n3]],
+        ["strftime('%Y-%m-%d %H', d, ' Start Of Day ', 'utc', '+2 DAY') = '2024-01-17 00'", [n1]],
         ["strftime('%H:%M', d, '+3 hours', '-20 minutes', '+30 seconds') = '13:01'", [n1]],
         // No date: NULL, compared as '' (PocketBase's fallback).
         ["strftime('%Y', d) = ''", [n2, n4]],

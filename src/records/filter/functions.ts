@@ -38,8 +38,11 @@ function strftime(ctx: ResolveContext, args: Operand[], resolve: ResolveOperand)
   for (const m of modifierArgs) {
     if (m.kind !== 'string') throw filterError('strftime: modifiers must be strings')
     const parsed = parseModifier(m.value)
-    if (parsed) modifiers.push(parsed)
-    raw.push(m.value)
+    if (!parsed) continue
+    modifiers.push(parsed)
+    // SQLite gets the modifier as parsed, so it reads exactly what the other engines do ('utc'
+    // is left out: SQLite would shift by the server's own time zone).
+    raw.push('start' in parsed ? `start of ${parsed.start}` : `${parsed.add >= 0 ? '+' : ''}${parsed.add} ${parsed.unit}s`)
   }
   let time: Resolved
   if (!timeArg || (timeArg.kind === 'string' && timeArg.value === 'now')) time = { t: 'const', value: toDbDate(new Date()) }
