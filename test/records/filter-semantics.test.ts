@@ -4,6 +4,9 @@
  * NULL and empty values, functions (`strftime`, `geoDistance`) and `@rowid`.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { ApiError } from '../../src/errors.ts'
 import { compileFilter, compileSort } from '../../src/records/filter/index.ts'
@@ -11,7 +14,12 @@ import { prepareRecord, rowToRecord } from '../../src/records/fields/index.ts'
 import { ddlProfile, ROWID_COLUMN } from '../../src/records/columns.ts'
 import type { Collection } from '../../src/records/model.ts'
 import { rowid } from '../../src/sql/migrations/0003-rowid.ts'
-import { engines } from '../helpers/engines.ts'
+import PocketBase from 'pocketbase'
+import { createPlinth, type Plinth } from '../../src/app.ts'
+import { createSuperuser } from '../../src/auth/superusers.ts'
+import { createLogger } from '../../src/log.ts'
+import { isAuthCollection } from '../../src/records/model.ts'
+import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 import { id, openFixture, type Fixture } from './filter-fixture.ts'
 
 const N = [1, 2, 3, 4].map((n) => id('note', n)) as [string, string, string, string]
@@ -265,6 +273,57 @@ for (const { engine, skip } of await engines()) {
         ["a ~ 'ann\\\\bob'", [n3]],
         ["b = 'n\\'n'", []],
       ])
+    })
+  })
+}
+
+/** The same through the HTTP API and PocketBase's own SDK: geoPoint values, geoDistance, @rowid. */
+for (const { engine, skip } of await engines()) {
+  describe(`filter semantics over the SDK: ${engine}`, { skip }, () => {
+    let testDb: TestDb
+    let dir: string
+    let app: Plinth
+    let su: PocketBase
+    before(async () => {
+      testDb = await createTestDb(engine)
+      dir = mkdtempSync(path.join(tmpdir(), 'plinth-filter-'))
+      app = await createPlinth({
+        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+        logger: createLogger({ logLevel: 'silent' }),
+      })
+      const url = await app.start()
+      const superusers = app.collections.getOrThrow('_superusers')
+      assert.ok(isAuthCollection(superusers))
+      await createSuperuser(app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+      su = new PocketBase(url)
+      su.autoCancellation(false)
+      await su.collection('_superusers').authWithPassword('root@example.com', 'root-password-1')
+    })
+    after(async () => {
+      await app?.stop()
+      await testDb?.drop()
+      if (dir) rmSync(dir, { recursive: true, force: true })
+    })
+
+    test('geoPoint records, geoDistance and strftime filters, @rowid sort', async () => {
+      const c = await su.collections.create({ name: 'cities', type: 'base', fields: [{ name: 'name', type: 'text' }, { name: 'at', type: 'geoPoint' }, { name: 'founded', type: 'date' }] })
+      assert.equal(c.fields.find((f: { name: string }) => f.name === 'at')?.type, 'geoPoint')
+      await su.collection('cities').create({ id: id('zc', 3), name: 'Berlin', at: { lon: 13.405, lat: 52.52 }, founded: '1237-10-28 00:00:00.000Z' })
+      await su.collection('cities').create({ id: id('zc', 2), name: 'Paris', at: { lon: 2.35, lat: 48.86 } })
+      const empty = await su.collection('cities').create({ id: id('zc', 1), name: 'Nowhere' })
+      assert.deepEqual(empty.at, { lon: 0, lat: 0 })
+      const bad = await su.collection('cities').create({ name: 'Bad', at: { lon: 0, lat: 100 } }).catch((e: { status: number; response: { data: Record<string, { code: string }> } }) => e)
+      assert.equal((bad as { status: number }).status, 400)
+      assert.equal((bad as { response: { data: Record<string, { code: string }> } }).response.data.at?.code, 'validation_invalid_latitude')
+
+      const near = await su.collection('cities').getFullList({ filter: su.filter('geoDistance(at.lon, at.lat, {:lon}, {:lat}) < 50', { lon: 13.4, lat: 52.5 }) })
+      assert.deepEqual(near.map((r) => r.name), ['Berlin'])
+      const old = await su.collection('cities').getFullList({ filter: "strftime('%Y-%m', founded) = '1237-10' || strftime('%Y', founded) = ''" })
+      assert.deepEqual(old.map((r) => r.name).sort(), ['Berlin', 'Nowhere', 'Paris'])
+      const berlin = await su.collection('cities').getFullList({ filter: "strftime('%j', founded, '+4 days') = '305'" })
+      assert.deepEqual(berlin.map((r) => r.name), ['Berlin'])
+      const order = await su.collection('cities').getFullList({ sort: '-@rowid' })
+      assert.deepEqual(order.map((r) => r.name), ['Nowhere', 'Paris', 'Berlin'])
     })
   })
 }
