@@ -121,6 +121,11 @@ for (const { engine, skip } of await engines()) {
         ['tags ~ \'"a"\'', [n1, n4]],
         ["tags !~ 'a'", [n2, n3]],
         ["tags ?~ 'a'", [n1, n4]],
+        // Two multi values compare pair by pair (PocketBase's many-to-many match).
+        ['tags:each = tags:each', [n2, n3, n4]],
+        ['tags:each ?!= tags:each', [n1]],
+        ['tags:each ?< tags:each', [n1]],
+        ['tags:each < tags:each', []],
       ])
     })
 

@@ -135,25 +135,27 @@ export class Comparer {
     const any = op.startsWith('?')
     const base = (any ? op.slice(1) : op) as BaseOp
     if (left.t !== 'set' && right.t !== 'set') return this.scalar(base, left, right)
-    if (left.t === 'set' && right.t === 'set') throw filterError('comparing two multi-valued operands is not supported')
-    const set = left.t === 'set' ? left : (right as Extract<Resolved, { t: 'set' }>)
-    const other = (left.t === 'set' ? right : left) as Scalar
-    if ((op === '~' || op === '!~') && set.raw) {
-      // PocketBase matches a plain `~` on a multi field against its stored JSON text (`editors ~ @request.auth.id`).
-      const raw: Scalar = { t: 'col', sql: set.raw, kind: 'json', nullable: true }
-      return left.t === 'set' ? this.scalar(base, raw, other) : this.scalar(base, other, raw)
-    }
-    const item = (v: RawBuilder<unknown>): Scalar => ({ t: 'col', sql: v, kind: set.kind, nullable: true })
-    const cmp = (v: RawBuilder<unknown>) => (left.t === 'set' ? this.scalar(base, item(v), other) : this.scalar(base, other, item(v)))
-    // An empty set is PocketBase's LEFT JOIN row of NULL: `=` and `!=` read it as '' (they
-    // coalesce), every other operator is unknown there, so no row matches.
-    const empty: Scalar = { t: 'const', value: '' }
+    // PocketBase matches a plain `~` on a multi field against its stored JSON text (`editors ~ @request.auth.id`).
+    const raw = (x: Resolved): Resolved => ((op === '~' || op === '!~') && x.t === 'set' && x.raw ? { t: 'col', sql: x.raw, kind: 'json', nullable: true } : x)
+    const [l, r] = [raw(left), raw(right)]
     const equality = base === '=' || base === '!='
-    const onEmpty = !equality ? FALSE : left.t === 'set' ? this.scalar(base, empty, other) : this.scalar(base, other, empty)
-    const nonEmpty = set.exists(() => TRUE)
-    if (any || set.anyOnly) return sql<SqlBool>`(${set.exists(cmp)} or (not ${nonEmpty} and ${onEmpty}))`
+    // Two sets compare pair by pair (PocketBase's many-to-many match): every pair, or with `?` some pair.
+    return this.quantify(l, !any, equality, (a) => this.quantify(r, !any, equality, (b) => this.scalar(base, a, b)))
+  }
+
+  /**
+   * Whether `p` holds for every (or some) value of `x`; a single value is just itself. An empty set
+   * is PocketBase's LEFT JOIN row of NULL: `=` and `!=` read it as '' (they coalesce), every other
+   * operator is unknown there, so nothing matches.
+   */
+  private quantify(x: Resolved, every: boolean, equality: boolean, p: (v: Scalar) => RawBuilder<SqlBool>): RawBuilder<SqlBool> {
+    if (x.t !== 'set') return p(x)
+    const item = (v: RawBuilder<unknown>): Scalar => ({ t: 'col', sql: v, kind: x.kind, nullable: true })
+    const nonEmpty = x.exists(() => TRUE)
+    const onEmpty = equality ? p({ t: 'const', value: '' }) : FALSE
+    if (!every || x.anyOnly) return sql<SqlBool>`(${x.exists((v) => p(item(v)))} or (not ${nonEmpty} and ${onEmpty}))`
     // NB: `case ... then 1 else 0 end = 0` counts a NULL comparison as a failure, not as unknown.
-    const fails = set.exists((v) => sql<SqlBool>`(case when ${cmp(v)} then 1 else 0 end = 0)`)
+    const fails = x.exists((v) => sql<SqlBool>`(case when ${p(item(v))} then 1 else 0 end = 0)`)
     return sql<SqlBool>`((${nonEmpty} and not ${fails}) or (not ${nonEmpty} and ${onEmpty}))`
   }
 }
