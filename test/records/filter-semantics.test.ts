@@ -267,6 +267,18 @@ for (const { engine, skip } of await engines()) {
       })
     })
 
+    test('a view\'s json-typed columns compare as their text (computed values are not JSON)', async () => {
+      const view = await fx.store.create({ name: 'notes_view', type: 'view', viewQuery: 'select id, upper(a) as u, j from notes' })
+      assert.deepEqual(Object.fromEntries(view.fields.map((f) => [f.name, f.type])), { id: 'text', u: 'json', j: 'json' })
+      const scope = { ...fx.scope(), collection: view }
+      const ids = async (filter: string) =>
+        (await fx.db.db.selectFrom('notes_view').select('id').where(compileFilter(filter, scope)).execute()).map((r) => String(r.id)).sort()
+      assert.deepEqual(await ids("u = 'X'"), [n1, n2])
+      assert.deepEqual(await ids("u ~ 'OFF'"), [n4])
+      assert.deepEqual(await ids('j.k = 1'), [n1])
+      assert.deepEqual(await ids('j = null'), [n2])
+    })
+
     describe('LIKE escapes and backslashes', () => {
       check([
         ["a ~ '0\\% o'", [n4]],

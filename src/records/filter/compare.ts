@@ -103,7 +103,7 @@ export class Comparer {
    * `j = null` holds only for a missing or null value and `j = ''` only for the string "".
    */
   private jsonEquals(op: '=' | '!=', a: Scalar, b: Scalar): RawBuilder<SqlBool> {
-    const side = (x: Scalar) => (x.t === 'const' ? (x.value === null ? sql`null` : this.dialect.asText(sql`${constText(x.value)}`)) : x.kind === 'json' ? x.sql : this.value(x, 'text'))
+    const side = (x: Scalar) => (x.t === 'const' ? (x.value === null ? sql`null` : this.dialect.asText(sql`${constText(x.value)}`)) : x.kind === 'json' ? this.dialect.asText(x.sql) : this.value(x, 'text'))
     const [x, y] = [this.dialect.exactText(side(a)), this.dialect.exactText(side(b))]
     const same = sql<SqlBool>`(case when ${x} is null then ${y} is null when ${y} is null then ${FALSE} else ${x} = ${y} end)`
     return op === '=' ? same : sql<SqlBool>`(not ${same})`

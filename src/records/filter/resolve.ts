@@ -79,8 +79,10 @@ function resolvePath(ctx: ResolveContext, collection: Collection, alias: string,
   const nullable = collection.type === 'view' || field.type === 'json'
 
   // The whole json value too reads through the JSON path (`j = 5`, `j = ''` match scalars, as in
-  // PocketBase); a geoPoint is JSON too (`place.lon`).
-  if ((field.type === 'json' || field.type === 'geoPoint') && !modifier) {
+  // PocketBase); a geoPoint is JSON too (`place.lon`). NB: not a view's whole json column, which
+  // may be any computed text (not JSON: PostgreSQL would fail to cast it).
+  const whole = rest.length === 0 && collection.type === 'view'
+  if ((field.type === 'json' || field.type === 'geoPoint') && !modifier && !whole) {
     return { t: 'col', sql: ctx.dialect.jsonExtract(column, rest), kind: 'json', nullable: true }
   }
   if (field.type === 'relation' && rest.length) {
@@ -213,8 +215,9 @@ function resolveRequest(ctx: ResolveContext, parts: string[]): Resolved {
 
 /**
  * `@collection.NAME.field` or `@collection.NAME:alias.field`: like a multi value over every row of
- * that collection (plain operators need ALL rows to match, `?` operators ANY, as in PocketBase). NB: each comparison is its own EXISTS, so two comparisons on one alias may match two
- * different rows (PocketBase joins them to one row); write such conditions against a relation.
+ * that collection (plain operators need ALL rows to match, `?` operators ANY, as in PocketBase).
+ * NB: each comparison is its own EXISTS, so two comparisons on one alias may match two different
+ * rows (PocketBase joins them to one row); write such conditions against a relation.
  */
 function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
   const [ref, ...path] = parts
