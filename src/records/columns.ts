@@ -44,7 +44,19 @@ export interface DdlProfile {
    * default (often case-insensitive) is.
    */
   readonly tableOptions?: RawBuilder<unknown>
+  /**
+   * The hidden insertion-order column `ROWID_COLUMN` that record tables get on engines without
+   * SQLite's implicit rowid (capability `rowid: false`), so `@rowid` sorts the same everywhere.
+   */
+  readonly rowid?: ColumnSpec
 }
+
+/**
+ * `@rowid`: SQLite's implicit rowid is reachable under this name; PostgreSQL and MariaDB tables get
+ * a real column of the same name (an identity / auto-increment, so it only grows). The name is
+ * reserved for fields, so it never clashes with one.
+ */
+export const ROWID_COLUMN = '_rowid_'
 
 // NB: fixed type names only; nothing user-supplied reaches these raw fragments.
 const profiles: Record<SqlCapabilities['json'], DdlProfile> = {
@@ -57,11 +69,14 @@ const profiles: Record<SqlCapabilities['json'], DdlProfile> = {
     text: sql`text`, primaryKey: sql`text`, number: sql`double precision`, bool: sql`boolean`, json: sql`jsonb`,
     expressionDefaults: false, textIndexPrefix: 0, partialIndexes: true, dropIndexOnTable: false, globalIndexNames: true,
     indexCollate: false, bigText: sql`text`,
+    rowid: { type: sql`bigint`, build: (c) => c.generatedByDefaultAsIdentity() },
   },
   'mysql-json': {
     text: sql`text`, primaryKey: sql`varchar(255)`, number: sql`double`, bool: sql`boolean`, json: sql`json`,
     expressionDefaults: true, textIndexPrefix: 191, partialIndexes: false, dropIndexOnTable: true, globalIndexNames: false,
     indexCollate: false, bigText: sql`mediumtext`, tableOptions: sql`default charset=utf8mb4 collate=utf8mb4_bin`,
+    // Invisible: `SELECT *` (and views over it) leave it out, as SQLite leaves out its rowid.
+    rowid: { type: sql`bigint`, build: (c) => c.notNull().autoIncrement().unique().modifyEnd(sql`invisible`) },
   },
 }
 
@@ -70,7 +85,7 @@ export function ddlProfile(capabilities: SqlCapabilities): DdlProfile {
 }
 
 /** How a field is stored. */
-export type StorageKind = 'text' | 'number' | 'bool' | 'json' | 'json-array' | 'primary-key'
+export type StorageKind = 'text' | 'number' | 'bool' | 'json' | 'json-array' | 'geo-point' | 'primary-key'
 
 export function storageKind(field: Field): StorageKind {
   if (field.type === 'text' && field.primaryKey) return 'primary-key'
@@ -82,6 +97,8 @@ export function storageKind(field: Field): StorageKind {
       return 'bool'
     case 'json':
       return 'json'
+    case 'geoPoint':
+      return 'geo-point'
     default:
       return 'text'
   }
@@ -106,6 +123,8 @@ export function columnSpec(field: Field, profile: DdlProfile): ColumnSpec {
       return { type: profile.json, build: (c) => c }
     case 'json-array':
       return { type: profile.json, build: (c) => c.notNull().defaultTo(textDefault('[]')) }
+    case 'geo-point':
+      return { type: profile.json, build: (c) => c.notNull().defaultTo(textDefault('{"lon":0,"lat":0}')) }
     case 'text':
       return { type: profile.text, build: (c) => c.notNull().defaultTo(textDefault('')) }
   }
@@ -115,7 +134,7 @@ export function columnSpec(field: Field, profile: DdlProfile): ColumnSpec {
 export function needsIndexPrefix(field: Field | undefined, profile: DdlProfile): boolean {
   if (!profile.textIndexPrefix || !field) return false
   const kind = storageKind(field)
-  return kind === 'text' || kind === 'json' || kind === 'json-array'
+  return kind === 'text' || kind === 'json' || kind === 'json-array' || kind === 'geo-point'
 }
 
 /**

@@ -12,6 +12,7 @@
  * - date, autodate: text `YYYY-MM-DD HH:MM:SS.sssZ` (UTC), '' when empty; sorts as time.
  * - multi select / relation / file (maxSelect > 1): a JSON array of strings, NOT NULL, '[]' when empty.
  * - json: JSON (SQLite text, PostgreSQL jsonb, MySQL/MariaDB JSON), NULL when empty.
+ * - geoPoint: JSON `{"lon":x,"lat":y}` in the json column type, NOT NULL, `{"lon":0,"lat":0}` when empty.
  */
 
 export type CollectionType = 'base' | 'auth' | 'view'
@@ -30,6 +31,7 @@ export type FieldType =
   | 'relation'
   | 'file'
   | 'password'
+  | 'geoPoint'
 
 interface FieldBase {
   id: string
@@ -125,6 +127,11 @@ export interface FileField extends FieldBase {
   thumbs: string[]
   protected: boolean
 }
+/** A point on Earth (PocketBase v0.27): `{lon, lat}` in degrees; `{0, 0}` is "no value". */
+export interface GeoPointField extends FieldBase {
+  type: 'geoPoint'
+  required: boolean
+}
 export interface PasswordField extends FieldBase {
   type: 'password'
   required: boolean
@@ -148,6 +155,7 @@ export type Field =
   | RelationField
   | FileField
   | PasswordField
+  | GeoPointField
 
 /** `null` = superusers only, `''` = anyone, otherwise a filter expression that must match. */
 export type Rule = string | null

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { ApiError } from '../../src/errors.ts'
 import { CollectionStore } from '../../src/records/collections/store.ts'
+import { ROWID_COLUMN } from '../../src/records/columns.ts'
 import { isAuthCollection, type Collection } from '../../src/records/model.ts'
 import { migrate } from '../../src/sql/migrate.ts'
 import { openSql } from '../../src/sql/open.ts'
@@ -47,7 +48,9 @@ for (const { engine, skip } of await engines()) {
     })
 
     const tableExists = async (name: string) => (await db.db.introspection.getTables()).some((t) => t.name === name)
-    const columns = async (name: string) => (await db.db.introspection.getTables()).find((t) => t.name === name)?.columns.map((c) => c.name) ?? []
+    // The hidden @rowid column of PostgreSQL and MariaDB tables is not a field's column.
+    const columns = async (name: string) =>
+      (await db.db.introspection.getTables()).find((t) => t.name === name)?.columns.map((c) => c.name).filter((c) => c !== ROWID_COLUMN) ?? []
 
     test('the bootstrap creates _superusers and users as PocketBase does, with their tables', async () => {
       const su = store.getOrThrow('_superusers')

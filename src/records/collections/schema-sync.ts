@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
-import { columnSpec, needsIndexPrefix, storageKind, type DdlProfile } from '../columns.ts'
+import { columnSpec, needsIndexPrefix, ROWID_COLUMN, storageKind, type DdlProfile } from '../columns.ts'
 import { findField, isMulti, type Collection, type Field } from '../model.ts'
 import { crc32Checksum, randomString } from '../fields/random.ts'
 import { parseIndex, type IndexDefinition, type WhereTerm } from './index-definition.ts'
@@ -23,6 +23,7 @@ export async function createRecordTable(db: Db, profile: DdlProfile, c: Collecti
     const spec = columnSpec(f, profile)
     builder = builder.addColumn(f.name, spec.type, spec.build)
   }
+  if (profile.rowid) builder = builder.addColumn(ROWID_COLUMN, profile.rowid.type, profile.rowid.build)
   if (profile.tableOptions) builder = builder.modifyEnd(profile.tableOptions)
   await builder.execute()
   await createIndexes(db, profile, c)

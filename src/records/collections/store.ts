@@ -13,7 +13,7 @@ import { validateCollection, type ValidateContext } from './validate.ts'
 import { inferViewFields, normalizeViewQuery } from './view-query.ts'
 import { breakingChanges, dependentViews } from './view-dependencies.ts'
 import { readImport } from './import-input.ts'
-import { storageKind } from '../columns.ts'
+import { ROWID_COLUMN, storageKind } from '../columns.ts'
 
 export interface CollectionStoreOptions {
   /** Throws when a rule does not compile for a collection (connect the filter compiler here). */
@@ -185,7 +185,9 @@ export class CollectionStore implements CollectionRegistry {
         await createView(db, next.name, q.query)
         created = true
         const info = (await db.introspection.getTables()).find((t) => t.name === next.name)
-        next.fields = inferViewFields(q.query, info?.columns.map((col) => col.name) ?? [], lookup)
+        // `SELECT *` on PostgreSQL also returns the hidden @rowid column (SQLite and MariaDB hide theirs).
+        const columns = (info?.columns.map((col) => col.name) ?? []).filter((name) => name !== ROWID_COLUMN)
+        next.fields = inferViewFields(q.query, columns, lookup)
       } catch (err) {
         // Without transactional DDL nothing rolls the view back: drop it (and restore the old one).
         if (!this.engine.capabilities.transactionalDdl) {

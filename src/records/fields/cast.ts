@@ -95,3 +95,26 @@ export function toJsonText(v: unknown): string | undefined {
   }
   return JSON.stringify(v) ?? undefined
 }
+
+export interface GeoPoint {
+  lon: number
+  lat: number
+}
+
+/**
+ * A geoPoint's value, PocketBase's way: an object (or its JSON text) with numeric `lon` and `lat`;
+ * anything unreadable is the zero point, as PocketBase ignores a value it cannot scan.
+ */
+export function toGeoPoint(v: unknown): GeoPoint {
+  let o = v
+  if (typeof o === 'string') {
+    try {
+      o = o === '' ? {} : JSON.parse(o)
+    } catch {
+      o = {}
+    }
+  }
+  const rec = o !== null && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : {}
+  const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0)
+  return { lon: num(rec.lon), lat: num(rec.lat) }
+}

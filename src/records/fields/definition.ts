@@ -7,7 +7,7 @@ import { crc32Checksum } from './random.ts'
  */
 
 export const FIELD_TYPES: readonly FieldType[] = [
-  'text', 'number', 'bool', 'email', 'url', 'editor', 'date', 'autodate', 'select', 'json', 'relation', 'file', 'password',
+  'text', 'number', 'bool', 'email', 'url', 'editor', 'date', 'autodate', 'select', 'json', 'relation', 'file', 'password', 'geoPoint',
 ]
 
 export function isFieldType(v: unknown): v is FieldType {
@@ -77,6 +77,8 @@ export function normalizeField(raw: Raw): Field | undefined {
       }
     case 'password':
       return { ...base, type, required, min: int(raw.min), max: int(raw.max), pattern: str(raw.pattern), cost: int(raw.cost) }
+    case 'geoPoint':
+      return { ...base, type, required }
   }
 }
 

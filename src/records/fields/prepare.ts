@@ -2,7 +2,7 @@ import { hashPassword, verifyPassword } from '../../auth/index.ts'
 import type { FieldError } from '../../errors.ts'
 import { isMulti, nowDate, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
-import { toBool, toDate, toJsonText, toNumber, toStr, toUniqueStrings } from './cast.ts'
+import { toBool, toDate, toGeoPoint, toJsonText, toNumber, toStr, toUniqueStrings } from './cast.ts'
 import { fileName, isUploadedFile, toFileList, type UploadedFile } from './file-values.ts'
 import { randomFromPattern } from './random.ts'
 import { compiledPattern, validateTextValue } from './text-rules.ts'
@@ -274,6 +274,15 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       if (text !== undefined && Buffer.byteLength(text) > max) error = err('validation_json_size_limit', `The maximum allowed JSON size is ${max} bytes`)
       else if (f.required && (text === undefined || ['null', '""', '[]', '{}', ''].includes(text.trim()))) error = REQUIRED
       return { column: text ?? null, write: isNew || touched, error }
+    }
+    case 'geoPoint': {
+      const touched = data.has(f.name)
+      const point = toGeoPoint(touched ? data.get(f.name) : cur)
+      let error: FieldError | undefined
+      if (point.lon === 0 && point.lat === 0) error = f.required ? REQUIRED : undefined
+      else if (point.lat < -90 || point.lat > 90) error = err('validation_invalid_latitude', 'Latitude must be between -90 and 90 degrees.')
+      else if (point.lon < -180 || point.lon > 180) error = err('validation_invalid_longitude', 'Longitude must be between -180 and 180 degrees.')
+      return { column: JSON.stringify(point), write: isNew || touched, error }
     }
     case 'password': {
       const touched = data.has(f.name)

@@ -1,5 +1,6 @@
 import { isMulti, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
+import { toGeoPoint } from './cast.ts'
 
 /**
  * A database row to API JSON. Drivers differ (SQLite and MariaDB return JSON as text, PostgreSQL
@@ -38,6 +39,8 @@ export function columnToApi(f: Field, v: unknown): unknown {
       // NB: a string is JSON text on SQLite/MariaDB; PostgreSQL returns JSONB already parsed, so
       // there a JSON string value arrives as a JS string (see the lead note on pg's jsonb parser).
       return v === undefined ? null : parseJsonText(v)
+    case 'geoPoint':
+      return toGeoPoint(v)
     default:
       if (v === null || v === undefined) return ''
       if (typeof v === 'string') return v

@@ -15,10 +15,21 @@ export interface FilterDialect {
   arrayLength(json: RawBuilder<unknown>): RawBuilder<number>
   /** A value as text, for comparing columns of different types. */
   asText(expr: RawBuilder<unknown>): RawBuilder<string>
-  /** A text value as a number (non-numbers become 0 or NULL, never an error). */
+  /**
+   * Text to compare with `=`, `<`...: byte by byte, as SQLite and PostgreSQL (C collation) do.
+   * NB: MariaDB's utf8mb4_bin pads with spaces, so 'x' = 'x ' there: compare binary strings.
+   */
+  exactText(expr: RawBuilder<unknown>): RawBuilder<unknown>
+  /** A text value as a number (non-numbers become 0, NULL stays NULL, never an error). */
   asNumber(expr: RawBuilder<unknown>): RawBuilder<number>
   random(): RawBuilder<unknown>
-  /** A JSON path inside a json column, as text. `path` segments are parameters. */
+  /** The SQL literal of a single backslash, for `LIKE ... ESCAPE` (MySQL reads `\\` in literals). */
+  likeEscape: RawBuilder<unknown>
+  /**
+   * A JSON path inside a json column (`[]`: the whole value) as text, the same on every engine:
+   * strings unquoted, numbers and booleans (`true`/`false`) as their JSON text, objects and arrays
+   * as JSON, JSON null and a missing path as SQL NULL. `path` segments are parameters.
+   */
   jsonExtract(json: RawBuilder<unknown>, path: string[]): RawBuilder<unknown>
 }
 
@@ -34,9 +45,16 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         }),
         arrayLength: (j) => sql<number>`coalesce(json_array_length(case when json_valid(${j}) then ${j} else '[]' end), 0)`,
         asText: (e) => sql<string>`cast(${e} as text)`,
+        exactText: (e) => e,
         asNumber: (e) => sql<number>`cast(${e} as real)`,
         random: () => sql`random()`,
-        jsonExtract: (j, path) => sql`json_extract(case when json_valid(${j}) then ${j} else null end, ${jsonPath(path)})`,
+        likeEscape: sql.raw(`'\\'`),
+        jsonExtract: (j, path) => {
+          const doc = sql`(case when json_valid(${j}) then ${j} else null end)`
+          const p = jsonPath(path)
+          // json_extract gives SQLite values (true is 1): read the JSON type to give text like the others.
+          return sql`(case json_type(${doc}, ${p}) when 'true' then 'true' when 'false' then 'false' when 'null' then null else cast(json_extract(${doc}, ${p}) as text) end)`
+        },
       }
     case 'jsonb':
       return {
@@ -47,10 +65,12 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         }),
         arrayLength: (j) => sql<number>`coalesce(jsonb_array_length(${j}::jsonb), 0)`,
         asText: (e) => sql<string>`cast(${e} as text)`,
+        exactText: (e) => e,
         // NB: a non-numeric text must not raise an error on PostgreSQL: guard with a regex.
         asNumber: (e) =>
-          sql<number>`(case when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
+          sql<number>`(case when ${e} is null then null when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
         random: () => sql`random()`,
+        likeEscape: sql.raw(`'\\'`),
         jsonExtract: (j, path) => sql`(${j}::jsonb #>> ${`{${path.map((p) => p.replaceAll(/[{},"]/g, '')).join(',')}}`}::text[])`,
       }
     case 'mysql-json':
@@ -61,9 +81,13 @@ export function filterDialect(caps: SqlCapabilities): FilterDialect {
         }),
         arrayLength: (j) => sql<number>`coalesce(json_length(${j}), 0)`,
         asText: (e) => sql<string>`cast(${e} as char)`,
+        exactText: (e) => sql`cast(${e} as binary)`,
         asNumber: (e) => sql<number>`(${e} + 0.0)`,
         random: () => sql`rand()`,
-        jsonExtract: (j, path) => sql`json_unquote(json_extract(${j}, ${jsonPath(path)}))`,
+        likeEscape: sql.raw(`'\\\\'`),
+        // NB: json_unquote turns a JSON null into the text 'null': map it to NULL as the others do.
+        jsonExtract: (j, path) =>
+          sql`(case when json_type(json_extract(${j}, ${jsonPath(path)})) = 'NULL' then null else json_unquote(json_extract(${j}, ${jsonPath(path)})) end)`,
       }
   }
 }

@@ -1,6 +1,8 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import { Comparer, TRUE } from './compare.ts'
+import { ROWID_COLUMN } from '../columns.ts'
 import { filterDialect } from './dialect.ts'
+import { resolveCall } from './functions.ts'
 import { filterError } from './lexer.ts'
 import { parseFilter, type Expr } from './parser.ts'
 import { guardGuestAuth } from './guest.ts'
@@ -12,15 +14,33 @@ import type { Operand } from './parser.ts'
 export type { FilterScope }
 export { parseFilter }
 
+/**
+ * The most table aliases (relation hops, back-relations, `@collection` and multi-value scans, each
+ * a subquery per row) one filter or sort may create. PocketBase bounds joins per path (6 hops) and
+ * shares a join between comparisons on one path; a subquery per comparison shares nothing, so the
+ * whole filter gets a budget too.
+ */
+export const MAX_FILTER_ALIASES = 100
+
+/** The longest sort field (PocketBase's MaxSortFieldLength) and the most sort fields. */
+export const MAX_SORT_FIELD_LENGTH = 255
+export const MAX_SORT_FIELDS = 8
+
 function context(scope: FilterScope): ResolveContext {
   let n = 0
-  return { scope, dialect: filterDialect(scope.capabilities), nextAlias: () => `__f${++n}` }
+  const nextAlias = () => {
+    if (++n > MAX_FILTER_ALIASES) throw filterError(`more than ${MAX_FILTER_ALIASES} relation lookups`)
+    return `__f${n}`
+  }
+  return { scope, dialect: filterDialect(scope.capabilities), nextAlias }
 }
 
 function operand(ctx: ResolveContext, o: Operand): Resolved {
   switch (o.kind) {
     case 'ident':
       return resolveIdent(ctx, o.name)
+    case 'call':
+      return resolveCall(ctx, o.name, o.args, (arg) => operand(ctx, arg))
     case 'null':
       return { t: 'const', value: null }
     default:
@@ -51,9 +71,10 @@ export function compileFilter(expr: string, scope: FilterScope): RawBuilder<SqlB
 export function compileSort(sortParam: string, scope: FilterScope): RawBuilder<unknown>[] {
   const ctx = context(scope)
   const items: RawBuilder<unknown>[] = []
-  for (const raw of sortParam.split(',')) {
-    const term = raw.trim()
-    if (!term) continue
+  const terms = sortParam.split(',').map((t) => t.trim()).filter(Boolean)
+  if (terms.length > MAX_SORT_FIELDS) throw filterError(`at most ${MAX_SORT_FIELDS} sort fields`)
+  for (const term of terms) {
+    if (term.length > MAX_SORT_FIELD_LENGTH) throw filterError(`sort field longer than ${MAX_SORT_FIELD_LENGTH} characters`)
     const desc = term.startsWith('-')
     const name = term.replace(/^[-+]/, '')
     const dir = sql.raw(desc ? 'desc' : 'asc')
@@ -62,8 +83,9 @@ export function compileSort(sortParam: string, scope: FilterScope): RawBuilder<u
       continue
     }
     if (name === '@rowid') {
-      if (!scope.capabilities.rowid) throw filterError('@rowid sorting is only available on SQLite; sort by a field such as created')
-      items.push(sql`${sql.ref(`${scope.alias ?? scope.collection.name}.rowid`)} ${dir}`)
+      // Insertion order: SQLite's rowid, elsewhere the identity column of the same name (columns.ts).
+      if (scope.collection.type === 'view') throw filterError('@rowid is not available on view collections')
+      items.push(sql`${sql.ref(`${scope.alias ?? scope.collection.name}.${ROWID_COLUMN}`)} ${dir}`)
       continue
     }
     if (!/^[\w.@:]+$/.test(name)) throw filterError(`invalid sort field "${name}"`)
@@ -72,6 +94,5 @@ export function compileSort(sortParam: string, scope: FilterScope): RawBuilder<u
     if (resolved.t === 'set') throw filterError(`cannot sort by the multi-valued "${name}"`)
     items.push(sql`${resolved.sql} ${dir}`)
   }
-  if (items.length > 8) throw filterError('at most 8 sort fields')
   return items
 }

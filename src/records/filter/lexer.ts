@@ -11,6 +11,7 @@ export type Token =
   | { kind: 'op'; value: SignOp; pos: number }
   | { kind: 'join'; value: '&&' | '||'; pos: number }
   | { kind: 'paren'; value: '(' | ')'; pos: number }
+  | { kind: 'comma'; value: ','; pos: number }
 
 export const signOps = ['=', '!=', '>', '>=', '<', '<=', '~', '!~', '?=', '?!=', '?>', '?>=', '?<', '?<=', '?~', '?!~'] as const
 export type SignOp = (typeof signOps)[number]
@@ -38,21 +39,13 @@ export function tokenize(input: string): Token[] {
     }
     const pos = i
     if (c === '"' || c === "'") {
-      let value = ''
-      i++
-      for (;;) {
-        if (i >= input.length) throw filterError(`unterminated string starting at ${pos}`)
-        const ch = input[i]!
-        if (ch === '\\' && i + 1 < input.length) {
-          value += input[i + 1]
-          i += 2
-          continue
-        }
-        if (ch === c) break
-        value += ch
-        i++
-      }
-      i++
+      // PocketBase's rule: a quote after a backslash does not end the text, and `\'` reads as `'`;
+      // every other backslash stays as written (so `~ '100\%'` keeps its LIKE escape).
+      let j = i + 1
+      while (j < input.length && !(input[j] === c && input[j - 1] !== '\\')) j++
+      if (j >= input.length) throw filterError(`unterminated string starting at ${pos}`)
+      const value = input.slice(i + 1, j).replaceAll(`\\${c}`, c)
+      i = j + 1
       tokens.push({ kind: 'string', value, pos })
       continue
     }
@@ -60,6 +53,11 @@ export function tokenize(input: string): Token[] {
       const m = /^-?[0-9]+(\.[0-9]+)?/.exec(input.slice(i))!
       tokens.push({ kind: 'number', value: Number(m[0]), pos })
       i += m[0].length
+      continue
+    }
+    if (c === ',') {
+      tokens.push({ kind: 'comma', value: c, pos })
+      i++
       continue
     }
     if (c === '(' || c === ')') {

@@ -17,4 +17,17 @@ export type Predicate = (v: RawBuilder<unknown>) => RawBuilder<SqlBool>
 export type Resolved =
   | { t: 'const'; value: string | number | boolean | null }
   | { t: 'col'; sql: RawBuilder<unknown>; kind: Kind; nullable: boolean }
-  | { t: 'set'; exists: (p: Predicate) => RawBuilder<SqlBool>; kind: Kind; anyOnly: boolean }
+  | {
+      t: 'set'
+      exists: (p: Predicate) => RawBuilder<SqlBool>
+      kind: Kind
+      anyOnly: boolean
+      /** A multi field named without `:each`: its stored JSON text, which plain `~`/`!~` match (as PocketBase). */
+      raw?: RawBuilder<unknown>
+      /**
+       * For `@collection` values, whose `exists` reads the one joined row of their alias: the same
+       * test over every row of the collection, independently, which plain operators need (every
+       * row must match, PocketBase's multi-match).
+       */
+      scan?: (p: Predicate) => RawBuilder<SqlBool>
+    }

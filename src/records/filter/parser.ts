@@ -6,6 +6,8 @@ export type Operand =
   | { kind: 'bool'; value: boolean }
   | { kind: 'null' }
   | { kind: 'ident'; name: string }
+  /** `name(arg, ...)`, written with no space before `(` (PocketBase's grammar). */
+  | { kind: 'call'; name: string; args: Operand[] }
 
 export type Expr =
   | { kind: 'compare'; op: SignOp; left: Operand; right: Operand }
@@ -13,6 +15,13 @@ export type Expr =
 
 /** The longest filter accepted, so a hostile one cannot make the server parse megabytes. */
 export const MAX_FILTER_LENGTH = 3500
+
+/** The most comparisons one filter may hold (PocketBase's DefaultFilterExprLimit). */
+export const MAX_FILTER_EXPRESSIONS = 200
+
+/** Function calls nest at most this deep, with at most this many arguments (PocketBase's limits). */
+export const MAX_CALL_DEPTH = 3
+export const MAX_CALL_ARGS = 10
 
 /**
  * Parses a filter into a tree. `&&` binds tighter than `||`, as in PocketBase.
@@ -25,10 +34,33 @@ export function parseFilter(input: string): Expr | undefined {
   let i = 0
   const peek = (): Token | undefined => tokens[i]
   let depth = 0
+  let comparisons = 0
 
-  const operand = (): Operand => {
+  const call = (name: string, open: Token, callDepth: number): Operand => {
+    if (callDepth > MAX_CALL_DEPTH) throw filterError(`functions nested deeper than ${MAX_CALL_DEPTH} at ${open.pos}`)
+    const args: Operand[] = []
+    if (peek()?.kind === 'paren' && peek()!.value === ')') {
+      i++
+      return { kind: 'call', name, args }
+    }
+    for (;;) {
+      args.push(operand(callDepth))
+      if (args.length > MAX_CALL_ARGS) throw filterError(`more than ${MAX_CALL_ARGS} arguments in "${name}"`)
+      const t = tokens[i++]
+      if (t?.kind === 'comma') continue
+      if (t?.kind === 'paren' && t.value === ')') return { kind: 'call', name, args }
+      throw filterError(`missing ")" for "${name}(" at ${open.pos}`)
+    }
+  }
+
+  const operand = (callDepth = 0): Operand => {
     const t = tokens[i++]
     if (!t) throw filterError('expression ends where an operand was expected')
+    const next = tokens[i]
+    if (t.kind === 'ident' && next?.kind === 'paren' && next.value === '(' && next.pos === t.pos + t.value.length) {
+      i++
+      return call(t.value, next, callDepth + 1)
+    }
     switch (t.kind) {
       case 'string':
         return { kind: 'string', value: t.value }
@@ -54,6 +86,7 @@ export function parseFilter(input: string): Expr | undefined {
       depth--
       return inner
     }
+    if (++comparisons > MAX_FILTER_EXPRESSIONS) throw filterError(`more than ${MAX_FILTER_EXPRESSIONS} expressions`)
     const left = operand()
     const op = tokens[i++]
     if (op?.kind !== 'op') throw filterError(op ? `expected an operator at ${op.pos}` : 'expression ends where an operator was expected')

@@ -120,7 +120,11 @@ export function resolvePath(ctx: ResolveContext, collection: Collection, alias: 
   // Columns of views and json fields may be NULL; the storage conventions keep the rest NOT NULL.
   const nullable = collection.type === 'view' || field.type === 'json'
 
-  if (field.type === 'json' && rest.length) {
+  // The whole json value too reads through the JSON path (`j = 5`, `j = ''` match scalars, as in
+  // PocketBase); a geoPoint is JSON too (`place.lon`). NB: not a view's whole json column, which
+  // may be any computed text (not JSON: PostgreSQL would fail to cast it).
+  const whole = rest.length === 0 && collection.type === 'view'
+  if ((field.type === 'json' || field.type === 'geoPoint') && !modifier && !whole) {
     return { t: 'col', sql: ctx.dialect.jsonExtract(column, rest), kind: 'json', nullable: true }
   }
   if (field.type === 'relation' && rest.length) {
@@ -138,12 +142,15 @@ export function resolvePath(ctx: ResolveContext, collection: Collection, alias: 
   if (isMulti(field)) {
     if (modifier === 'length') return { t: 'col', sql: ctx.dialect.arrayLength(column), kind: 'number', nullable: false }
     if (modifier && modifier !== 'each' && modifier !== 'lower') throw filterError(`unknown modifier ":${modifier}"`)
+    // One alias for every rendering: each is its own subquery, so the name never clashes.
+    const itemAlias = ctx.nextAlias()
     return {
       t: 'set',
       kind: 'text',
       anyOnly: false,
+      raw: modifier ? undefined : column,
       exists: (p) => {
-        const e = ctx.dialect.arrayElements(column, ctx.nextAlias())
+        const e = ctx.dialect.arrayElements(column, itemAlias)
         return sql<SqlBool>`exists (select 1 from ${e.from} where ${p(modifier === 'lower' ? sql`lower(${e.v})` : e.v)})`
       },
     }
@@ -292,7 +299,8 @@ const joinsOf = new WeakMap<ResolveContext, Map<string, CollectionJoin>>()
  * PocketBase joins it. The row ranges over the collection (a row of NULLs when it has none) in an
  * EXISTS that `withCollectionJoins` puts around the whole expression, so `a && b` on one alias needs
  * one row that matches both, `a || b` any rows, as PocketBase's LEFT JOIN + DISTINCT means.
- * NB: a plain operator (`=`) compares that row's value too; PocketBase would require every row.
+ * `?` operators test that row; plain operators (`=`) need every row of the collection to match,
+ * PocketBase's multi-match, through an independent scan (`scan`).
  */
 function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
   const [ref, ...path] = parts
@@ -313,8 +321,20 @@ function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
     joins.set(key, join)
   }
   const inner = resolvePath(ctx, target, join.alias, path, 1)
-  if (inner.t === 'col') return { t: 'set', kind: inner.kind, anyOnly: true, exists: (p) => p(inner.sql) }
-  return inner
+  if (inner.t !== 'col') return inner
+  // Plain operators need every row to match: the same path on an independent scan of the collection.
+  const scanAlias = `${ctx.nextAlias()}c`
+  const scanOn = reachable(ctx, target, scanAlias)
+  const scanned = resolvePath(ctx, target, scanAlias, path, 1)
+  if (scanned.t !== 'col') return inner
+  const where = (p: Predicate) => (scanOn ? sql<SqlBool>`${scanOn} and ${p(scanned.sql)}` : p(scanned.sql))
+  return {
+    t: 'set',
+    kind: inner.kind,
+    anyOnly: false,
+    exists: (p) => p(inner.sql),
+    scan: (p) => sql<SqlBool>`exists (select 1 from ${from(target, scanAlias)} where ${where(p)})`,
+  }
 }
 
 /**
