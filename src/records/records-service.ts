@@ -86,9 +86,10 @@ export class RecordsService {
     const c = this.registry.getOrThrow(collectionName)
     const access = this.access(c.listRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
-    const page = q.page ?? 1
-    const perPage = q.perPage ?? DEFAULT_PER_PAGE
-    if (perPage > MAX_PER_PAGE) throw new ApiError('bad_request', `perPage must be at most ${MAX_PER_PAGE}.`)
+    // PocketBase's normalization: page < 1 is 1; perPage < 1 is the default, over the max is the max.
+    const page = q.page === undefined || !(q.page >= 1) ? 1 : Math.floor(q.page)
+    const perPage = q.perPage === undefined || !(q.perPage >= 1) ? DEFAULT_PER_PAGE : Math.min(Math.floor(q.perPage), MAX_PER_PAGE)
+    const offset = (page - 1) * perPage
     const scope = { collection: c, registry: this.registry, capabilities: this.caps, request, allowHidden: request.auth?.isSuperuser === true }
     const db = this.sql.reader().db
     let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
@@ -100,7 +101,8 @@ export class RecordsService {
       order.push(sql`${sql.ref(`${c.name}.id`)} asc`)
     }
     const [rows, total] = await Promise.all([
-      base.selectAll().orderBy(order).limit(perPage).offset((page - 1) * perPage).execute(),
+      // NB: an offset past 2^53 cannot be bound exactly, and no table has that many rows: no query.
+      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : base.selectAll().orderBy(order).limit(perPage).offset(offset).execute(),
       q.skipTotal ? Promise.resolve(-1) : base.select(sql<number>`count(*)`.as('n')).executeTakeFirst().then((r) => Number(r?.n ?? 0)),
     ])
     const items = await this.present(db, c, rows.map((row) => rowToRecord(c, row)), request, q)
