@@ -34,14 +34,19 @@ function fieldError(type: ValueErrorType, value: unknown, schema: { minLength?: 
   if (type === ValueErrorType.ObjectRequiredProperty || value === '' || value === undefined || value === null) {
     return { code: 'validation_required', message: 'Cannot be blank.' }
   }
-  if (type === ValueErrorType.StringMinLength || type === ValueErrorType.StringMaxLength) {
-    return {
-      code: 'validation_length_out_of_range',
-      message: `The length must be between ${schema.minLength ?? 0} and ${schema.maxLength ?? '∞'}.`,
-    }
-  }
+  if (type === ValueErrorType.StringMinLength || type === ValueErrorType.StringMaxLength) return lengthError(schema.minLength ?? 0, schema.maxLength ?? 0)
   if (type === ValueErrorType.StringFormat) return { code: 'validation_is_email', message: 'Must be a valid email address.' }
   return { code: 'validation_invalid_value', message: 'Invalid value.' }
+}
+
+/** ozzo-validation's `Length(min, max)` error, as PocketBase sends it (code, message, params). */
+export function lengthError(min: number, max: number): FieldError {
+  const params = { min, max }
+  if (min === 0 && max > 0) return { code: 'validation_length_too_long', message: `The length must be no more than ${max}.`, params }
+  if (min > 0 && max > 0 && min === max) return { code: 'validation_length_invalid', message: `The length must be exactly ${min}.`, params }
+  if (min > 0 && max > 0) return { code: 'validation_length_out_of_range', message: `The length must be between ${min} and ${max}.`, params }
+  if (min > 0) return { code: 'validation_length_too_short', message: `The length must be no less than ${min}.`, params }
+  return { code: 'validation_length_empty_required', message: 'The value must be empty.', params }
 }
 
 /**
