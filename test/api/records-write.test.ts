@@ -223,6 +223,11 @@ for (const { engine, skip } of await engines()) {
       }
       const ok = await t.call('POST', url, { token: t.su, body: { title: 'fine', data: { k: '\\u0000 as text' } } })
       assert.equal(ok.status, 200, ok.raw)
+      const batch = await t.call('POST', '/api/batch', { token: t.su, body: { requests: [{ method: 'PUT', url, body: { id: 'abc\u0000def', title: 'x' } }] } })
+      assert.equal(batch.status, 400, batch.raw)
+      const sub = (batch.body.data as unknown as { requests: Record<string, { response: { status: number; data: Record<string, { code: string }> } }> }).requests['0']
+      assert.equal(sub?.response.status, 400)
+      assert.equal(sub?.response.data.id?.code, 'validation_invalid_value')
       for (const method of ['GET', 'PATCH', 'DELETE']) {
         const res = await t.call(method, `${url}/abc%00def`, { token: t.su, ...(method === 'PATCH' ? { body: { title: 'x' } } : {}) })
         assert.equal(res.status, 404, `${method} ${res.raw}`)

@@ -328,7 +328,7 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
         }
       }
       const names = final.map(fileName)
-      return { column: isMulti(f) ? JSON.stringify(names) : (names[0] ?? ''), write: isNew || touched, error }
+      return { column: isMulti(f) ? JSON.stringify(names) : (names[0] ?? ''), write: isNew || touched, error, body: isMulti(f) ? names : (names[0] ?? '') }
     }
     case 'json': {
       const touched = data.has(f.name)
