@@ -104,6 +104,15 @@ for (const { engine, skip } of await engines()) {
       assert.equal(upd.body.score, 3)
     })
 
+    test('hidden fields cannot be set by guests through any key, `:autogenerate` included', async () => {
+      await t.collection({ name: 'hid', type: 'base', createRule: '', fields: [{ name: 'secret', type: 'text', hidden: true }, { name: 'tags', type: 'select', values: ['a'], maxSelect: 1, hidden: true }] })
+      const res = await t.call('POST', '/api/collections/hid/records', { body: { 'secret:autogenerate': 'mine', '+tags': 'a', 'tags+': 'a' } })
+      assert.equal(res.status, 200, res.raw)
+      const seen = await t.call('GET', `/api/collections/hid/records/${String(res.body.id)}`, { token: t.su })
+      assert.equal(seen.body.secret, '')
+      assert.equal(seen.body.tags, '')
+    })
+
     test('@request.body holds the resolved value under the plain name', async () => {
       await t.collection({
         name: 'counters',
