@@ -195,9 +195,16 @@ export class RecordsService {
     const { values, errors, body } = await prepareRecord(c, input, undefined, { capabilities: this.caps, isSuperuser: superuser })
     // NB: the rule sees the body AFTER modifiers (PocketBase's ReplaceModifiers): `owner+` or
     // `+role` must be judged as `owner`/`role`, or a rule on the plain name is bypassed.
-    const access = this.access(c.createRule, c, { ...request, body })
-    Object.assign(errors, await this.checkRelations(db, c, values, errors), await this.uniqueErrors(db, c, values, errors))
+    const ruled: RequestInfo = { ...request, body }
+    const access = this.access(c.createRule, c, ruled)
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to create record.')
+    const found = { ...(await this.checkRelations(db, c, values, errors)), ...(await this.uniqueErrors(db, c, values, errors)) }
+    if (Object.keys(found).length) {
+      // NB: these errors come from other records ("that email exists"): a caller the create rule
+      // refuses gets PocketBase's plain refusal instead, or the endpoint would answer probes.
+      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
+      throw validationError(found, 'Failed to create record.')
+    }
     const id = String(values.id)
     const created = await this.write(c, values, 'Failed to create record.', () =>
       inTransaction(db, async (trx) => {
@@ -212,6 +219,21 @@ export class RecordsService {
       }),
     )
     return created
+  }
+
+  /**
+   * Whether the create rule matches a row that is not inserted (PocketBase's dummy-record check):
+   * the values as a one-row CTE, typed by a never-true select of the real table's columns.
+   */
+  private async passesOnDummyRow(db: Db, c: Collection, values: Record<string, unknown>, request: RequestInfo): Promise<boolean> {
+    if (c.createRule === null) return false
+    const alias = '__pb_create__'
+    const cols = Object.keys(values)
+    const where = compileFilter(c.createRule, { collection: c, alias, registry: this.registry, capabilities: this.caps, request, allowHidden: true })
+    const typed = sql`select ${sql.join(cols.map((k) => sql.ref(k)))} from ${sql.table(c.name)} where 1 = 0`
+    const row = sql`select ${sql.join(cols.map((k) => sql`${values[k]}`))}`
+    const q = sql<{ ok: number }>`with ${sql.id(alias)} as (${typed} union all ${row}) select 1 as ok from ${sql.id(alias)} where ${where} limit 1`
+    return (await q.execute(db)).rows.length > 0
   }
 
   private async doUpdate(c: Collection, id: string, input: Record<string, unknown>, request: RequestInfo, db: Db): Promise<RecordJson> {

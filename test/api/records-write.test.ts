@@ -113,6 +113,43 @@ for (const { engine, skip } of await engines()) {
       assert.equal(seen.body.tags, '')
     })
 
+    test('a caller the create rule refuses learns nothing from other records (unique, relations)', async () => {
+      const alice = await t.user('carol@example.com')
+      const bob = await t.user('dave@example.com')
+      const refs = await t.collection({ name: 'urefs', type: 'base', fields: [{ name: 'x', type: 'text' }] })
+      await t.collection({
+        name: 'members',
+        type: 'base',
+        createRule: 'owner = @request.auth.id && @request.body.code != ""',
+        fields: [
+          { name: 'code', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+          { name: 'refs', type: 'relation', collectionId: refs.id, maxSelect: 5 },
+          { name: 'flag', type: 'bool' },
+          { name: 'n', type: 'number' },
+          { name: 'meta', type: 'json' },
+        ],
+        indexes: ['CREATE UNIQUE INDEX idx_members_code ON members (code)'],
+      })
+      const url = '/api/collections/members/records'
+      assert.equal((await t.call('POST', url, { token: t.su, body: { code: 'SECRET1' } })).status, 200)
+      const refused = { status: 400, message: 'Failed to create record.', data: {} }
+      const probes: [string | undefined, Record<string, unknown>][] = [
+        [undefined, { code: 'SECRET1', owner: bob.id }],
+        [alice.token, { code: 'SECRET1', owner: bob.id, flag: true, n: 2, meta: { a: [1] } }],
+        [alice.token, { code: 'new1', owner: bob.id, refs: ['nosuchrecord001'], n: 1 }],
+      ]
+      for (const [token, body] of probes) {
+        const res = await t.call('POST', url, { token, body })
+        assert.deepEqual(res.body, refused, JSON.stringify(body))
+      }
+      // A caller the rule lets in gets the real errors.
+      const dup = await t.call('POST', url, { token: alice.token, body: { code: 'SECRET1', owner: alice.id, flag: true, meta: { a: 1 } } })
+      assert.equal(dup.body.data?.code?.code, 'validation_not_unique', dup.raw)
+      const missing = await t.call('POST', url, { token: alice.token, body: { code: 'new2', owner: alice.id, refs: ['nosuchrecord001'] } })
+      assert.equal(missing.body.data?.refs?.code, 'validation_missing_rel_records', missing.raw)
+    })
+
     test('@request.body holds the resolved value under the plain name', async () => {
       await t.collection({
         name: 'counters',
