@@ -50,6 +50,16 @@ const unsupportedType = () => new ApiError('bad_request', 'Unsupported collectio
 const hasNul = (s: string) => s.includes('\0')
 
 /**
+ * The body the rules see, with strings holding NUL as null: PostgreSQL cannot bind them, no stored
+ * value can equal them (validation refuses NUL), and a field holding one fails validation anyway.
+ */
+function rulesBody(body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(body)) out[k] = typeof v === 'string' && hasNul(v) ? null : v
+  return out
+}
+
+/**
  * Records of every collection: list, view, create, update, delete with PocketBase's API rules.
  * Reads go to the router's reader, writes and their checks to the writer inside one transaction.
  * Methods take the executor, so a batch can run several in one transaction.
@@ -195,14 +205,18 @@ export class RecordsService {
     const { values, errors, body } = await prepareRecord(c, input, undefined, { capabilities: this.caps, isSuperuser: superuser })
     // NB: the rule sees the body AFTER modifiers (PocketBase's ReplaceModifiers): `owner+` or
     // `+role` must be judged as `owner`/`role`, or a rule on the plain name is bypassed.
-    const ruled: RequestInfo = { ...request, body }
+    const ruled: RequestInfo = { ...request, body: rulesBody(body) }
     const access = this.access(c.createRule, c, ruled)
-    if (Object.keys(errors).length) throw validationError(errors, 'Failed to create record.')
+    // As PocketBase, a caller the create rule refuses gets its plain refusal, never field errors.
+    // NB: this matters most for errors that come from other records ("that email exists"), or
+    // the endpoint would answer probes from anyone.
+    if (Object.keys(errors).length) {
+      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, errors, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
+      throw validationError(errors, 'Failed to create record.')
+    }
     const found = { ...(await this.checkRelations(db, c, values, errors)), ...(await this.uniqueErrors(db, c, values, errors)) }
     if (Object.keys(found).length) {
-      // NB: these errors come from other records ("that email exists"): a caller the create rule
-      // refuses gets PocketBase's plain refusal instead, or the endpoint would answer probes.
-      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
+      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, errors, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
       throw validationError(found, 'Failed to create record.')
     }
     const id = String(values.id)
@@ -224,11 +238,13 @@ export class RecordsService {
   /**
    * Whether the create rule matches a row that is not inserted (PocketBase's dummy-record check):
    * the values as a one-row CTE, typed by a never-true select of the real table's columns.
+   * Fields whose value failed validation are null there (their value may not even bind).
    */
-  private async passesOnDummyRow(db: Db, c: Collection, values: Record<string, unknown>, request: RequestInfo): Promise<boolean> {
+  private async passesOnDummyRow(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>, request: RequestInfo): Promise<boolean> {
     if (c.createRule === null) return false
     const alias = '__pb_create__'
-    const cols = Object.keys(values)
+    const cols = [...new Set(['id', ...c.fields.map((f) => f.name)])]
+    values = Object.fromEntries(cols.map((k) => [k, failed[k] || values[k] === undefined ? null : values[k]]))
     const where = compileFilter(c.createRule, { collection: c, alias, registry: this.registry, capabilities: this.caps, request, allowHidden: true })
     const typed = sql`select ${sql.join(cols.map((k) => sql.ref(k)))} from ${sql.table(c.name)} where 1 = 0`
     const row = sql`select ${sql.join(cols.map((k) => sql`${values[k]}`))}`
@@ -250,7 +266,7 @@ export class RecordsService {
     // so it comes from a pass as the caller; a manager's own write is prepared again with rights.
     let prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: superuser })
     const { body } = prepared
-    const ruled: RequestInfo = { ...request, body }
+    const ruled: RequestInfo = { ...request, body: rulesBody(body) }
     if (!superuser && (await this.isManager(db, c, id, ruled))) prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: true })
     const { values, errors } = prepared
     const access = this.access(c.updateRule, c, ruled)

@@ -120,7 +120,7 @@ for (const { engine, skip } of await engines()) {
       await t.collection({
         name: 'members',
         type: 'base',
-        createRule: 'owner = @request.auth.id && @request.body.code != ""',
+        createRule: 'owner = @request.auth.id && @request.body.code != "" && code = @request.body.code && @request.body.other != "x"',
         fields: [
           { name: 'code', type: 'text' },
           { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
@@ -138,6 +138,8 @@ for (const { engine, skip } of await engines()) {
         [undefined, { code: 'SECRET1', owner: bob.id }],
         [alice.token, { code: 'SECRET1', owner: bob.id, flag: true, n: 2, meta: { a: [1] } }],
         [alice.token, { code: 'new1', owner: bob.id, refs: ['nosuchrecord001'], n: 1 }],
+        // Input errors too (PocketBase checks the rule first): NUL, bad number, too-deep JSON.
+        [alice.token, { code: 'x\u0000', owner: bob.id, n: 'abc', meta: JSON.parse('['.repeat(70) + ']'.repeat(70)) as unknown }],
       ]
       for (const [token, body] of probes) {
         const res = await t.call('POST', url, { token, body })
@@ -148,6 +150,9 @@ for (const { engine, skip } of await engines()) {
       assert.equal(dup.body.data?.code?.code, 'validation_not_unique', dup.raw)
       const missing = await t.call('POST', url, { token: alice.token, body: { code: 'new2', owner: alice.id, refs: ['nosuchrecord001'] } })
       assert.equal(missing.body.data?.refs?.code, 'validation_missing_rel_records', missing.raw)
+      const nul = await t.call('POST', url, { token: alice.token, body: { code: 'x\u0000', owner: alice.id, other: 'y\u0000' } })
+      // NUL values reach the rule as null (PostgreSQL cannot bind them): a 400, never a 500.
+      assert.equal(nul.status, 400, nul.raw)
     })
 
     test('@request.body holds the resolved value under the plain name', async () => {
