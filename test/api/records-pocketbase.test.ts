@@ -141,6 +141,7 @@ for (const { engine, skip } of await engines()) {
           { name: 'n', type: 'number', min: 1, max: 9 },
           { name: 'pick', type: 'select', values: ['a', 'b'], maxSelect: 1 },
           { name: 'many', type: 'select', values: ['a', 'b', 'c'], maxSelect: 2 },
+          { name: 'day', type: 'date', min: '2024-01-01 00:00:00.000Z' },
         ],
       })
       const cases: [Record<string, unknown>, string, { code: string; message: string; params?: Record<string, unknown> }][] = [
@@ -150,6 +151,7 @@ for (const { engine, skip } of await engines()) {
         [{ n: 10 }, 'n', { code: 'validation_max_number_constraint', message: 'Must be less or equal than 9.', params: { max: 9 } }],
         [{ pick: 'z' }, 'pick', { code: 'validation_invalid_value', message: 'Invalid value z.', params: { value: 'z' } }],
         [{ many: ['a', 'b', 'c'] }, 'many', { code: 'validation_too_many_values', message: 'Select no more than 2.', params: { maxSelect: 2 } }],
+        [{ day: '2023-05-01' }, 'day', { code: 'validation_min_greater_equal_than_required', message: 'Must be no less than 2024-01-01 00:00:00.000Z.', params: { threshold: '2024-01-01 00:00:00.000Z' } }],
       ]
       for (const [body, field, expected] of cases) {
         const res = await t.call('POST', '/api/collections/params/records', { token: t.su, body })

@@ -274,8 +274,8 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       const v = touched ? toDate(data.get(f.name)) : toStr(cur)
       let error: FieldError | undefined
       if (v === '') error = f.required ? REQUIRED : undefined
-      else if (f.min && v < toDate(f.min)) error = err('validation_min_greater_equal_than_required', `Must be no less than ${toDate(f.min)}.`)
-      else if (f.max && v > toDate(f.max)) error = err('validation_max_less_equal_than_required', `Must be no greater than ${toDate(f.max)}.`)
+      else if (f.min && v < toDate(f.min)) error = err('validation_min_greater_equal_than_required', `Must be no less than ${toDate(f.min)}.`, { threshold: toDate(f.min) })
+      else if (f.max && v > toDate(f.max)) error = err('validation_max_less_equal_than_required', `Must be no greater than ${toDate(f.max)}.`, { threshold: toDate(f.max) })
       return { column: v, write: isNew || touched, error }
     }
     case 'autodate': {
@@ -312,7 +312,7 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       const known = new Set(before)
       const unknown = final.filter((x): x is string => typeof x === 'string' && !known.has(x))
       if (!final.length) error = f.required ? REQUIRED : undefined
-      else if (unknown.length) error = err('validation_invalid_file', `Invalid new files: ${unknown.map((s) => s.slice(0, 250)).join(', ')}.`)
+      else if (unknown.length) error = err('validation_invalid_file', `Invalid new files: ${unknown.map((s) => s.slice(0, 250)).join(', ')}.`, { invalidFiles: unknown.map((s) => s.slice(0, 250)) })
       else if (list.length > maxSelect) error = err('validation_too_many_files', `The maximum allowed files is ${maxSelect}`, { maxSelect })
       else {
         const max = f.maxSize > 0 ? f.maxSize : FILE_MAX
