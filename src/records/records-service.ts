@@ -210,14 +210,14 @@ export class RecordsService {
     // As PocketBase, a caller the create rule refuses gets its plain refusal, never field errors.
     // NB: this matters most for errors that come from other records ("that email exists"), or
     // the endpoint would answer probes from anyone.
+    // Missing relations are field errors like the others; uniqueness is reported only when
+    // everything else is valid (PocketBase learns it from the insert).
+    const invalid = { ...errors }
+    Object.assign(errors, await this.checkRelations(db, c, values, errors))
+    if (!Object.keys(errors).length) Object.assign(errors, await this.uniqueErrors(db, c, values, errors))
     if (Object.keys(errors).length) {
-      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, errors, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
+      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, invalid, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
       throw validationError(errors, 'Failed to create record.')
-    }
-    const found = { ...(await this.checkRelations(db, c, values, errors)), ...(await this.uniqueErrors(db, c, values, errors)) }
-    if (Object.keys(found).length) {
-      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, errors, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
-      throw validationError(found, 'Failed to create record.')
     }
     const id = String(values.id)
     const created = await this.write(c, values, 'Failed to create record.', () =>
@@ -274,7 +274,8 @@ export class RecordsService {
       const ok = await db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id).where(access.where).executeTakeFirst()
       if (!ok) throw notFound()
     }
-    Object.assign(errors, await this.checkRelations(db, c, values, errors), await this.uniqueErrors(db, c, values, errors, id))
+    Object.assign(errors, await this.checkRelations(db, c, values, errors))
+    if (!Object.keys(errors).length) Object.assign(errors, await this.uniqueErrors(db, c, values, errors, id))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')
     const updated = await this.write(c, values, 'Failed to update record.', async () => {
       if (Object.keys(values).length) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
