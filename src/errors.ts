@@ -10,6 +10,16 @@
 export interface FieldError {
   code: string
   message: string
+  /** The values in the message (`{maxSelect: 5}`), as PocketBase sends them. */
+  params?: Record<string, unknown>
+}
+
+/** PocketBase's `inflector.Sentenize`: trimmed, first letter upper-case, ends with `.`, `?` or `!`. */
+export function sentenize(text: string): string {
+  const s = text.trim()
+  if (!s) return ''
+  const out = s[0]!.toUpperCase() + s.slice(1)
+  return /[.?!]$/.test(out) ? out : out + '.'
 }
 
 const catalogue = {
@@ -53,7 +63,10 @@ export class ApiError extends Error {
 
 /** A 400 with per-field errors in PocketBase's `data.{field}.code` form. */
 export function validationError(fields: Record<string, FieldError>, message?: string): ApiError {
-  return new ApiError('validation_failed', message, fields)
+  // Field messages are sentenized on the wire as PocketBase does ("Select no more than 5.").
+  const data: Record<string, FieldError> = {}
+  for (const [name, e] of Object.entries(fields)) data[name] = { ...e, message: sentenize(e.message) }
+  return new ApiError('validation_failed', message, data)
 }
 
 export function statusOf(code: ErrorCode): number {

@@ -68,7 +68,8 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
           } else if (method === 'PATCH' && id !== undefined) {
             results.push({ status: 200, body: await opts.records.update(collection, id, body, info, q, trx) })
           } else if (method === 'PUT' && id === undefined) {
-            const exists = typeof body.id === 'string' && (await trx.selectFrom(opts.records.tableOf(collection)).select('id').where('id', '=', body.id).executeTakeFirst())
+            // NB: a NUL in the id cannot be queried on PostgreSQL; such an id is a create, refused by validation.
+            const exists = typeof body.id === 'string' && !body.id.includes('\0') && (await trx.selectFrom(opts.records.tableOf(collection)).select('id').where('id', '=', body.id).executeTakeFirst())
             const rec = exists ? await opts.records.update(collection, String(body.id), body, info, q, trx) : await opts.records.create(collection, body, info, q, trx)
             results.push({ status: 200, body: rec })
           } else if (method === 'DELETE' && id !== undefined) {

@@ -3,6 +3,8 @@ import path from 'node:path'
 import type { FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.ts'
 import type { UploadedFile } from '../records/fields/index.ts'
+import { jsonTextTooDeep } from '../records/fields/cast.ts'
+import { MAX_BODY_JSON_DEPTH, tooDeep } from './record-auth-body.ts'
 
 /** Keys that must never reach a record, whatever the body's format. */
 const forbidden = new Set(['__proto__', 'constructor', 'prototype'])
@@ -40,6 +42,7 @@ export async function readRecordBody(request: FastifyRequest): Promise<Record<st
       const file: UploadedFile = { name: storedName(part.filename), originalName: part.filename, size, mimeType: part.mimetype }
       add(part.fieldname, file)
     } else if (part.fieldname === '@jsonPayload') {
+      if (jsonTextTooDeep(String(part.value), MAX_BODY_JSON_DEPTH)) throw tooDeep()
       try {
         const json = JSON.parse(String(part.value)) as unknown
         if (json && typeof json === 'object' && !Array.isArray(json)) for (const [k, v] of Object.entries(json)) if (!forbidden.has(k)) out[k] = v

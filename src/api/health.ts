@@ -1,12 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { SqlRouter } from '../sql/router.ts'
 import { ERROR_CODE_HEADER } from '../errors.ts'
+import '../auth/request.ts'
 
 export interface HealthOptions {
   sql: SqlRouter
   /** How long `/api/ready` waits for each engine. */
   timeoutMs?: number
 }
+
+/** Headers that suggest a reverse proxy in front (PocketBase's list), named in its casing. */
+const PROXY_HEADERS = ['CF-Connecting-IP', 'Fly-Client-IP', 'X-Forwarded-For']
 
 /** A promise that rejects after `ms`, so one hung engine cannot hang the readiness probe. */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -20,15 +24,22 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * `/api/health`: the process is up (PocketBase's shape). `/api/ready`: every configured engine
+ * `/api/health`: the process is up (PocketBase's shape; superusers also get `canBackup`,
+ * `realIP`, `possibleProxyHeader`). `/api/ready`: every configured engine
  * answers; 503 names the ones that do not, so a load balancer takes this node out.
  */
 export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, timeoutMs = 2000 }) => {
-  const healthy = { code: 200, message: 'API is healthy.', data: {} }
   http.route({
     method: ['GET', 'HEAD'],
     url: '/api/health',
-    handler: async () => healthy,
+    handler: async (request) => {
+      if (!request.auth?.isSuperuser) return { code: 200, message: 'API is healthy.', data: {} }
+      // PocketBase's superuser extras. canBackup means "no backup or restore is running now":
+      // Plinth runs none through the API (backups are the `plinth backup` command, outside this
+      // process), so nothing here can be in progress and the answer is true.
+      const proxyHeader = PROXY_HEADERS.find((h) => request.headers[h.toLowerCase()] !== undefined) ?? ''
+      return { code: 200, message: 'API is healthy.', data: { canBackup: true, realIP: request.ip, possibleProxyHeader: proxyHeader } }
+    },
   })
 
   http.get('/api/ready', async (request, reply) => {

@@ -3,6 +3,7 @@ import { Value, ValueErrorType } from '@sinclair/typebox/value'
 import { isEmailAddress } from '../auth/email.ts'
 import type { FastifyInstance } from 'fastify'
 import { ApiError, validationError, type FieldError } from '../errors.ts'
+import { MAX_JSON_DEPTH, jsonTextTooDeep } from '../records/fields/cast.ts'
 
 /**
  * Request bodies of the auth endpoints: TypeBox schemas (also fed to the OpenAPI document) and a
@@ -33,14 +34,19 @@ function fieldError(type: ValueErrorType, value: unknown, schema: { minLength?: 
   if (type === ValueErrorType.ObjectRequiredProperty || value === '' || value === undefined || value === null) {
     return { code: 'validation_required', message: 'Cannot be blank.' }
   }
-  if (type === ValueErrorType.StringMinLength || type === ValueErrorType.StringMaxLength) {
-    return {
-      code: 'validation_length_out_of_range',
-      message: `The length must be between ${schema.minLength ?? 0} and ${schema.maxLength ?? '∞'}.`,
-    }
-  }
+  if (type === ValueErrorType.StringMinLength || type === ValueErrorType.StringMaxLength) return lengthError(schema.minLength ?? 0, schema.maxLength ?? 0)
   if (type === ValueErrorType.StringFormat) return { code: 'validation_is_email', message: 'Must be a valid email address.' }
   return { code: 'validation_invalid_value', message: 'Invalid value.' }
+}
+
+/** ozzo-validation's `Length(min, max)` error, as PocketBase sends it (code, message, params). */
+export function lengthError(min: number, max: number): FieldError {
+  const params = { min, max }
+  if (min === 0 && max > 0) return { code: 'validation_length_too_long', message: `The length must be no more than ${max}.`, params }
+  if (min > 0 && max > 0 && min === max) return { code: 'validation_length_invalid', message: `The length must be exactly ${min}.`, params }
+  if (min > 0 && max > 0) return { code: 'validation_length_out_of_range', message: `The length must be between ${min} and ${max}.`, params }
+  if (min > 0) return { code: 'validation_length_too_short', message: `The length must be no less than ${min}.`, params }
+  return { code: 'validation_length_empty_required', message: 'The value must be empty.', params }
 }
 
 /**
@@ -64,6 +70,14 @@ export function readBody<S extends TObject>(schema: S, body: unknown): Static<S>
 }
 
 /**
+ * How deep a request's JSON may nest: a json field value's limit (MAX_JSON_DEPTH) plus room for
+ * the envelope around it (a batch request's `requests[i].body`).
+ */
+export const MAX_BODY_JSON_DEPTH = MAX_JSON_DEPTH + 8
+
+export const tooDeep = () => new ApiError('invalid_json', `The request body is nested too deeply (more than ${MAX_BODY_JSON_DEPTH} levels).`)
+
+/**
  * A JSON body parser for PocketBase clients: its JS SDK sends `Content-Type: application/json`
  * with NO body on body-less calls (`authRefresh()`), which Fastify's default parser answers with
  * 400; here an empty body is `{}`. Keys `__proto__` and `constructor` are dropped at any depth
@@ -75,6 +89,9 @@ export function installLenientJsonParser(http: FastifyInstance): void {
   http.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8')
     if (text.trim() === '') return done(null, {})
+    // NB: before parsing, without recursion: a 100,000-deep body would otherwise reach code that
+    // recurses (the reviver below, JSON.stringify) and overflow the stack.
+    if (jsonTextTooDeep(text, MAX_BODY_JSON_DEPTH)) return done(tooDeep(), undefined)
     try {
       done(null, JSON.parse(text, (key, value: unknown) => (key === '__proto__' || key === 'constructor' ? undefined : value)))
     } catch {

@@ -4,7 +4,7 @@ import { SUPERUSERS } from '../auth/authenticate.ts'
 import type { MailApp } from '../auth/mails.ts'
 import { passesAuthRule } from '../auth/rule.ts'
 import { authRequestInfo } from '../auth/request-info.ts'
-import { publicAuthRecord } from '../auth/response.ts'
+import { pickResponseFields, publicAuthRecord } from '../auth/response.ts'
 import { signRecordToken } from '../auth/tokens.ts'
 import { AuthThrottle, DEFAULT_AUTH_THROTTLE, TooManyAttempts, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
 import type { Counters } from '../counters/counters.ts'
@@ -128,7 +128,7 @@ export async function respondWithAuth(
     throw new ApiError('forbidden', "The request doesn't satisfy the collection requirements to authenticate.")
   }
   const issued = token ?? (await signRecordToken(collection, { id: record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth'))
-  return { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) }
+  return pickResponseFields(request.query, { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) })
 }
 
 /**

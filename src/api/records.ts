@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { authRequestInfo } from '../auth/request-info.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import type { RequestInfo } from '../records/record.ts'
+import { ApiError } from '../errors.ts'
 import { readRecordBody } from './body.ts'
 import '../auth/request.ts'
 
@@ -13,15 +14,37 @@ export interface RecordsApiOptions {
 const Params = Type.Object({ collection: Type.String({ minLength: 1, maxLength: 255 }) })
 const RecordParams = Type.Object({ collection: Type.String({ minLength: 1, maxLength: 255 }), id: Type.String({ minLength: 1, maxLength: 255 }) })
 const ListQuery = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1 })),
-  perPage: Type.Optional(Type.Integer({ minimum: 0 })),
+  // Strings, read the way PocketBase reads them (Go's strconv.Atoi / ParseBool), below.
+  page: Type.Optional(Type.String()),
+  perPage: Type.Optional(Type.String()),
   sort: Type.Optional(Type.String({ maxLength: 1000 })),
   filter: Type.Optional(Type.String({ maxLength: 3500 })),
   expand: Type.Optional(Type.String({ maxLength: 1000 })),
   fields: Type.Optional(Type.String({ maxLength: 1000 })),
-  // The SDK sends `skipTotal=1`; `true`/`false`/`0` are accepted too.
-  skipTotal: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('0'), Type.Literal('true'), Type.Literal('false')])),
+  skipTotal: Type.Optional(Type.String()),
 })
+
+/**
+ * Go's `strconv.Atoi` as PocketBase uses it for `page`/`perPage`: an optional sign and decimal
+ * digits within int64, else a 400 (`1e300`, `1.5`, `abc`). The value is then normalized by the
+ * service (page < 1 is 1, perPage < 1 is 30, over 1000 is 1000).
+ */
+function atoi(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined
+  if (!/^[+-]?\d+$/.test(raw)) throw new ApiError('bad_request')
+  const n = BigInt(raw)
+  if (n > INT64_MAX || n < -INT64_MAX - 1n) throw new ApiError('bad_request')
+  return Number(n)
+}
+const INT64_MAX = 9223372036854775807n
+
+/** Go's `strconv.ParseBool`, as PocketBase reads `skipTotal`. */
+function parseBool(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '') return false
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(raw)) return true
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(raw)) return false
+  throw new ApiError('bad_request')
+}
 const ViewQuery = Type.Object({
   expand: Type.Optional(Type.String({ maxLength: 1000 })),
   fields: Type.Optional(Type.String({ maxLength: 1000 })),
@@ -40,7 +63,11 @@ export async function recordsRoutes(http: FastifyInstance, opts: RecordsApiOptio
   const base = '/api/collections/:collection/records'
 
   http.get<{ Params: Static<typeof Params>; Querystring: Static<typeof ListQuery> }>(base, { schema: { params: Params, querystring: ListQuery } }, async (request) =>
-    records.list(request.params.collection, { ...request.query, skipTotal: request.query.skipTotal === '1' || request.query.skipTotal === 'true' }, info(request)),
+    records.list(
+      request.params.collection,
+      { ...request.query, page: atoi(request.query.page), perPage: atoi(request.query.perPage), skipTotal: parseBool(request.query.skipTotal) },
+      info(request),
+    ),
   )
 
   http.get<{ Params: Static<typeof RecordParams>; Querystring: Static<typeof ViewQuery> }>(`${base}/:id`, { schema: { params: RecordParams, querystring: ViewQuery } }, async (request) =>

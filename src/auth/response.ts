@@ -1,3 +1,4 @@
+import { parseFields, pickFields } from '../records/pick-fields.ts'
 import type { AuthCollection } from '../records/model.ts'
 import type { RecordJson } from '../records/record.ts'
 
@@ -15,4 +16,13 @@ export function publicAuthRecord(collection: AuthCollection, record: RecordJson,
     out[k] = v
   }
   return out as RecordJson
+}
+
+/**
+ * The `fields` query parameter applied to a whole auth response (`{token, record}`), as PocketBase
+ * applies it to every JSON response: `fields=token`, `fields=record.email`, `fields=*,record.id`.
+ */
+export function pickResponseFields<T>(query: unknown, body: T): T {
+  const raw = query && typeof query === 'object' ? (query as Record<string, unknown>).fields : undefined
+  return typeof raw === 'string' ? pickFields(body, parseFields(raw)) : body
 }

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
-import { ApiError } from '../errors.ts'
+import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowToRecord } from './fields/index.ts'
 import { filterDialect } from './filter/dialect.ts'
 import { findField, isMulti, type Collection } from './model.ts'
@@ -10,6 +10,8 @@ import type { CollectionRegistry } from './registry.ts'
 import type { SqlCapabilities } from '../sql/sql.ts'
 
 const MAX_DEPTH = 6
+/** Ids per query when loading relations (each chunk is also the row limit of its query). */
+const ID_CHUNK = 1000
 const viaPattern = /^(\w+)_via_(\w+)$/
 
 type Tree = Map<string, Tree>
@@ -21,15 +23,19 @@ export interface ExpandDeps {
   db: Kysely<any>
 }
 
-/** `author,comments_via_post.user` as a tree of relation names. */
+/**
+ * `author,comments_via_post.user` as a tree of relation names, PocketBase's way: spaces dropped,
+ * dots trimmed, and levels past the 6th ignored (not an error). Names that are not relations are
+ * skipped when expanding, so nothing here fails.
+ */
 export function parseExpand(param: string): Tree {
   const root: Tree = new Map()
-  for (const path of param.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const parts = path.split('.')
-    if (parts.length > MAX_DEPTH) throw new ApiError('bad_request', `Expand paths are limited to ${MAX_DEPTH} levels.`)
+  for (const raw of param.split(',')) {
+    const path = raw.replaceAll(' ', '').replace(/^\.+|\.+$/g, '')
+    if (!path) continue
     let cur = root
-    for (const part of parts) {
-      if (!/^\w+$/.test(part)) throw new ApiError('bad_request', `Invalid expand path "${path}".`)
+    for (const part of path.split('.').slice(0, MAX_DEPTH)) {
+      if (!/^\w+$/.test(part)) break // cannot name a relation: the rest of the path expands nothing
       let next = cur.get(part)
       if (!next) cur.set(part, (next = new Map()))
       cur = next
@@ -62,9 +68,16 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
       if (field.hidden && !request.auth?.isSuperuser) continue
       const target = deps.registry.get(field.collectionId)
       if (!target) continue
+      // PocketBase answers `expand: {}` on every record once a relation path resolves.
+      for (const r of records) r.expand ??= {}
       const ids = [...new Set(records.flatMap((r) => (Array.isArray(r[name]) ? (r[name] as string[]) : r[name] ? [String(r[name])] : [])))]
       if (ids.length === 0) continue
-      const found = await loadVisible(deps, target, sql<SqlBool>`${sql.ref(`${target.name}.id`)} in (${sql.join(ids)})`, request)
+      // In chunks: engines cap bound parameters per statement (a page of multi relations can hold more).
+      const found: RecordJson[] = []
+      for (let i = 0; i < ids.length; i += ID_CHUNK) {
+        const chunk = ids.slice(i, i + ID_CHUNK)
+        found.push(...(await loadVisible(deps, target, sql<SqlBool>`${sql.ref(`${target.name}.id`)} in (${sql.join(chunk)})`, request)))
+      }
       await expandRecords(deps, target, found, subtree, request)
       const byId = new Map(found.map((r) => [r.id, r]))
       for (const r of records) {
@@ -73,12 +86,13 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
           ? (Array.isArray(value) ? (value as string[]) : []).map((id) => byId.get(id)).filter((x): x is RecordJson => !!x)
           : byId.get(String(value ?? ''))
         if (expanded === undefined || (Array.isArray(expanded) && expanded.length === 0)) continue
-        ;((r.expand ??= {}) as Record<string, unknown>)[name] = expanded
+        ;(r.expand as Record<string, unknown>)[name] = expanded
       }
     } else if (via) {
       const source = deps.registry.get(via[1]!)
       const rel = source && findField(source, via[2]!)
       if (!source || !rel || rel.type !== 'relation' || rel.collectionId !== collection.id) continue
+      for (const r of records) r.expand ??= {}
       const ids = sql.join(records.map((r) => r.id))
       const column = sql.ref(`${source.name}.${rel.name}`)
       let where: RawBuilder<SqlBool>
@@ -90,9 +104,21 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
       }
       const found = await loadVisible(deps, source, where, request)
       await expandRecords(deps, source, found, subtree, request)
+      // A back-relation through a field with a single-column unique index holds at most one
+      // record per target: PocketBase expands it as one object, not an array.
+      const single = findSingleColumnUniqueIndex(source.indexes, rel.name) !== undefined
+      const byTarget = new Map<string, RecordJson[]>()
+      for (const f of found) {
+        const value = f[rel.name]
+        for (const target of Array.isArray(value) ? (value as string[]) : [String(value ?? '')]) {
+          let list = byTarget.get(target)
+          if (!list) byTarget.set(target, (list = []))
+          list.push(f)
+        }
+      }
       for (const r of records) {
-        const matches = found.filter((f) => (Array.isArray(f[rel.name]) ? (f[rel.name] as string[]).includes(r.id) : f[rel.name] === r.id))
-        if (matches.length) ((r.expand ??= {}) as Record<string, unknown>)[name] = matches
+        const matches = byTarget.get(r.id)
+        if (matches?.length) (r.expand as Record<string, unknown>)[name] = single ? matches[0] : matches
       }
     }
     // PocketBase ignores names that are not relations; so does Plinth.

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
 import { removeInstaller } from '../auth/superusers.ts'
 import { ApiError, validationError, type FieldError } from '../errors.ts'
 import type { SqlRouter } from '../sql/router.ts'
@@ -6,6 +6,7 @@ import { RecordHooks, type RecordCreateEvent, type RecordUpdateEvent } from './h
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { expandRecords, parseExpand } from './expand.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
+import { filterDialect } from './filter/dialect.ts'
 import { compileFilter, compileSort } from './filter/index.ts'
 import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
@@ -42,6 +43,21 @@ export const MAX_PER_PAGE = 1000
 const onlySuperusers = () => new ApiError('forbidden', 'Only superusers can perform this action.')
 const stoppedByHook = () => new ApiError('bad_request', 'The request was stopped by a hook.')
 const notFound = () => new ApiError('not_found', "The requested resource wasn't found.")
+/** Ids per relation lookup query. */
+const LOOKUP_CHUNK = 5000
+const unsupportedType = () => new ApiError('bad_request', 'Unsupported collection type.')
+/** A NUL in a path id matches no record (and PostgreSQL refuses it in a query: a 500). */
+const hasNul = (s: string) => s.includes('\0')
+
+/**
+ * The body the rules see, with strings holding NUL as null: PostgreSQL cannot bind them, no stored
+ * value can equal them (validation refuses NUL), and a field holding one fails validation anyway.
+ */
+function rulesBody(body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(body)) out[k] = typeof v === 'string' && hasNul(v) ? null : v
+  return out
+}
 
 /**
  * Records of every collection: list, view, create, update, delete with PocketBase's API rules.
@@ -81,9 +97,10 @@ export class RecordsService {
     const c = this.registry.getOrThrow(collectionName)
     const access = this.access(c.listRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
-    const page = q.page ?? 1
-    const perPage = q.perPage ?? DEFAULT_PER_PAGE
-    if (perPage > MAX_PER_PAGE) throw new ApiError('bad_request', `perPage must be at most ${MAX_PER_PAGE}.`)
+    // PocketBase's normalization: page < 1 is 1; perPage < 1 is the default, over the max is the max.
+    const page = q.page === undefined || !(q.page >= 1) ? 1 : Math.floor(q.page)
+    const perPage = q.perPage === undefined || !(q.perPage >= 1) ? DEFAULT_PER_PAGE : Math.min(Math.floor(q.perPage), MAX_PER_PAGE)
+    const offset = (page - 1) * perPage
     const scope = clientFilterScope(c, q, request, { registry: this.registry, capabilities: this.caps })
     const db = this.sql.reader().db
     let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
@@ -95,7 +112,8 @@ export class RecordsService {
       order.push(sql`${sql.ref(`${c.name}.id`)} asc`)
     }
     const [rows, total] = await Promise.all([
-      base.selectAll().orderBy(order).limit(perPage).offset((page - 1) * perPage).execute(),
+      // NB: an offset past 2^53 cannot be bound exactly, and no table has that many rows: no query.
+      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : base.selectAll().orderBy(order).limit(perPage).offset(offset).execute(),
       q.skipTotal ? Promise.resolve(-1) : base.select(sql<number>`count(*)`.as('n')).executeTakeFirst().then((r) => Number(r?.n ?? 0)),
     ])
     const items = await this.present(db, c, rows.map((row) => rowToRecord(c, row)), request, q)
@@ -107,6 +125,7 @@ export class RecordsService {
     const c = this.registry.getOrThrow(collectionName)
     const access = this.access(c.viewRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
+    if (hasNul(id)) throw notFound()
     const db = this.sql.reader().db
     let query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
     if (access.kind === 'where') query = query.where(access.where)
@@ -129,25 +148,35 @@ export class RecordsService {
     return !!(await db.selectFrom(c.name).select('id').where('id', '=', recordId).where(access.where).executeTakeFirst())
   }
 
-  /** Relation values must point at existing records: 400 on the field otherwise. */
-  private async checkRelations(db: Db, c: Collection, values: Record<string, unknown>): Promise<Record<string, FieldError>> {
+  /**
+   * Relation values must point at existing records: 400 on the field otherwise. Fields that
+   * already failed validation (too many ids, NUL characters) are not looked up.
+   */
+  private async checkRelations(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>): Promise<Record<string, FieldError>> {
     const errors: Record<string, FieldError> = {}
     for (const f of c.fields) {
-      if (f.type !== 'relation' || !(f.name in values)) continue
+      if (f.type !== 'relation' || !(f.name in values) || failed[f.name]) continue
       const raw = values[f.name]
       const ids: string[] = isMulti(f) ? (typeof raw === 'string' ? (JSON.parse(raw) as string[]) : ((raw as string[] | null) ?? [])) : raw ? [String(raw)] : []
       if (ids.length === 0) continue
       const target = this.registry.get((f as RelationField).collectionId)
-      const found = target ? await db.selectFrom(target.name).select('id').where('id', 'in', ids).execute() : []
-      if (found.length !== new Set(ids).size) errors[f.name] = { code: 'validation_missing_rel_records', message: 'Failed to find all relation records with the provided ids.' }
+      const unique = [...new Set(ids)]
+      let found = 0
+      // In chunks: engines cap bound parameters per statement (SQLite 32766, PostgreSQL 65535).
+      for (let i = 0; target && i < unique.length; i += LOOKUP_CHUNK) {
+        found += (await db.selectFrom(target.name).select('id').where('id', 'in', unique.slice(i, i + LOOKUP_CHUNK)).execute()).length
+        if (found < Math.min(i + LOOKUP_CHUNK, unique.length)) break
+      }
+      if (found !== unique.length) errors[f.name] = { code: 'validation_missing_rel_records', message: 'Failed to find all relation records with the provided ids.' }
     }
     return errors
   }
 
   /** Which submitted values for unique-indexed fields (and the id) another record already has. */
-  private async uniqueErrors(db: Db, c: Collection, values: Record<string, unknown>, selfId?: string): Promise<Record<string, FieldError>> {
+  private async uniqueErrors(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>, selfId?: string): Promise<Record<string, FieldError>> {
     const errors: Record<string, FieldError> = {}
     for (const [name, value] of Object.entries(values)) {
+      if (failed[name]) continue
       if (name !== 'id' && !findSingleColumnUniqueIndex(c.indexes, name)) continue
       let q = db.selectFrom(c.name).select('id').where(sql.ref(name), '=', value as string)
       if (selfId !== undefined) q = q.where('id', '!=', selfId)
@@ -171,13 +200,26 @@ export class RecordsService {
   }
 
   private async doCreate(c: Collection, input: Record<string, unknown>, request: RequestInfo, db: Db): Promise<RecordJson> {
-    if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
-    const access = this.access(c.createRule, c, request)
-    if (access.kind === 'deny') throw onlySuperusers()
+    if (c.type === 'view') throw unsupportedType()
     const superuser = request.auth?.isSuperuser === true
-    const { values, errors } = await prepareRecord(c, input, undefined, { capabilities: this.caps, isSuperuser: superuser })
-    Object.assign(errors, await this.checkRelations(db, c, values), await this.uniqueErrors(db, c, values))
-    if (Object.keys(errors).length) throw validationError(errors, 'Failed to create record.')
+    if (!superuser && c.createRule === null) throw onlySuperusers()
+    const { values, errors, body } = await prepareRecord(c, input, undefined, { capabilities: this.caps, isSuperuser: superuser })
+    // NB: the rule sees the body AFTER modifiers (PocketBase's ReplaceModifiers): `owner+` or
+    // `+role` must be judged as `owner`/`role`, or a rule on the plain name is bypassed.
+    const ruled: RequestInfo = { ...request, body: rulesBody(body) }
+    const access = this.access(c.createRule, c, ruled)
+    // As PocketBase, a caller the create rule refuses gets its plain refusal, never field errors.
+    // NB: this matters most for errors that come from other records ("that email exists"), or
+    // the endpoint would answer probes from anyone.
+    // Missing relations are field errors like the others; uniqueness is reported only when
+    // everything else is valid (PocketBase learns it from the insert).
+    const invalid = { ...errors }
+    Object.assign(errors, await this.checkRelations(db, c, values, errors))
+    if (!Object.keys(errors).length) Object.assign(errors, await this.uniqueErrors(db, c, values, errors))
+    if (Object.keys(errors).length) {
+      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, invalid, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
+      throw validationError(errors, 'Failed to create record.')
+    }
     const id = String(values.id)
     const created = await this.write(c, values, 'Failed to create record.', () =>
       inTransaction(db, async (trx) => {
@@ -194,18 +236,47 @@ export class RecordsService {
     return created
   }
 
+  /**
+   * Whether the create rule matches a row that is not inserted (PocketBase's dummy-record check):
+   * the values as a one-row CTE, typed by a never-true select of the real table's columns.
+   * Fields whose value failed validation are null there (their value may not even bind).
+   */
+  private async passesOnDummyRow(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>, request: RequestInfo): Promise<boolean> {
+    if (c.createRule === null) return false
+    const alias = '__pb_create__'
+    const cols = [...new Set(['id', ...c.fields.map((f) => f.name)])]
+    values = Object.fromEntries(cols.map((k) => [k, failed[k] || values[k] === undefined ? null : values[k]]))
+    const where = compileFilter(c.createRule, { collection: c, alias, registry: this.registry, capabilities: this.caps, request, allowHidden: true })
+    const typed = sql`select ${sql.join(cols.map((k) => sql.ref(k)))} from ${sql.table(c.name)} where 1 = 0`
+    const row = sql`select ${sql.join(cols.map((k) => sql`${values[k]}`))}`
+    const q = sql<{ ok: number }>`with ${sql.id(alias)} as (${typed} union all ${row}) select 1 as ok from ${sql.id(alias)} where ${where} limit 1`
+    return (await q.execute(db)).rows.length > 0
+  }
+
   private async doUpdate(c: Collection, id: string, input: Record<string, unknown>, request: RequestInfo, db: Db): Promise<RecordJson> {
-    if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
-    const access = this.access(c.updateRule, c, request)
-    if (access.kind === 'deny') throw onlySuperusers()
-    let find = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
-    if (access.kind === 'where') find = find.where(access.where)
-    const row = await find.executeTakeFirst()
+    if (c.type === 'view') throw unsupportedType()
+    if (!request.auth?.isSuperuser && c.updateRule === null) throw onlySuperusers()
+    if (hasNul(id)) throw notFound()
+    // PocketBase's order: load the record, resolve the modifiers against it, then check the rule
+    // with that body (404 when it does not match), and only then report validation errors.
+    const row = await db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id).executeTakeFirst()
     if (!row) throw notFound()
     const existing = rowToRecord(c, row)
-    const manager = await this.isManager(db, c, id, request)
-    const { values, errors } = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: manager })
-    Object.assign(errors, await this.checkRelations(db, c, values), await this.uniqueErrors(db, c, values, id))
+    const superuser = request.auth?.isSuperuser === true
+    // The body the rules see drops hidden fields for everyone but superusers (as PocketBase's),
+    // so it comes from a pass as the caller; a manager's own write is prepared again with rights.
+    let prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: superuser })
+    const { body } = prepared
+    const ruled: RequestInfo = { ...request, body: rulesBody(body) }
+    if (!superuser && (await this.isManager(db, c, id, ruled))) prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: true })
+    const { values, errors } = prepared
+    const access = this.access(c.updateRule, c, ruled)
+    if (access.kind === 'where') {
+      const ok = await db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id).where(access.where).executeTakeFirst()
+      if (!ok) throw notFound()
+    }
+    Object.assign(errors, await this.checkRelations(db, c, values, errors))
+    if (!Object.keys(errors).length) Object.assign(errors, await this.uniqueErrors(db, c, values, errors, id))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')
     const updated = await this.write(c, values, 'Failed to update record.', async () => {
       if (Object.keys(values).length) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
@@ -215,9 +286,10 @@ export class RecordsService {
   }
 
   private async doDelete(c: Collection, id: string, request: RequestInfo, db: Db): Promise<void> {
-    if (c.type === 'view') throw new ApiError('bad_request', 'View collections are read-only.')
+    if (c.type === 'view') throw unsupportedType()
     const access = this.access(c.deleteRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
+    if (hasNul(id)) throw notFound()
     let find = db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id)
     if (access.kind === 'where') find = find.where(access.where)
     if (!(await find.executeTakeFirst())) throw notFound()
@@ -275,36 +347,42 @@ export class RecordsService {
   }
 
   /**
-   * Deletes a record and settles what points at it: cascadeDelete relations delete their records,
-   * required ones refuse the delete, the rest drop the id.
+   * Deletes a record and settles what points at it, PocketBase's way: the record goes first (so
+   * A<->B cascades end), then each referencing record loses the id; a cascadeDelete relation
+   * deletes the referencing record only when that was its last id; a required relation left
+   * empty refuses the whole delete (the transaction rolls back).
    */
   private async deleteWithReferences(db: Db, c: Collection, id: string, depth: number): Promise<void> {
     if (depth > 16) throw new ApiError('bad_request', 'Cascade delete is nested too deeply.')
-    for (const other of this.registry.all()) {
-      if (other.type === 'view') continue
+    await db.deleteFrom(c.name).where('id', '=', id).execute()
+    const others = this.registry.all().filter((o) => o.type !== 'view').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const other of others) {
       for (const f of other.fields) {
         if (f.type !== 'relation' || f.collectionId !== c.id) continue
-        const refs = compileFilter(`${f.name} ?= {:id}`.replace('{:id}', JSON.stringify(id)), {
-          collection: other, registry: this.registry, capabilities: this.caps, allowHidden: true,
-          request: { auth: null, method: 'DELETE', headers: {}, query: {}, body: {}, context: 'default' },
-        })
+        const column = sql.ref(`${other.name}.${f.name}`)
+        let refs: RawBuilder<SqlBool>
+        if (isMulti(f)) {
+          const e = filterDialect(this.caps).arrayElements(column, '__je')
+          refs = sql<SqlBool>`exists (select 1 from ${e.from} where ${e.v} = ${id})`
+        } else {
+          refs = sql<SqlBool>`${column} = ${id}`
+        }
         const rows = await db.selectFrom(other.name).selectAll().where(refs).execute()
         for (const row of rows) {
           const rec = rowToRecord(other, row)
-          if (f.cascadeDelete) {
+          const remaining = isMulti(f) ? (rec[f.name] as string[]).filter((x) => x !== id) : []
+          if (f.cascadeDelete && remaining.length === 0) {
             await this.deleteWithReferences(db, other, rec.id, depth + 1)
             continue
           }
-          const remaining = isMulti(f) ? (rec[f.name] as string[]).filter((x) => x !== id) : []
           if (f.required && remaining.length === 0) {
-            throw new ApiError('bad_request', 'The record cannot be deleted because it is part of a required reference in another record.')
+            throw new ApiError('bad_request', 'Failed to delete record. Make sure that the record is not part of a required relation reference.')
           }
           const value = isMulti(f) ? JSON.stringify(remaining) : ''
           await db.updateTable(other.name).set({ [f.name]: value }).where('id', '=', rec.id).execute()
         }
       }
     }
-    await db.deleteFrom(c.name).where('id', '=', id).execute()
   }
 }
 

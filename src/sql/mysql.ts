@@ -124,6 +124,8 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
       nativeBoolean: false,
       rowid: false,
       concurrentConnections: true,
+      // MariaDB's JSON_VALID (the CHECK on its JSON columns) refuses 32 levels of nesting or more.
+      maxJsonDepth: 31,
     },
     async ping() {
       if (closed) throw new Error('engine is closed')

@@ -25,6 +25,8 @@ export interface SqlCapabilities {
   readonly rowid: boolean
   /** Several connections at once (a pool); SQLite has one writer connection. */
   readonly concurrentConnections: boolean
+  /** The deepest JSON its JSON columns accept (MariaDB's JSON_VALID: 31); unset: no limit below Plinth's own. */
+  readonly maxJsonDepth?: number
 }
 
 export interface PoolStats {

@@ -44,12 +44,13 @@ export function toUniqueStrings(v: unknown): string[] {
       }
     } else list = [v]
   } else if (v !== null && v !== undefined) list = [v]
-  const out: string[] = []
+  // NB: a Set, not `out.includes`: bodies can carry 100k ids and a quadratic scan takes minutes.
+  const seen = new Set<string>()
   for (const x of list) {
     const s = toStr(x)
-    if (s && !out.includes(s)) out.push(s)
+    if (s) seen.add(s)
   }
-  return out
+  return [...seen]
 }
 
 /**
@@ -118,3 +119,56 @@ export function toGeoPoint(v: unknown): GeoPoint {
   const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0)
   return { lon: num(rec.lon), lat: num(rec.lat) }
 }
+
+/** How deep JSON may nest (arrays and objects), in bodies and json field values. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * Whether JSON text nests arrays/objects deeper than `max`, found by one pass over the characters
+ * (strings skipped), without parsing and without recursion: 100,000 `[` cost one loop, not a
+ * stack overflow. Malformed text is left for the parser to reject.
+ */
+export function jsonTextTooDeep(text: string, max: number = MAX_JSON_DEPTH): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
+/**
+ * Walks a parsed JSON value with an explicit stack (no recursion): `deep` when arrays/objects
+ * nest deeper than `max` (the walk stops there), `nul` when a string or key holds a NUL
+ * character (PostgreSQL cannot store one in text or JSONB).
+ */
+export function inspectJsonValue(value: unknown, max: number = MAX_JSON_DEPTH): { deep: boolean; nul: boolean } {
+  const stack: [unknown, number][] = [[value, 0]]
+  let nul = false
+  while (stack.length) {
+    const [v, depth] = stack.pop()!
+    if (typeof v === 'string') {
+      if (v.includes('\0')) nul = true
+      continue
+    }
+    if (v === null || typeof v !== 'object') continue
+    if (depth + 1 > max) return { deep: true, nul }
+    if (Array.isArray(v)) for (const x of v) stack.push([x, depth + 1])
+    else
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\0')) nul = true
+        stack.push([x, depth + 1])
+      }
+  }
+  return { deep: false, nul }
+}
+
+/** Whether a string holds a NUL character (PostgreSQL refuses them in text columns). */
+export const hasNul = (s: string): boolean => s.includes('\0')

@@ -23,6 +23,13 @@ export function isUploadedFile(v: unknown): v is UploadedFile {
 export function toFileList(v: unknown): (string | UploadedFile)[] {
   const list: unknown[] = Array.isArray(v) ? v : v === null || v === undefined || v === '' ? [] : [v]
   const out: (string | UploadedFile)[] = []
+  // NB: a Set of names seen, not `out.includes`: a body can carry 100k names (linear, not quadratic).
+  const seen = new Set<string>()
+  const addName = (name: string) => {
+    if (seen.has(name)) return
+    seen.add(name)
+    out.push(name)
+  }
   for (const x of list) {
     if (isUploadedFile(x)) out.push(x)
     else if (typeof x === 'string' && x !== '') {
@@ -30,14 +37,14 @@ export function toFileList(v: unknown): (string | UploadedFile)[] {
         try {
           const parsed: unknown = JSON.parse(x)
           if (Array.isArray(parsed)) {
-            for (const p of parsed) if (typeof p === 'string' && p && !out.includes(p)) out.push(p)
+            for (const p of parsed) if (typeof p === 'string' && p) addName(p)
             continue
           }
         } catch {
           // a plain name
         }
       }
-      if (!out.includes(x)) out.push(x)
+      addName(x)
     }
   }
   return out

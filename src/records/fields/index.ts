@@ -12,6 +12,10 @@
  * form, as `rowToRecord` returns it) on update, undefined on create. Relation ids are NOT checked
  * against the database here (the records API does that). File values: strings are names the
  * record already has; new uploads are `UploadedFile` objects (see file-values.ts).
+ * It also returns `body`: what API rules see as `@request.body` (modifiers resolved under the
+ * plain field name, hidden fields dropped for non-superusers), PocketBase's `ReplaceModifiers`.
+ * Casting is linear in the input (100k ids de-duplicate in one pass); json values deeper than
+ * 64 levels (or the engine's `maxJsonDepth`) and NUL characters in strings fail validation.
  */
 export { prepareRecord } from './prepare.ts'
 export { rowToRecord, columnToApi } from './row.ts'

@@ -2,7 +2,7 @@ import { hashPassword, verifyPassword } from '../../auth/index.ts'
 import type { FieldError } from '../../errors.ts'
 import { isMulti, nowDate, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
-import { toBool, toDate, toGeoPoint, toJsonText, toNumber, toStr, toUniqueStrings } from './cast.ts'
+import { MAX_JSON_DEPTH, hasNul, inspectJsonValue, jsonTextTooDeep, toBool, toDate, toGeoPoint, toJsonText, toNumber, toStr, toUniqueStrings } from './cast.ts'
 import { fileName, isUploadedFile, toFileList, type UploadedFile } from './file-values.ts'
 import { randomFromPattern } from './random.ts'
 import { compiledPattern, validateTextValue } from './text-rules.ts'
@@ -14,8 +14,12 @@ const FILE_MAX = 5 << 20
 const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/
 const BLOCKED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
-const err = (code: string, message: string): FieldError => ({ code, message })
+const err = (code: string, message: string, params?: Record<string, unknown>): FieldError => (params ? { code, message, params } : { code, message })
 const REQUIRED = err('validation_required', 'Cannot be blank.')
+/** Not PocketBase's (SQLite stores NUL): PostgreSQL cannot, so every engine refuses it alike. */
+const NUL_ERROR = err('validation_invalid_value', 'Invalid value (NUL characters are not allowed).')
+/** Not PocketBase's (Go's parser allows 10,000): deep values break readers and MariaDB's JSON check. */
+const jsonTooDeep = (maxDepth: number) => err('validation_invalid_json', `JSON values may nest at most ${maxDepth} levels`, { maxDepth })
 
 /** The submitted keys, without the ones that could reach an object's prototype. */
 function readInput(input: Record<string, unknown>): Map<string, unknown> {
@@ -44,7 +48,16 @@ function urlHost(v: string): string | undefined {
 function listModifiers<T>(data: Map<string, unknown>, name: string, current: T[], read: (v: unknown) => T[], key: (v: T) => string): { list: T[]; touched: boolean } {
   let list = current
   let touched = false
-  const uniq = (xs: T[]) => xs.filter((x, i) => xs.findIndex((y) => key(y) === key(x)) === i)
+  // NB: linear (a Set of keys): bodies can carry 100k ids, and a quadratic de-duplication takes minutes.
+  const uniq = (xs: T[]) => {
+    const seen = new Set<string>()
+    return xs.filter((x) => {
+      const k = key(x)
+      if (seen.has(k)) return false
+      seen.add(k)
+      return true
+    })
+  }
   if (data.has(name)) {
     list = read(data.get(name))
     touched = true
@@ -70,6 +83,41 @@ interface FieldOutcome {
   column?: unknown
   write: boolean
   error?: FieldError
+  /** The value `@request.body.{field}` sees, when it differs from the column (lists, booleans). */
+  body?: unknown
+}
+
+/** The body keys that set a field: its name and the modifiers its type accepts. */
+function fieldKeys(f: Field): string[] {
+  switch (f.type) {
+    case 'number':
+      return [f.name, f.name + '+', f.name + '-']
+    case 'select':
+    case 'relation':
+    case 'file':
+      return [f.name, '+' + f.name, f.name + '+', f.name + '-']
+    case 'text':
+      return [f.name, f.name + ':autogenerate']
+    case 'autodate':
+      return [] // submitted values are ignored, so the body keeps them as sent
+    default:
+      return [f.name]
+  }
+}
+
+/** A field's resolved value as the rules' `@request.body` holds it (PocketBase's `record.Get`). */
+function bodyValue(f: Field, out: FieldOutcome, raw: unknown): unknown {
+  if (out.body !== undefined) return out.body
+  if (out.column === undefined) return raw
+  switch (f.type) {
+    case 'bool':
+      return out.column === 1
+    case 'json':
+    case 'password':
+      return raw
+    default:
+      return out.column
+  }
 }
 
 /**
@@ -89,16 +137,26 @@ export async function prepareRecord(
   const errors: Record<string, FieldError> = {}
   const now = nowDate()
   let passwordChanged = false
+  const jsonDepth = Math.min(MAX_JSON_DEPTH, ctx.capabilities.maxJsonDepth ?? MAX_JSON_DEPTH)
+  // `@request.body` for the rules: the submitted keys, with every field's keys (plain and
+  // modifiers) replaced by the field's value after the modifiers, under its plain name (as
+  // PocketBase's ReplaceModifiers), so `owner+` or `+role` is checked exactly like `owner`/`role`.
+  const body: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  for (const [k, v] of data) body[k] = v
 
   for (const f of collection.fields) {
+    const keys = fieldKeys(f)
+    for (const k of keys) delete body[k]
     // Hidden fields are set only by superusers (the auth password is the exception).
     if (f.hidden && !ctx.isSuperuser && !(isAuth && f.name === 'password')) {
-      for (const k of [f.name, '+' + f.name, f.name + '+', f.name + '-']) data.delete(k)
+      for (const k of [f.name, '+' + f.name, f.name + '+', f.name + '-', f.name + ':autogenerate']) data.delete(k)
     }
-    const out = await prepareField(f, data, existing, isNew, now)
+    const submitted = keys.some((k) => data.has(k))
+    const out = await prepareField(f, data, existing, isNew, now, jsonDepth)
     if (f.type === 'password' && out.write && !isNew) passwordChanged = true
     if (out.error) errors[f.name] = out.error
     if (out.write) values[f.name] = out.column
+    if (submitted) body[f.name] = bodyValue(f, out, data.get(f.name))
   }
 
   if (isAuth) {
@@ -115,7 +173,7 @@ export async function prepareRecord(
       else if (!hash || !(await verifyPassword(old, hash))) errors.oldPassword = err('validation_invalid_old_password', 'Missing or invalid old password.')
     }
   }
-  return { values, errors }
+  return { values, errors, body: { ...body } }
 }
 
 /** PocketBase's auth form checks: passwordConfirm, and what only managers may change. */
@@ -135,7 +193,7 @@ function checkAuthForm(data: Map<string, unknown>, existing: RecordJson | undefi
   }
 }
 
-async function prepareField(f: Field, data: Map<string, unknown>, existing: RecordJson | undefined, isNew: boolean, now: string): Promise<FieldOutcome> {
+async function prepareField(f: Field, data: Map<string, unknown>, existing: RecordJson | undefined, isNew: boolean, now: string, jsonDepth: number): Promise<FieldOutcome> {
   const cur = existing?.[f.name]
   switch (f.type) {
     case 'text': {
@@ -154,7 +212,7 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
         return { write: false }
       }
       if (isNew && v === '' && f.autogeneratePattern) v = randomFromPattern(f.autogeneratePattern)
-      return { column: v, write: isNew || touched, error: validateTextValue(f, v) }
+      return { column: v, write: isNew || touched, error: hasNul(v) ? NUL_ERROR : validateTextValue(f, v) }
     }
     case 'email':
     case 'url':
@@ -163,6 +221,7 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       const v = touched ? toStr(data.get(f.name)) : toStr(cur)
       let error: FieldError | undefined
       if (f.required && v === '') error = REQUIRED
+      else if (hasNul(v)) error = NUL_ERROR
       else if (v !== '' && f.type === 'email') {
         const domain = v.slice(v.lastIndexOf('@') + 1)
         if (!validEmail(v)) error = err('validation_is_email', 'Must be a valid email address.')
@@ -177,7 +236,7 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
         }
       } else if (f.type === 'editor') {
         const max = f.maxSize > 0 ? f.maxSize : EDITOR_MAX
-        if (Buffer.byteLength(v) > max) error = err('validation_content_size_limit', `The maximum allowed content size is ${max} bytes`)
+        if (Buffer.byteLength(v) > max) error = err('validation_content_size_limit', `The maximum allowed content size is ${max} bytes`, { maxSize: max })
       }
       return { column: v, write: isNew || touched, error }
     }
@@ -200,8 +259,8 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       if (!Number.isFinite(v)) error = err('validation_not_a_number', 'The submitted number is not properly formatted')
       else if (v === 0) error = f.required ? REQUIRED : undefined
       else if (f.onlyInt && !Number.isInteger(v)) error = err('validation_only_int_constraint', 'Decimal numbers are not allowed')
-      else if (f.min !== null && v < f.min) error = err('validation_min_number_constraint', `Must be greater or equal than ${f.min}`)
-      else if (f.max !== null && v > f.max) error = err('validation_max_number_constraint', `Must be less or equal than ${f.max}`)
+      else if (f.min !== null && v < f.min) error = err('validation_min_number_constraint', `Must be greater or equal than ${f.min}`, { min: f.min })
+      else if (f.max !== null && v > f.max) error = err('validation_max_number_constraint', `Must be less or equal than ${f.max}`, { max: f.max })
       return { column: Number.isFinite(v) ? v : 0, write: isNew || touched, error }
     }
     case 'bool': {
@@ -215,8 +274,8 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       const v = touched ? toDate(data.get(f.name)) : toStr(cur)
       let error: FieldError | undefined
       if (v === '') error = f.required ? REQUIRED : undefined
-      else if (f.min && v < toDate(f.min)) error = err('validation_min_greater_equal_than_required', `Must be no less than ${toDate(f.min)}.`)
-      else if (f.max && v > toDate(f.max)) error = err('validation_max_less_equal_than_required', `Must be no greater than ${toDate(f.max)}.`)
+      else if (f.min && v < toDate(f.min)) error = err('validation_min_greater_equal_than_required', `Must be no less than ${toDate(f.min)}.`, { threshold: toDate(f.min) })
+      else if (f.max && v > toDate(f.max)) error = err('validation_max_less_equal_than_required', `Must be no greater than ${toDate(f.max)}.`, { threshold: toDate(f.max) })
       return { column: v, write: isNew || touched, error }
     }
     case 'autodate': {
@@ -231,14 +290,18 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       const final = isMulti(f) ? list : list.slice(-1)
       const maxSelect = Math.max(f.maxSelect, 1)
       let error: FieldError | undefined
+      // Too many values is checked before anything that looks at each value (and before the
+      // relation lookup, which the service skips for a field with an error): 100k ids cost one pass.
       if (!final.length) error = f.required ? REQUIRED : undefined
-      else if (f.type === 'relation' && f.minSelect > 0 && final.length < f.minSelect) error = err('validation_not_enough_values', `Select at least ${f.minSelect}`)
-      else if (list.length > maxSelect && isMulti(f)) error = err('validation_too_many_values', `Select no more than ${maxSelect}`)
+      else if (f.type === 'relation' && f.minSelect > 0 && final.length < f.minSelect) error = err('validation_not_enough_values', `Select at least ${f.minSelect}`, { minSelect: f.minSelect })
+      else if (list.length > maxSelect && isMulti(f)) error = err('validation_too_many_values', `Select no more than ${maxSelect}`, { maxSelect })
+      else if (final.some(hasNul)) error = NUL_ERROR
       else if (f.type === 'select') {
-        const bad = final.find((x) => !f.values.includes(x))
-        if (bad !== undefined) error = err('validation_invalid_value', `Invalid value ${bad}`)
+        const allowed = new Set(f.values)
+        const bad = final.find((x) => !allowed.has(x))
+        if (bad !== undefined) error = err('validation_invalid_value', `Invalid value ${bad}`, { value: bad })
       }
-      return { column: isMulti(f) ? JSON.stringify(final) : (final[0] ?? ''), write: isNew || touched, error }
+      return { column: isMulti(f) ? JSON.stringify(final) : (final[0] ?? ''), write: isNew || touched, error, body: isMulti(f) ? final : (final[0] ?? '') }
     }
     case 'file': {
       const before = toFileList(cur).map(fileName)
@@ -246,15 +309,16 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
       const final = isMulti(f) ? list : list.slice(-1)
       const maxSelect = Math.max(f.maxSelect, 1)
       let error: FieldError | undefined
-      const unknown = final.filter((x): x is string => typeof x === 'string' && !before.includes(x))
+      const known = new Set(before)
+      const unknown = final.filter((x): x is string => typeof x === 'string' && !known.has(x))
       if (!final.length) error = f.required ? REQUIRED : undefined
-      else if (unknown.length) error = err('validation_invalid_file', `Invalid new files: ${unknown.map((s) => s.slice(0, 250)).join(', ')}.`)
-      else if (list.length > maxSelect) error = err('validation_too_many_files', `The maximum allowed files is ${maxSelect}`)
+      else if (unknown.length) error = err('validation_invalid_file', `Invalid new files: ${unknown.map((s) => s.slice(0, 250)).join(', ')}.`, { invalidFiles: unknown.map((s) => s.slice(0, 250)) })
+      else if (list.length > maxSelect) error = err('validation_too_many_files', `The maximum allowed files is ${maxSelect}`, { maxSelect })
       else {
         const max = f.maxSize > 0 ? f.maxSize : FILE_MAX
         for (const up of final.filter(isUploadedFile)) {
           if (up.size > max) {
-            error = err('validation_file_size_limit', `Failed to upload ${up.originalName} - the maximum allowed file size is ${max} bytes.`)
+            error = err('validation_file_size_limit', `Failed to upload ${up.originalName.slice(0, 300)} - the maximum allowed file size is ${max} bytes.`, { file: up.originalName.slice(0, 300), maxSize: max })
             break
           }
           if (f.mimeTypes.length && !f.mimeTypes.includes(up.mimeType)) {
@@ -264,14 +328,20 @@ async function prepareField(f: Field, data: Map<string, unknown>, existing: Reco
         }
       }
       const names = final.map(fileName)
-      return { column: isMulti(f) ? JSON.stringify(names) : (names[0] ?? ''), write: isNew || touched, error }
+      return { column: isMulti(f) ? JSON.stringify(names) : (names[0] ?? ''), write: isNew || touched, error, body: isMulti(f) ? names : (names[0] ?? '') }
     }
     case 'json': {
       const touched = data.has(f.name)
-      const text = touched ? toJsonText(data.get(f.name)) : cur === undefined || cur === null ? undefined : JSON.stringify(cur)
+      const raw = data.get(f.name)
+      // NB: depth first, without recursion: JSON.stringify of a 100,000-deep value overflows the
+      // stack (a 500), and a stored one breaks every later read of the collection.
+      if (touched && typeof raw === 'object' && raw !== null && inspectJsonValue(raw, jsonDepth).deep) return { write: false, error: jsonTooDeep(jsonDepth) }
+      const text = touched ? toJsonText(raw) : cur === undefined || cur === null ? undefined : JSON.stringify(cur)
       const max = f.maxSize > 0 ? f.maxSize : JSON_MAX
       let error: FieldError | undefined
-      if (text !== undefined && Buffer.byteLength(text) > max) error = err('validation_json_size_limit', `The maximum allowed JSON size is ${max} bytes`)
+      if (touched && text !== undefined && jsonTextTooDeep(text, jsonDepth)) return { write: false, error: jsonTooDeep(jsonDepth) }
+      if (touched && text !== undefined && text.includes('\\u0000') && inspectJsonValue(JSON.parse(text)).nul) error = NUL_ERROR
+      else if (text !== undefined && Buffer.byteLength(text) > max) error = err('validation_json_size_limit', `The maximum allowed JSON size is ${max} bytes`, { maxSize: max })
       else if (f.required && (text === undefined || ['null', '""', '[]', '{}', ''].includes(text.trim()))) error = REQUIRED
       return { column: text ?? null, write: isNew || touched, error }
     }

@@ -28,15 +28,15 @@ export function validateTextValue(f: TextField, value: string): FieldError | und
   if ((f.required || f.primaryKey) && value === '') return { code: 'validation_required', message: 'Cannot be blank.' }
   if (value === '') return undefined
   const length = [...value].length
-  if (f.min > 0 && length < f.min) return { code: 'validation_min_text_constraint', message: `Must be at least ${f.min} character(s).` }
+  if (f.min > 0 && length < f.min) return { code: 'validation_min_text_constraint', message: `Must be at least ${f.min} character(s).`, params: { min: f.min } }
   const max = f.max || DEFAULT_TEXT_MAX
-  if (length > max) return { code: 'validation_max_text_constraint', message: `Must be no more than ${max} character(s).` }
+  if (length > max) return { code: 'validation_max_text_constraint', message: `Must be no more than ${max} character(s).`, params: { max } }
   if (f.pattern && !compiledPattern(f.pattern)?.test(value)) return { code: 'validation_invalid_format', message: 'Invalid value format.' }
   if (f.primaryKey && f.pattern !== DEFAULT_ID_PATTERN) {
     const ch = FORBIDDEN_PK_CHARS.find((c) => value.includes(c))
-    if (ch !== undefined) return { code: 'validation_forbidden_pk_character', message: `'${ch}' is not a valid primary key character.` }
+    if (ch !== undefined) return { code: 'validation_forbidden_pk_character', message: `'${ch}' is not a valid primary key character.`, params: { ch } }
     if (length <= 4 && RESERVED_PKS.includes(value.toUpperCase())) {
-      return { code: 'validation_reserved_pk', message: `The primary key '${value}' is reserved and cannot be used.` }
+      return { code: 'validation_reserved_pk', message: `The primary key '${value}' is reserved and cannot be used.`, params: { reserved: value } }
     }
   }
   return undefined

@@ -15,4 +15,10 @@ export interface PreparedRecord {
   values: Record<string, unknown>
   /** Per-field errors in PocketBase's form (`validation_required`, `validation_is_email`, ...). */
   errors: Record<string, FieldError>
+  /**
+   * What rules see as `@request.body`: the submitted keys, each field's plain and modifier keys
+   * replaced by the field's resolved value under its plain name (hidden fields dropped for
+   * non-superusers), as PocketBase's `ReplaceModifiers`.
+   */
+  body: Record<string, unknown>
 }
