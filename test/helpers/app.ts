@@ -90,8 +90,6 @@ export interface ApiScenario {
   expectedStatus: number
   expectedContent?: string[]
   notExpectedContent?: string[]
-  /** A fix this row waits for: it fails on code without that fix. */
-  hole?: string
 }
 
 /** Checks one answer against a scenario's expectations, with the body in every message. */
@@ -100,11 +98,6 @@ export function checkResponse(s: Pick<ApiScenario, 'expectedStatus' | 'expectedC
   assert.equal(res.statusCode, s.expectedStatus, `status; body: ${body}`)
   for (const text of s.expectedContent ?? []) assert.ok(res.body.includes(text), `expected ${text} in ${body}`)
   for (const text of s.notExpectedContent ?? []) assert.ok(!res.body.includes(text), `did not expect ${text} in ${body}`)
-}
-
-/** The test name with its hole tag, so a report of failures reads as a list of waiting fixes. */
-export function scenarioTitle(s: Pick<ApiScenario, 'name' | 'hole'>): string {
-  return s.hole ? `${s.name} [hole: ${s.hole}]` : s.name
 }
 
 const BOUNDARY = '----plinth-test-boundary'
