@@ -19,3 +19,22 @@ export function createLogger(config: Pick<PlinthConfig, 'logLevel'>, destination
   }
   return pino(options)
 }
+
+/**
+ * Writes out every log line still buffered, then calls `done`; for a process about to exit.
+ * NB: pino's `flush(cb)` calls back at once while an asynchronous write is still in flight, and
+ * the exit handler then writes the rest synchronously, so a line logged earlier could land after
+ * later ones (seen as "stopped" before "stopping"). Ending the stream waits for that write; for
+ * stdout and stderr it does not close the descriptor.
+ */
+export function endLog(logger: Logger, done: () => void): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { end?: () => void; once?: (event: string, fn: () => void) => void }
+    | undefined
+  if (typeof stream?.end !== 'function' || typeof stream.once !== 'function') {
+    logger.flush(() => done())
+    return
+  }
+  stream.once('close', done)
+  stream.end()
+}

@@ -1,4 +1,5 @@
 import { createPlinth } from '../app.ts'
+import { endLog } from '../log.ts'
 import { installLink } from '../auth/superusers.ts'
 import { configFromFlags, findAppModule, loadAppModule } from './load.ts'
 import type { CliFlags } from './main.ts'
@@ -44,7 +45,7 @@ export async function serve(flags: CliFlags): Promise<number> {
       // flight could land after (or without) the ones flushed at exit. Bounded, in case it never calls back.
       const force = setTimeout(() => process.exit(code), 2000)
       force.unref()
-      app.log.flush(() => process.exit(code))
+      endLog(app.log, () => process.exit(code))
     }
     app.stop().then(
       () => {

@@ -26,7 +26,7 @@ before(async () => {
   app = await createPlinth({ config: { env: {}, cwd: dir, overrides: { dir } }, logger: createLogger({ logLevel: 'info' }, sink) })
   app.http.get('/api/test/chatty', async (request) => {
     request.log.info({ step: 1 }, 'handler step one')
-    await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setImmediate(r)) // an asynchronous step between the two lines
     request.log.warn({ step: 2 }, 'handler step two')
     return { ok: true }
   })

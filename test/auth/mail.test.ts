@@ -139,7 +139,7 @@ describe('mail engine: smtp (real SMTP server on 127.0.0.1)', () => {
     const before = received.length
     const mailer = await openMailer(`smtp://mailer:wrong@127.0.0.1:${port}`, createLogger({ logLevel: 'silent' }))
     try {
-      await assert.rejects(mailer.send(authMail(app, 'verification', 'user@example.com', 't')))
+      await assert.rejects(mailer.send(authMail(app, 'verification', 'user@example.com', 't')), (e: { code?: string }) => e.code === 'EAUTH')
     } finally {
       await mailer.close()
     }

@@ -46,12 +46,9 @@ async function serve(args: string[], env: Record<string, string>, cwd: string): 
       reject(new Error(`plinth exited early (${r.code}):\n${r.stdout}\n${r.stderr}`))
     })
   })
-  for (let i = 0; ; i++) {
-    const res = await fetch(`${url}/api/health`).catch(() => undefined)
-    if (res?.status === 200) break
-    if (i > 600) throw new Error('/api/health never answered')
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  // The listening line is logged after listen() returned: the server answers from now on.
+  const health = await fetch(`${url}/api/health`)
+  if (health.status !== 200) throw new Error(`/api/health answered ${health.status} right after the listening line`)
   return { child, url, exited }
 }
 
@@ -215,21 +212,28 @@ describe('plinth serve: stopping is bounded', () => {
     const cwd = emptyDir()
     writeFileSync(
       path.join(cwd, 'hang.mts'),
-      `export default (app: { http: { get(url: string, h: () => Promise<unknown>): void } }): void => {
-  app.http.get('/api/hang', () => new Promise((resolve) => setTimeout(resolve, 3_600_000)))
+      // The route connects to the test's latch, so the test knows it is running, and never answers.
+      `import { connect } from 'node:net'
+export default (app: { http: { get(url: string, h: () => Promise<unknown>): void } }): void => {
+  app.http.get('/api/hang', () => new Promise(() => void connect(Number(process.env.HANG_LATCH_PORT), '127.0.0.1')))
 }
 `,
     )
-    const server = await serve(['--app', 'hang.mts', '--dir', 'd'], { PLINTH_SHUTDOWN_TIMEOUT: '200' }, cwd)
-    const hanging = fetch(`${server.url}/api/hang`).then(
-      (r) => r.status,
-      () => 'cut',
-    )
-    await new Promise((r) => setTimeout(r, 200))
-    server.child.kill('SIGTERM')
-    const r = await server.exited
-    assert.equal(r.code, 0, r.stderr)
-    assert.equal(await hanging, 'cut')
+    const latch = await openLatch()
+    try {
+      const server = await serve(['--app', 'hang.mts', '--dir', 'd'], { PLINTH_SHUTDOWN_TIMEOUT: '200', HANG_LATCH_PORT: String(latch.port) }, cwd)
+      const hanging = fetch(`${server.url}/api/hang`).then(
+        (r) => r.status,
+        () => 'cut',
+      )
+      await latch.connected // the request is in flight and will never finish on its own
+      server.child.kill('SIGTERM')
+      const r = await server.exited
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(await hanging, 'cut')
+    } finally {
+      latch.close()
+    }
   })
 
   test('an app module that would load as CommonJS stops start-up with one line saying how to fix it', async () => {
