@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { ApiError, ERROR_CODE_HEADER, type ErrorCode } from '../errors.ts'
-import { SqlTimeoutError, SqlUnavailableError } from '../sql/errors.ts'
+import { SqlInvalidTextError, SqlTimeoutError, SqlUnavailableError } from '../sql/errors.ts'
 
 /** Fastify's own error codes that a client can cause, mapped to the catalogue. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -18,6 +18,7 @@ export function toApiError(err: unknown): ApiError {
   // The database's state, not the request's fault: 503 (retry later), never a 500 with SQL in the log only.
   if (err instanceof SqlTimeoutError) return new ApiError('timeout')
   if (err instanceof SqlUnavailableError) return new ApiError('unavailable')
+  if (err instanceof SqlInvalidTextError) return new ApiError('bad_request')
   const e = err as FastifyError
   const mapped = e?.code ? fastifyCodes[e.code] : undefined
   if (mapped === 'validation_failed' && Array.isArray(e.validation)) {

@@ -1,7 +1,8 @@
 /**
- * The SQL failures a request can meet that are the server's state, not the request's fault. Each
- * engine recognises its driver's errors and rethrows them as one of these (see `guard.ts`), so the
- * HTTP layer answers 503 without knowing any engine's error codes.
+ * The SQL failures a request can meet whatever its statement: the server's state (timeout,
+ * unavailable: 503) or a value no statement can take (invalid text: 400). Each engine recognises
+ * its driver's errors and rethrows them as one of these (see `guard.ts`), so the HTTP layer
+ * answers without knowing any engine's error codes.
  */
 
 /** A statement ran past `statementTimeout` and the database cancelled it. */
@@ -28,8 +29,22 @@ export class SqlUnavailableError extends Error {
   }
 }
 
-/** How an engine sorts a driver error: one of the two above, or anything else (left as it is). */
-export type SqlErrorKind = 'timeout' | 'unavailable' | undefined
+/**
+ * A value the engine cannot take as text, whatever the statement: a NUL character on PostgreSQL
+ * (in a filter literal, a request value a rule reads, a sign-in identity). The request's fault, so
+ * a 400, and one place catches every path that could pass such a value on.
+ */
+export class SqlInvalidTextError extends Error {
+  readonly code: string | undefined
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause })
+    this.name = 'SqlInvalidTextError'
+    this.code = (cause as { code?: string } | undefined)?.code
+  }
+}
+
+/** How an engine sorts a driver error: one of the three above, or anything else (left as it is). */
+export type SqlErrorKind = 'timeout' | 'unavailable' | 'invalid_text' | undefined
 
 /** Network-level failures that mean the server cannot be reached (any engine over TCP). */
 const unreachable = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])

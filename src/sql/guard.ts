@@ -1,17 +1,19 @@
 import type { DatabaseConnection, Dialect, Driver } from 'kysely'
-import { SqlTimeoutError, SqlUnavailableError, type SqlErrorKind } from './errors.ts'
+import { SqlInvalidTextError, SqlTimeoutError, SqlUnavailableError, type SqlErrorKind } from './errors.ts'
 
 /** Sorts a driver's error; each engine knows its own codes. */
 export type ClassifyError = (err: unknown) => SqlErrorKind
 
-/** Rethrows a driver error as SqlTimeoutError / SqlUnavailableError when it is one of those. */
+/** Rethrows a driver error as the SQL port's own error (timeout, unavailable, invalid text) when it is one of those. */
 export function translate(err: unknown, classify: ClassifyError): unknown {
-  if (err instanceof SqlTimeoutError || err instanceof SqlUnavailableError) return err
+  if (err instanceof SqlTimeoutError || err instanceof SqlUnavailableError || err instanceof SqlInvalidTextError) return err
   switch (classify(err)) {
     case 'timeout':
       return new SqlTimeoutError('statement cancelled: it ran past statementTimeout', err)
     case 'unavailable':
       return new SqlUnavailableError(`database unavailable: ${(err as Error)?.message ?? String(err)}`, err)
+    case 'invalid_text':
+      return new SqlInvalidTextError(`a value the database cannot take as text: ${(err as Error)?.message ?? String(err)}`, err)
     default:
       return err
   }

@@ -10,6 +10,8 @@ function classify(err: unknown): SqlErrorKind {
   const code = (err as { code?: unknown } | undefined)?.code
   // 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout).
   if (code === '57014' || code === '55P03') return 'timeout'
+  // 22021 character_not_in_repertoire (a NUL in text), 22P05 untranslatable_character (\u0000 in jsonb).
+  if (code === '22021' || code === '22P05') return 'invalid_text'
   // 53300 too_many_connections, 57P01-03 admin shutdown / crash / cannot connect now.
   if (code === '53300' || code === '57P01' || code === '57P02' || code === '57P03') return 'unavailable'
   // pg-pool's own words when no connection was free (or made) within connectionTimeoutMillis.
