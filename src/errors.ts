@@ -45,6 +45,8 @@ export type ErrorCode = keyof typeof catalogue
 /** The one error type handlers throw; the error handler turns it into a response. */
 export class ApiError extends Error {
   readonly status: number
+  /** For 429 and 503: how long the client should wait, sent as `Retry-After` (seconds). */
+  readonly retryAfterSeconds?: number
   constructor(
     readonly code: ErrorCode,
     message?: string,

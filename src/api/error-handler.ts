@@ -51,6 +51,7 @@ export function installErrorHandling(http: FastifyInstance): void {
     if (apiErr.status === 503) request.log.warn({ code: apiErr.code, reason: (err as Error).message }, apiErr.message)
     else if (apiErr.status >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: apiErr.code }, apiErr.message)
+    if (apiErr.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(apiErr.retryAfterSeconds))))
     return reply.code(apiErr.status).header(ERROR_CODE_HEADER, apiErr.code).send(apiErr.toJSON())
   })
   http.setNotFoundHandler((_request, reply) => {

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import type { Authenticate } from '../auth/authenticate.ts'
 import { SUPERUSERS } from '../auth/authenticate.ts'
 import type { MailApp } from '../auth/mails.ts'
@@ -6,7 +6,7 @@ import { passesAuthRule } from '../auth/rule.ts'
 import { authRequestInfo } from '../auth/request-info.ts'
 import { pickResponseFields, publicAuthRecord } from '../auth/response.ts'
 import { signRecordToken } from '../auth/tokens.ts'
-import { AuthThrottle, DEFAULT_AUTH_THROTTLE, TooManyAttempts, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
 import type { Counters } from '../counters/counters.ts'
 import { memoryCounters } from '../counters/memory.ts'
 import { rowString, type Row } from '../auth/records.ts'
@@ -60,23 +60,16 @@ export function withCounters(opts: RecordAuthOptions): RecordAuthOptions & { cou
 
 /**
  * Starts one password check under the brute-force limits. Over a limit it throws PocketBase's
- * 429 with `Retry-After` (seconds) set on the reply.
+ * 429, whose `Retry-After` (seconds) the error handler sets.
  */
-export type BeginAttempt = (request: FastifyRequest, reply: FastifyReply, collection: AuthCollection, identity: string) => Promise<AuthAttempt>
+export type BeginAttempt = (request: FastifyRequest, collection: AuthCollection, identity: string) => Promise<AuthAttempt>
 
 export function attemptStarter(opts: RecordAuthOptions & { counters: Counters }, log: Pick<Logger, 'warn'>): BeginAttempt {
   const throttle = new AuthThrottle(opts.counters, opts.throttle ?? DEFAULT_AUTH_THROTTLE, (what, collectionId, ip) =>
     log.warn({ collectionId, ip, limit: what }, `password attempts throttled (${what} over its limit)`),
   )
-  return async (request, reply, collection, identity) => {
-    try {
-      // request.ip honours the trustProxy setting (X-Forwarded-For only from trusted proxies).
-      return await throttle.begin(collection.id, identity, request.ip)
-    } catch (err) {
-      if (err instanceof TooManyAttempts) reply.header('retry-after', String(Math.max(1, err.retryAfterSeconds)))
-      throw err
-    }
-  }
+  // request.ip honours the trustProxy setting (X-Forwarded-For only from trusted proxies).
+  return (request, collection, identity) => throttle.begin(collection.id, identity, request.ip)
 }
 
 /** The auth collection named in the path, or PocketBase's 404. */

@@ -178,7 +178,7 @@ export async function recordAuthFlows(http: FastifyInstance, options: RecordAuth
     if (await findRowByEmail(db, c, newEmail)) {
       throw validationError({ token: { code: 'validation_invalid_token_email', message: 'The new email address is invalid.' } })
     }
-    const attempt = await beginAttempt(request, reply, c, rowString(row, 'email'))
+    const attempt = await beginAttempt(request, c, rowString(row, 'email'))
     if (!(await verifyPassword(body.password, rowString(row, 'password')))) {
       throw validationError({ password: { code: 'validation_invalid_password', message: 'Missing or invalid auth record password.' } })
     }

@@ -47,7 +47,7 @@ export async function recordAuthRoutes(http: FastifyInstance, options: RecordAut
     }
   })
 
-  http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request, reply) => {
+  http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request) => {
     const c = authCollection(opts, request.params.collection)
     if (!c.passwordAuth.enabled) throw new ApiError('forbidden', 'The collection is not configured to allow password authentication.')
     const body = readBody(AuthWithPasswordBody, request.body)
@@ -55,7 +55,7 @@ export async function recordAuthRoutes(http: FastifyInstance, options: RecordAut
       throw validationError({ identityField: { code: 'validation_in_invalid', message: 'Must be a valid value.' } })
     }
     // Counted before the lookup: a locked identity is refused even with the right password (no oracle).
-    const attempt = await beginAttempt(request, reply, c, body.identity)
+    const attempt = await beginAttempt(request, c, body.identity)
     const db = opts.db().db
     let row: Row | undefined
     if (body.identityField) {

@@ -20,5 +20,5 @@ export function authRequestInfo(
   for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
     if (typeof v === 'string') query[k] = v
   }
-  return { auth, method: request.method, headers, query, body, context }
+  return { auth, method: request.method, headers, query, body, context, ip: request.ip }
 }

@@ -40,7 +40,7 @@ export interface AuthAttempt {
 
 /** PocketBase's 429 body, plus the `Retry-After` the caller sets (seconds). */
 export class TooManyAttempts extends ApiError {
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(override readonly retryAfterSeconds: number) {
     super('too_many_requests', 'Too Many Requests.')
   }
 }

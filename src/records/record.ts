@@ -29,4 +29,6 @@ export interface RequestInfo {
   body: Record<string, unknown>
   /** 'default' | 'oauth2' | 'otp' | 'password' | 'realtime' | 'protectedFile' */
   context: string
+  /** The client's address (honouring `trustProxy`), for throttling; rules cannot read it. */
+  ip?: string
 }

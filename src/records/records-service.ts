@@ -6,6 +6,7 @@ import { RecordHooks, type RecordCreateEvent, type RecordUpdateEvent } from './h
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { expandRecords, parseExpand } from './expand.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
+import type { PasswordGuard } from './fields/types.ts'
 import { filterDialect } from './filter/dialect.ts'
 import { compileFilter, compileSort } from './filter/index.ts'
 import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
@@ -69,6 +70,8 @@ export class RecordsService {
     private readonly registry: CollectionRegistry,
     private readonly sql: SqlRouter,
     readonly hooks: RecordHooks = new RecordHooks(),
+    /** Throttles the `oldPassword` check of a password change like a sign-in (per account and address). */
+    private readonly passwordGuard?: PasswordGuard,
   ) {}
 
   /** The table of a collection (its name), for callers outside the service such as batch upserts. */
@@ -265,16 +268,22 @@ export class RecordsService {
     const superuser = request.auth?.isSuperuser === true
     // The body the rules see drops hidden fields for everyone but superusers (as PocketBase's),
     // so it comes from a pass as the caller; a manager's own write is prepared again with rights.
-    let prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: superuser })
-    const { body } = prepared
-    const ruled: RequestInfo = { ...request, body: rulesBody(body) }
-    if (!superuser && (await this.isManager(db, c, id, ruled))) prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: true })
-    const { values, errors } = prepared
+    let prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: superuser, deferOldPassword: true })
+    const ruled: RequestInfo = { ...request, body: rulesBody(prepared.body) }
+    const manager = !superuser && (await this.isManager(db, c, id, ruled))
     const access = this.access(c.updateRule, c, ruled)
     if (access.kind === 'where') {
       const ok = await db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id).where(access.where).executeTakeFirst()
       if (!ok) throw notFound()
     }
+    if (manager) prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: true })
+    else if (prepared.oldPasswordPending) {
+      // Only a caller the rule lets in gets the old password checked, throttled like a sign-in.
+      const guard = this.passwordGuard
+      const passwordAttempt = guard && (() => guard.begin(c.id, String(existing.email ?? existing.id), request.ip ?? ''))
+      prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: false, passwordAttempt })
+    }
+    const { values, errors } = prepared
     Object.assign(errors, await this.checkRelations(db, c, values, errors))
     if (!Object.keys(errors).length) Object.assign(errors, await this.uniqueErrors(db, c, values, errors, id))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')

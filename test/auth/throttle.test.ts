@@ -170,7 +170,7 @@ describe('auth throttle: on by default in the app, configured by authThrottle', 
     const dir = mkdtempSync(path.join(tmpdir(), 'plinth-throttle-'))
     dirs.push(dir)
     const a = await createPlinth({ config: { cwd: dir, env: {}, overrides: { dir, logLevel: 'silent', ...overrides } }, logger: createLogger({ logLevel: 'silent' }) })
-    await a.collections.create({ name: 'members', type: 'auth', createRule: '' })
+    await a.collections.create({ name: 'members', type: 'auth', createRule: '', updateRule: 'id = @request.auth.id' })
     const created = await a.http.inject({
       method: 'POST', url: '/api/collections/members/records',
       payload: { email: 'm@example.com', password: 'member-pass-1', passwordConfirm: 'member-pass-1' },
@@ -191,6 +191,33 @@ describe('auth throttle: on by default in the app, configured by authThrottle', 
       // The app runs on the real clock: the window began a moment ago.
       const retryAfter = Number(res.headers['retry-after'])
       assert.ok(retryAfter > 800 && retryAfter <= 900, String(retryAfter))
+    } finally {
+      await a.stop()
+    }
+  })
+
+  test('a password change checks oldPassword under the same limits; a caller the rule refuses gets no check at all', async () => {
+    const a = await app({ authThrottle: { perIdentity: 2, perIp: 50, windowSeconds: 60 } })
+    try {
+      const auth = (await login(a, 'member-pass-1')).json() as { token: string; record: { id: string } }
+      const change = (oldPassword: string, token?: string) =>
+        a.http.inject({
+          method: 'PATCH', url: `/api/collections/members/records/${auth.record.id}`,
+          headers: token ? { authorization: token } : {},
+          payload: { oldPassword, password: 'member-pass-2', passwordConfirm: 'member-pass-2' },
+        })
+      // A guest cannot pass the update rule: 404, and no attempt is counted against the account.
+      for (let i = 0; i < 3; i++) assert.equal((await change(`guest-guess-${i}`)).statusCode, 404)
+      for (let i = 0; i < 2; i++) {
+        const res = await change(`wrong-${i}`, auth.token)
+        assert.equal(res.statusCode, 400, res.body)
+        assert.match(res.body, /validation_invalid_old_password/)
+      }
+      // Over the limit: 429 with Retry-After, even with the right old password, and sign-in is locked too.
+      const locked = await change('member-pass-1', auth.token)
+      assert.equal(locked.statusCode, 429, locked.body)
+      assert.ok(Number(locked.headers['retry-after']) > 0)
+      assert.equal((await login(a, 'member-pass-1')).statusCode, 429)
     } finally {
       await a.stop()
     }

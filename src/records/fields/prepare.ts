@@ -170,7 +170,13 @@ export async function prepareRecord(
       const old = toStr(data.get('oldPassword'))
       const hash = toStr(existing?.password)
       if (!old) errors.oldPassword = REQUIRED
-      else if (!hash || !(await verifyPassword(old, hash))) errors.oldPassword = err('validation_invalid_old_password', 'Missing or invalid old password.')
+      else if (ctx.deferOldPassword) return { values, errors, body: { ...body }, oldPasswordPending: true }
+      else {
+        // A stolen session must not become a password oracle: the check is throttled like a sign-in.
+        const attempt = await ctx.passwordAttempt?.()
+        if (!hash || !(await verifyPassword(old, hash))) errors.oldPassword = err('validation_invalid_old_password', 'Missing or invalid old password.')
+        else await attempt?.succeeded()
+      }
     }
   }
   return { values, errors, body: { ...body } }
