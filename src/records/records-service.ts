@@ -109,14 +109,16 @@ export class RecordsService {
     let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
     if (access.kind === 'where') base = base.where(access.where)
     const order = q.sort ? compileSort(q.sort, scope) : []
-    // Without a sort, creation order (PocketBase's default is SQLite's rowid, which no other engine has).
+    // Without a sort, insertion order as PocketBase (its rowid; every engine's tables have one).
+    // Views have none: creation date, then id.
+    if (order.length === 0 && c.type !== 'view') order.push(...compileSort('@rowid', scope))
     if (order.length === 0) {
       if (c.fields.some((f) => f.name === 'created')) order.push(sql`${sql.ref(`${c.name}.created`)} asc`)
       order.push(sql`${sql.ref(`${c.name}.id`)} asc`)
     }
     const [rows, total] = await Promise.all([
       // NB: an offset past 2^53 cannot be bound exactly, and no table has that many rows: no query.
-      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : base.selectAll().orderBy(order).limit(perPage).offset(offset).execute(),
+      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : order.reduce((qb, o) => qb.orderBy(o), base.selectAll()).limit(perPage).offset(offset).execute(),
       q.skipTotal ? Promise.resolve(-1) : base.select(sql<number>`count(*)`.as('n')).executeTakeFirst().then((r) => Number(r?.n ?? 0)),
     ])
     const items = await this.present(db, c, rows.map((row) => rowToRecord(c, row)), request, q)

@@ -5,6 +5,7 @@
  * matches an empty field; one `@collection` alias is one row; `@request.body` modifiers and paths.
  */
 import assert from 'node:assert/strict'
+import { sql } from 'kysely'
 import { after, before, describe, test } from 'node:test'
 import { ApiError } from '../../src/errors.ts'
 import { compileFilter, compileSort, type FilterScope } from '../../src/records/filter/index.ts'
@@ -38,7 +39,7 @@ for (const { engine, skip } of await engines()) {
     }
     async function order(sort: string, opts: Opts = {}): Promise<string[]> {
       const s = scope(opts)
-      const found = await fx.db.db.selectFrom(s.collection.name).select('id').orderBy([...compileSort(sort, s), `${s.collection.name}.id`]).execute()
+      const found = await [...compileSort(sort, s), sql.ref(`${s.collection.name}.id`)].reduce((qb, o) => qb.orderBy(o), fx.db.db.selectFrom(s.collection.name).select('id')).execute()
       return found.map((r) => String(r.id))
     }
 

@@ -244,7 +244,7 @@ for (const { engine, skip } of await engines()) {
         await fx.db.db.updateTable('seq').set({ label: 'first!' }).where('label', '=', 'first').execute()
         const scope = { ...fx.scope(), collection: fx.store.getOrThrow('seq') }
         const order = async (s: string) =>
-          (await fx.db.db.selectFrom('seq').select('label').orderBy(compileSort(s, scope)).execute()).map((r) => String(r.label))
+          (await compileSort(s, scope).reduce((qb, o) => qb.orderBy(o), fx.db.db.selectFrom('seq').select('label')).execute()).map((r) => String(r.label))
         assert.deepEqual(await order('@rowid'), ['first!', 'second', 'third'])
         assert.deepEqual(await order('-@rowid'), ['third', 'second', 'first!'])
         // The column stays out of records.
@@ -258,7 +258,7 @@ for (const { engine, skip } of await engines()) {
         await rowid.up(fx.db.db)
         await rowid.up(fx.db.db) // and again: nothing to do
         const scope = { ...fx.scope(), collection: fx.store.getOrThrow('notes') }
-        assert.equal((await fx.db.db.selectFrom('notes').select('id').orderBy(compileSort('@rowid', scope)).execute()).length, 4)
+        assert.equal((await compileSort('@rowid', scope).reduce((qb, o) => qb.orderBy(o), fx.db.db.selectFrom('notes').select('id')).execute()).length, 4)
       })
 
       test('a view over SELECT * gets no _rowid_ field, and cannot sort by @rowid', async () => {
