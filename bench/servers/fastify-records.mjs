@@ -37,7 +37,7 @@ app.get('/api/collections/posts/records', async (request, reply) => {
   if (!auth) return reply.code(401).send({})
   const [[count], items] = await Promise.all([
     query('select count(*) as n from posts where published = $1 and owner = $2', [published, auth.id]),
-    query('select * from posts where published = $1 and owner = $2 order by created asc, id asc limit 30 offset 0', [published, auth.id]),
+    query('select * from posts where published = $1 and owner = $2 order by _rowid_ asc limit 30 offset 0', [published, auth.id]),
   ])
   const total = Number(count.n)
   return { page: 1, perPage: 30, totalItems: total, totalPages: Math.ceil(total / 30), items }
