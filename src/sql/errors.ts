@@ -5,43 +5,32 @@
  * answers without knowing any engine's error codes.
  */
 
-/** A statement ran past `statementTimeout` and the database cancelled it. */
-export class SqlTimeoutError extends Error {
-  /** The driver's code (`57014`, `ER_STATEMENT_TIMEOUT`, ...), kept for logs. */
+/** What the three errors below share: the driver's error as `cause`, its code kept for logs. */
+abstract class SqlPortError extends Error {
+  /** The driver's code (`57014`, `ER_STATEMENT_TIMEOUT`, `22021`, ...), kept for logs. */
   readonly code: string | undefined
-  constructor(message: string, cause: unknown) {
+  constructor(message: string, cause?: unknown) {
     super(message, { cause })
-    this.name = 'SqlTimeoutError'
+    this.name = new.target.name
     this.code = (cause as { code?: string } | undefined)?.code
   }
 }
+
+/** A statement ran past `statementTimeout` and the database cancelled it. */
+export class SqlTimeoutError extends SqlPortError {}
 
 /**
  * No connection could be had: none was free within `poolTimeout` (SQLite: the write lock was not),
  * or the database is down or refusing connections.
  */
-export class SqlUnavailableError extends Error {
-  readonly code: string | undefined
-  constructor(message: string, cause?: unknown) {
-    super(message, { cause })
-    this.name = 'SqlUnavailableError'
-    this.code = (cause as { code?: string } | undefined)?.code
-  }
-}
+export class SqlUnavailableError extends SqlPortError {}
 
 /**
  * A value the engine cannot take as text, whatever the statement: a NUL character on PostgreSQL
  * (in a filter literal, a request value a rule reads, a sign-in identity). The request's fault, so
  * a 400, and one place catches every path that could pass such a value on.
  */
-export class SqlInvalidTextError extends Error {
-  readonly code: string | undefined
-  constructor(message: string, cause?: unknown) {
-    super(message, { cause })
-    this.name = 'SqlInvalidTextError'
-    this.code = (cause as { code?: string } | undefined)?.code
-  }
-}
+export class SqlInvalidTextError extends SqlPortError {}
 
 /** How an engine sorts a driver error: one of the three above, or anything else (left as it is). */
 export type SqlErrorKind = 'timeout' | 'unavailable' | 'invalid_text' | undefined
