@@ -62,6 +62,26 @@ for (const { engine, skip } of await engines()) {
       }
     })
 
+    test('a collection schema change (an index over many rows) is not cut by statementTimeout', async (t) => {
+      if (engine === 'sqlite') return t.skip('SQLite has no statement timeout to lift')
+      const app = await makeApp(testDb.url, { statementTimeout: 100 })
+      try {
+        const big = await app.collections.create({ name: 'big_rows', fields: [{ name: 'n', type: 'number' }] })
+        // 2 million rows, written with the limit lifted: an index over them takes seconds on either engine.
+        const rows = engine === 'postgres'
+          ? sql`insert into big_rows (id, n) select 'r' || lpad(g::text, 14, '0'), g % 1000 from generate_series(1, 2000000) g`
+          : sql`insert into big_rows (id, n) select concat('r', lpad(seq, 14, '0')), seq % 1000 from seq_1_to_2000000`
+        await app.sql.primary.withoutStatementTimeout((db) => rows.execute(db))
+        const updated = await app.collections.update(big.id, { indexes: ['CREATE INDEX idx_big_rows_n ON big_rows (n)'] })
+        assert.deepEqual(updated.indexes, ['CREATE INDEX idx_big_rows_n ON big_rows (n)'])
+        // Requests still run under the limit afterwards.
+        const slow = engine === 'postgres' ? sql`select pg_sleep(600)` : sql`select sleep(600)`
+        await assert.rejects(slow.execute(app.sql.reader().db), (e: Error) => e.name === 'SqlTimeoutError')
+      } finally {
+        await app.stop()
+      }
+    })
+
     test('with every connection busy another request answers 503 unavailable within poolTimeout', async () => {
       const app = await makeApp(testDb.url, { poolSize: 2, poolTimeout: 300, statementTimeout: 0 })
       app.http.get('/api/test/one', async () => {

@@ -107,9 +107,14 @@ export class CollectionStore implements CollectionRegistry {
     })
   }
 
+  /**
+   * Runs a schema change: in one transaction where DDL is transactional, and without the
+   * statement time limit (a superuser's change of a large table, such as building an index, is
+   * long by nature and must not be cut halfway).
+   */
   async #inTransaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    if (this.engine.capabilities.transactionalDdl) return this.engine.db.transaction().execute(fn)
-    return fn(this.engine.db)
+    const transactional = this.engine.capabilities.transactionalDdl
+    return this.engine.withoutStatementTimeout((db) => (transactional ? db.transaction().execute(fn) : fn(db)))
   }
 
   #context(others: Collection[], next: Collection): ValidateContext {
