@@ -27,6 +27,13 @@ export interface SqlCapabilities {
   readonly concurrentConnections: boolean
   /** The deepest JSON its JSON columns accept (MariaDB's JSON_VALID: 31); unset: no limit below Plinth's own. */
   readonly maxJsonDepth?: number
+  /**
+   * SQL (a boolean call) that stops the running statement once `statementTimeout` has passed, for
+   * an engine whose server cannot cancel a statement itself (SQLite: better-sqlite3 runs it
+   * synchronously, with no interrupt). Query builders put it in the subqueries whose work grows
+   * with the data (the filter language's relation hops). Unset where the server enforces the limit.
+   */
+  readonly statementGuard?: string
 }
 
 export interface PoolStats {

@@ -8,11 +8,20 @@ import { StartupError } from '../config/errors.ts'
 import type { SqlErrorKind } from './errors.ts'
 import { guardDialect } from './guard.ts'
 
-/** SQLITE_BUSY: the write lock stayed taken for the whole busy_timeout (poolTimeout). */
+/** Thrown by the statement guard (`plinth_in_time()`) inside SQLite; the statement stops with it. */
+class StatementTimeUp extends Error {
+  readonly code = 'PLINTH_STATEMENT_TIMEOUT'
+}
+
+/** SQLITE_BUSY: the write lock stayed taken for the whole busy_timeout (poolTimeout); the guard's own error. */
 function classify(err: unknown): SqlErrorKind {
+  if (err instanceof StatementTimeUp) return 'timeout'
   const code = (err as { code?: unknown } | undefined)?.code
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY') ? 'unavailable' : undefined
 }
+
+/** How the guard function is named in SQL (`capabilities.statementGuard`). */
+const GUARD = 'plinth_in_time()'
 
 /** How many prepared statements are kept per connection. */
 const STATEMENT_CACHE_SIZE = 500
@@ -25,11 +34,13 @@ const STATEMENT_CACHE_SIZE = 500
  * NB: safe only because Kysely runs statements with `.all()`/`.run()` to completion; a statement
  * must never be shared by two iterations in flight (Plinth does not use `.stream()` on SQLite).
  */
-function withStatementCache(conn: BetterSqlite3.Database): Pick<BetterSqlite3.Database, 'close' | 'prepare'> {
+function withStatementCache(conn: BetterSqlite3.Database, onStatement: () => void): Pick<BetterSqlite3.Database, 'close' | 'prepare'> {
   const cache = new Map<string, BetterSqlite3.Statement>()
   return {
     close: () => conn.close(),
     prepare(source: string) {
+      // Kysely's driver runs the statement right after preparing it, in the same synchronous step.
+      onStatement()
       if (/^\s*(create|alter|drop)\b/i.test(source)) {
         cache.clear()
         return conn.prepare(source)
@@ -52,11 +63,13 @@ import { kyselyLog } from './observe.ts'
  * The embedded engine: one better-sqlite3 connection in WAL mode.
  *
  * Limits: `poolTimeout` is the busy timeout, how long a statement waits for another process's
- * write lock before SqlUnavailableError (503). `statementTimeout` cannot be enforced: better-sqlite3
- * runs each statement synchronously and exposes neither `sqlite3_interrupt` nor a progress handler,
- * so nothing can stop a statement once it runs (and the event loop waits for it). SQLite's work is
- * bounded by the shape of the queries instead: the filter language's limits on expression size,
- * relation depth and `perPage`.
+ * write lock before SqlUnavailableError (503). better-sqlite3 runs each statement synchronously and
+ * exposes neither `sqlite3_interrupt` nor a progress handler, so nothing outside can stop a running
+ * statement (and the event loop waits for it). `statementTimeout` is enforced from inside instead:
+ * the SQL function `plinth_in_time()` throws once the statement's time is up, which aborts it, and
+ * the filter language calls it in every relation hop (`capabilities.statementGuard`), where work
+ * grows with the data. A statement without such a call (a plain scan) is bounded by its shape:
+ * the filter limits and `perPage`.
  * NB: statements that write must be run with `.run()` or `.all()`, never `.get()`: an unfinished
  * statement keeps a read transaction open and stops SQLite's automatic WAL checkpoint (the WAL
  * then grows without bound). Kysely's driver already uses `.all()`/`.run()`.
@@ -79,7 +92,17 @@ export async function openSqlite(target: SqliteTarget, opts: OpenOptions = {}): 
   conn.pragma(`busy_timeout = ${Math.trunc(limits.poolTimeout)}`)
   // Let the WAL be checkpointed back to ~4 MB so it cannot grow unbounded after a burst.
   conn.pragma('journal_size_limit = 4194304')
-  const db = new Kysely({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(conn) }), classify), log: kyselyLog(opts.onQuery) })
+  // The statement guard: the deadline of the statement running now (one at a time: synchronous).
+  let deadline = Number.POSITIVE_INFINITY
+  let lifted = 0
+  conn.function('plinth_in_time', { deterministic: false }, () => {
+    if (Date.now() > deadline) throw new StatementTimeUp('statement ran past statementTimeout')
+    return 1
+  })
+  const onStatement = () => {
+    deadline = limits.statementTimeout > 0 && lifted === 0 ? Date.now() + limits.statementTimeout : Number.POSITIVE_INFINITY
+  }
+  const db = new Kysely({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(conn, onStatement) }), classify), log: kyselyLog(opts.onQuery) })
   let closed = false
   return {
     name: 'sqlite',
@@ -93,13 +116,21 @@ export async function openSqlite(target: SqliteTarget, opts: OpenOptions = {}): 
       nativeBoolean: false,
       rowid: true,
       concurrentConnections: false,
+      statementGuard: GUARD,
     },
     async ping() {
       if (closed) throw new Error('engine is closed')
       await sql`select 1`.execute(db)
     },
-    // Nothing to lift: SQLite statements are not time-limited (see above).
-    withoutStatementTimeout: (fn) => fn(db),
+    // NB: the one connection is shared, so other requests' statements run unguarded meanwhile too.
+    async withoutStatementTimeout(fn) {
+      lifted++
+      try {
+        return await fn(db)
+      } finally {
+        lifted--
+      }
+    },
     poolStats: () => ({ total: closed ? 0 : 1, idle: closed ? 0 : 1, waiting: 0 }),
     async close() {
       if (closed) return

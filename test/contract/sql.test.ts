@@ -121,13 +121,31 @@ for (const { engine, skip } of await engines()) {
     const briefly = engine === 'postgres' ? sql`select pg_sleep(0.5)` : sql`select sleep(0.5)`
 
     test('a statement past statementTimeout throws SqlTimeoutError', async (t) => {
-      if (!db.capabilities.concurrentConnections) return t.skip('better-sqlite3 cannot interrupt a running statement')
+      if (db.capabilities.statementGuard !== undefined) return t.skip('the engine cannot cancel a statement from outside; its statement guard is tested below')
       const bounded = await openSql(parseDbUrl(testDb.url, 'db'), { limits: { statementTimeout: 100, poolTimeout: 5000, poolSize: 2 } })
       try {
         await assert.rejects(slow.execute(bounded.db), (err) => err instanceof SqlTimeoutError)
         // Migrations run with the limit lifted, and it is back afterwards on the same pool.
         await bounded.withoutStatementTimeout((k) => briefly.execute(k))
         await assert.rejects(slow.execute(bounded.db), (err) => err instanceof SqlTimeoutError)
+      } finally {
+        await bounded.close()
+      }
+    })
+
+    test('an engine with a statement guard stops a statement that calls it once statementTimeout has passed', async (t) => {
+      const guard = db.capabilities.statementGuard
+      if (guard === undefined) return t.skip('the server enforces statementTimeout itself (above)')
+      const bounded = await openSql(parseDbUrl(testDb.url, 'db'), { limits: { statementTimeout: 100, poolTimeout: 5000, poolSize: 2 } })
+      try {
+        // Counts forever unless the guard stops it.
+        const endless = sql`with recursive c(x) as (select 1 union all select x + 1 from c where ${sql.raw(guard)}) select count(*) as n from c`
+        await assert.rejects(endless.execute(bounded.db), (err) => err instanceof SqlTimeoutError)
+        // Lifted, a bounded version of the same statement runs to its end; then the limit is back.
+        const bounded10k = sql`with recursive c(x) as (select 1 union all select x + 1 from c where ${sql.raw(guard)} and x < 10000) select count(*) as n from c`
+        const rows = await bounded.withoutStatementTimeout((k) => bounded10k.execute(k))
+        assert.equal(Number((rows.rows[0] as { n: number }).n), 10000)
+        await assert.rejects(endless.execute(bounded.db), (err) => err instanceof SqlTimeoutError)
       } finally {
         await bounded.close()
       }

@@ -70,14 +70,18 @@ export function hopAlias(ctx: ResolveContext): string {
  * Which rows of `target` (aliased `alias`) a client's filter or sort may reach through a relation,
  * back-relation or `@collection`: those its list rule lets the caller list (PocketBase v0.31+).
  * A superuser-only target (rule `null`) cannot be reached at all; rules and superusers reach all.
+ * Every hop also carries the engine's statement guard, where it has one: the hops are where work
+ * grows with the data (a subquery per row), so that is where a statement past its time stops.
  */
 export function reachable(ctx: ResolveContext, target: Collection, alias: string): RawBuilder<SqlBool> | undefined {
   const { scope } = ctx
-  if (scope.allowHidden) return undefined
+  const guard = scope.capabilities.statementGuard
+  const guarded = (cond: RawBuilder<SqlBool> | undefined) => both(cond, guard === undefined ? undefined : sql<SqlBool>`${sql.raw(guard)}`)
+  if (scope.allowHidden) return guarded(undefined)
   const rule = target.listRule
   if (rule === null) throw filterError(`"${target.name}" fields can be accessed only by superusers`)
-  if (rule.trim() === '') return undefined
-  return compileFilter(rule, { ...scope, collection: target, alias, allowHidden: true })
+  if (rule.trim() === '') return guarded(undefined)
+  return guarded(compileFilter(rule, { ...scope, collection: target, alias, allowHidden: true }))
 }
 
 /**
