@@ -1,0 +1,128 @@
+/**
+ * Redis for the contract suites: the test server (db 15 unless PLINTH_TEST_REDIS says otherwise),
+ * a unique key prefix per engine under test so parallel runs never collide (never FLUSHALL), an
+ * admin connection for what a test does to the server (kill a client, read a PTTL), a port where
+ * nothing listens, and a log that records what the engines say.
+ *
+ * As with SQL servers (`engines.ts`): a Redis that does not answer skips its suites with a loud
+ * line, except under PLINTH_REQUIRE_SERVICES=1 (CI), where that fails the run.
+ */
+import { createServer } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { RedisLog } from '../../src/redis/client.ts'
+
+export const REDIS_TEST_URL = process.env.PLINTH_TEST_REDIS ?? 'redis://127.0.0.1:6379/15'
+const requireServices = process.env.PLINTH_REQUIRE_SERVICES === '1'
+
+/** A fresh namespace (`plinth-test:<pid>:<random>:`) for one engine under test. */
+export function testPrefix(): string {
+  return `plinth-test:${process.pid}:${randomBytes(4).toString('hex')}:`
+}
+
+/** A plain ioredis client on the test server, for the test's own commands. Close it with `quit()`. */
+export async function adminRedis(): Promise<Redis> {
+  const { Redis } = await import('ioredis')
+  const u = new URL(REDIS_TEST_URL)
+  const client = new Redis({
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    db: Number(u.pathname.slice(1) || 0),
+    username: u.username || undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    connectTimeout: 3000,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    lazyConnect: true,
+  })
+  client.on('error', () => {})
+  await client.connect()
+  return client
+}
+
+/** Deletes every key that starts with `prefix` (SCAN, not KEYS, and never FLUSHALL). */
+export async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500)
+    if (keys.length) await admin.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
+}
+
+/** Escapes a literal for a Redis glob pattern. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+let probed: Promise<string | false> | undefined
+
+/**
+ * A node:test skip reason when the test Redis does not answer, else false; probed once.
+ * Throws under PLINTH_REQUIRE_SERVICES=1 instead of skipping.
+ */
+export async function redisSkip(): Promise<string | false> {
+  probed ??= (async () => {
+    try {
+      const admin = await adminRedis()
+      await admin.ping()
+      await admin.quit()
+      return false as const
+    } catch (err) {
+      return `redis unreachable at ${REDIS_TEST_URL}: ${(err as Error).message}`
+    }
+  })()
+  const why = await probed
+  if (why && requireServices) throw new Error(`PLINTH_REQUIRE_SERVICES=1 but ${why}`)
+  if (why) process.stderr.write(`\n!!! SKIPPING redis suites: ${why}\n!!! run scripts/services.sh to start it\n\n`)
+  return why
+}
+
+/** A TCP port on 127.0.0.1 where nothing listens (bound, then released). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (!address || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+export interface LogLine {
+  level: 'warn' | 'info' | 'error'
+  msg: string
+  obj: Record<string, unknown>
+}
+
+/** A log that records every line, and lets a test wait for a message (an event, not a sleep). */
+export interface CapturedLog extends RedisLog {
+  error(obj: Record<string, unknown>, msg: string): void
+  lines: LogLine[]
+  /** Resolves when `msg` has been logged `count` times in all (default: once more than now). */
+  waitFor(msg: string, count?: number): Promise<void>
+}
+
+export function captureLog(): CapturedLog {
+  const lines: LogLine[] = []
+  const waiters: { msg: string; count: number; resolve: () => void }[] = []
+  const seen = (msg: string) => lines.filter((l) => l.msg === msg).length
+  const record = (level: LogLine['level']) => (obj: Record<string, unknown>, msg: string) => {
+    lines.push({ level, msg, obj })
+    for (const w of [...waiters]) {
+      if (seen(w.msg) >= w.count) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    }
+  }
+  return {
+    lines,
+    warn: record('warn'),
+    info: record('info'),
+    error: record('error'),
+    waitFor(msg, count = seen(msg) + 1) {
+      if (seen(msg) >= count) return Promise.resolve()
+      return new Promise((resolve) => waiters.push({ msg, count, resolve }))
+    },
+  }
+}
