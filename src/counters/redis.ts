@@ -19,6 +19,8 @@ export interface RedisCountersOptions {
   log?: RedisLog
   /** Every key starts with this; default the URL's namespace + `c:` (`plinth:c:`). */
   prefix?: string
+  /** The connection's name in logs and `CLIENT LIST` (with `url`); default `counters`. */
+  name?: string
 }
 
 /**
@@ -107,7 +109,7 @@ export async function redisCounters(opts: RedisCountersOptions): Promise<Counter
   const owned = !connection
   if (!connection) {
     if (!opts.url || !opts.log) throw new Error('redisCounters: give a connection, or a url and a log')
-    connection = await openRedis(opts.url, { log: opts.log, name: 'counters' })
+    connection = await openRedis(opts.url, { log: opts.log, name: opts.name ?? 'counters' })
   }
   return new RedisCounters(connection, { owned, prefix: opts.prefix }) satisfies Counters
 }

@@ -12,7 +12,7 @@ import type { Counters } from '../../src/counters/counters.ts'
 import { CountersUnavailableError } from '../../src/counters/errors.ts'
 import { MemoryCounters } from '../../src/counters/memory.ts'
 import { redisCounters } from '../../src/counters/redis.ts'
-import { adminRedis, captureLog, deleteKeys, escapeGlob, REDIS_TEST_URL, redisSkip, testPrefix, unusedPort } from '../helpers/redis.ts'
+import { adminRedis, advanceKeys, captureLog, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix, unusedPort } from '../helpers/redis.ts'
 
 interface CountersUnderTest {
   counters: Counters
@@ -34,17 +34,6 @@ function memoryEngine(): CountersUnderTest {
   return { counters, advance: async (ms) => void (now += ms), close: () => counters.close() }
 }
 
-/**
- * Shortens the expiry of every key under `prefix` by `ms` (deleting those it would end), in one
- * script per key so the read and the write see the same PTTL.
- */
-const ADVANCE = `
-local t = redis.call('PTTL', KEYS[1])
-if t < 0 then return 0 end
-if t <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], t - tonumber(ARGV[1])) end
-return 1
-`
-
 /** The Redis engine under a prefix of its own, on the test server; `close` deletes its keys. */
 async function redisEngine(): Promise<CountersUnderTest> {
   const prefix = testPrefix()
@@ -52,14 +41,7 @@ async function redisEngine(): Promise<CountersUnderTest> {
   const admin = await adminRedis()
   return {
     counters,
-    async advance(ms) {
-      let cursor = '0'
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500)
-        for (const k of keys) await admin.eval(ADVANCE, 1, k, String(ms))
-        cursor = next
-      } while (cursor !== '0')
-    },
+    advance: (ms) => advanceKeys(admin, prefix, ms),
     async close() {
       await deleteKeys(admin, prefix)
       await admin.quit()

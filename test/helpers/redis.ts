@@ -50,6 +50,27 @@ export async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0')
 }
 
+/**
+ * Moves time forward by `ms` for every key under `prefix`, as a server engine's stand-in for an
+ * injected clock: each key's expiry is shortened by `ms` (deleted when it would end), in one
+ * script per key so the read and the write see the same PTTL.
+ */
+export async function advanceKeys(admin: Redis, prefix: string, ms: number): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500)
+    for (const k of keys) await admin.eval(ADVANCE, 1, k, String(ms))
+    cursor = next
+  } while (cursor !== '0')
+}
+
+const ADVANCE = `
+local t = redis.call('PTTL', KEYS[1])
+if t < 0 then return 0 end
+if t <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], t - tonumber(ARGV[1])) end
+return 1
+`
+
 /** Escapes a literal for a Redis glob pattern. */
 export function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&')
