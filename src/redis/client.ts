@@ -165,7 +165,10 @@ async function open(RedisCtor: RedisClass, url: string, target: RedisTarget, opt
           const ended = new Promise((resolve) => client.once('end', resolve))
           try {
             await client.quit()
-            await ended // the socket is closed, not just the QUIT answered
+            // Redis closes the socket after QUIT; a proxy may not, so close our end too, and
+            // wait until the socket is really gone (a process exiting next loses nothing).
+            client.disconnect()
+            await ended
             return
           } catch {
             // Lost at the last moment: fall through and drop the socket.

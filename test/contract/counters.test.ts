@@ -12,7 +12,8 @@ import type { Counters } from '../../src/counters/counters.ts'
 import { CountersUnavailableError } from '../../src/counters/errors.ts'
 import { MemoryCounters } from '../../src/counters/memory.ts'
 import { redisCounters } from '../../src/counters/redis.ts'
-import { adminRedis, advanceKeys, captureLog, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix, unusedPort } from '../helpers/redis.ts'
+import { openRedis } from '../../src/redis/client.ts'
+import { adminRedis, advanceKeys, captureLog, deleteKeys, partitionedRedis, REDIS_TEST_URL, redisSkip, testPrefix, unusedPort } from '../helpers/redis.ts'
 
 interface CountersUnderTest {
   counters: Counters
@@ -173,6 +174,24 @@ describe('counters: redis engine', { skip: redisSkipReason }, () => {
       assert.equal(warned[0]!.obj.redis, `redis://:****@127.0.0.1:${port}/0`)
     } finally {
       await c.close()
+    }
+  })
+})
+
+describe('counters: redis engine behind a partition (the server stops answering)', () => {
+  test('increment fails closed once the command times out, instead of hanging the request', async () => {
+    const server = await partitionedRedis()
+    const log = captureLog()
+    const connection = await openRedis(server.url, { log, name: 'counters-partitioned', commandTimeoutMs: 200, socketTimeoutMs: 400 })
+    const c = await redisCounters({ connection })
+    try {
+      server.goSilent()
+      await assert.rejects(c.increment('k', 60_000), CountersUnavailableError)
+    } finally {
+      await c.close() // a shared connection stays open...
+      assert.notEqual(connection.client.status, 'end')
+      await connection.close() // ...until its owner closes it
+      await server.close()
     }
   })
 })

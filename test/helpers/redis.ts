@@ -147,3 +147,72 @@ export function captureLog(): CapturedLog {
     },
   }
 }
+
+/**
+ * A stand-in Redis server that answers the connection handshake and simple commands, until
+ * `goSilent()`: from then on the sockets open at that moment stay open and answer nothing, as a
+ * server behind a network partition does (no RST, no FIN). Later connections are answered again.
+ */
+export async function partitionedRedis(): Promise<{ url: string; goSilent(): void; close(): Promise<void> }> {
+  const { createServer: createTcpServer } = await import('node:net')
+  const silent = new Set<import('node:net').Socket>()
+  const open = new Set<import('node:net').Socket>()
+  const server = createTcpServer((socket) => {
+    open.add(socket)
+    socket.on('close', () => open.delete(socket))
+    socket.on('error', () => {})
+    let buffered = Buffer.alloc(0)
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk])
+      for (;;) {
+        const parsed = parseCommand(buffered)
+        if (!parsed) break
+        buffered = buffered.subarray(parsed.length)
+        if (silent.has(socket)) continue
+        const name = parsed.args[0]?.toUpperCase()
+        if (name === 'INFO') socket.write(bulk('# Server\r\nloading:0\r\n'))
+        else if (name === 'PING') socket.write('+PONG\r\n')
+        else if (name === 'GET') socket.write('$-1\r\n')
+        else socket.write('+OK\r\n')
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address() as import('node:net').AddressInfo
+  return {
+    url: `redis://127.0.0.1:${address.port}`,
+    goSilent: () => open.forEach((s) => silent.add(s)),
+    close: async () => {
+      open.forEach((s) => s.destroy())
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+function bulk(s: string): string {
+  return `$${Buffer.byteLength(s)}\r\n${s}\r\n`
+}
+
+/** One RESP command (an array of bulk strings) from the front of `buf`, or undefined if incomplete. */
+function parseCommand(buf: Buffer): { args: string[]; length: number } | undefined {
+  let pos = 0
+  const line = () => {
+    const end = buf.indexOf('\r\n', pos)
+    if (end < 0) return undefined
+    const text = buf.toString('latin1', pos, end)
+    pos = end + 2
+    return text
+  }
+  const head = line()
+  if (head === undefined || head[0] !== '*') return undefined
+  const args: string[] = []
+  for (let i = 0; i < Number(head.slice(1)); i++) {
+    const len = line()
+    if (len === undefined) return undefined
+    const n = Number(len.slice(1))
+    if (buf.length < pos + n + 2) return undefined
+    args.push(buf.toString('utf8', pos, pos + n))
+    pos += n + 2
+  }
+  return { args, length: pos }
+}

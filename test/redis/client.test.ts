@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { maskRedisUrl, parseRedisUrl } from '../../src/redis/url.ts'
 import { openRedis, reconnectDelay } from '../../src/redis/client.ts'
-import { adminRedis, captureLog, REDIS_TEST_URL, redisSkip, unusedPort } from '../helpers/redis.ts'
+import { adminRedis, captureLog, partitionedRedis, REDIS_TEST_URL, redisSkip, unusedPort } from '../helpers/redis.ts'
 
 describe('redis URLs', () => {
   test('a full URL: user, password (percent-decoded), host, port, database, namespace', () => {
@@ -73,5 +73,26 @@ describe('redis connection', { skip }, () => {
     await conn.close()
     assert.equal(conn.ready, false)
     assert.deepEqual(log.lines.map((l) => l.msg), ['redis: cannot connect, retrying'])
+  })
+})
+
+describe('redis connection: a partitioned server (no reply, no close)', () => {
+  test('a command fails after commandTimeoutMs instead of hanging, and the silent socket is dropped and replaced', async () => {
+    const server = await partitionedRedis()
+    const log = captureLog()
+    const conn = await openRedis(server.url, { log, name: 'partitioned', commandTimeoutMs: 200, socketTimeoutMs: 400 })
+    try {
+      assert.equal(await conn.client.ping(), 'PONG')
+      server.goSilent()
+      const lost = log.waitFor('redis: connection lost, reconnecting')
+      const back = log.waitFor('redis: reconnected')
+      await assert.rejects(conn.client.get('k'), /timed out/)
+      await lost
+      await back
+      assert.equal(await conn.client.ping(), 'PONG')
+    } finally {
+      await conn.close()
+      await server.close()
+    }
   })
 })
