@@ -96,3 +96,18 @@ describe('redis connection: a partitioned server (no reply, no close)', () => {
     }
   })
 })
+
+describe('ioredis stays at the edge', () => {
+  test('only src/redis/client.ts loads ioredis, and only lazily (await import); elsewhere type imports alone', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs')
+    const path = await import('node:path')
+    const files = (readdirSync('src', { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => path.join('src', f))
+    const loaders: string[] = []
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8')
+      for (const m of text.matchAll(/^import\s+(type\s+)?[^'"]*from\s+['"]ioredis['"]/gm)) assert.ok(m[1], `${file}: a value import of ioredis`)
+      if (text.includes("await import('ioredis')")) loaders.push(file)
+    }
+    assert.deepEqual(loaders, [path.join('src', 'redis', 'client.ts')])
+  })
+})
