@@ -49,3 +49,13 @@ export class BusUnavailableError extends Error {
 export interface BusLog {
   error(obj: Record<string, unknown>, msg: string): void
 }
+
+/** Runs one handler, logging a throw or a rejection instead of passing it on. */
+export function deliver(log: BusLog, topic: string, handler: BusHandler, message: string): void {
+  try {
+    const result = handler(message)
+    if (result instanceof Promise) result.catch((err: unknown) => log.error({ err, topic }, 'bus: a handler failed'))
+  } catch (err) {
+    log.error({ err, topic }, 'bus: a handler failed')
+  }
+}

@@ -1,4 +1,4 @@
-import type { Bus, BusHandler, BusLog, Unsubscribe } from './bus.ts'
+import { deliver, type Bus, type BusHandler, type BusLog, type Unsubscribe } from './bus.ts'
 
 /**
  * The in-process bus: the embedded default for one node (every subscriber is in this process).
@@ -45,6 +45,7 @@ export class MemoryBus implements Bus {
   }
 
   async subscribe(topic: string, handler: BusHandler): Promise<Unsubscribe> {
+    if (this.#closed) throw new Error('bus: closed')
     const sub: Subscription = { topic, handler, active: true }
     let subs = this.#topics.get(topic)
     if (!subs) this.#topics.set(topic, (subs = new Set()))
@@ -71,16 +72,6 @@ export class MemoryBus implements Bus {
       const { topic, message, to } = this.#queue.shift()!
       for (const sub of to) if (sub.active) deliver(this.#log, topic, sub.handler, message)
     }
-  }
-}
-
-/** Runs one handler, logging a throw or a rejection instead of passing it on. */
-export function deliver(log: BusLog, topic: string, handler: BusHandler, message: string): void {
-  try {
-    const result = handler(message)
-    if (result instanceof Promise) result.catch((err: unknown) => log.error({ err, topic }, 'bus: a handler failed'))
-  } catch (err) {
-    log.error({ err, topic }, 'bus: a handler failed')
   }
 }
 

@@ -1,5 +1,4 @@
-import { BusUnavailableError, type Bus, type BusHandler, type BusLog, type Unsubscribe } from './bus.ts'
-import { deliver } from './memory.ts'
+import { BusUnavailableError, deliver, type Bus, type BusHandler, type BusLog, type Unsubscribe } from './bus.ts'
 import { isRedisUnavailable, openRedis, type RedisConnection, type RedisLog } from '../redis/client.ts'
 
 /**
