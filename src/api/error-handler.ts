@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { ApiError, ERROR_CODE_HEADER, type ErrorCode } from '../errors.ts'
 import { SqlInvalidTextError, SqlTimeoutError, SqlUnavailableError } from '../sql/errors.ts'
+import { CountersUnavailableError } from '../counters/errors.ts'
 
 /** Fastify's own error codes that a client can cause, mapped to the catalogue. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -19,6 +20,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof SqlTimeoutError) return new ApiError('timeout')
   if (err instanceof SqlUnavailableError) return new ApiError('unavailable')
   if (err instanceof SqlInvalidTextError) return new ApiError('bad_request')
+  // Counters guard security (throttling): with their engine down the request is refused, not let through.
+  if (err instanceof CountersUnavailableError) return new ApiError('unavailable')
   const e = err as FastifyError
   const mapped = e?.code ? fastifyCodes[e.code] : undefined
   if (mapped === 'validation_failed' && Array.isArray(e.validation)) {

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test'
 import { sql } from 'kysely'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { ApiError } from '../../src/errors.ts'
+import { CountersUnavailableError } from '../../src/counters/errors.ts'
 import { createLogger } from '../../src/log.ts'
 
 const BODY_LIMIT = 2048
@@ -47,6 +48,9 @@ before(async () => {
   })
   app.http.get('/api/test/api-error', async () => {
     throw new ApiError('conflict', 'Already taken.', { name: { code: 'taken', message: 'Taken.' } })
+  })
+  app.http.get('/api/test/counters-down', async () => {
+    throw new CountersUnavailableError('counters: redis://127.0.0.1:1 unreachable')
   })
   app.http.get('/api/test/not-an-error', async () => {
     throw 'a bare string'
@@ -119,6 +123,7 @@ const scenarios: Scenario[] = [
     code: 'internal',
     notExpected: [/no_such_table_xyz/, /SELECT/i, /sqlite/i, /SqliteError/],
   },
+  { name: 'counters that cannot count refuse the request: 503, never a pass', method: 'GET', url: '/api/test/counters-down', status: 503, code: 'unavailable', notExpected: [/redis:/] },
   { name: 'a thrown non-Error is a bare 500', method: 'GET', url: '/api/test/not-an-error', status: 500, code: 'internal', notExpected: [/bare string/] },
   {
     name: 'an ApiError keeps its status, message and data',
