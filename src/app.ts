@@ -11,7 +11,7 @@ import { Metrics } from './metrics.ts'
 import { migrate } from './sql/migrate.ts'
 import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
-import { installLenientJsonParser } from './api/record-auth-body.ts'
+import { installJsonBodyParser } from './api/json-body.ts'
 import multipart from '@fastify/multipart'
 import cors from '@fastify/cors'
 import { ERROR_CODE_HEADER } from './errors.ts'
@@ -130,7 +130,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   })
   // PocketBase's SDK sends `Content-Type: application/json` with no body on DELETE and refresh
   // calls: an empty body is `{}`; `__proto__`/`constructor` keys are dropped, not a 400.
-  installLenientJsonParser(http)
+  installJsonBodyParser(http)
   http.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })

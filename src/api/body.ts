@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.ts'
 import type { UploadedFile } from '../records/fields/index.ts'
 import { jsonTextTooDeep } from '../records/fields/cast.ts'
-import { MAX_BODY_JSON_DEPTH, tooDeep } from './record-auth-body.ts'
+import { MAX_BODY_JSON_DEPTH, tooDeep } from './json-body.ts'
 
 /** Keys that must never reach a record, whatever the body's format. */
 const forbidden = new Set(['__proto__', 'constructor', 'prototype'])

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.ts'
-import { installLenientJsonParser } from './record-auth-body.ts'
 import type { CollectionStore } from '../records/collections/store.ts'
 import { newCollection } from '../records/collections/defaults.ts'
 import { collectionToJson } from '../records/collections/serialize.ts'
@@ -81,8 +80,6 @@ function compileListSort(sort: string | undefined): (a: Collection, b: Collectio
 /** PocketBase's `/api/collections` endpoints; superusers only. */
 export async function collectionsRoutes(http: FastifyInstance, opts: CollectionsApiOptions): Promise<void> {
   const { store } = opts
-  // The JS SDK sends `Content-Type: application/json` without a body on DELETE (delete, truncate).
-  installLenientJsonParser(http)
   // Per route rather than a plugin hook, so the check stays on these routes even if the plugin is
   // ever registered without encapsulation.
   const onlySuperusers = async (request: FastifyRequest): Promise<void> => {

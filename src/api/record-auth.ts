@@ -4,7 +4,7 @@ import { findRowByIdentity, rowString, type Row } from '../auth/records.ts'
 import { readUnverified, signRecordToken } from '../auth/tokens.ts'
 import { tokenFromHeader } from '../auth/authenticate.ts'
 import { ApiError, validationError } from '../errors.ts'
-import { AuthWithPasswordBody, installLenientJsonParser, isEmail, readBody } from './record-auth-body.ts'
+import { AuthWithPasswordBody, isEmail, readBody } from './record-auth-body.ts'
 import {
   attemptStarter,
   authCollection,
@@ -30,7 +30,6 @@ interface CollectionParams {
 export async function recordAuthRoutes(http: FastifyInstance, options: RecordAuthOptions): Promise<void> {
   const opts = withCounters(options)
   const beginAttempt = attemptStarter(opts, opts.log ?? http.log)
-  installLenientJsonParser(http)
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
     const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? c.passwordAuth.identityFields : [] }

@@ -9,6 +9,7 @@ import { hashPassword } from '../../src/auth/password.ts'
 import { newTokenKey, randomString } from '../../src/auth/mutate.ts'
 import { recordAuthRoutes } from '../../src/api/record-auth.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
+import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { createLogger } from '../../src/log.ts'
 import type { Mailer, MailMessage } from '../../src/mail/mail.ts'
@@ -77,6 +78,7 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   const mail = new CaptureMailer()
   const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
   installErrorHandling(http)
+  installJsonBodyParser(http)
   const authenticate = createAuthenticator({ registry, db: () => engine.db })
   http.decorateRequest('auth', null)
   http.addHook('onRequest', async (request) => {

@@ -10,6 +10,7 @@ import PocketBase from 'pocketbase'
 import { createAuthenticator, createSuperuser } from '../../src/auth/index.ts'
 import { recordAuthRoutes } from '../../src/api/record-auth.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
+import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { createLogger } from '../../src/log.ts'
 import { CollectionStore } from '../../src/records/collections/store.ts'
@@ -41,6 +42,7 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
 
     http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
     installErrorHandling(http)
+    installJsonBodyParser(http)
     const authenticate = createAuthenticator({ registry, db: () => engine.db })
     http.decorateRequest('auth', null)
     http.addHook('onRequest', async (request) => {

@@ -12,6 +12,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { createPlinth } from '../../src/app.ts'
 import { recordAuthRoutes } from '../../src/api/record-auth.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
+import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { createAuthenticator } from '../../src/auth/index.ts'
 import { DEFAULT_AUTH_THROTTLE, ipBucket, type AuthThrottleLimits } from '../../src/auth/throttle.ts'
 import { signRecordToken } from '../../src/auth/tokens.ts'
@@ -35,6 +36,7 @@ async function throttledApp(h: Harness, limits: AuthThrottleLimits): Promise<Thr
   let now = 1_700_000_000_000
   const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger, trustProxy: true })
   installErrorHandling(http)
+  installJsonBodyParser(http)
   const authenticate = createAuthenticator({ registry: h.registry, db: () => h.engine.db })
   http.decorateRequest('auth', null)
   http.addHook('onRequest', async (request) => {

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import PocketBase from 'pocketbase'
 import { collectionsRoutes } from '../../src/api/collections.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
+import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { CollectionStore } from '../../src/records/collections/store.ts'
 import { migrate } from '../../src/sql/migrate.ts'
@@ -47,6 +48,7 @@ for (const { engine, skip } of await engines()) {
       const store = await CollectionStore.open(db)
       http = Fastify()
       installErrorHandling(http)
+      installJsonBodyParser(http)
       await http.register(collectionsRoutes, {
         store,
         isSuperuser: (req) => (req.headers.authorization === SU.authorization ? true : req.headers.authorization === USER.authorization ? false : null),

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { collectionsRoutes } from '../../src/api/collections.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
+import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { CollectionStore } from '../../src/records/collections/store.ts'
 import { migrate } from '../../src/sql/migrate.ts'
@@ -89,6 +90,7 @@ for (const { engine, skip } of await engines()) {
       store = await CollectionStore.open(db)
       http = Fastify()
       installErrorHandling(http)
+      installJsonBodyParser(http)
       await http.register(collectionsRoutes, { store, isSuperuser: (req) => req.headers.authorization === SU.authorization || null })
     }
 
