@@ -5,7 +5,7 @@ import { authRequestInfo } from '../auth/request-info.ts'
 import { ApiError } from '../errors.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import type { SqlRouter } from '../sql/router.ts'
-import { readRecordBody } from './body.ts'
+import { readRecordBody, withoutForbiddenKeys } from './body.ts'
 import { toApiError } from './error-handler.ts'
 import '../auth/request.ts'
 
@@ -15,8 +15,6 @@ export interface BatchApiOptions {
   /** Most sub-requests in one batch (PocketBase's default is 50). */
   maxRequests?: number
 }
-
-const forbidden = new Set(['__proto__', 'constructor', 'prototype'])
 
 const BatchBody = Type.Object({
   requests: Type.Array(
@@ -60,7 +58,7 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
           const id = m[2] === undefined ? undefined : decodeURIComponent(m[2])
           const query = Object.fromEntries(new URLSearchParams(m[3] ?? ''))
           const q = { expand: query.expand, fields: query.fields }
-          const body = Object.fromEntries(Object.entries(sub.body ?? {}).filter(([k]) => !forbidden.has(k)))
+          const body = withoutForbiddenKeys(sub.body ?? {})
           const info = authRequestInfo(request, request.auth ?? null, body, 'default')
           const method = sub.method.toUpperCase()
           if (method === 'POST' && id === undefined) {

@@ -9,6 +9,11 @@ import { MAX_BODY_JSON_DEPTH, tooDeep } from './json-body.ts'
 /** Keys that must never reach a record, whatever the body's format. */
 const forbidden = new Set(['__proto__', 'constructor', 'prototype'])
 
+/** The object's own entries without the keys that could reach a prototype. */
+export function withoutForbiddenKeys(body: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !forbidden.has(k)))
+}
+
 /** A file name PocketBase-style: `name_RANDOM.ext`, only safe characters. */
 function storedName(original: string): string {
   const ext = path.extname(original).toLowerCase().replace(/[^.a-z0-9]/g, '').slice(0, 10)
@@ -26,7 +31,7 @@ export async function readRecordBody(request: FastifyRequest): Promise<Record<st
   if (!request.isMultipart()) {
     const body = request.body ?? {}
     if (typeof body !== 'object' || Array.isArray(body)) throw new ApiError('bad_request', 'The request body must be a JSON object.')
-    return Object.fromEntries(Object.entries(body).filter(([k]) => !forbidden.has(k)))
+    return withoutForbiddenKeys(body)
   }
   const out: Record<string, unknown> = Object.create(null)
   const add = (key: string, value: unknown) => {
@@ -45,7 +50,7 @@ export async function readRecordBody(request: FastifyRequest): Promise<Record<st
       if (jsonTextTooDeep(String(part.value), MAX_BODY_JSON_DEPTH)) throw tooDeep()
       try {
         const json = JSON.parse(String(part.value)) as unknown
-        if (json && typeof json === 'object' && !Array.isArray(json)) for (const [k, v] of Object.entries(json)) if (!forbidden.has(k)) out[k] = v
+        if (json && typeof json === 'object' && !Array.isArray(json)) Object.assign(out, withoutForbiddenKeys(json))
       } catch {
         throw new ApiError('invalid_json', 'The @jsonPayload field is not valid JSON.')
       }
