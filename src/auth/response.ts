@@ -1,6 +1,7 @@
 import { parseFields, pickFields } from '../records/pick-fields.ts'
 import type { AuthCollection } from '../records/model.ts'
 import type { RecordJson } from '../records/record.ts'
+import { stripRecord } from '../records/records-visibility.ts'
 
 /**
  * An auth record as auth endpoints return it: `password` and `tokenKey` never; `email` always
@@ -8,14 +9,7 @@ import type { RecordJson } from '../records/record.ts'
  * only when the record is a superuser's own (PocketBase unhides them for superusers).
  */
 export function publicAuthRecord(collection: AuthCollection, record: RecordJson, isSuperuser: boolean): RecordJson {
-  const hidden = new Set(collection.fields.filter((f) => f.hidden).map((f) => f.name))
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(record)) {
-    if (k === 'password' || k === 'tokenKey') continue
-    if (hidden.has(k) && !isSuperuser && k !== 'email') continue
-    out[k] = v
-  }
-  return out as RecordJson
+  return stripRecord(collection, record, { showHidden: isSuperuser, showEmail: true })
 }
 
 /**

@@ -12,15 +12,23 @@ import type { CollectionRegistry } from './registry.ts'
  */
 export function visibleRecord(collection: Collection, record: RecordJson, request: RequestInfo, isManager = false): RecordJson {
   const superuser = request.auth?.isSuperuser === true
+  const own = request.auth?.collection.id === collection.id && request.auth.record.id === record.id
+  return stripRecord(collection, record, { showHidden: superuser, showEmail: superuser || isManager || own || record.emailVisibility === true })
+}
+
+/**
+ * The one place that drops what a response must not carry: `password` and `tokenKey` always,
+ * hidden fields unless `showHidden`, an auth record's `email` unless `showEmail`.
+ */
+export function stripRecord(collection: Collection, record: RecordJson, show: { showHidden: boolean; showEmail: boolean }): RecordJson {
   const out: Record<string, unknown> = {}
   const hidden = new Set(collection.fields.filter((f) => f.hidden).map((f) => f.name))
-  const own = request.auth?.collection.id === collection.id && request.auth.record.id === record.id
+  const auth = isAuthCollection(collection)
   for (const [key, value] of Object.entries(record)) {
     if (key === 'password' || key === 'tokenKey') continue
-    if (hidden.has(key) && !superuser && !(key === 'email' && isAuthCollection(collection))) continue
+    if (auth && key === 'email' ? !show.showEmail : hidden.has(key) && !show.showHidden) continue
     out[key] = value
   }
-  if (isAuthCollection(collection) && !superuser && !isManager && !own && record.emailVisibility !== true) delete out.email
   return out as RecordJson
 }
 
