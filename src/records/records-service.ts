@@ -5,6 +5,7 @@ import type { SqlRouter } from '../sql/router.ts'
 import { RecordHooks, type RecordCreateEvent, type RecordUpdateEvent } from './hooks.ts'
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { expandRecords, parseExpand } from './expand.ts'
+import { hasNul } from './fields/cast.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
 import type { PasswordGuard } from './fields/types.ts'
 import { filterDialect } from './filter/dialect.ts'
@@ -47,8 +48,6 @@ const notFound = () => new ApiError('not_found', "The requested resource wasn't 
 /** Ids per relation lookup query. */
 const LOOKUP_CHUNK = 5000
 const unsupportedType = () => new ApiError('bad_request', 'Unsupported collection type.')
-/** A NUL in a path id matches no record (and PostgreSQL refuses it in a query: a 500). */
-const hasNul = (s: string) => s.includes('\0')
 
 /**
  * The body the rules see, with strings holding NUL as null: PostgreSQL cannot bind them, no stored
@@ -130,6 +129,7 @@ export class RecordsService {
     const c = this.registry.getOrThrow(collectionName)
     const access = this.access(c.viewRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
+    // A NUL in a path id matches no record (and PostgreSQL refuses it in a query).
     if (hasNul(id)) throw notFound()
     const db = this.sql.reader().db
     let query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)

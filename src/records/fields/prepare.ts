@@ -149,7 +149,7 @@ export async function prepareRecord(
     for (const k of keys) delete body[k]
     // Hidden fields are set only by superusers (the auth password is the exception).
     if (f.hidden && !ctx.isSuperuser && !(isAuth && f.name === 'password')) {
-      for (const k of [f.name, '+' + f.name, f.name + '+', f.name + '-', f.name + ':autogenerate']) data.delete(k)
+      for (const k of keys) data.delete(k)
     }
     const submitted = keys.some((k) => data.has(k))
     const out = await prepareField(f, data, existing, isNew, now, jsonDepth)
