@@ -32,7 +32,7 @@ function context(scope: FilterScope): ResolveContext {
     if (++n > MAX_FILTER_ALIASES) throw filterError(`more than ${MAX_FILTER_ALIASES} relation lookups`)
     return `__f${n}`
   }
-  return { scope, dialect: filterDialect(scope.capabilities), nextAlias }
+  return { scope, dialect: filterDialect(scope.capabilities), nextAlias, joins: new Map() }
 }
 
 function operand(ctx: ResolveContext, o: Operand): Resolved {

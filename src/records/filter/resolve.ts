@@ -20,6 +20,8 @@ export interface ResolveContext {
   dialect: FilterDialect
   /** Fresh table aliases for subqueries. */
   nextAlias(): string
+  /** The `@collection` rows this expression joins, one per alias (or unaliased name). */
+  joins: Map<string, CollectionJoin>
 }
 
 /** How a single-valued field compares, from how it is stored. */
@@ -288,14 +290,11 @@ function resolveRequest(ctx: ResolveContext, parts: string[]): Resolved {
   }
 }
 
-interface CollectionJoin {
+export interface CollectionJoin {
   target: Collection
   alias: string
   on: RawBuilder<SqlBool> | undefined
 }
-
-/** The `@collection` joins of each compile (one row per alias), keyed by its context. */
-const joinsOf = new WeakMap<ResolveContext, Map<string, CollectionJoin>>()
 
 /**
  * `@collection.NAME.path` or `@collection.NAME:alias.path`: the path on ONE row of that collection,
@@ -314,8 +313,7 @@ function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
   if (path.length === 0) throw filterError(`"@collection.${name}" needs a field`)
   if (aliasName !== undefined && !/^\w+$/.test(aliasName)) throw filterError(`invalid alias "@collection.${ref ?? ''}"`)
   const key = aliasName === undefined ? `name:${target.id}` : `alias:${aliasName}`
-  let joins = joinsOf.get(ctx)
-  if (!joins) joinsOf.set(ctx, (joins = new Map()))
+  const { joins } = ctx
   let join = joins.get(key)
   if (join && join.target.id !== target.id) throw filterError(`alias "${aliasName ?? ''}" names two collections`)
   if (!join) {
@@ -349,9 +347,8 @@ function resolveCollectionRef(ctx: ResolveContext, parts: string[]): Resolved {
  * where correlation with the main table works on every engine.
  */
 export function withCollectionJoins(ctx: ResolveContext, where: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
-  const joins = joinsOf.get(ctx)
-  if (!joins || joins.size === 0) return where
-  const tables = [...joins.values()].map((j) => sql`left join ${from(j.target, j.alias)} on ${j.on ?? sql`1=1`}`)
+  if (ctx.joins.size === 0) return where
+  const tables = [...ctx.joins.values()].map((j) => sql`left join ${from(j.target, j.alias)} on ${j.on ?? sql`1=1`}`)
   return sql<SqlBool>`exists (select 1 from (select 1 as one) as ${sql.id(`${ctx.nextAlias()}j`)} ${sql.join(tables, sql` `)} where ${where})`
 }
 
