@@ -13,7 +13,7 @@ import {
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { parseDbUrl, parseMailUrl } from './urls.ts'
+import { maskUrl, parseDbUrl, parseMailUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -222,12 +222,4 @@ export function maskSecrets(config: Readonly<PlinthConfig>): Record<string, unkn
     return v
   }
   return mask(config) as Record<string, unknown>
-}
-
-/** Replaces the password (and secret-looking query values) of a URL with `****`. */
-export function maskUrl(value: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value
-  return value
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):([^@]*)@/i, '$1:****@')
-    .replace(/([?&](?:password|secret|token|key)=)[^&]*/gi, '$1****')
 }

@@ -33,7 +33,7 @@ export function parseDbUrl(value: string, key: string, cwd = process.cwd()): DbT
     try {
       url = new URL(value)
     } catch {
-      throw new ConfigError(`config: ${key}: malformed URL "${value.replace(/:[^:@/]*@/, ':****@')}"`)
+      throw new ConfigError(`config: ${key}: malformed URL "${maskUrl(value)}"`)
     }
     const database = decodeURIComponent(url.pathname.replace(/^\//, ''))
     if (!url.hostname) throw new ConfigError(`config: ${key}: URL needs a host`)
@@ -78,7 +78,7 @@ export function parseMailUrl(value: string, key: string): MailTarget {
   try {
     url = new URL(value)
   } catch {
-    throw new ConfigError(`config: ${key}: malformed URL "${value.replace(/:[^:@/]*@/, ':****@')}"`)
+    throw new ConfigError(`config: ${key}: malformed URL "${maskUrl(value)}"`)
   }
   for (const name of url.searchParams.keys()) {
     if (name !== 'from' && name !== 'requireTLS') throw new ConfigError(`config: ${key}: unknown parameter "${name}" (expected from, requireTLS)`)
@@ -104,4 +104,12 @@ export function parseMailUrl(value: string, key: string): MailTarget {
   if (url.password) target.pass = decodeURIComponent(url.password)
   if (from) target.from = from
   return target
+}
+
+/** Replaces the password (and secret-looking query values) of a URL with `****`. */
+export function maskUrl(value: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value
+  return value
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):([^@]*)@/i, '$1:****@')
+    .replace(/([?&](?:password|secret|token|key)=)[^&]*/gi, '$1****')
 }

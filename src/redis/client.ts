@@ -22,7 +22,8 @@
  * treats as fatal.
  */
 import type { Redis, RedisOptions } from 'ioredis'
-import { maskRedisUrl, parseRedisUrl, type RedisTarget } from './url.ts'
+import { maskUrl } from '../config/urls.ts'
+import { parseRedisUrl, type RedisTarget } from './url.ts'
 
 /** The two log levels the connection uses; a pino logger fits. */
 export interface RedisLog {
@@ -94,7 +95,7 @@ export async function openRedis(url: string, opts: OpenRedisOptions): Promise<Re
 type RedisClass = typeof import('ioredis').Redis
 
 async function open(RedisCtor: RedisClass, url: string, target: RedisTarget, opts: OpenRedisOptions): Promise<RedisConnection> {
-  const masked = maskRedisUrl(url)
+  const masked = maskUrl(url)
   const { log, name } = opts
   const maxBackoffMs = opts.maxBackoffMs ?? 2000
   const options: RedisOptions = {

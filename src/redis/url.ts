@@ -2,8 +2,9 @@
  * Redis URLs: `redis://[user:pass@]host[:port][/db][?prefix=app:]`, or `rediss://` for TLS.
  *
  * Parsing is ours (not ioredis's) so a malformed URL stops start-up with a message that names it,
- * and so that message never shows the password. NB: log only `maskRedisUrl(url)`, never the URL.
+ * and so that message never shows the password. NB: log only `maskUrl(url)`, never the URL.
  */
+import { maskUrl } from '../config/urls.ts'
 
 /** Everything needed to connect, parsed from one URL. */
 export interface RedisTarget {
@@ -20,15 +21,9 @@ export interface RedisTarget {
   prefix: string
 }
 
-/** The URL with its password replaced by `****`, for logs and error messages. */
-export function maskRedisUrl(url: string): string {
-  // Works on strings `new URL` refuses too, so an error about a malformed URL can quote it.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):[^@/?#]*@/i, '$1:****@')
-}
-
 /** Parses a Redis URL; throws an Error naming the (masked) URL when it is not one. */
 export function parseRedisUrl(url: string): RedisTarget {
-  const masked = maskRedisUrl(url)
+  const masked = maskUrl(url)
   let u: URL
   try {
     u = new URL(url)

@@ -1,6 +1,6 @@
 import type { DbTarget, ServerTarget } from '../config/urls.ts'
 import { StartupError } from '../config/errors.ts'
-import { maskUrl } from '../config/load.ts'
+import { maskUrl } from '../config/urls.ts'
 import type { OpenOptions, SqlEngine } from './sql.ts'
 
 /** A server engine's module: how to open it, and how to explain a failed first connection. */

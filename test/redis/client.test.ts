@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { maskRedisUrl, parseRedisUrl } from '../../src/redis/url.ts'
+import { maskUrl } from '../../src/config/urls.ts'
+import { parseRedisUrl } from '../../src/redis/url.ts'
 import { openRedis, reconnectDelay } from '../../src/redis/client.ts'
 import { adminRedis, captureLog, partitionedRedis, REDIS_TEST_URL, redisSkip, unusedPort } from '../helpers/redis.ts'
 
@@ -24,15 +25,15 @@ describe('redis URLs', () => {
     ['redis://:secret@h/0?db=1', /unknown option \?db=/],
     ['redis://:secret@h:99999', /malformed/],
   ] as const) {
-    test(`refused with a message that names it, password masked: ${maskRedisUrl(url)}`, () => {
+    test(`refused with a message that names it, password masked: ${maskUrl(url)}`, () => {
       assert.throws(() => parseRedisUrl(url), (err: Error) => why.test(err.message) && !err.message.includes('secret'))
     })
   }
 
   test('masking hides only the password', () => {
-    assert.equal(maskRedisUrl('redis://user:pw@h:1/0'), 'redis://user:****@h:1/0')
-    assert.equal(maskRedisUrl('redis://:pw@h'), 'redis://:****@h')
-    assert.equal(maskRedisUrl('redis://h:6379/0'), 'redis://h:6379/0')
+    assert.equal(maskUrl('redis://user:pw@h:1/0'), 'redis://user:****@h:1/0')
+    assert.equal(maskUrl('redis://:pw@h'), 'redis://:****@h')
+    assert.equal(maskUrl('redis://h:6379/0'), 'redis://h:6379/0')
   })
 
   test('reconnection backoff doubles from 50 ms and is capped', () => {
