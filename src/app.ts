@@ -26,7 +26,7 @@ import { openMailer } from './mail/open.ts'
 import type { Mailer } from './mail/mail.ts'
 import { CollectionStore } from './records/collections/store.ts'
 import { memoryCounters } from './counters/memory.ts'
-import { AuthThrottle } from './auth/throttle.ts'
+import { AuthThrottle, logLocks } from './auth/throttle.ts'
 import { compileFilter } from './records/filter/index.ts'
 import type { RequestInfo } from './records/record.ts'
 
@@ -156,9 +156,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   // Counters: in-process for now (the Redis engine comes with its own config key).
   const counters = memoryCounters()
   // A password change's oldPassword check counts against the same limits as a sign-in.
-  const passwordGuard = new AuthThrottle(counters, config.authThrottle, (what, collectionId, ip) =>
-    log.warn({ collectionId, ip, limit: what }, `password attempts throttled (${what} over its limit)`),
-  )
+  const passwordGuard = new AuthThrottle(counters, config.authThrottle, logLocks(log))
   const records = new RecordsService(collections, sql, hooks, passwordGuard)
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })

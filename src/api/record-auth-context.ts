@@ -6,7 +6,7 @@ import { passesAuthRule } from '../auth/rule.ts'
 import { authRequestInfo } from '../auth/request-info.ts'
 import { pickResponseFields, publicAuthRecord } from '../auth/response.ts'
 import { signRecordToken } from '../auth/tokens.ts'
-import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, logLocks, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
 import type { Counters } from '../counters/counters.ts'
 import { memoryCounters } from '../counters/memory.ts'
 import { rowString, type Row } from '../auth/records.ts'
@@ -65,9 +65,7 @@ export function withCounters(opts: RecordAuthOptions): RecordAuthOptions & { cou
 export type BeginAttempt = (request: FastifyRequest, collection: AuthCollection, identity: string) => Promise<AuthAttempt>
 
 export function attemptStarter(opts: RecordAuthOptions & { counters: Counters }, log: Pick<Logger, 'warn'>): BeginAttempt {
-  const throttle = new AuthThrottle(opts.counters, opts.throttle ?? DEFAULT_AUTH_THROTTLE, (what, collectionId, ip) =>
-    log.warn({ collectionId, ip, limit: what }, `password attempts throttled (${what} over its limit)`),
-  )
+  const throttle = new AuthThrottle(opts.counters, opts.throttle ?? DEFAULT_AUTH_THROTTLE, logLocks(log))
   // request.ip honours the trustProxy setting (X-Forwarded-For only from trusted proxies).
   return (request, collection, identity) => throttle.begin(collection.id, identity, request.ip)
 }

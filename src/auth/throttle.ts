@@ -45,11 +45,20 @@ export class TooManyAttempts extends ApiError {
   }
 }
 
+/** Told once when an identity or an address goes over its limit (for the log). */
+export type OnLock = (what: 'identity' | 'ip', collectionId: string, ip: string) => void
+
+/** The one log line a lock gets, wherever a throttle is made. */
+export const logLocks =
+  (log: { warn(obj: object, msg: string): void }): OnLock =>
+  (what, collectionId, ip) =>
+    log.warn({ collectionId, ip, limit: what }, `password attempts throttled (${what} over its limit)`)
+
 export class AuthThrottle {
   constructor(
     private readonly counters: Counters,
     private readonly limits: AuthThrottleLimits,
-    private readonly onLock?: (what: 'identity' | 'ip', collectionId: string, ip: string) => void,
+    private readonly onLock?: OnLock,
   ) {}
 
   /**
