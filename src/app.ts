@@ -9,6 +9,7 @@ import { metricsRoutes } from './api/metrics.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
 import { migrate } from './sql/migrate.ts'
+import { systemMigrations } from './records/collections/migrations.ts'
 import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
 import { installJsonBodyParser } from './api/json-body.ts'
@@ -87,7 +88,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   metrics.watchPool(primary)
   const sql = new SqlRouter(primary)
   try {
-    const { applied } = await migrate(primary)
+    const { applied } = await migrate(primary, systemMigrations(primary.dialect))
     if (applied.length) log.info({ engine: primary.name, applied }, 'applied migrations')
   } catch (err) {
     await sql.close()

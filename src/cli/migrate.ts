@@ -1,5 +1,6 @@
 import { parseDbUrl } from '../config/urls.ts'
 import { migrate } from '../sql/migrate.ts'
+import { systemMigrations } from '../records/collections/migrations.ts'
 import { openSql } from '../sql/open.ts'
 import { configFromFlags } from './load.ts'
 import type { CliFlags } from './main.ts'
@@ -9,7 +10,7 @@ export async function migrateCommand(flags: CliFlags): Promise<number> {
   const config = configFromFlags(flags)
   const engine = await openSql(parseDbUrl(config.db, 'db'), { limits: config })
   try {
-    const { applied } = await migrate(engine)
+    const { applied } = await migrate(engine, systemMigrations(engine.dialect))
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n')
     return 0
   } finally {

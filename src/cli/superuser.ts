@@ -6,6 +6,7 @@ import { ApiError } from '../errors.ts'
 import { rowToCollection, type CollectionRow } from '../records/collections/serialize.ts'
 import { isAuthCollection, type AuthCollection } from '../records/model.ts'
 import { migrate } from '../sql/migrate.ts'
+import { systemMigrations } from '../records/collections/migrations.ts'
 import { openSql } from '../sql/open.ts'
 import { configFromFlags } from './load.ts'
 import type { CliFlags } from './main.ts'
@@ -52,7 +53,7 @@ export async function superuserCommand(flags: CliFlags, args: string[]): Promise
   const engine = await openSql(parseDbUrl(config.db, 'db'), { limits: config })
   try {
     // The same system migrations serve runs: a fresh data folder works without `plinth migrate` first.
-    await migrate(engine)
+    await migrate(engine, systemMigrations(engine.dialect))
     const c = await loadSuperusers(engine.db)
     switch (action) {
       case 'create':

@@ -1,13 +1,12 @@
 import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowToRecord } from './fields/index.ts'
-import { filterDialect } from './filter/dialect.ts'
 import { findField, isMulti, type Collection } from './model.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
 import { ruleAccess } from './records-rules.ts'
 import { visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
-import type { SqlCapabilities } from '../sql/sql.ts'
+import type { SqlDialect } from '../sql/dialect.ts'
 
 const MAX_DEPTH = 6
 /** Ids per query when loading relations (each chunk is also the row limit of its query). */
@@ -18,7 +17,7 @@ type Tree = Map<string, Tree>
 
 export interface ExpandDeps {
   registry: CollectionRegistry
-  capabilities: SqlCapabilities
+  capabilities: SqlDialect
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   db: Kysely<any>
 }
@@ -97,7 +96,7 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
       const column = sql.ref(`${source.name}.${rel.name}`)
       let where: RawBuilder<SqlBool>
       if (isMulti(rel)) {
-        const e = filterDialect(deps.capabilities).arrayElements(column, '__x')
+        const e = deps.capabilities.arrayElements(column, '__x')
         where = sql<SqlBool>`exists (select 1 from ${e.from} where ${e.v} in (${ids}))`
       } else {
         where = sql<SqlBool>`${column} in (${ids})`

@@ -2,7 +2,8 @@
  * Collections and fields: the shapes PocketBase (v0.23+) uses on the wire, which Plinth stores
  * and serves unchanged so PocketBase's SDKs and exported schemas work as they are.
  *
- * Storage conventions, the same on every SQL engine (see `columns.ts` for the DDL per engine):
+ * Storage conventions, the same on every SQL engine (`columns.ts` maps a field to its storage kind,
+ * each engine's dialect in `src/sql/<engine>/` writes the DDL):
  * - A collection is a table named exactly like the collection; a field is a column named exactly
  *   like the field. Identifiers are always quoted by Kysely (`sql.ref` / `sql.id`), never spliced.
  * - `id`: text primary key (15 chars `[a-z0-9]` unless given).

@@ -1,6 +1,6 @@
 import type { RawBuilder, SqlBool } from 'kysely'
 import { ApiError } from '../errors.ts'
-import type { SqlCapabilities } from '../sql/sql.ts'
+import type { SqlDialect } from '../sql/dialect.ts'
 import { compileFilter, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
 import type { RequestInfo } from './record.ts'
@@ -17,7 +17,7 @@ export function ruleAccess(
   rule: Rule,
   collection: Collection,
   request: RequestInfo,
-  deps: { registry: CollectionRegistry; capabilities: SqlCapabilities },
+  deps: { registry: CollectionRegistry; capabilities: SqlDialect },
 ): RuleAccess {
   if (request.auth?.isSuperuser) return { kind: 'allow' }
   if (rule === null) return { kind: 'deny' }
@@ -38,7 +38,7 @@ export function clientFilterScope(
   collection: Collection,
   q: { filter?: string; sort?: string },
   request: RequestInfo,
-  deps: { registry: CollectionRegistry; capabilities: SqlCapabilities },
+  deps: { registry: CollectionRegistry; capabilities: SqlDialect },
 ): FilterScope {
   const superuser = request.auth?.isSuperuser === true
   if (!superuser) {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
 import { removeInstaller } from '../auth/superusers.ts'
 import { ApiError, validationError, type FieldError } from '../errors.ts'
+import { SqlUniqueViolationError } from '../sql/errors.ts'
 import type { SqlRouter } from '../sql/router.ts'
 import { RecordHooks, type RecordCreateEvent, type RecordUpdateEvent } from './hooks.ts'
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
@@ -8,7 +9,6 @@ import { expandRecords, parseExpand } from './expand.ts'
 import { hasNul } from './fields/cast.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
 import type { PasswordGuard } from './fields/types.ts'
-import { filterDialect } from './filter/dialect.ts'
 import { compileFilter, compileSort } from './filter/index.ts'
 import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
@@ -373,7 +373,7 @@ export class RecordsService {
         const column = sql.ref(`${other.name}.${f.name}`)
         let refs: RawBuilder<SqlBool>
         if (isMulti(f)) {
-          const e = filterDialect(this.caps).arrayElements(column, '__je')
+          const e = this.caps.arrayElements(column, '__je')
           refs = sql<SqlBool>`exists (select 1 from ${e.from} where ${e.v} = ${id})`
         } else {
           refs = sql<SqlBool>`${column} = ${id}`
@@ -402,8 +402,7 @@ function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
   return db.isTransaction ? fn(db) : db.transaction().execute(fn)
 }
 
-/** A unique-constraint violation on any engine (SQLite, PostgreSQL 23505, MySQL 1062). */
+/** A unique-constraint violation, as the SQL port reports it on every engine. */
 function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string | number; errno?: number }
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === '23505' || e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062
+  return err instanceof SqlUniqueViolationError
 }

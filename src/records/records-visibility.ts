@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import type { SqlCapabilities } from '../sql/sql.ts'
+import type { SqlDialect } from '../sql/dialect.ts'
 import { compileFilter } from './filter/index.ts'
 import { isAuthCollection, type Collection } from './model.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
@@ -42,7 +42,7 @@ export async function managedIds(
   collection: Collection,
   ids: string[],
   request: RequestInfo,
-  deps: { registry: CollectionRegistry; capabilities: SqlCapabilities },
+  deps: { registry: CollectionRegistry; capabilities: SqlDialect },
 ): Promise<Set<string>> {
   if (!isAuthCollection(collection) || !request.auth || request.auth.isSuperuser || ids.length === 0) return new Set()
   const rule = collection.manageRule

@@ -1,11 +1,11 @@
 /**
  * The SQL failures a request can meet whatever its statement: the server's state (timeout,
- * unavailable: 503) or a value no statement can take (invalid text: 400). Each engine recognises
- * its driver's errors and rethrows them as one of these (see `guard.ts`), so the HTTP layer
- * answers without knowing any engine's error codes.
+ * unavailable: 503), a value no statement can take (invalid text: 400), or a unique constraint
+ * another row holds. Each engine's dialect recognises its driver's errors (`classify`) and the
+ * guard rethrows them as one of these (see `guard.ts`), so no feature knows an engine's codes.
  */
 
-/** What the three errors below share: the driver's error as `cause`, its code kept for logs. */
+/** What the errors below share: the driver's error as `cause`, its code kept for logs. */
 abstract class SqlPortError extends Error {
   /** The driver's code (`57014`, `ER_STATEMENT_TIMEOUT`, `22021`, ...), kept for logs. */
   readonly code: string | undefined
@@ -32,8 +32,14 @@ export class SqlUnavailableError extends SqlPortError {}
  */
 export class SqlInvalidTextError extends SqlPortError {}
 
-/** How an engine sorts a driver error: one of the three above, or anything else (left as it is). */
-export type SqlErrorKind = 'timeout' | 'unavailable' | 'invalid_text' | undefined
+/**
+ * A write met a UNIQUE constraint (or the primary key) that another row already holds. Features
+ * that expect it (a record write racing another) catch this class, never a driver's code.
+ */
+export class SqlUniqueViolationError extends SqlPortError {}
+
+/** How an engine sorts a driver error: one of the four above, or anything else (left as it is). */
+export type SqlErrorKind = 'timeout' | 'unavailable' | 'invalid_text' | 'unique_violation' | undefined
 
 /** Network-level failures that mean the server cannot be reached (any engine over TCP). */
 const unreachable = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])

@@ -1,12 +1,12 @@
 import type { DatabaseConnection, Dialect, Driver } from 'kysely'
-import { SqlInvalidTextError, SqlTimeoutError, SqlUnavailableError, type SqlErrorKind } from './errors.ts'
+import { SqlInvalidTextError, SqlTimeoutError, SqlUnavailableError, SqlUniqueViolationError, type SqlErrorKind } from './errors.ts'
 
 /** Sorts a driver's error; each engine knows its own codes. */
 export type ClassifyError = (err: unknown) => SqlErrorKind
 
-/** Rethrows a driver error as the SQL port's own error (timeout, unavailable, invalid text) when it is one of those. */
+/** Rethrows a driver error as the SQL port's own error (timeout, unavailable, invalid text, unique violation) when it is one of those. */
 export function translate(err: unknown, classify: ClassifyError): unknown {
-  if (err instanceof SqlTimeoutError || err instanceof SqlUnavailableError || err instanceof SqlInvalidTextError) return err
+  if (err instanceof SqlTimeoutError || err instanceof SqlUnavailableError || err instanceof SqlInvalidTextError || err instanceof SqlUniqueViolationError) return err
   switch (classify(err)) {
     case 'timeout':
       return new SqlTimeoutError('statement cancelled: it ran past statementTimeout', err)
@@ -14,6 +14,8 @@ export function translate(err: unknown, classify: ClassifyError): unknown {
       return new SqlUnavailableError(`database unavailable: ${(err as Error)?.message ?? String(err)}`, err)
     case 'invalid_text':
       return new SqlInvalidTextError(`a value the database cannot take as text: ${(err as Error)?.message ?? String(err)}`, err)
+    case 'unique_violation':
+      return new SqlUniqueViolationError(`unique constraint violated: ${(err as Error)?.message ?? String(err)}`, err)
     default:
       return err
   }
@@ -21,8 +23,8 @@ export function translate(err: unknown, classify: ClassifyError): unknown {
 
 /**
  * Wraps a Kysely dialect so that acquiring a connection and running a statement throw the SQL
- * port's own errors for timeouts and unavailability. Everything else passes through untouched
- * (constraint violations and the like are classified by the features that expect them).
+ * port's own errors (errors.ts) for what the engine's `classify` recognises. Everything else
+ * passes through untouched.
  */
 export function guardDialect(dialect: Dialect, classify: ClassifyError): Dialect {
   return {

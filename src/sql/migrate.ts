@@ -1,6 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely'
 import type { SqlEngine } from './sql.ts'
-import { systemMigrations } from './migrations/index.ts'
+import { SqlUnavailableError } from './errors.ts'
 
 export interface MigrateResult {
   applied: string[]
@@ -13,11 +13,11 @@ export interface MigrateResult {
  * Kysely adapter takes no lock, the whole run happens inside `BEGIN IMMEDIATE`, which holds
  * SQLite's write lock from the first statement, so a second process waits (busy_timeout).
  * Throws with the name of the migration that failed; nothing after it is applied.
+ *
+ * `migrations` is the whole set, in name order: the SQL port's own (`sqlMigrations`) and each
+ * feature's after them (the records layer's `systemMigrations(dialect)` gives both).
  */
-export async function migrate(
-  engine: SqlEngine,
-  migrations: Record<string, Migration> = systemMigrations,
-): Promise<MigrateResult> {
+export async function migrate(engine: SqlEngine, migrations: Record<string, Migration>): Promise<MigrateResult> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const migrator = (db: Kysely<any>, disableTransactions = false) =>
     new Migrator({
@@ -40,9 +40,9 @@ export async function migrate(
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await run()
     if (!error) return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) }
-    // Two processes on one SQLite file: the loser of the write lock gets SQLITE_BUSY; by the
-    // time it retries, the winner has committed and there is nothing left to apply.
-    if (isBusy(error) && attempt < 5) {
+    // Two processes on one SQLite file: the loser of the write lock finds it busy (unavailable);
+    // by the time it retries, the winner has committed and there is nothing left to apply.
+    if (error instanceof SqlUnavailableError && attempt < 5) {
       await new Promise((r) => setTimeout(r, 100 * attempt))
       continue
     }
@@ -51,9 +51,4 @@ export async function migrate(
       cause: error,
     })
   }
-}
-
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: string }).code
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
 }

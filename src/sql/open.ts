@@ -11,10 +11,10 @@ interface ServerEngineModule {
 
 async function serverEngine(engine: ServerTarget['engine']): Promise<ServerEngineModule> {
   if (engine === 'postgres') {
-    const m = await import('./postgres.ts')
+    const m = await import('./postgres/engine.ts')
     return { open: m.openPostgres, describeConnectError: m.describeConnectError }
   }
-  const m = await import('./mysql.ts')
+  const m = await import('./mysql/engine.ts')
   return { open: m.openMysql, describeConnectError: m.describeConnectError }
 }
 
@@ -25,7 +25,7 @@ async function serverEngine(engine: ServerTarget['engine']): Promise<ServerEngin
  * database, how to create it.
  */
 export async function openSql(target: DbTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
-  if (target.engine === 'sqlite') return (await import('./sqlite.ts')).openSqlite(target, opts)
+  if (target.engine === 'sqlite') return (await import('./sqlite/engine.ts')).openSqlite(target, opts)
   const mod = await serverEngine(target.engine)
   const engine = await mod.open(target, opts)
   try {

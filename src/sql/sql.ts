@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { SqlEngineName } from '../config/urls.ts'
+import type { SqlDialect } from './dialect.ts'
 
 export type { SqlEngineName }
 
@@ -8,7 +9,7 @@ export type SqlRole = 'primary' | 'replica' | 'dr'
 
 /**
  * What an engine can do. Features ask these instead of testing the engine's name,
- * so a new engine only has to describe itself.
+ * so a new engine only has to describe itself. Every dialect (dialect.ts) carries these flags.
  */
 export interface SqlCapabilities {
   /** `INSERT/UPDATE/DELETE ... RETURNING` */
@@ -17,8 +18,6 @@ export interface SqlCapabilities {
   readonly transactionalDdl: boolean
   /** How an upsert is written: `ON CONFLICT (...) DO UPDATE` or `ON DUPLICATE KEY UPDATE`. */
   readonly upsert: 'on-conflict' | 'on-duplicate-key'
-  /** How JSON is stored and queried: SQLite JSON1 over TEXT, PostgreSQL JSONB, MySQL JSON. */
-  readonly json: 'json1' | 'jsonb' | 'mysql-json'
   /** Booleans bind as true/false (PostgreSQL); otherwise as 1/0 (SQLite, MySQL). */
   readonly nativeBoolean: boolean
   /** Tables have an implicit `rowid` (SQLite), usable for `@rowid` sorting. */
@@ -49,8 +48,9 @@ export interface PoolStats {
 export type QueryObserver = (durationMs: number, failed: boolean) => void
 
 /**
- * The SQL port: one database connection (or pool) behind Kysely.
- * Engines: `sqlite.ts` (better-sqlite3), `postgres.ts` (pg), `mysql.ts` (mysql2).
+ * The SQL port: one database connection (or pool) behind Kysely, and its dialect.
+ * Engines, one folder each (`engine.ts` opens it, `dialect.ts` describes it): `sqlite/`
+ * (better-sqlite3), `postgres/` (pg), `mysql/` (mysql2, for MySQL and MariaDB).
  */
 export interface SqlEngine {
   /** For logs and metric labels only: never branch on it, ask `capabilities`. */
@@ -59,7 +59,10 @@ export interface SqlEngine {
   // NB: `any` here is Kysely's own convention for a schema defined at run time (collections).
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly db: Kysely<any>
-  readonly capabilities: SqlCapabilities
+  /** Everything that differs between engines: capability flags, DDL, fragments, error kinds. */
+  readonly dialect: SqlDialect
+  /** The same object as `dialect`, under the name callers that only ask for flags use. */
+  readonly capabilities: SqlDialect
   /** Resolves when the server answers a trivial query; rejects otherwise. */
   ping(): Promise<void>
   poolStats(): PoolStats
@@ -74,7 +77,7 @@ export interface SqlEngine {
 
 /** Bounds on database work; the config's keys of the same names (milliseconds). */
 export interface SqlLimits {
-  /** The longest one statement may run; 0 = no limit. Not enforceable on SQLite (see sqlite.ts). */
+  /** The longest one statement may run; 0 = no limit. Not enforceable on SQLite (see sqlite/engine.ts). */
   statementTimeout: number
   /** How long to wait for a free connection (SQLite: for the write lock) before SqlUnavailableError. */
   poolTimeout: number

@@ -13,7 +13,6 @@ import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { createLogger } from '../../src/log.ts'
 import type { Mailer, MailMessage } from '../../src/mail/mail.ts'
-import { ddlProfile } from '../../src/records/columns.ts'
 import { createRecordTable } from '../../src/records/collections/schema-sync.ts'
 import { superusersCollection, usersCollection } from '../../src/records/collections/defaults.ts'
 import { isMulti, nowDate, type AuthCollection, type Collection } from '../../src/records/model.ts'
@@ -72,8 +71,7 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   const engine = await openSql(parseDbUrl(testDb.url, 'db'))
   const users = usersCollection()
   const superusers = superusersCollection()
-  const profile = ddlProfile(engine.capabilities)
-  for (const c of [users, superusers]) await createRecordTable(engine.db, profile, c)
+  for (const c of [users, superusers]) await createRecordTable(engine.db, engine.dialect, c)
   const registry = new StaticRegistry([users, superusers])
   const mail = new CaptureMailer()
   const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })

@@ -16,6 +16,7 @@ import { createLogger } from '../../src/log.ts'
 import { CollectionStore } from '../../src/records/collections/store.ts'
 import { isAuthCollection } from '../../src/records/model.ts'
 import { migrate } from '../../src/sql/migrate.ts'
+import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, type TestDb } from '../helpers/engines.ts'
@@ -31,7 +32,7 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
   before(async () => {
     testDb = await createTestDb('sqlite')
     engine = await openSql(parseDbUrl(testDb.url, 'db'))
-    await migrate(engine)
+    await migrate(engine, systemMigrations(engine.dialect))
     const registry = await CollectionStore.open(engine)
     const users = registry.get('users')
     const superusers = registry.get('_superusers')

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import { sql } from 'kysely'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { migrate } from '../../src/sql/migrate.ts'
-import { systemMigrations } from '../../src/sql/migrations/index.ts'
+import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { SqlTimeoutError } from '../../src/sql/errors.ts'
@@ -38,18 +38,18 @@ for (const { engine, skip } of await engines()) {
       // Two real processes, as two API nodes starting together would be.
       const runs = await Promise.all([runCli(['migrate'], { PLINTH_DB: testDb.url }), runCli(['migrate'], { PLINTH_DB: testDb.url })])
       for (const r of runs) assert.equal(r.code, 0, r.stderr)
-      const names = Object.keys(systemMigrations)
+      const names = Object.keys(systemMigrations(db.dialect))
       const applied = runs.map((r) => r.stdout.trim())
       assert.equal(applied.filter((a) => a === 'nothing to apply').length, 1, applied.join(' | '))
       assert.ok(applied.includes(`applied: ${names.join(', ')}`), applied.join(' | '))
       const rows = await db.db.selectFrom('_plinth_migrations').select('name').execute()
       assert.deepEqual(rows.map((r) => r.name).sort(), names.sort())
-      assert.deepEqual((await migrate(db)).applied, [])
+      assert.deepEqual((await migrate(db, systemMigrations(db.dialect))).applied, [])
     })
 
     test('a failing migration stops start-up, names itself and applies nothing after it', async () => {
       const broken = {
-        ...systemMigrations,
+        ...systemMigrations(db.dialect),
         '9000-broken': { up: async (k: SqlEngine['db']) => void (await sql`select * from no_such_table`.execute(k)) },
         '9001-after': { up: async (k: SqlEngine['db']) => void (await k.schema.createTable('t_after').addColumn('id', 'integer').execute()) },
       }

@@ -12,6 +12,7 @@ import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { CollectionStore } from '../../src/records/collections/store.ts'
 import { migrate } from '../../src/sql/migrate.ts'
+import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
@@ -97,7 +98,7 @@ for (const { engine, skip } of await engines()) {
     before(async () => {
       testDb = await createTestDb(engine)
       db = await openSql(parseDbUrl(testDb.url, 'db'))
-      await migrate(db)
+      await migrate(db, systemMigrations(db.dialect))
       await serve()
     })
     after(async () => {

@@ -10,6 +10,7 @@ import { CollectionStore } from '../../src/records/collections/store.ts'
 import { ROWID_COLUMN } from '../../src/records/columns.ts'
 import { isAuthCollection, type Collection } from '../../src/records/model.ts'
 import { migrate } from '../../src/sql/migrate.ts'
+import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
@@ -39,7 +40,7 @@ for (const { engine, skip } of await engines()) {
     before(async () => {
       testDb = await createTestDb(engine)
       db = await openSql(parseDbUrl(testDb.url, 'db'))
-      await migrate(db)
+      await migrate(db, systemMigrations(db.dialect))
       store = await CollectionStore.open(db)
     })
     after(async () => {
@@ -287,7 +288,7 @@ for (const { engine, skip } of await engines()) {
       const ownDb = await createTestDb(engine)
       const own = await openSql(parseDbUrl(ownDb.url, 'db'))
       try {
-        await migrate(own)
+        await migrate(own, systemMigrations(own.dialect))
         const imports = await CollectionStore.open(own)
         await imports.create({ name: 'authors', fields: [{ name: 'name', type: 'text' }] })
         await imports.create({ name: 'posts', fields: [{ name: 'title', type: 'text' }] })

@@ -11,6 +11,7 @@ import { prepareRecord, rowToRecord, type PrepareContext, type UploadedFile } fr
 import type { Collection } from '../../src/records/model.ts'
 import type { RecordJson } from '../../src/records/record.ts'
 import { migrate } from '../../src/sql/migrate.ts'
+import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
@@ -29,7 +30,7 @@ for (const { engine, skip } of await engines()) {
     before(async () => {
       testDb = await createTestDb(engine)
       db = await openSql(parseDbUrl(testDb.url, 'db'))
-      await migrate(db)
+      await migrate(db, systemMigrations(db.dialect))
       store = await CollectionStore.open(db)
       ctx = { capabilities: db.capabilities, isSuperuser: true }
       const target = await store.create({ name: 'targets' })

@@ -7,6 +7,7 @@ import type { Collection } from '../../src/records/model.ts'
 import type { AuthInfo, RequestInfo } from '../../src/records/record.ts'
 import type { FilterScope } from '../../src/records/filter/index.ts'
 import { migrate } from '../../src/sql/migrate.ts'
+import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, type EngineName, type TestDb } from '../helpers/engines.ts'
@@ -27,7 +28,7 @@ export interface Fixture {
 export async function openFixture(engine: EngineName): Promise<Fixture> {
   const testDb = await createTestDb(engine)
   const db = await openSql(parseDbUrl(testDb.url, 'db'))
-  await migrate(db)
+  await migrate(db, systemMigrations(db.dialect))
   const store = await CollectionStore.open(db)
   const ctx = { capabilities: db.capabilities, isSuperuser: true }
   const insert = async (c: Collection, input: Record<string, unknown>) => {

@@ -11,9 +11,9 @@ import { after, before, describe, test } from 'node:test'
 import { ApiError } from '../../src/errors.ts'
 import { compileFilter, compileSort } from '../../src/records/filter/index.ts'
 import { prepareRecord, rowToRecord } from '../../src/records/fields/index.ts'
-import { ddlProfile, ROWID_COLUMN } from '../../src/records/columns.ts'
+import { ROWID_COLUMN } from '../../src/records/columns.ts'
 import type { Collection } from '../../src/records/model.ts'
-import { rowid } from '../../src/sql/migrations/0003-rowid.ts'
+import { rowidMigration } from '../../src/records/collections/migrations.ts'
 import PocketBase from 'pocketbase'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
@@ -253,7 +253,8 @@ for (const { engine, skip } of await engines()) {
       })
 
       test('migration 0003 gives tables made before it their @rowid column', async () => {
-        if (!ddlProfile(fx.db.capabilities).rowid) return // SQLite: the implicit rowid
+        if (!fx.db.dialect.rowidColumn) return // SQLite: the implicit rowid
+        const rowid = rowidMigration(fx.db.dialect)
         await fx.db.db.schema.alterTable('notes').dropColumn(ROWID_COLUMN).execute()
         await rowid.up(fx.db.db)
         await rowid.up(fx.db.db) // and again: nothing to do

@@ -1,105 +1,173 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely'
-import { columnSpec, needsIndexPrefix, ROWID_COLUMN, storageKind, type DdlProfile } from '../columns.ts'
+import { sql } from 'kysely'
+import { indexWhereSql, type AnyDb, type IndexSpec, type SqlDdl } from '../../sql/dialect.ts'
+import { columnSpec, ROWID_COLUMN, storageKind } from '../columns.ts'
 import { findField, isMulti, type Collection, type Field } from '../model.ts'
-import { crc32Checksum, randomString } from '../fields/random.ts'
-import { parseIndex, type IndexDefinition, type WhereTerm } from './index-definition.ts'
+import { crc32Checksum } from '../fields/random.ts'
+import { parseIndex, type IndexDefinition } from './index-definition.ts'
 
 /**
  * Makes the real table match a collection: create, rename, add/rename/drop columns, convert
  * single <-> multi values, (re)create indexes, drop. Identifiers always go through `sql.id` /
- * `sql.table`; the only raw fragments are fixed keywords and type names.
+ * `sql.table`; the only raw fragments are the dialect's fixed keywords and type names.
  *
- * Callers run this inside a transaction where the engine has transactional DDL; on MySQL each
- * statement commits by itself (see store.ts for what that means on failure).
+ * A change of a table runs in phases (`SyncPhase`) whose every step can be undone until the last
+ * phase, `contract`, which only drops what is no longer needed:
+ * 1. `indexes-dropped`: the old indexes go (when any index or field changes);
+ * 2. `renamed`: the table gets its new name;
+ * 3. `moved`: every column whose field is removed, renamed or converted moves aside to a temporary
+ *    name (`movedColumn`), so no new name can collide with an old one;
+ * 4. `placed`: new fields are added, renamed ones moved back under their new names, converted
+ *    ones added anew and filled from the moved-aside column;
+ * 5. `indexed`: the new indexes are created;
+ * 6. `contract`: the moved-aside columns of removed and converted fields are dropped.
+ * Where DDL is transactional the caller runs all of it in one transaction. Elsewhere (MySQL) each
+ * statement commits by itself: the caller journals the change and, if it fails before
+ * `contract`, `undoSync` brings the table back to `prev` (see schema-journal.ts). Every step
+ * checks the live table first, so running a step or its undo again is safe.
  */
 
-// NB: `any` is Kysely's convention for a schema known only at run time.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Db = Kysely<any>
+export type Db = AnyDb
 
-export async function createRecordTable(db: Db, profile: DdlProfile, c: Collection): Promise<void> {
+export const SYNC_PHASES = ['indexes-dropped', 'renamed', 'moved', 'placed', 'indexed', 'contract'] as const
+export type SyncPhase = (typeof SYNC_PHASES)[number]
+
+/** Called as each phase starts (the journal records it; a test may throw to fail a step). */
+export type OnPhase = (phase: SyncPhase) => Promise<void>
+const noPhase: OnPhase = async () => {}
+
+export async function createRecordTable(db: Db, ddl: SqlDdl, c: Collection): Promise<void> {
   let builder = db.schema.createTable(c.name)
   for (const f of c.fields) {
-    const spec = columnSpec(f, profile)
+    const spec = columnSpec(f, ddl)
     builder = builder.addColumn(f.name, spec.type, spec.build)
   }
-  if (profile.rowid) builder = builder.addColumn(ROWID_COLUMN, profile.rowid.type, profile.rowid.build)
-  if (profile.tableOptions) builder = builder.modifyEnd(profile.tableOptions)
+  if (ddl.rowidColumn) builder = builder.addColumn(ROWID_COLUMN, ddl.rowidColumn.type, ddl.rowidColumn.build)
+  if (ddl.tableOptions) builder = builder.modifyEnd(ddl.tableOptions)
   await builder.execute()
-  await createIndexes(db, profile, c)
+  await createIndexes(db, ddl, c)
 }
 
-/** Drops the table; its indexes (and MySQL's shadow columns) go with it. */
-export async function dropRecordTable(db: Db, c: Collection): Promise<void> {
+/** Drops the table if it is there; its indexes (and whatever the dialect made for them) go with it. */
+export async function dropRecordTable(db: Db, c: Pick<Collection, 'name'>): Promise<void> {
   await db.schema.dropTable(c.name).ifExists().execute()
 }
 
-async function renameTable(db: Db, from: string, to: string): Promise<void> {
+/** The table's columns as they are now, or undefined when there is no such table (exact name). */
+export async function liveColumns(db: Db, table: string): Promise<Set<string> | undefined> {
+  const info = (await db.introspection.getTables()).find((t) => t.name === table)
+  return info && new Set(info.columns.map((c) => c.name))
+}
+
+/** The temporary name a case-only table rename goes through (SQLite sees one name for both). */
+const renameTemp = (c: Collection) => `_plinth_rename_${crc32Checksum(c.id)}`
+
+async function renameTable(db: Db, from: string, to: string, temp: string): Promise<void> {
   if (from === to) return
   if (from.toLowerCase() === to.toLowerCase()) {
-    // A case-only rename: SQLite sees the same name, so go through a temporary one.
-    const temp = `_tmp_${to}_${randomString(5, 'abcdefghijklmnopqrstuvwxyz')}`
     await db.schema.alterTable(from).renameTo(temp).execute()
     from = temp
   }
   await db.schema.alterTable(from).renameTo(to).execute()
 }
 
-/** Brings the table of `prev` to the shape of `next` (matching fields by id), keeping all other data. */
-export async function syncRecordTable(db: Db, profile: DdlProfile, next: Collection, prev: Collection): Promise<void> {
-  const fieldsChanged = JSON.stringify(prev.fields) !== JSON.stringify(next.fields)
-  const renamed = prev.name !== next.name
-  const indexesChanged = renamed || fieldsChanged || JSON.stringify(prev.indexes) !== JSON.stringify(next.indexes)
-  if (indexesChanged) await dropIndexes(db, profile, prev)
-  await renameTable(db, prev.name, next.name)
+/**
+ * Where a field of `prev` waits while its table changes. Named by its place in `prev` (which the
+ * journal keeps), so an undo on the next start finds it.
+ */
+export const movedColumn = (i: number) => `_plinth_prev_${i}`
+
+/** How each field of `prev` fares in `next`: kept as it is, or moved aside (removed, renamed, converted). */
+function plan(next: Collection, prev: Collection) {
+  return prev.fields.map((old, i) => {
+    const f = next.fields.find((n) => n.id === old.id)
+    const converted = !!f && storageKind(f) !== storageKind(old)
+    return { old, i, f, moved: !f || f.name !== old.name || converted, converted }
+  })
+}
+
+const indexesChange = (next: Collection, prev: Collection) =>
+  prev.name !== next.name || JSON.stringify(prev.fields) !== JSON.stringify(next.fields) || JSON.stringify(prev.indexes) !== JSON.stringify(next.indexes)
+
+/** Brings the table of `prev` to the shape of `next` (matching fields by id), keeping all data; up to, not including, `contract`. */
+export async function syncRecordTable(db: Db, ddl: SqlDdl, next: Collection, prev: Collection, onPhase: OnPhase = noPhase): Promise<void> {
+  const indexesChanged = indexesChange(next, prev)
+  await onPhase('indexes-dropped')
+  if (indexesChanged) await dropIndexes(db, ddl, prev)
+  await onPhase('renamed')
+  await renameTable(db, prev.name, next.name, renameTemp(next))
   const table = next.name
-
-  for (const old of prev.fields) {
-    if (!next.fields.some((f) => f.id === old.id)) await db.schema.alterTable(table).dropColumn(old.name).execute()
-  }
-  // New and renamed columns go through temporary names, so swapping two names cannot collide.
-  const toFinal: [string, string][] = []
-  const suffix = () => '_' + randomString(5, 'abcdefghijklmnopqrstuvwxyz')
+  const steps = plan(next, prev)
+  await onPhase('moved')
+  for (const s of steps) if (s.moved) await db.schema.alterTable(table).renameColumn(s.old.name, movedColumn(s.i)).execute()
+  await onPhase('placed')
   for (const f of next.fields) {
-    const old = prev.fields.find((p) => p.id === f.id)
-    if (!old) {
-      const temp = f.name + suffix()
-      const spec = columnSpec(f, profile)
-      await db.schema.alterTable(table).addColumn(temp, spec.type, spec.build).execute()
-      toFinal.push([temp, f.name])
-    } else if (old.name !== f.name) {
-      const temp = f.name + suffix()
-      await db.schema.alterTable(table).renameColumn(old.name, temp).execute()
-      toFinal.push([temp, f.name])
+    const s = steps.find((x) => x.f === f)
+    if (s && !s.moved) continue
+    if (s && !s.converted) {
+      await db.schema.alterTable(table).renameColumn(movedColumn(s.i), f.name).execute()
+      continue
     }
+    const spec = columnSpec(f, ddl)
+    await db.schema.alterTable(table).addColumn(f.name, spec.type, spec.build).execute()
+    if (s) await convertValues(db, table, f, movedColumn(s.i))
   }
-  for (const [temp, name] of toFinal) await db.schema.alterTable(table).renameColumn(temp, name).execute()
+  await onPhase('indexed')
+  if (indexesChanged) await createIndexes(db, ddl, next)
+}
 
-  for (const f of next.fields) {
-    const old = prev.fields.find((p) => p.id === f.id)
-    if (old && storageKind(old) !== storageKind(f)) await convertColumn(db, profile, table, f, old)
+/** The last phase: drops the moved-aside columns of removed and converted fields (those still there). */
+export async function contractRecordTable(db: Db, next: Collection, prev: Collection): Promise<void> {
+  const live = await liveColumns(db, next.name)
+  for (const s of plan(next, prev)) {
+    if ((!s.f || s.converted) && live?.has(movedColumn(s.i))) await db.schema.alterTable(next.name).dropColumn(movedColumn(s.i)).execute()
   }
-  if (indexesChanged) await createIndexes(db, profile, next)
 }
 
 /**
- * Converts a column between single and multi storage (e.g. a select whose maxSelect went from 1
- * to 3): the old column is renamed aside, a new one added, every row's value converted in JS (so
- * the conversion is the same on every engine), and the old column dropped.
+ * Brings a table that `syncRecordTable(next, prev)` left partly changed back to `prev`, `reached`
+ * being the last phase it may have started. Each step looks at the live table first.
  */
-async function convertColumn(db: Db, profile: DdlProfile, table: string, f: Field, old: Field): Promise<void> {
-  const temp = `_old_${f.name}_${randomString(5, 'abcdefghijklmnopqrstuvwxyz')}`
-  await db.schema.alterTable(table).renameColumn(f.name, temp).execute()
-  const spec = columnSpec(f, profile)
-  await db.schema.alterTable(table).addColumn(f.name, spec.type, spec.build).execute()
-  const rows = await db.selectFrom(table).select(['id', `${temp} as v`]).execute()
+export async function undoSync(db: Db, ddl: SqlDdl, next: Collection, prev: Collection, reached: SyncPhase): Promise<void> {
+  const at = (p: SyncPhase) => SYNC_PHASES.indexOf(reached) >= SYNC_PHASES.indexOf(p)
+  const indexesChanged = indexesChange(next, prev)
+  if (at('indexed') && indexesChanged) await dropIndexes(db, ddl, next)
+  const steps = plan(next, prev)
+  if (at('moved')) {
+    const table = (await liveColumns(db, next.name)) ? next.name : prev.name
+    let live = (await liveColumns(db, table)) ?? new Set<string>()
+    if (at('placed')) {
+      // Columns made under a new name exist only once `moved` is done, so any of them here is ours.
+      for (const f of next.fields) {
+        const s = steps.find((x) => x.f === f)
+        if ((s && !s.moved) || !live.has(f.name)) continue
+        if (s && !s.converted && !live.has(movedColumn(s.i))) await db.schema.alterTable(table).renameColumn(f.name, movedColumn(s.i)).execute()
+        else await db.schema.alterTable(table).dropColumn(f.name).execute()
+      }
+      live = (await liveColumns(db, table)) ?? live
+    }
+    for (const s of steps) if (s.moved && live.has(movedColumn(s.i))) await db.schema.alterTable(table).renameColumn(movedColumn(s.i), s.old.name).execute()
+  }
+  if (at('renamed') && prev.name !== next.name && !(await liveColumns(db, prev.name))) {
+    const from = (await liveColumns(db, renameTemp(next))) ? renameTemp(next) : next.name
+    await renameTable(db, from, prev.name, renameTemp(next))
+  }
+  if (at('indexes-dropped') && indexesChanged) {
+    await dropIndexes(db, ddl, prev)
+    await createIndexes(db, ddl, prev)
+  }
+}
+
+/**
+ * Fills a converted column (e.g. a select whose maxSelect went from 1 to 3) from the old values,
+ * converted in JS so the conversion is the same on every engine.
+ */
+async function convertValues(db: Db, table: string, f: Field, from: string): Promise<void> {
+  const rows = await db.selectFrom(table).select(['id', `${from} as v`]).execute()
   for (const row of rows as { id: string; v: unknown }[]) {
     const list = toList(row.v)
     const value = isMulti(f) ? JSON.stringify(list) : (list.at(-1) ?? '')
     await db.updateTable(table).set({ [f.name]: value }).where('id', '=', row.id).execute()
   }
-  await db.schema.alterTable(table).dropColumn(temp).execute()
-  void old
 }
 
 function toList(v: unknown): string[] {
@@ -118,32 +186,27 @@ function toList(v: unknown): string[] {
 
 // ---- indexes ----
 
-/** The invisible generated columns that stand in for a partial index where the engine has none. */
-function shadowColumn(def: IndexDefinition, i: number): string {
-  return `_pidx_${crc32Checksum(def.name)}_${i}`
-}
-
-const OPS: Record<WhereTerm['op'], RawBuilder<unknown>> = {
-  '=': sql`=`, '!=': sql`<>`, '<': sql`<`, '<=': sql`<=`, '>': sql`>`, '>=': sql`>=`,
-  'is null': sql`is null`, 'is not null': sql`is not null`,
-}
-
-function whereSql(terms: WhereTerm[]): RawBuilder<unknown> {
-  // NB: DDL cannot take bound parameters, so values are inlined with sql.lit (escaped; the parser
-  // already refused backslashes, which MySQL would treat as escapes).
-  const parts = terms.map((t) =>
-    t.value === undefined ? sql`${sql.id(t.column)} ${OPS[t.op]}` : sql`${sql.id(t.column)} ${OPS[t.op]} ${sql.lit(t.value)}`,
-  )
-  return sql.join(parts, sql` and `)
+/** The dialect's description of an index of `c`. */
+export function indexSpec(c: Collection, def: IndexDefinition): IndexSpec {
+  return {
+    name: def.name,
+    table: c.name,
+    unique: def.unique,
+    columns: def.columns.map((col) => {
+      const field = findField(c, col.name)
+      return { name: col.name, kind: field ? storageKind(field) : undefined, collate: col.collate, sort: col.sort }
+    }),
+    where: def.where,
+  }
 }
 
 /** Creates the collection's indexes; throws IndexError naming the one that failed. */
-export async function createIndexes(db: Db, profile: DdlProfile, c: Collection): Promise<void> {
+export async function createIndexes(db: Db, ddl: SqlDdl, c: Collection): Promise<void> {
   for (const [i, raw] of c.indexes.entries()) {
     const def = parseIndex(raw)
     if (!def) throw new IndexError(i, 'Invalid CREATE INDEX expression.')
     try {
-      await createIndex(db, profile, c, def)
+      await ddl.createIndex(db, indexSpec(c, def))
     } catch (err) {
       throw new IndexError(i, `Failed to create index ${def.name} - ${(err as Error).message}.`, err)
     }
@@ -161,65 +224,12 @@ export class IndexError extends Error {
   }
 }
 
-async function createIndex(db: Db, profile: DdlProfile, c: Collection, def: IndexDefinition): Promise<void> {
-  const table = sql.table(c.name)
-  const unique = def.unique ? sql`unique ` : sql``
-  let cols: RawBuilder<unknown>[]
-  let where = sql``
-  if (def.where.length && !profile.partialIndexes) {
-    // NB: MySQL/MariaDB have no partial indexes: index invisible generated columns that are NULL
-    // where the WHERE does not hold (NULLs never collide in a UNIQUE index).
-    cols = []
-    for (const [i, col] of def.columns.entries()) {
-      const name = shadowColumn(def, i)
-      const field = findField(c, col.name)
-      const kind = field ? storageKind(field) : 'text'
-      const [type, value] =
-        kind === 'number' ? [sql`double`, sql.id(col.name)] : kind === 'bool' ? [sql`boolean`, sql.id(col.name)] : [sql`varchar(${sql.lit(profile.textIndexPrefix || 191)})`, sql`left(${sql.id(col.name)}, ${sql.lit(profile.textIndexPrefix || 191)})`]
-      await sql`alter table ${table} add column ${sql.id(name)} ${type} as (case when ${whereSql(def.where)} then ${value} end) virtual invisible`.execute(db)
-      cols.push(sql.id(name))
-    }
-  } else {
-    cols = def.columns.map((col) => {
-      const field = findField(c, col.name)
-      let ref: RawBuilder<unknown> = needsIndexPrefix(field, profile)
-        ? sql`${sql.id(col.name)}(${sql.lit(profile.textIndexPrefix)})`
-        : sql`${sql.id(col.name)}`
-      if (col.collate && profile.indexCollate) ref = sql`${ref} collate ${sql.id(col.collate)}`
-      if (col.sort) ref = sql`${ref} ${col.sort === 'DESC' ? sql`desc` : sql`asc`}`
-      return ref
-    })
-    if (def.where.length) where = sql` where ${whereSql(def.where)}`
-  }
-  await sql`create ${unique}index ${sql.id(def.name)} on ${table} (${sql.join(cols)})${where}`.execute(db)
-}
-
-export async function dropIndexes(db: Db, profile: DdlProfile, c: Collection): Promise<void> {
+/** Drops the collection's indexes that are there (a failed change on an engine without transactional DDL may have dropped some). */
+export async function dropIndexes(db: Db, ddl: SqlDdl, c: Collection): Promise<void> {
   for (const raw of c.indexes) {
     const def = parseIndex(raw)
-    if (!def) continue
-    if (profile.dropIndexOnTable) {
-      // Tolerates an index that is already gone (MySQL has no DROP INDEX IF EXISTS, and a failed
-      // non-transactional change may have dropped it).
-      if (await mysqlHas(db, 'statistics', c.name, 'index_name', def.name)) {
-        await sql`drop index ${sql.id(def.name)} on ${sql.table(c.name)}`.execute(db)
-      }
-      if (def.where.length && !profile.partialIndexes) {
-        for (let i = 0; i < def.columns.length; i++) {
-          if (await mysqlHas(db, 'columns', c.name, 'column_name', shadowColumn(def, i))) await db.schema.alterTable(c.name).dropColumn(shadowColumn(def, i)).execute()
-        }
-      }
-    } else {
-      await db.schema.dropIndex(def.name).ifExists().execute()
-    }
+    if (def) await ddl.dropIndex(db, indexSpec(c, def))
   }
-}
-
-/** Whether MySQL's information_schema lists this index or column of `table`. */
-async function mysqlHas(db: Db, view: 'statistics' | 'columns', table: string, column: 'index_name' | 'column_name', name: string): Promise<boolean> {
-  // NB: information_schema names are fixed; table and name are bound parameters.
-  const rows = await sql<{ n: number }>`select count(*) as n from ${sql.table(`information_schema.${view}`)} where table_schema = database() and table_name = ${table} and ${sql.ref(column)} = ${name}`.execute(db)
-  return Number(rows.rows[0]?.n ?? 0) > 0
 }
 
 /**
@@ -241,7 +251,7 @@ export async function findViolatedUniqueIndex(db: Db, next: Collection, prev: Co
     if (oldNames.length !== def.columns.length + def.where.length) continue
     const cols = oldNames.slice(0, def.columns.length)
     const where = def.where.map((w, n) => ({ ...w, column: oldNames[def.columns.length + n]! }))
-    const dup = await sql<{ n: number }>`select count(*) as n from ${sql.table(prev.name)}${where.length ? sql` where ${whereSql(where)}` : sql``} group by ${sql.join(cols.map((c) => sql.id(c)))} having count(*) > 1`.execute(db)
+    const dup = await sql<{ n: number }>`select count(*) as n from ${sql.table(prev.name)}${where.length ? sql` where ${indexWhereSql(where)}` : sql``} group by ${sql.join(cols.map((c) => sql.id(c)))} having count(*) > 1`.execute(db)
     if (dup.rows.length) return i
   }
   return undefined

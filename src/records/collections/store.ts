@@ -1,13 +1,14 @@
 import { ApiError } from '../../errors.ts'
+import type { SqlDialect } from '../../sql/dialect.ts'
 import type { SqlEngine } from '../../sql/sql.ts'
-import { ddlProfile, type DdlProfile } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { isAuthCollection, nowDate, type Collection, type CollectionType } from '../model.ts'
 import type { CollectionRegistry } from '../registry.ts'
 import { defaultCollectionId, initDefaultFields, newCollection, newSecret } from './defaults.ts'
 import { fieldError, hasErrors, setError, type ErrorTree } from './errors.ts'
 import { formatIndex, parseIndex } from './index-definition.ts'
-import { createRecordTable, createView, dropRecordTable, dropView, findViolatedUniqueIndex, IndexError, syncRecordTable, type Db } from './schema-sync.ts'
+import { createRecordTable, createView, dropView, findViolatedUniqueIndex, IndexError, syncRecordTable, type Db, type OnPhase } from './schema-sync.ts'
+import { beginChange, completeChange, endChange, markChange, settle, undoChange, type JournalEntry, type JournalStep } from './schema-journal.ts'
 import { applyInput, collectionToRow, rowToCollection, type CollectionRow } from './serialize.ts'
 import { validateCollection, type ValidateContext } from './validate.ts'
 import { inferViewFields, normalizeViewQuery } from './view-query.ts'
@@ -20,6 +21,13 @@ export interface CollectionStoreOptions {
   validateRule?: (collection: Collection, rule: string) => void
   /** Called after every committed change (e.g. to tell other nodes to `reload()`). */
   onChange?: () => void
+  /** Told what the schema journal had to settle or could not (a warning for the operator). */
+  log?: (message: string, detail: Record<string, unknown>) => void
+  /**
+   * Test-only: called as each step of a schema change starts (a `SyncPhase`, `undo`, `clean-up`);
+   * throwing from it fails that step, as a failed statement would.
+   */
+  failStep?: (step: string) => void
 }
 
 function deepFreeze<T>(v: T): T {
@@ -35,15 +43,16 @@ function deepFreeze<T>(v: T): T {
  * only writer of record-table schemas.
  *
  * Every change validates the definition as PocketBase does, then changes the real table and the
- * `_collections` row together. Where the engine has transactional DDL (SQLite, PostgreSQL) that
- * happens in one transaction: a failure leaves nothing changed. NB: MySQL/MariaDB commit each DDL
- * statement on its own, so a failure halfway (rare: the definition is validated first) can leave
- * the table partly changed while `_collections` still has the old definition; the error names
- * the step, and re-submitting the definition or a manual fix is needed. Changes from one process
- * are serialized; two nodes changing the schema at the same moment are not coordinated.
+ * `_collections` row together. Where the engine has transactional DDL that happens in one
+ * transaction: a failure leaves nothing changed. Where each DDL statement commits by itself, the
+ * change is journaled (schema-journal.ts): a failure halfway is undone, and what a crash leaves is
+ * settled when the store next opens, so the table always ends up matching `_collections`.
+ * NB: an import changes its collections one by one there: a failure keeps the ones before it.
+ * Changes from one process are serialized; two nodes changing the schema at the same moment are
+ * not coordinated.
  */
 export class CollectionStore implements CollectionRegistry {
-  readonly profile: DdlProfile
+  readonly dialect: SqlDialect
   validateRule: CollectionStoreOptions['validateRule']
   onChange: CollectionStoreOptions['onChange']
   #list: Collection[] = []
@@ -55,16 +64,30 @@ export class CollectionStore implements CollectionRegistry {
     readonly engine: SqlEngine,
     opts: CollectionStoreOptions = {},
   ) {
-    this.profile = ddlProfile(engine.capabilities)
+    this.dialect = engine.dialect
     this.validateRule = opts.validateRule
     this.onChange = opts.onChange
+    this.#log = opts.log ?? (() => {})
+    this.#failStep = opts.failStep ?? (() => {})
   }
 
-  /** A store with the collections loaded. */
+  readonly #log: NonNullable<CollectionStoreOptions['log']>
+  readonly #failStep: NonNullable<CollectionStoreOptions['failStep']>
+
+  /** A store with the collections loaded, after settling what an interrupted schema change left. */
   static async open(engine: SqlEngine, opts: CollectionStoreOptions = {}): Promise<CollectionStore> {
     const store = new CollectionStore(engine, opts)
+    if (!engine.dialect.transactionalDdl) await engine.withoutStatementTimeout((db) => store.#settle(db))
     await store.reload()
     return store
+  }
+
+  /** Settles the journal's leftovers (see schema-journal.ts), saying so in the log. */
+  async #settle(db: Db): Promise<void> {
+    for (const { entry, action } of await settle(db, this.dialect)) {
+      const name = entry.next?.name ?? entry.prev?.name
+      this.#log(`an interrupted change of collection ${name} was ${action === 'undone' ? 'undone' : 'completed'}`, { collection: entry.id, step: entry.step, action })
+    }
   }
 
   get(idOrName: string): Collection | undefined {
@@ -113,7 +136,7 @@ export class CollectionStore implements CollectionRegistry {
    * long by nature and must not be cut halfway).
    */
   async #inTransaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    const transactional = this.engine.capabilities.transactionalDdl
+    const transactional = this.dialect.transactionalDdl
     return this.engine.withoutStatementTimeout((db) => (transactional ? db.transaction().execute(fn) : fn(db)))
   }
 
@@ -179,26 +202,70 @@ export class CollectionStore implements CollectionRegistry {
     if (hasErrors(errors)) throw new ApiError('validation_failed', message, errors)
   }
 
+  /**
+   * One collection's change: its table (or view) and its `_collections` row; `prev` undefined
+   * creates it, `next` undefined deletes it. Runs inside `#ddl`: in its transaction where DDL is
+   * transactional; elsewhere journaled, undone on failure (see schema-journal.ts).
+   */
+  async #change(db: Db, prev: Collection | undefined, next: Collection | undefined, lookup: (k: string) => Collection | undefined, message?: string): Promise<void> {
+    const entry: JournalEntry = { id: (next ?? prev)!.id, prev, next, step: 'begin' }
+    const writeRow = (trx: Db) => (next ? this.#writeRow(trx, next, !prev) : trx.deleteFrom('_collections').where('id', '=', entry.id).execute().then(() => undefined))
+    if (this.dialect.transactionalDdl) {
+      if (next) await this.#applySchema(db, next, prev, lookup, message, async (p) => this.#failStep(p))
+      await writeRow(db)
+      this.#failStep('clean-up')
+      await completeChange(db, entry)
+      return
+    }
+    await this.#settle(db)
+    await beginChange(db, entry)
+    const onPhase: OnPhase = async (p) => {
+      entry.step = p
+      await markChange(db, entry.id, p)
+      this.#failStep(p)
+    }
+    if (next) {
+      try {
+        await this.#applySchema(db, next, prev, lookup, message, onPhase)
+      } catch (err) {
+        try {
+          this.#failStep('undo')
+          await undoChange(db, this.dialect, entry)
+          await endChange(db, entry.id)
+        } catch (undoErr) {
+          this.#log(`a failed change of collection ${next.name} could not be undone yet; it will be on the next start`, { collection: entry.id, step: entry.step, error: String(undoErr) })
+        }
+        throw err
+      }
+    }
+    // The point of no return: the definition and the journal's `contract` commit together.
+    await db.transaction().execute(async (trx) => {
+      await writeRow(trx)
+      await markChange(trx, entry.id, 'contract' satisfies JournalStep)
+    })
+    try {
+      this.#failStep('clean-up')
+      await completeChange(db, entry)
+      await endChange(db, entry.id)
+    } catch (err) {
+      // The change is in force; only unused columns (or the dropped table) are left behind.
+      this.#log(`the clean-up after a change of collection ${(next ?? prev)!.name} failed; it will be finished on the next start`, { collection: entry.id, error: String(err) })
+    }
+  }
+
   /** Creates or changes the table (or view) of `next`; `prev` is the current definition, if any. */
-  async #applySchema(db: Db, next: Collection, prev: Collection | undefined, lookup: (k: string) => Collection | undefined, message?: string): Promise<void> {
+  async #applySchema(db: Db, next: Collection, prev: Collection | undefined, lookup: (k: string) => Collection | undefined, message: string | undefined, onPhase: OnPhase): Promise<void> {
     if (next.type === 'view') {
       const q = normalizeViewQuery(next.viewQuery ?? '')
       if ('error' in q) throw viewError(q.error, message)
       if (prev) await dropView(db, prev.name)
-      let created = false
       try {
         await createView(db, next.name, q.query)
-        created = true
         const info = (await db.introspection.getTables()).find((t) => t.name === next.name)
         // `SELECT *` on PostgreSQL also returns the hidden @rowid column (SQLite and MariaDB hide theirs).
         const columns = (info?.columns.map((col) => col.name) ?? []).filter((name) => name !== ROWID_COLUMN)
         next.fields = inferViewFields(q.query, columns, lookup)
       } catch (err) {
-        // Without transactional DDL nothing rolls the view back: drop it (and restore the old one).
-        if (!this.engine.capabilities.transactionalDdl) {
-          if (created) await dropView(db, next.name).catch(() => undefined)
-          if (prev?.viewQuery) await createView(db, prev.name, prev.viewQuery).catch(() => undefined)
-        }
         throw viewError((err as Error).message, message)
       }
       assignFieldIds(next.fields, prev?.fields)
@@ -209,14 +276,9 @@ export class CollectionStore implements CollectionRegistry {
       if (prev) {
         const violated = await findViolatedUniqueIndex(db, next, prev)
         if (violated !== undefined) throw new IndexError(violated, 'Failed to create index: the existing records have duplicate values.')
-        await syncRecordTable(db, this.profile, next, prev)
+        await syncRecordTable(db, this.dialect, next, prev, onPhase)
       } else {
-        try {
-          await createRecordTable(db, this.profile, next)
-        } catch (err) {
-          if (!this.engine.capabilities.transactionalDdl) await dropRecordTable(db, next).catch(() => undefined)
-          throw err
-        }
+        await createRecordTable(db, this.dialect, next)
       }
     } catch (err) {
       if (err instanceof IndexError) {
@@ -248,10 +310,7 @@ export class CollectionStore implements CollectionRegistry {
       for (const p of problems) setError(errors, p.path, fieldError(p.code, p.message))
       if (hasErrors(errors)) throw new ApiError('validation_failed', 'Failed to create collection.', errors)
       await this.#validateOrThrow(c, undefined, ctx, 'Failed to create collection.')
-      await this.#ddl('Failed to create collection.', async (db) => {
-        await this.#applySchema(db, c, undefined, ctx.lookup, 'Failed to create collection.')
-        await this.#writeRow(db, c, true)
-      })
+      await this.#ddl('Failed to create collection.', (db) => this.#change(db, undefined, c, ctx.lookup, 'Failed to create collection.'))
       return c.id
     })
     return this.getOrThrow(id)
@@ -280,10 +339,7 @@ export class CollectionStore implements CollectionRegistry {
           throw new ApiError('bad_request', `Failed to update collection: the view collection(s) ${views.map((v) => v.name).join(', ')} use the renamed, removed or converted table/fields; change those views first.`)
         }
       }
-      await this.#ddl('Failed to update collection.', async (db) => {
-        await this.#applySchema(db, next, prev, ctx.lookup, 'Failed to update collection.')
-        await this.#writeRow(db, next, false)
-      })
+      await this.#ddl('Failed to update collection.', (db) => this.#change(db, prev, next, ctx.lookup, 'Failed to update collection.'))
       return next.id
     })
     return this.getOrThrow(id)
@@ -298,16 +354,8 @@ export class CollectionStore implements CollectionRegistry {
       if (refs.length) throw new ApiError('bad_request', `Failed to delete collection probably due to existing reference in ${refs.map((r) => r.name).join(', ')}`)
       const views = dependentViews(this.#list.filter((v) => v.id !== c.id), c.name)
       if (views.length) throw new ApiError('bad_request', `Failed to delete collection due to existing view dependency in ${views.map((v) => v.name).join(', ')}`)
-      await this.#ddl('Failed to delete collection.', async (db) => {
-        await this.#drop(db, c)
-        await db.deleteFrom('_collections').where('id', '=', c.id).execute()
-      })
+      await this.#ddl('Failed to delete collection.', (db) => this.#change(db, c, undefined, (k) => this.get(k)))
     })
-  }
-
-  async #drop(db: Db, c: Collection): Promise<void> {
-    if (c.type === 'view') await dropView(db, c.name)
-    else await dropRecordTable(db, c)
   }
 
   /** Other collections with a relation field pointing at `c`. */
@@ -364,18 +412,14 @@ export class CollectionStore implements CollectionRegistry {
       const lookup = (k: string) => all.find((c) => c.id === k) ?? all.find((c) => c.name.toLowerCase() === k.toLowerCase())
       await this.#ddl('Failed to import collections.', async (db) => {
         // Views first: they may depend on tables that are about to change.
-        for (const r of [...removed].sort((a, b) => Number(b.type === 'view') - Number(a.type === 'view'))) {
-          await this.#drop(db, r)
-          await db.deleteFrom('_collections').where('id', '=', r.id).execute()
-        }
+        for (const r of [...removed].sort((a, b) => Number(b.type === 'view') - Number(a.type === 'view'))) await this.#change(db, r, undefined, lookup)
         for (const it of items) {
           try {
-            await this.#applySchema(db, it.next, it.prev, lookup)
+            await this.#change(db, it.prev, it.next, lookup)
           } catch (err) {
             if (err instanceof ApiError) fail(`Failed to save collection "${it.next.name}": ${JSON.stringify(err.data)}`)
             throw err
           }
-          await this.#writeRow(db, it.next, !it.prev)
         }
       })
     })

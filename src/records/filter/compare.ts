@@ -1,6 +1,6 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import type { SqlCapabilities } from '../../sql/sql.ts'
-import type { FilterDialect } from './dialect.ts'
+import type { SqlFragments } from '../../sql/dialect.ts'
 import { filterError, type SignOp } from './lexer.ts'
 import { likeMatch, likePieces, renderLike } from './like.ts'
 import type { Resolved } from './operand.ts'
@@ -74,7 +74,7 @@ function fold(op: BaseOp, a: Const, b: Const): boolean {
 
 export class Comparer {
   constructor(
-    private readonly dialect: FilterDialect,
+    private readonly dialect: SqlFragments,
     private readonly caps: SqlCapabilities,
   ) {}
 

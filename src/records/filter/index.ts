@@ -1,7 +1,6 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import { Comparer, TRUE } from './compare.ts'
 import { ROWID_COLUMN } from '../columns.ts'
-import { filterDialect } from './dialect.ts'
 import { resolveCall } from './functions.ts'
 import { filterError } from './lexer.ts'
 import { parseFilter, type Expr } from './parser.ts'
@@ -32,7 +31,7 @@ function context(scope: FilterScope): ResolveContext {
     if (++n > MAX_FILTER_ALIASES) throw filterError(`more than ${MAX_FILTER_ALIASES} relation lookups`)
     return `__f${n}`
   }
-  return { scope, dialect: filterDialect(scope.capabilities), nextAlias, joins: new Map() }
+  return { scope, dialect: scope.capabilities, nextAlias, joins: new Map() }
 }
 
 function operand(ctx: ResolveContext, o: Operand): Resolved {

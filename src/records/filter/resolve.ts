@@ -1,7 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
 import { storageKind } from '../columns.ts'
 import { findField, isAuthCollection, isMulti, type Collection, type Field } from '../model.ts'
-import type { FilterDialect } from './dialect.ts'
+import type { SqlFragments } from '../../sql/dialect.ts'
 import { compileFilter } from './index.ts'
 import { filterError } from './lexer.ts'
 import { macroValue } from './macros.ts'
@@ -17,7 +17,7 @@ const viaPattern = /^(\w+)_via_(\w+)$/
 
 export interface ResolveContext {
   scope: FilterScope
-  dialect: FilterDialect
+  dialect: SqlFragments
   /** Fresh table aliases for subqueries. */
   nextAlias(): string
   /** The `@collection` rows this expression joins, one per alias (or unaliased name). */

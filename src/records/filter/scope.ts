@@ -1,4 +1,4 @@
-import type { SqlCapabilities } from '../../sql/sql.ts'
+import type { SqlDialect } from '../../sql/dialect.ts'
 import type { Collection } from '../model.ts'
 import type { RequestInfo } from '../record.ts'
 import type { CollectionRegistry } from '../registry.ts'
@@ -9,7 +9,8 @@ export interface FilterScope {
   collection: Collection
   alias?: string
   registry: CollectionRegistry
-  capabilities: SqlCapabilities
+  /** The engine's dialect: its capability flags and SQL fragments. */
+  capabilities: SqlDialect
   request: RequestInfo
   /**
    * Whether hidden fields may be named. True for API rules (written by superusers) and for

@@ -1,22 +1,12 @@
 import { CompiledQuery, Kysely, MysqlDialect, sql, type DatabaseConnection } from 'kysely'
 import type { Pool, PoolConnection } from 'mysql2'
-import type { ServerTarget } from '../config/urls.ts'
-import { defaultSqlLimits, type OpenOptions, type SqlEngine } from './sql.ts'
-import { kyselyLog } from './observe.ts'
-import { networkCode, SqlUnavailableError, type SqlErrorKind } from './errors.ts'
-import { guardDialect } from './guard.ts'
+import type { ServerTarget } from '../../config/urls.ts'
+import { defaultSqlLimits, type OpenOptions, type SqlEngine } from '../sql.ts'
+import { kyselyLog } from '../observe.ts'
+import { networkCode, SqlUnavailableError } from '../errors.ts'
+import { guardDialect } from '../guard.ts'
+import { classify, mysqlDialect } from './dialect.ts'
 
-/** MySQL's and MariaDB's error numbers that are the server's state, not the statement's fault. */
-function classify(err: unknown): SqlErrorKind {
-  const e = err as { errno?: unknown; code?: unknown } | undefined
-  // 1969 ER_STATEMENT_TIMEOUT (MariaDB max_statement_time), 3024 ER_QUERY_TIMEOUT (MySQL max_execution_time),
-  // 1205 ER_LOCK_WAIT_TIMEOUT.
-  if (e?.errno === 1969 || e?.errno === 3024 || e?.errno === 1205) return 'timeout'
-  // 1040 ER_CON_COUNT_ERROR (too many connections), 1053 ER_SERVER_SHUTDOWN.
-  if (e?.errno === 1040 || e?.errno === 1053) return 'unavailable'
-  if (e?.code === 'PROTOCOL_CONNECTION_LOST' || e?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return 'unavailable'
-  return networkCode(err) ? 'unavailable' : undefined
-}
 
 /** A one-line reason why the first connection failed, for start-up; undefined when it is not a connection problem. */
 export function describeConnectError(err: unknown, target: ServerTarget): string | undefined {
@@ -84,7 +74,7 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
     // UTC everywhere, dates as text: the same values as on the other engines.
     timezone: 'Z',
     dateStrings: true,
-    // JSON as text on every engine: the field layer parses it (see postgres.ts).
+    // JSON as text on every engine: the field layer parses it (see ../postgres/engine.ts).
     jsonStrings: true,
     supportBigNumbers: true,
     // Binary collation for the connection too, so literals and parameters compare byte by byte
@@ -116,17 +106,8 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
     name: 'mysql',
     role: opts.role ?? 'primary',
     db,
-    capabilities: {
-      returning: false,
-      transactionalDdl: false,
-      upsert: 'on-duplicate-key',
-      json: 'mysql-json',
-      nativeBoolean: false,
-      rowid: false,
-      concurrentConnections: true,
-      // MariaDB's JSON_VALID (the CHECK on its JSON columns) refuses 32 levels of nesting or more.
-      maxJsonDepth: 31,
-    },
+    dialect: mysqlDialect,
+    capabilities: mysqlDialect,
     async ping() {
       if (closed) throw new Error('engine is closed')
       await sql`select 1`.execute(db)

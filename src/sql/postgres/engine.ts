@@ -1,24 +1,11 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
-import type { ServerTarget } from '../config/urls.ts'
-import { defaultSqlLimits, type OpenOptions, type SqlEngine } from './sql.ts'
-import { kyselyLog } from './observe.ts'
-import { networkCode, type SqlErrorKind } from './errors.ts'
-import { guardDialect } from './guard.ts'
+import type { ServerTarget } from '../../config/urls.ts'
+import { defaultSqlLimits, type OpenOptions, type SqlEngine } from '../sql.ts'
+import { kyselyLog } from '../observe.ts'
+import { networkCode } from '../errors.ts'
+import { guardDialect } from '../guard.ts'
+import { classify, postgresDialect } from './dialect.ts'
 
-/** PostgreSQL's error codes (SQLSTATE) that are the server's state, not the statement's fault. */
-function classify(err: unknown): SqlErrorKind {
-  const code = (err as { code?: unknown } | undefined)?.code
-  // 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout).
-  if (code === '57014' || code === '55P03') return 'timeout'
-  // 22021 character_not_in_repertoire (a NUL in text), 22P05 untranslatable_character (\u0000 in jsonb).
-  if (code === '22021' || code === '22P05') return 'invalid_text'
-  // 53300 too_many_connections, 57P01-03 admin shutdown / crash / cannot connect now.
-  if (code === '53300' || code === '57P01' || code === '57P02' || code === '57P03') return 'unavailable'
-  // pg-pool's own words when no connection was free (or made) within connectionTimeoutMillis.
-  if ((err as Error | undefined)?.message === 'timeout exceeded when trying to connect') return 'unavailable'
-  if (/^Connection terminated/.test((err as Error | undefined)?.message ?? '')) return 'unavailable'
-  return networkCode(err) ? 'unavailable' : undefined
-}
 
 /** A one-line reason why the first connection failed, for start-up; undefined when it is not a connection problem. */
 export function describeConnectError(err: unknown, target: ServerTarget): string | undefined {
@@ -66,15 +53,8 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
     name: 'postgres',
     role: opts.role ?? 'primary',
     db,
-    capabilities: {
-      returning: true,
-      transactionalDdl: true,
-      upsert: 'on-conflict',
-      json: 'jsonb',
-      nativeBoolean: true,
-      rowid: false,
-      concurrentConnections: true,
-    },
+    dialect: postgresDialect,
+    capabilities: postgresDialect,
     async ping() {
       if (closed) throw new Error('engine is closed')
       await sql`select 1`.execute(db)

@@ -1,27 +1,12 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { Kysely, SqliteDialect, sql } from 'kysely'
-import type { SqliteTarget } from '../config/urls.ts'
-import { defaultSqlLimits, type OpenOptions, type SqlEngine } from './sql.ts'
+import type { SqliteTarget } from '../../config/urls.ts'
+import { defaultSqlLimits, type OpenOptions, type SqlEngine } from '../sql.ts'
 import type BetterSqlite3 from 'better-sqlite3'
-import { StartupError } from '../config/errors.ts'
-import type { SqlErrorKind } from './errors.ts'
-import { guardDialect } from './guard.ts'
-
-/** Thrown by the statement guard (`plinth_in_time()`) inside SQLite; the statement stops with it. */
-class StatementTimeUp extends Error {
-  readonly code = 'PLINTH_STATEMENT_TIMEOUT'
-}
-
-/** SQLITE_BUSY: the write lock stayed taken for the whole busy_timeout (poolTimeout); the guard's own error. */
-function classify(err: unknown): SqlErrorKind {
-  if (err instanceof StatementTimeUp) return 'timeout'
-  const code = (err as { code?: unknown } | undefined)?.code
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY') ? 'unavailable' : undefined
-}
-
-/** How the guard function is named in SQL (`capabilities.statementGuard`). */
-const GUARD = 'plinth_in_time()'
+import { StartupError } from '../../config/errors.ts'
+import { guardDialect } from '../guard.ts'
+import { sqliteDialect, StatementTimeUp } from './dialect.ts'
 
 /** How many prepared statements are kept per connection. */
 const STATEMENT_CACHE_SIZE = 500
@@ -57,7 +42,7 @@ function withStatementCache(conn: BetterSqlite3.Database, onStatement: () => voi
     },
   } as Pick<BetterSqlite3.Database, 'close' | 'prepare'>
 }
-import { kyselyLog } from './observe.ts'
+import { kyselyLog } from '../observe.ts'
 
 /**
  * The embedded engine: one better-sqlite3 connection in WAL mode.
@@ -67,7 +52,7 @@ import { kyselyLog } from './observe.ts'
  * exposes neither `sqlite3_interrupt` nor a progress handler, so nothing outside can stop a running
  * statement (and the event loop waits for it). `statementTimeout` is enforced from inside instead:
  * the SQL function `plinth_in_time()` throws once the statement's time is up, which aborts it, and
- * the filter language calls it in every relation hop (`capabilities.statementGuard`), where work
+ * the filter language calls it in every relation hop (the dialect's `statementGuard`), where work
  * grows with the data. A statement without such a call (a plain scan) is bounded by its shape:
  * the filter limits and `perPage`.
  * NB: statements that write must be run with `.run()` or `.all()`, never `.get()`: an unfinished
@@ -102,22 +87,14 @@ export async function openSqlite(target: SqliteTarget, opts: OpenOptions = {}): 
   const onStatement = () => {
     deadline = limits.statementTimeout > 0 && lifted === 0 ? Date.now() + limits.statementTimeout : Number.POSITIVE_INFINITY
   }
-  const db = new Kysely({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(conn, onStatement) }), classify), log: kyselyLog(opts.onQuery) })
+  const db = new Kysely({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(conn, onStatement) }), sqliteDialect.classify), log: kyselyLog(opts.onQuery) })
   let closed = false
   return {
     name: 'sqlite',
     role: opts.role ?? 'primary',
     db,
-    capabilities: {
-      returning: true,
-      transactionalDdl: true,
-      upsert: 'on-conflict',
-      json: 'json1',
-      nativeBoolean: false,
-      rowid: true,
-      concurrentConnections: false,
-      statementGuard: GUARD,
-    },
+    dialect: sqliteDialect,
+    capabilities: sqliteDialect,
     async ping() {
       if (closed) throw new Error('engine is closed')
       await sql`select 1`.execute(db)
