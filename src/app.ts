@@ -98,6 +98,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   const collections: CollectionStore = await CollectionStore.open(primary, {
     validateRule: (collection, rule) =>
       void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: ruleCheckRequest, allowHidden: true }),
+    log: (message, detail) => log.warn(detail, message),
   })
   const mail = await openMailer(config.mail, log)
   const publicUrl = (config.publicUrl || usableUrl(listenTarget(config.http))).replace(/\/+$/, '')
