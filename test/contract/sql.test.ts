@@ -3,13 +3,14 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import { parseDbUrl } from '../../src/config/urls.ts'
 import { migrate } from '../../src/sql/migrate.ts'
 import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
-import { SqlTimeoutError } from '../../src/sql/errors.ts'
+import { SqlTimeoutError, SqlUniqueViolationError } from '../../src/sql/errors.ts'
+import { ROWID_COLUMN, type DatePiece, type IndexSpec, type StorageKind } from '../../src/sql/dialect.ts'
 import { StartupError } from '../../src/config/errors.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 import { runCli } from '../helpers/cli.ts'
@@ -149,6 +150,123 @@ for (const { engine, skip } of await engines()) {
       } finally {
         await bounded.close()
       }
+    })
+
+    // ---- the dialect ----
+
+    /** One value computed by the engine. */
+    const value = async (expr: RawBuilder<unknown>): Promise<unknown> => (await sql<{ v: unknown }>`select ${expr} as v`.execute(db.db)).rows[0]!.v
+
+    test('dialect: JSON fragments read paths and arrays alike', async () => {
+      const d = db.dialect
+      const doc = sql`${'{"a":{"b":[1,"x",true,null,{"c":2}]}}'}`
+      assert.equal(String(await value(d.jsonExtract(doc, ['a', 'b', '0']))), '1')
+      assert.equal(await value(d.jsonExtract(doc, ['a', 'b', '1'])), 'x')
+      assert.equal(await value(d.jsonExtract(doc, ['a', 'b', '2'])), 'true')
+      assert.equal(await value(d.jsonExtract(doc, ['a', 'b', '3'])), null)
+      assert.equal(await value(d.jsonExtract(doc, ['missing'])), null)
+      assert.deepEqual(JSON.parse(String(await value(d.jsonExtract(doc, ['a', 'b', '4'])))), { c: 2 })
+      const list = sql`${'["a","b","a"]'}`
+      assert.equal(Number(await value(d.arrayLength(list))), 3)
+      const items = d.arrayElements(list, 'items')
+      const rows = (await sql<{ v: string }>`select ${items.v} as v from ${items.from}`.execute(db.db)).rows
+      assert.deepEqual(rows.map((r) => r.v).sort(), ['a', 'a', 'b'])
+    })
+
+    test('dialect: text, numbers and LIKE compare alike', async () => {
+      const d = db.dialect
+      const yes = (cond: RawBuilder<unknown>) => value(sql`case when ${cond} then 1 else 0 end`).then(Number)
+      // A bound parameter of text type on every engine.
+      const text = (v: string) => d.asText(sql`${v}`)
+      assert.equal(Number(await value(d.asNumber(text('12.5')))), 12.5)
+      assert.equal(Number(await value(d.asNumber(text('abc')))), 0)
+      assert.equal(await value(d.asNumber(sql`null`)), null)
+      assert.equal(await value(d.asText(sql`42`)), '42')
+      // Byte by byte: trailing spaces count, and upper case sorts before lower case.
+      assert.equal(await yes(sql`${d.exactText(text('x'))} = ${d.exactText(text('x '))}`), 0)
+      assert.equal(await yes(sql`${d.exactText(text('B'))} < ${d.exactText(text('a'))}`), 1)
+      assert.equal(await yes(sql`${text('a%b')} like ${text('a\\%b')} escape ${d.likeEscape}`), 1)
+      assert.equal(await yes(sql`${text('axb')} like ${text('a\\%b')} escape ${d.likeEscape}`), 0)
+      assert.equal(typeof Number(await value(d.random())), 'number')
+    })
+
+    test('dialect: strftime gives SQLite\'s text', async () => {
+      const d = db.dialect
+      const f = (raw: string, pieces: DatePiece[]) => ({ raw, pieces })
+      const full = f('%Y-%m-%d %H:%M:%f', [{ spec: 'Y' }, { lit: '-' }, { spec: 'm' }, { lit: '-' }, { spec: 'd' }, { lit: ' ' }, { spec: 'H' }, { lit: ':' }, { spec: 'M' }, { lit: ':' }, { spec: 'f' }])
+      const none = { raw: [], parsed: [] }
+      assert.equal(await value(d.strftime(sql`${'2024-02-29 13:45:30.123Z'}`, full, none)), '2024-02-29 13:45:30.123')
+      const day = f('%Y-%m-%d', [{ spec: 'Y' }, { lit: '-' }, { spec: 'm' }, { lit: '-' }, { spec: 'd' }])
+      const mods = { raw: ['start of month', '+1 days'], parsed: [{ start: 'month' as const }, { add: 1, unit: 'day' as const }] }
+      assert.equal(await value(d.strftime(sql`${'2024-02-29 13:45:30.123Z'}`, day, mods)), '2024-02-02')
+      assert.equal(await value(d.strftime(sql`${'2024-03-01'}`, f('%s', [{ spec: 's' }]), none)), '1709251200')
+      assert.equal(await value(d.strftime(sql`${'not a date'}`, day, none)), null)
+    })
+
+    const kinds: StorageKind[] = ['text', 'number', 'bool', 'json', 'json-array', 'geo-point']
+    const makeTable = async (name: string) => {
+      const d = db.dialect
+      let t = db.db.schema.createTable(name).addColumn('id', d.column('primary-key').type, d.column('primary-key').build)
+      for (const k of kinds) t = t.addColumn(`c_${k.replace('-', '_')}`, d.column(k).type, d.column(k).build)
+      t = t.addColumn('doc', d.bigText)
+      if (d.rowidColumn) t = t.addColumn(ROWID_COLUMN, d.rowidColumn.type, d.rowidColumn.build)
+      if (d.tableOptions) t = t.modifyEnd(d.tableOptions)
+      await t.execute()
+    }
+    const columnsOf = async (name: string) => (await db.db.introspection.getTables()).find((t) => t.name === name)?.columns.map((c) => c.name).sort()
+
+    test('dialect: a column per storage kind, with its default', async () => {
+      await makeTable('t_kinds')
+      await db.db.insertInto('t_kinds').values({ id: 'k1' }).execute()
+      const row = await db.db.selectFrom('t_kinds').selectAll().executeTakeFirstOrThrow()
+      assert.equal(row.c_text, '')
+      assert.equal(Number(row.c_number), 0)
+      assert.equal(Number(row.c_bool), 0)
+      assert.equal(row.c_json, null)
+      assert.deepEqual(JSON.parse(String(row.c_json_array)), [])
+      assert.deepEqual(JSON.parse(String(row.c_geo_point)), { lon: 0, lat: 0 })
+      // @rowid: an implicit rowid or the dialect's column, in insertion order.
+      await db.db.insertInto('t_kinds').values({ id: 'a0' }).execute()
+      const order = await sql<{ id: string }>`select id from t_kinds order by ${sql.ref(ROWID_COLUMN)}`.execute(db.db)
+      assert.deepEqual(order.rows.map((r) => r.id), ['k1', 'a0'])
+    })
+
+    test('dialect: a duplicate key is a SqlUniqueViolationError holding the driver error', async () => {
+      await db.db.insertInto('t_kinds').values({ id: 'dup' }).execute()
+      await assert.rejects(db.db.insertInto('t_kinds').values({ id: 'dup' }).execute(), (e) => e instanceof SqlUniqueViolationError && e.cause instanceof Error)
+    })
+
+    test('dialect: indexes from a description, partial ones included, dropped without a trace', async () => {
+      await makeTable('t_idx')
+      const before = await columnsOf('t_idx')
+      const unique: IndexSpec = { name: 'idx_t_idx_text', table: 't_idx', unique: true, columns: [{ name: 'c_text', kind: 'text', collate: '', sort: 'DESC' }], where: [] }
+      const partial: IndexSpec = {
+        name: 'idx_t_idx_partial',
+        table: 't_idx',
+        unique: true,
+        columns: [{ name: 'c_json_array', kind: 'json-array', collate: '', sort: '' }, { name: 'c_number', kind: 'number', collate: '', sort: '' }],
+        where: [{ column: 'c_number', op: '>', value: 0 }, { column: 'c_text', op: '=', value: 'on' }],
+      }
+      await db.dialect.createIndex(db.db, unique)
+      await db.db.insertInto('t_idx').values({ id: 'u1', c_text: 'same' }).execute()
+      await assert.rejects(db.db.insertInto('t_idx').values({ id: 'u2', c_text: 'same' }).execute(), (e) => e instanceof SqlUniqueViolationError)
+      await db.dialect.dropIndex(db.db, unique)
+      await db.db.insertInto('t_idx').values({ id: 'u2', c_text: 'same' }).execute()
+      await db.dialect.dropIndex(db.db, unique) // not there: nothing to do
+
+      await db.dialect.createIndex(db.db, partial)
+      // Outside the WHERE, equal values do not collide; inside it they do.
+      await db.db.insertInto('t_idx').values([{ id: 'p1', c_number: 0, c_text: 'on' }, { id: 'p2', c_number: 0, c_text: 'on' }, { id: 'p3', c_number: 5, c_text: 'off' }, { id: 'p4', c_number: 5, c_text: 'off' }]).execute()
+      await db.db.insertInto('t_idx').values({ id: 'p5', c_number: 5, c_text: 'on' }).execute()
+      await assert.rejects(db.db.insertInto('t_idx').values({ id: 'p6', c_number: 5, c_text: 'on' }).execute(), (e) => e instanceof SqlUniqueViolationError)
+      await db.db.insertInto('t_idx').values({ id: 'p6', c_number: 6, c_text: 'on' }).execute()
+      await db.dialect.dropIndex(db.db, partial)
+      await db.db.insertInto('t_idx').values({ id: 'p7', c_number: 5, c_text: 'on' }).execute()
+      assert.deepEqual(await columnsOf('t_idx'), before)
+      // Made again after being dropped: nothing left behind stands in the way.
+      await db.db.deleteFrom('t_idx').where('id', '=', 'p7').execute()
+      await db.dialect.createIndex(db.db, partial)
+      await db.dialect.dropIndex(db.db, partial)
     })
 
     test('opening a database that does not exist is a StartupError that says how to create it', async (t) => {

@@ -1,7 +1,7 @@
 import type { SqlDdl } from '../../sql/dialect.ts'
 import { nowDate, type Collection } from '../model.ts'
 import { collectionToRow, rowToCollection, type CollectionRow } from './serialize.ts'
-import { contractRecordTable, createView, dropRecordTable, dropView, liveColumns, undoSync, type Db, type SyncPhase } from './schema-sync.ts'
+import { contractRecordTable, createView, dropRecordTable, dropView, liveColumns, undoSync, type Db, type OnPhase, type SyncPhase } from './schema-sync.ts'
 
 /**
  * The schema journal: how a collection change stays consistent where DDL is not transactional
@@ -114,3 +114,55 @@ export async function settle(db: Db, ddl: SqlDdl): Promise<{ entry: JournalEntry
   return done
 }
 
+
+/** What a journaled change needs from the store. */
+export interface JournaledChangeSteps {
+  /** Changes the table (or view) to `next`, calling `onPhase` as each phase starts; not called for a deletion. */
+  apply(onPhase: OnPhase): Promise<void>
+  /** Writes (or deletes) the `_collections` row, on the transaction given. */
+  writeRow(trx: Db): Promise<void>
+  /** Test-only fault injection (see CollectionStoreOptions.failStep). */
+  failStep(step: string): void
+  log(message: string, detail: Record<string, unknown>): void
+}
+
+/**
+ * Runs one collection change under the journal (see the top of this file). Throws what failed
+ * before the point of no return, after undoing it (or, if the undo fails too, leaving it to
+ * `settle`); a failed clean-up after it is only logged, the change being in force.
+ */
+export async function journaledChange(db: Db, ddl: SqlDdl, entry: JournalEntry, steps: JournaledChangeSteps): Promise<void> {
+  const name = (entry.next ?? entry.prev)?.name
+  await beginChange(db, entry)
+  if (entry.next) {
+    try {
+      await steps.apply(async (p) => {
+        entry.step = p
+        await markChange(db, entry.id, p)
+        steps.failStep(p)
+      })
+    } catch (err) {
+      try {
+        steps.failStep('undo')
+        await undoChange(db, ddl, entry)
+        await endChange(db, entry.id)
+      } catch (undoErr) {
+        steps.log(`a failed change of collection ${name} could not be undone yet; it will be on the next start`, { collection: entry.id, step: entry.step, error: String(undoErr) })
+      }
+      throw err
+    }
+  }
+  // The point of no return: the definition and the journal's `contract` commit together (DML).
+  await db.transaction().execute(async (trx) => {
+    await steps.writeRow(trx)
+    await markChange(trx, entry.id, 'contract')
+  })
+  try {
+    steps.failStep('clean-up')
+    await completeChange(db, entry)
+    await endChange(db, entry.id)
+  } catch (err) {
+    // The change is in force; only unused columns (or the dropped table) are left behind.
+    steps.log(`the clean-up after a change of collection ${name} failed; it will be finished on the next start`, { collection: entry.id, error: String(err) })
+  }
+}

@@ -20,7 +20,7 @@ import { parseIndex, type IndexDefinition } from './index-definition.ts'
  *    ones added anew and filled from the moved-aside column;
  * 5. `indexed`: the new indexes are created;
  * 6. `contract`: the moved-aside columns of removed and converted fields are dropped.
- * Where DDL is transactional the caller runs all of it in one transaction. Elsewhere (MySQL) each
+ * Where DDL is transactional the caller runs all of it in one transaction. Elsewhere (no `transactionalDdl`) each
  * statement commits by itself: the caller journals the change and, if it fails before
  * `contract`, `undoSync` brings the table back to `prev` (see schema-journal.ts). Every step
  * checks the live table first, so running a step or its undo again is safe.

@@ -8,7 +8,7 @@ import { defaultCollectionId, initDefaultFields, newCollection, newSecret } from
 import { fieldError, hasErrors, setError, type ErrorTree } from './errors.ts'
 import { formatIndex, parseIndex } from './index-definition.ts'
 import { createRecordTable, createView, dropView, findViolatedUniqueIndex, IndexError, syncRecordTable, type Db, type OnPhase } from './schema-sync.ts'
-import { beginChange, completeChange, endChange, markChange, settle, undoChange, type JournalEntry, type JournalStep } from './schema-journal.ts'
+import { completeChange, journaledChange, settle, type JournalEntry } from './schema-journal.ts'
 import { applyInput, collectionToRow, rowToCollection, type CollectionRow } from './serialize.ts'
 import { validateCollection, type ValidateContext } from './validate.ts'
 import { inferViewFields, normalizeViewQuery } from './view-query.ts'
@@ -218,39 +218,12 @@ export class CollectionStore implements CollectionRegistry {
       return
     }
     await this.#settle(db)
-    await beginChange(db, entry)
-    const onPhase: OnPhase = async (p) => {
-      entry.step = p
-      await markChange(db, entry.id, p)
-      this.#failStep(p)
-    }
-    if (next) {
-      try {
-        await this.#applySchema(db, next, prev, lookup, message, onPhase)
-      } catch (err) {
-        try {
-          this.#failStep('undo')
-          await undoChange(db, this.dialect, entry)
-          await endChange(db, entry.id)
-        } catch (undoErr) {
-          this.#log(`a failed change of collection ${next.name} could not be undone yet; it will be on the next start`, { collection: entry.id, step: entry.step, error: String(undoErr) })
-        }
-        throw err
-      }
-    }
-    // The point of no return: the definition and the journal's `contract` commit together.
-    await db.transaction().execute(async (trx) => {
-      await writeRow(trx)
-      await markChange(trx, entry.id, 'contract' satisfies JournalStep)
+    await journaledChange(db, this.dialect, entry, {
+      apply: (onPhase) => this.#applySchema(db, next!, prev, lookup, message, onPhase),
+      writeRow,
+      failStep: this.#failStep,
+      log: this.#log,
     })
-    try {
-      this.#failStep('clean-up')
-      await completeChange(db, entry)
-      await endChange(db, entry.id)
-    } catch (err) {
-      // The change is in force; only unused columns (or the dropped table) are left behind.
-      this.#log(`the clean-up after a change of collection ${(next ?? prev)!.name} failed; it will be finished on the next start`, { collection: entry.id, error: String(err) })
-    }
   }
 
   /** Creates or changes the table (or view) of `next`; `prev` is the current definition, if any. */
