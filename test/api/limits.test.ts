@@ -52,7 +52,7 @@ for (const { engine, skip } of await engines()) {
     after(() => testDb?.drop())
 
     test('a statement past statementTimeout is cancelled and answers 503 timeout', async (t) => {
-      if (engine === 'sqlite') return t.skip('SQLite stops only statements that call its statement guard (relation hops: tested below); see src/sql/sqlite.ts')
+      if (engine === 'sqlite') return t.skip('SQLite stops only statements that call its statement guard (relation hops: tested below); see src/sql/sqlite/engine.ts')
       const app = await makeApp(testDb.url, { statementTimeout: 200 })
       try {
         // 10 minutes if nothing cuts it: a pass cannot be luck under the runner's 120 s timeout.
