@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { describe, test } from 'node:test'
+import { after as afterAll, before as beforeAll, describe, test } from 'node:test'
 import { sql, type KyselyPlugin, type RootOperationNode } from 'kysely'
 import { createPlinth } from '../../src/app.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
@@ -55,29 +55,33 @@ async function assertConsistent(engine: EngineName, db: SqlEngine, c: Collection
   for (const raw of other.indexes) if (!c.indexes.some((x) => indexName(x) === indexName(raw))) assert.ok(!indexes.has(indexName(raw)), `index ${indexName(raw)} is gone`)
 }
 
-interface Setup {
-  testDb: TestDb
-  db: SqlEngine
-  store: CollectionStore
-  prev: Collection
-  input: Record<string, unknown>
-  logs: { message: string; detail: Record<string, unknown> }[]
-}
+type Logs = { message: string; detail: Record<string, unknown> }[]
 
-/** A collection with data, two indexes (one partial), and the change to make to it; `failing` is read at each step. */
-async function setup(engine: EngineName, failing: ReadonlySet<string>): Promise<Setup> {
-  const testDb = await createTestDb(engine)
-  const db = await openSql(parseDbUrl(testDb.url, 'db'))
-  await migrate(db, systemMigrations(db.dialect))
-  const logs: Setup['logs'] = []
-  const store = await CollectionStore.open(db, {
+/** A store on `db` whose schema changes fail at the steps `failing` holds when they run. */
+function openStore(db: SqlEngine, failing: ReadonlySet<string> = new Set(), logs: Logs = []): Promise<CollectionStore> {
+  return CollectionStore.open(db, {
     failStep: (step) => {
       if (failing.has(step)) throw new Error(`injected failure at ${step}`)
     },
     log: (message, detail) => logs.push({ message, detail }),
   })
+}
+
+interface Case {
+  prev: Collection
+  input: { name: string; fields: unknown[]; indexes: string[] }
+  /** `prev` renamed with the new indexes: what must not be there when the change is undone. */
+  undone: Collection
+}
+
+/**
+ * A collection `docs_<sfx>` with data and two indexes (one partial), and the change to make to it:
+ * a renamed table, a renamed field, a removed one, a converted one (single -> multi), a new one,
+ * and indexes that change with them.
+ */
+async function makeCase(db: SqlEngine, store: CollectionStore, sfx: string): Promise<Case> {
   const prev = await store.create({
-    name: 'docs',
+    name: `docs_${sfx}`,
     listRule: '',
     viewRule: '',
     createRule: '',
@@ -87,38 +91,49 @@ async function setup(engine: EngineName, failing: ReadonlySet<string>): Promise<
       { name: 'tags', type: 'select', values: ['a', 'b', 'c'], maxSelect: 1 },
       { name: 'n', type: 'number' },
     ],
-    indexes: ['CREATE UNIQUE INDEX idx_docs_title ON docs (title)', 'CREATE INDEX idx_docs_n ON docs (n) WHERE n > 0'],
+    indexes: [`CREATE UNIQUE INDEX idx_docs_${sfx}_title ON docs_${sfx} (title)`, `CREATE INDEX idx_docs_${sfx}_n ON docs_${sfx} (n) WHERE n > 0`],
   })
-  await db.db.insertInto('docs').values([
+  await db.db.insertInto(prev.name).values([
     { id: 'r00000000000001', title: 'one', old: 'x', tags: 'a', n: 1 },
     { id: 'r00000000000002', title: 'two', old: 'y', tags: 'b', n: 0 },
   ]).execute()
-  // Renamed table, a renamed field, a removed one, a converted one (single -> multi), a new one,
-  // and indexes that change with them.
   const fields = prev.fields
     .filter((f) => f.name !== 'old')
     .map((f) => (f.name === 'title' ? { ...f, name: 'heading' } : f.name === 'tags' ? { ...f, maxSelect: 3 } : f))
+  const name = `papers_${sfx}`
   const input = {
-    name: 'papers',
+    name,
     fields: [...fields, { name: 'extra', type: 'text' }],
-    indexes: ['CREATE UNIQUE INDEX idx_papers_heading ON papers (heading)', 'CREATE UNIQUE INDEX idx_papers_n ON papers (n) WHERE n > 0'],
+    indexes: [`CREATE UNIQUE INDEX idx_papers_${sfx}_heading ON ${name} (heading)`, `CREATE UNIQUE INDEX idx_papers_${sfx}_n ON ${name} (n) WHERE n > 0`],
   }
-  return { testDb, db, store, prev, input, logs }
+  return { prev, input, undone: { ...prev, name, indexes: input.indexes } }
 }
 
-/** A fresh start on the same database (migrations, store, HTTP API): the records API works on the collection. */
-async function assertWorksAfterRestart(url: string, name: string, expected: { unique: string; values: Record<string, unknown>[] }): Promise<void> {
+/** What the records API must show of a collection after a restart. */
+interface Expected {
+  name: string
+  unique: string
+  values: Record<string, unknown>[]
+}
+const before = (name: string): Expected => ({ name, unique: 'title', values: [{ title: 'one', old: 'x', tags: 'a' }, { title: 'two', old: 'y', tags: 'b' }] })
+const after = (name: string): Expected => ({ name, unique: 'heading', values: [{ heading: 'one', extra: '', tags: ['a'] }, { heading: 'two', extra: '', tags: ['b'] }] })
+
+/** A fresh start on the same database (migrations, store, HTTP API): the records API works on each collection. */
+async function assertWorksAfterRestart(url: string, collections: Expected[]): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'plinth-journal-'))
   const app = await createPlinth({ config: { cwd: dir, env: {}, overrides: { db: url, dir, logLevel: 'silent' } }, logger: createLogger({ logLevel: 'silent' }) })
   try {
-    const list = await app.http.inject({ method: 'GET', url: `/api/collections/${name}/records?sort=id` })
-    assert.equal(list.statusCode, 200, list.body)
-    const items = list.json<{ items: Record<string, unknown>[] }>().items
-    assert.deepEqual(items.map((it) => Object.fromEntries(Object.keys(expected.values[0]!).map((k) => [k, it[k]]))), expected.values)
-    const created = await app.http.inject({ method: 'POST', url: `/api/collections/${name}/records`, payload: { [expected.unique]: 'three', n: 7 } })
-    assert.equal(created.statusCode, 200, created.body)
-    // The unique index is in the table itself, not only in the definition.
-    await assert.rejects(app.sql.writer().db.insertInto(name).values({ id: 'r00000000000009', [expected.unique]: 'one' }).execute(), (e) => e instanceof SqlUniqueViolationError)
+    for (const expected of collections) {
+      const { name } = expected
+      const list = await app.http.inject({ method: 'GET', url: `/api/collections/${name}/records?sort=id` })
+      assert.equal(list.statusCode, 200, `${name}: ${list.body}`)
+      const items = list.json<{ items: Record<string, unknown>[] }>().items
+      assert.deepEqual(items.map((it) => Object.fromEntries(Object.keys(expected.values[0]!).map((k) => [k, it[k]]))), expected.values, name)
+      const created = await app.http.inject({ method: 'POST', url: `/api/collections/${name}/records`, payload: { [expected.unique]: 'three', n: 7 } })
+      assert.equal(created.statusCode, 200, `${name}: ${created.body}`)
+      // The unique index is in the table itself, not only in the definition.
+      await assert.rejects(app.sql.writer().db.insertInto(name).values({ id: 'r00000000000009', [expected.unique]: 'one' }).execute(), (e) => e instanceof SqlUniqueViolationError)
+    }
   } finally {
     await app.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -152,132 +167,113 @@ function failingNthDdl(engine: SqlEngine, n: number): { engine: SqlEngine; arm()
   }
 }
 
-const before = { unique: 'title', values: [{ title: 'one', old: 'x', tags: 'a' }, { title: 'two', old: 'y', tags: 'b' }] }
-const after = { unique: 'heading', values: [{ heading: 'one', extra: '', tags: ['a'] }, { heading: 'two', extra: '', tags: ['b'] }] }
-
 for (const { engine, skip } of await engines()) {
   describe(`collection changes that fail halfway: ${engine}`, { skip }, () => {
-    for (const step of ['indexes-dropped', 'renamed', 'moved', 'placed', 'indexed']) {
-      test(`a failure at "${step}" is undone: table and definition agree, now and after a restart`, async () => {
+    // One database for the whole suite; each test works on collections of its own.
+    let testDb: TestDb
+    let db: SqlEngine
+    const restart: Expected[] = []
+    beforeAll(async () => {
+      testDb = await createTestDb(engine)
+      db = await openSql(parseDbUrl(testDb.url, 'db'))
+      await migrate(db, systemMigrations(db.dialect))
+    })
+    afterAll(async () => {
+      await db?.close()
+      await testDb?.drop()
+    })
+    const journal = () => db.db.selectFrom(JOURNAL_TABLE).select(['id', 'step']).execute()
+
+    for (const [i, step] of ['indexes-dropped', 'renamed', 'moved', 'placed', 'indexed'].entries()) {
+      test(`a failure at "${step}" is undone: table and definition agree, now and after the store reopens`, async () => {
         const failing = new Set<string>()
-        const s = await setup(engine, failing)
+        const store = await openStore(db, failing)
+        const c = await makeCase(db, store, `p${i}`)
         failing.add(step)
-        try {
-          await assert.rejects(s.store.update('docs', s.input), (e: Error) => e.cause instanceof Error && /injected failure/.test(e.cause.message))
-          const stored = s.store.getOrThrow('docs')
-          assert.deepEqual(stored, s.prev)
-          assert.equal(s.store.get('papers'), undefined)
-          await assertConsistent(engine, s.db, stored, { ...s.prev, name: 'papers', indexes: s.input.indexes as string[] })
-          assert.deepEqual(await s.db.db.selectFrom(JOURNAL_TABLE).selectAll().execute(), [])
-          await s.db.close()
-          await assertWorksAfterRestart(s.testDb.url, 'docs', before)
-        } finally {
-          await s.db.close()
-          await s.testDb.drop()
-        }
+        await assert.rejects(store.update(c.prev.name, c.input), (e: Error) => e.cause instanceof Error && /injected failure/.test(e.cause.message))
+        assert.deepEqual(store.getOrThrow(c.prev.name), c.prev)
+        assert.equal(store.get(c.input.name), undefined)
+        await assertConsistent(engine, db, c.prev, c.undone)
+        assert.deepEqual(await journal(), [])
+        const reopened = await openStore(db)
+        assert.deepEqual(reopened.getOrThrow(c.prev.name), c.prev)
+        await assertConsistent(engine, db, c.prev, c.undone)
+        restart.push(before(c.prev.name))
       })
     }
 
     test('a failure at any one DDL statement of the change leaves table and definition agreeing', async () => {
       for (let n = 1; ; n++) {
-        const testDb = await createTestDb(engine)
-        const db = await openSql(parseDbUrl(testDb.url, 'db'))
-        try {
-          await migrate(db, systemMigrations(db.dialect))
-          const f = failingNthDdl(db, n)
-          const store = await CollectionStore.open(f.engine)
-          const prev = await store.create({ name: 'docs', fields: [{ name: 'title', type: 'text' }, { name: 'old', type: 'text' }, { name: 'tags', type: 'select', values: ['a', 'b'], maxSelect: 1 }, { name: 'n', type: 'number' }], indexes: ['CREATE UNIQUE INDEX idx_docs_title ON docs (title)', 'CREATE INDEX idx_docs_n ON docs (n) WHERE n > 0'] })
-          await db.db.insertInto('docs').values({ id: 'r00000000000001', title: 'one', old: 'x', tags: 'a', n: 1 }).execute()
-          const fields = prev.fields.filter((x) => x.name !== 'old').map((x) => (x.name === 'title' ? { ...x, name: 'heading' } : x.name === 'tags' ? { ...x, maxSelect: 2 } : x))
-          const input = { name: 'papers', fields: [...fields, { name: 'extra', type: 'text' }], indexes: ['CREATE UNIQUE INDEX idx_papers_heading ON papers (heading)', 'CREATE UNIQUE INDEX idx_papers_n ON papers (n) WHERE n > 0'] }
-          f.arm()
-          const result = await store.update('docs', input).then(
-            (next) => ({ next }),
-            (err: Error) => ({ err }),
-          )
-          if ('next' in result) {
-            await assertConsistent(engine, db, result.next, prev, true)
-            if (!f.reached()) {
-              // Past the last DDL statement: every one has been failed in turn.
-              assert.ok(n > 5, `only ${n - 1} DDL statements`)
-              return
-            }
-            // A failed clean-up (journaled engines only): the change is in force, the next start finishes it.
-            assert.equal(db.dialect.transactionalDdl, false, `statement ${n} failed but the change went through`)
-            const reopened = await CollectionStore.open(db)
-            await assertConsistent(engine, db, reopened.getOrThrow('papers'), prev)
-            continue
+        const f = failingNthDdl(db, n)
+        const store = await openStore(f.engine)
+        const c = await makeCase(db, store, `s${n}`)
+        f.arm()
+        const result = await store.update(c.prev.name, c.input).then(
+          (next) => ({ next }),
+          (err: Error) => ({ err }),
+        )
+        if ('next' in result) {
+          await assertConsistent(engine, db, result.next, c.prev, true)
+          if (!f.reached()) {
+            // Past the last DDL statement: every one has been failed in turn.
+            assert.ok(n > 5, `only ${n - 1} DDL statements`)
+            return
           }
-          assert.deepEqual(store.getOrThrow('docs'), prev)
-          await assertConsistent(engine, db, prev, { ...prev, name: 'papers', indexes: input.indexes })
-          const row = await db.db.selectFrom('docs').selectAll().executeTakeFirstOrThrow()
-          assert.deepEqual([row.title, row.old, row.tags, Number(row.n)], ['one', 'x', 'a', 1], `statement ${n}`)
-        } finally {
-          await db.close()
-          await testDb.drop()
+          // A failed clean-up (journaled engines only): the change is in force, the next start finishes it.
+          assert.equal(db.dialect.transactionalDdl, false, `statement ${n} failed but the change went through`)
+          const reopened = await openStore(db)
+          await assertConsistent(engine, db, reopened.getOrThrow(c.input.name), c.prev)
+          continue
         }
+        assert.deepEqual(store.getOrThrow(c.prev.name), c.prev)
+        await assertConsistent(engine, db, c.prev, c.undone)
+        const row = await db.db.selectFrom(c.prev.name).selectAll().where('id', '=', 'r00000000000001').executeTakeFirstOrThrow()
+        assert.deepEqual([row.title, row.old, row.tags, Number(row.n)], ['one', 'x', 'a', 1], `statement ${n}`)
       }
     })
 
     test('a failed clean-up keeps the change, and the next start finishes it', async () => {
       const failing = new Set<string>()
-      const s = await setup(engine, failing)
+      const store = await openStore(db, failing)
+      const c = await makeCase(db, store, 'cleanup')
       failing.add('clean-up')
-      try {
-        const transactional = s.db.dialect.transactionalDdl
-        // In one transaction the clean-up fails the whole change; journaled, the change is already in force.
-        if (transactional) await assert.rejects(s.store.update('docs', s.input))
-        else await s.store.update('docs', s.input)
-        const stored = s.store.get('papers') ?? s.store.getOrThrow('docs')
-        await assertConsistent(engine, s.db, stored, transactional ? { ...s.prev, name: 'papers', indexes: s.input.indexes as string[] } : s.prev, true)
-        await s.db.close()
-        const db = await openSql(parseDbUrl(s.testDb.url, 'db'))
-        try {
-          const logs: string[] = []
-          const store = await CollectionStore.open(db, { log: (m) => logs.push(m) })
-          const c = store.getOrThrow(transactional ? 'docs' : 'papers')
-          await assertConsistent(engine, db, c, transactional ? { ...s.prev, name: 'papers', indexes: s.input.indexes as string[] } : s.prev)
-          assert.equal(logs.length, transactional ? 0 : 1, logs.join('\n'))
-          if (!transactional) assert.match(logs[0]!, /change of collection papers was completed/)
-        } finally {
-          await db.close()
-        }
-        await assertWorksAfterRestart(s.testDb.url, transactional ? 'docs' : 'papers', transactional ? before : after)
-      } finally {
-        await s.db.close()
-        await s.testDb.drop()
-      }
+      const transactional = db.dialect.transactionalDdl
+      // In one transaction the clean-up fails the whole change; journaled, the change is already in force.
+      if (transactional) await assert.rejects(store.update(c.prev.name, c.input))
+      else await store.update(c.prev.name, c.input)
+      const stored = transactional ? store.getOrThrow(c.prev.name) : store.getOrThrow(c.input.name)
+      await assertConsistent(engine, db, stored, transactional ? c.undone : c.prev, true)
+      const logs: Logs = []
+      const reopened = await openStore(db, new Set(), logs)
+      await assertConsistent(engine, db, reopened.getOrThrow(stored.name), transactional ? c.undone : c.prev)
+      assert.deepEqual(logs.map((l) => l.message), transactional ? [] : [`an interrupted change of collection ${c.input.name} was completed`])
+      assert.deepEqual(await journal(), [])
+      restart.push(transactional ? before(c.prev.name) : after(c.input.name))
     })
 
     test('a change whose undo fails too (as after a crash) is undone when the store next opens', async () => {
       const failing = new Set<string>()
-      const s = await setup(engine, failing)
+      const store = await openStore(db, failing)
+      const c = await makeCase(db, store, 'crash')
       failing.add('placed').add('undo')
-      try {
-        await assert.rejects(s.store.update('docs', s.input))
-        assert.deepEqual(s.store.getOrThrow('docs'), s.prev)
-        const journaled = await s.db.db.selectFrom(JOURNAL_TABLE).select(['id', 'step']).execute()
-        assert.deepEqual(journaled, s.db.dialect.transactionalDdl ? [] : [{ id: s.prev.id, step: 'placed' }])
-        await s.db.close()
-        const db = await openSql(parseDbUrl(s.testDb.url, 'db'))
-        try {
-          const logs: string[] = []
-          const store = await CollectionStore.open(db, { log: (m) => logs.push(m) })
-          assert.deepEqual(store.getOrThrow('docs'), s.prev)
-          await assertConsistent(engine, db, s.prev, { ...s.prev, name: 'papers', indexes: s.input.indexes as string[] })
-          assert.equal(logs.length, s.db.dialect.transactionalDdl ? 0 : 1, logs.join('\n'))
-          assert.deepEqual(await db.db.selectFrom(JOURNAL_TABLE).selectAll().execute(), [])
-          // And the change itself goes through now.
-          const next = await store.update('docs', s.input)
-          await assertConsistent(engine, db, next, s.prev)
-        } finally {
-          await db.close()
-        }
-        await assertWorksAfterRestart(s.testDb.url, 'papers', after)
-      } finally {
-        await s.db.close()
-        await s.testDb.drop()
-      }
+      await assert.rejects(store.update(c.prev.name, c.input))
+      assert.deepEqual(store.getOrThrow(c.prev.name), c.prev)
+      assert.deepEqual(await journal(), db.dialect.transactionalDdl ? [] : [{ id: c.prev.id, step: 'placed' }])
+      const logs: Logs = []
+      const reopened = await openStore(db, new Set(), logs)
+      assert.deepEqual(reopened.getOrThrow(c.prev.name), c.prev)
+      await assertConsistent(engine, db, c.prev, c.undone)
+      assert.deepEqual(logs.map((l) => l.message), db.dialect.transactionalDdl ? [] : [`an interrupted change of collection ${c.input.name} was undone`])
+      assert.deepEqual(await journal(), [])
+      // And the change itself goes through now.
+      const next = await reopened.update(c.prev.name, c.input)
+      await assertConsistent(engine, db, next, c.prev)
+      restart.push(after(c.input.name))
+    })
+
+    test('after all that, a restart serves every collection through the records API', async () => {
+      assert.equal(restart.length, 7)
+      await assertWorksAfterRestart(testDb.url, restart)
     })
   })
 }
