@@ -48,15 +48,18 @@ export async function syncCollections(store: SyncedStore, bus: Bus, log: SyncLog
   const intervalMs = opts.intervalMs ?? DEFAULT_SYNC_INTERVAL_MS
   let stopped = false
 
+  // Reloads under way, so `stop` can wait for them rather than let them read a closed database.
+  const running = new Set<Promise<void>>()
   const reload = async (why: string, version: string) => {
     if (stopped || version === store.version) return
     const from = store.version
-    try {
-      await store.reload()
-      log.info({ from, to: store.version, why }, 'collections: reloaded for a schema change on another node')
-    } catch (err) {
-      log.warn({ err: (err as Error).message, why }, 'collections: reload failed, retried on the next check')
-    }
+    const done = store.reload().then(
+      () => log.info({ from, to: store.version, why }, 'collections: reloaded for a schema change on another node'),
+      (err: unknown) => log.warn({ err: (err as Error).message, why }, 'collections: reload failed, retried on the next check'),
+    )
+    running.add(done)
+    await done
+    running.delete(done)
   }
 
   const unsubscribe: Unsubscribe = await bus.subscribe(topic, (message) => reload('bus', message))
@@ -66,22 +69,27 @@ export async function syncCollections(store: SyncedStore, bus: Bus, log: SyncLog
     })
   })
 
-  // One check at a time: a slow database must not pile up reads.
-  let checking = false
-  const check = async () => {
+  // One check at a time: a slow database must not pile up reads. `stop` waits for the one running,
+  // so it never reads from a database the caller is about to close.
+  let checking: Promise<void> | undefined
+  const check = () => {
     if (checking || stopped) return
-    checking = true
-    try {
-      await reload('timer', await store.storedVersion())
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'collections: reading the schema version failed')
-    } finally {
-      checking = false
-    }
+    checking = (async () => {
+      try {
+        await reload('timer', await store.storedVersion())
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'collections: reading the schema version failed')
+      } finally {
+        checking = undefined
+      }
+    })()
   }
-  const timer = intervalMs > 0 ? setInterval(() => void check(), intervalMs) : undefined
+  const timer = intervalMs > 0 ? setInterval(check, intervalMs) : undefined
   // NB: the timer must not keep a process alive that is otherwise done.
   timer?.unref()
+  // A change made elsewhere between the store's first load and the subscription sent its message
+  // to nobody here: look once now rather than a whole interval later.
+  check()
 
   return async () => {
     if (stopped) return
@@ -89,5 +97,7 @@ export async function syncCollections(store: SyncedStore, bus: Bus, log: SyncLog
     if (timer) clearInterval(timer)
     removeListener()
     await unsubscribe()
+    await checking
+    await Promise.all(running)
   }
 }
