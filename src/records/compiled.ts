@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.ts'
 import { rowDecoder, type RowDecoder } from './fields/row.ts'
-import { parseFilter, type Expr } from './filter/parser.ts'
+import { parseCached, type Expr } from './filter/index.ts'
 import { isAuthCollection, type Collection, type Field, type Rule } from './model.ts'
 
 /**
@@ -60,12 +60,15 @@ function deepFreeze<T>(v: T): T {
   return v
 }
 
-/** Parses one rule; see `CompiledRule`. The tree is frozen: it is shared by every request. */
+/**
+ * Parses one rule; see `CompiledRule`. The tree comes frozen from the filter's parse cache: it is
+ * shared by every request, and with the paths that compile the same text by itself.
+ */
 export function compileRule(rule: Rule): CompiledRule {
   if (rule === null) return { kind: 'deny' }
   if (rule.trim() === '') return { kind: 'allow' }
   try {
-    return { kind: 'expr', text: rule, tree: deepFreeze(parseFilter(rule)) }
+    return { kind: 'expr', text: rule, tree: parseCached(rule) }
   } catch (error) {
     if (!(error instanceof ApiError)) throw error
     return { kind: 'expr', text: rule, tree: undefined, error }
