@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import type { Bus } from '../../src/bus/bus.ts'
+import { BusUnavailableError, type Bus } from '../../src/bus/bus.ts'
 import { memoryBus } from '../../src/bus/memory.ts'
 import { redisBus } from '../../src/bus/redis.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
@@ -160,5 +160,31 @@ describe('collections sync: one SQLite file, in-process buses that do not reach 
     // Several timer periods with no change: the snapshot object stays the same one.
     await new Promise((resolve) => setTimeout(resolve, 400))
     assert.equal(a.store.snapshot, snapshot)
+  })
+})
+
+describe('collections sync: a bus that cannot publish', () => {
+  let nodes: Awaited<ReturnType<typeof twoNodes>>
+  before(async () => {
+    nodes = await twoNodes('sqlite', async () => memoryBus(), 0)
+  })
+  after(async () => nodes?.close())
+
+  test('the change still succeeds; the lost message is logged, not thrown', async () => {
+    const { a } = nodes
+    const broken: Bus = {
+      name: 'redis',
+      publish: async () => {
+        throw new BusUnavailableError()
+      },
+      subscribe: async () => async () => {},
+      close: async () => {},
+    }
+    const stop = await syncCollections(a.store, broken, a.log, { intervalMs: 0 })
+    const logged = a.log.waitFor('collections: schema change not published; other nodes catch up on their next check')
+    const created = await a.store.create({ name: 'unsent' })
+    await logged
+    assert.equal(a.store.get('unsent')?.id, created.id)
+    await stop()
   })
 })
