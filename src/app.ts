@@ -26,6 +26,8 @@ import './auth/request.ts'
 import { openMailer } from './mail/open.ts'
 import type { Mailer } from './mail/mail.ts'
 import { CollectionStore } from './records/collections/store.ts'
+import { syncCollections } from './records/collections/sync.ts'
+import { memoryBus } from './bus/memory.ts'
 import { memoryCounters } from './counters/memory.ts'
 import { AuthThrottle, logLocks } from './auth/throttle.ts'
 import { compileFilter } from './records/filter/index.ts'
@@ -100,6 +102,10 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
       void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: ruleCheckRequest, allowHidden: true }),
     log: (message, detail) => log.warn(detail, message),
   })
+  // Schema changes reach the other nodes over the bus, and the stored version is also checked on a
+  // timer (see sync.ts). NB: an in-process bus until the bus port is wired here (then: that bus).
+  const bus = memoryBus()
+  const stopSync = await syncCollections(collections, bus, log)
   const mail = await openMailer(config.mail, log)
   const publicUrl = (config.publicUrl || usableUrl(listenTarget(config.http))).replace(/\/+$/, '')
   // Auth reads the primary: a token must stop working the moment its password changes.
@@ -208,7 +214,8 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)
-          await Promise.allSettled([sql.close(), mail.close(), counters.close()])
+          await stopSync().catch(() => undefined)
+          await Promise.allSettled([sql.close(), mail.close(), counters.close(), bus.close()])
         }
       })()
       return stopping

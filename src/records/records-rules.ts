@@ -1,7 +1,8 @@
 import type { RawBuilder, SqlBool } from 'kysely'
 import { ApiError } from '../errors.ts'
 import type { SqlDialect } from '../sql/dialect.ts'
-import { compileFilter, type FilterScope } from './filter/index.ts'
+import { compiledOf, type CompiledRule } from './compiled.ts'
+import { compileFilter, compileParsed, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
 import type { RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
@@ -12,6 +13,8 @@ export type RuleAccess = { kind: 'allow' } | { kind: 'deny' } | { kind: 'where';
 /**
  * PocketBase's rule semantics: superusers pass every rule; `null` lets nobody else in; `''` lets
  * everyone in; an expression lets in the rows it matches (compiled with `@request.*` of this request).
+ * A rule of `collection` is taken already parsed from its compiled form; any other text (a rule
+ * of another version of the collection, say) is parsed through the filter's parse cache.
  */
 export function ruleAccess(
   rule: Rule,
@@ -22,7 +25,20 @@ export function ruleAccess(
   if (request.auth?.isSuperuser) return { kind: 'allow' }
   if (rule === null) return { kind: 'deny' }
   if (rule.trim() === '') return { kind: 'allow' }
-  return { kind: 'where', where: compileFilter(rule, { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true }) }
+  const compiled = compiledOf(collection).ruleByText(rule)
+  const scope: FilterScope = { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true }
+  return { kind: 'where', where: compiled ? compiledRuleWhere(compiled, scope) : compileFilter(rule, scope) }
+}
+
+/**
+ * The SQL condition of a parsed rule expression for one request. A rule that did not parse when
+ * the collection was compiled is parsed again here, so it fails with the same `invalid_filter`
+ * as it always did; `allow` is TRUE and `deny` an error (callers decide those before asking).
+ */
+export function compiledRuleWhere(rule: CompiledRule, scope: FilterScope): RawBuilder<SqlBool> {
+  if (rule.kind === 'deny') throw new Error('compiledRuleWhere: a null rule has no condition')
+  if (rule.kind === 'allow') return compileParsed(undefined, scope)
+  return rule.error === undefined ? compileParsed(rule.tree, scope) : compileFilter(rule.text, scope)
 }
 
 /** What only superusers may name in a client's `filter` or `sort` (PocketBase's list, same order). */

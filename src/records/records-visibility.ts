@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely'
 import type { SqlDialect } from '../sql/dialect.ts'
-import { compileFilter } from './filter/index.ts'
-import { isAuthCollection, type Collection } from './model.ts'
+import { compiledOf } from './compiled.ts'
+import type { Collection } from './model.ts'
+import { compiledRuleWhere } from './records-rules.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
@@ -22,8 +23,7 @@ export function visibleRecord(collection: Collection, record: RecordJson, reques
  */
 export function stripRecord(collection: Collection, record: RecordJson, show: { showHidden: boolean; showEmail: boolean }): RecordJson {
   const out: Record<string, unknown> = {}
-  const hidden = new Set(collection.fields.filter((f) => f.hidden).map((f) => f.name))
-  const auth = isAuthCollection(collection)
+  const { hidden, isAuth: auth } = compiledOf(collection)
   for (const [key, value] of Object.entries(record)) {
     if (key === 'password' || key === 'tokenKey') continue
     if (auth && key === 'email' ? !show.showEmail : hidden.has(key) && !show.showHidden) continue
@@ -44,10 +44,11 @@ export async function managedIds(
   request: RequestInfo,
   deps: { registry: CollectionRegistry; capabilities: SqlDialect },
 ): Promise<Set<string>> {
-  if (!isAuthCollection(collection) || !request.auth || request.auth.isSuperuser || ids.length === 0) return new Set()
-  const rule = collection.manageRule
-  if (rule === null || rule.trim() === '') return new Set()
-  const where = compileFilter(rule, { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true })
+  const compiled = compiledOf(collection)
+  if (!compiled.isAuth || !request.auth || request.auth.isSuperuser || ids.length === 0) return new Set()
+  const rule = compiled.rules.manage
+  if (rule.kind !== 'expr') return new Set()
+  const where = compiledRuleWhere(rule, { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true })
   const rows = await db.selectFrom(collection.name).select(sql.ref(`${collection.name}.id`).as('id')).where(sql.ref(`${collection.name}.id`), 'in', ids).where(where).execute()
   return new Set(rows.map((r: { id: unknown }) => String(r.id)))
 }

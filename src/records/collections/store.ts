@@ -4,6 +4,8 @@ import type { SqlEngine } from '../../sql/sql.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { isAuthCollection, nowDate, type Collection, type CollectionType } from '../model.ts'
 import type { CollectionRegistry } from '../registry.ts'
+import { buildSnapshot, type SchemaSnapshot } from '../compiled.ts'
+import { bumpSchemaVersion, readSchemaVersion } from './version.ts'
 import { defaultCollectionId, initDefaultFields, newCollection, newSecret } from './defaults.ts'
 import { fieldError, hasErrors, setError, type ErrorTree } from './errors.ts'
 import { formatIndex, parseIndex } from './index-definition.ts'
@@ -30,17 +32,14 @@ export interface CollectionStoreOptions {
   failStep?: (step: string) => void
 }
 
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v)
-    for (const x of Object.values(v)) deepFreeze(x)
-  }
-  return v
-}
+/** Told the schema version after each committed change made through this store. */
+export type ChangeListener = (version: string) => void
 
 /**
- * The collections: `_collections` cached in memory (frozen objects: copy before changing), and the
- * only writer of record-table schemas.
+ * The collections: `_collections` cached in memory as an immutable snapshot, compiled (frozen
+ * objects: copy before changing; see `records/compiled.ts`), and the only writer of record-table
+ * schemas. Each change also stores a new schema version (`version.ts`), which `sync.ts` uses to
+ * tell the other nodes to reload.
  *
  * Every change validates the definition as PocketBase does, then changes the real table and the
  * `_collections` row together. Where the engine has transactional DDL that happens in one
@@ -55,9 +54,12 @@ export class CollectionStore implements CollectionRegistry {
   readonly dialect: SqlDialect
   validateRule: CollectionStoreOptions['validateRule']
   onChange: CollectionStoreOptions['onChange']
-  #list: Collection[] = []
-  #byId = new Map<string, Collection>()
-  #byName = new Map<string, Collection>()
+  /** NB: replaced whole (one assignment), never changed in place: see `snapshot`. */
+  #snapshot: SchemaSnapshot = buildSnapshot('', [])
+  /** Reloads are numbered as they start; an older one finishing late never replaces a newer one. */
+  #reloads = 0
+  #loaded = 0
+  readonly #listeners = new Set<ChangeListener>()
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor(
@@ -84,31 +86,72 @@ export class CollectionStore implements CollectionRegistry {
 
   /** Settles the journal's leftovers (see schema-journal.ts), saying so in the log. */
   async #settle(db: Db): Promise<void> {
-    for (const { entry, action } of await settle(db, this.dialect)) {
+    const settled = await settle(db, this.dialect)
+    // Other nodes may have loaded the half-changed definition: a new version makes them reload.
+    if (settled.length) await bumpSchemaVersion(db)
+    for (const { entry, action } of settled) {
       const name = entry.next?.name ?? entry.prev?.name
       this.#log(`an interrupted change of collection ${name} was ${action === 'undone' ? 'undone' : 'completed'}`, { collection: entry.id, step: entry.step, action })
     }
   }
 
+  /**
+   * The schema as last loaded: the collections and their compiled forms at one version. A caller
+   * that keeps this object sees one consistent schema however many reloads happen meanwhile.
+   */
+  get snapshot(): SchemaSnapshot {
+    return this.#snapshot
+  }
+
+  /** The schema version loaded here ('' before the first change ever). */
+  get version(): string {
+    return this.#snapshot.version
+  }
+
   get(idOrName: string): Collection | undefined {
-    return this.#byId.get(idOrName) ?? this.#byName.get(idOrName.toLowerCase())
+    return this.#snapshot.get(idOrName)
   }
 
   getOrThrow(idOrName: string): Collection {
-    const c = this.get(idOrName)
-    if (!c) throw new ApiError('not_found')
-    return c
+    return this.#snapshot.getOrThrow(idOrName)
   }
 
+  /** NB: frozen (a snapshot's list): copy before sorting. */
   all(): Collection[] {
     return this.#list
   }
 
+  get #list(): Collection[] {
+    return this.#snapshot.collections as Collection[]
+  }
+
+  /** The version stored in the database now: one cheap read, to learn whether `reload()` is due. */
+  storedVersion(): Promise<string> {
+    return readSchemaVersion(this.engine.db)
+  }
+
+  /**
+   * Re-reads `_collections` and swaps in a new snapshot. The version is read before the rows: a
+   * change committed in between then leaves this node with new rows under the old version, which
+   * the next version check reloads again, never with old rows under the new version, which it would
+   * take for current.
+   */
   async reload(): Promise<void> {
+    const ticket = ++this.#reloads
+    const version = await readSchemaVersion(this.engine.db)
     const rows = (await this.engine.db.selectFrom('_collections').selectAll().orderBy('created').orderBy('id').execute()) as CollectionRow[]
-    this.#list = rows.map((r) => deepFreeze(rowToCollection(r)))
-    this.#byId = new Map(this.#list.map((c) => [c.id, c]))
-    this.#byName = new Map(this.#list.map((c) => [c.name.toLowerCase(), c]))
+    if (ticket < this.#loaded) return
+    this.#loaded = ticket
+    this.#snapshot = buildSnapshot(version, rows.map(rowToCollection))
+  }
+
+  /**
+   * Calls `listener` with the new version after each change committed through this store (in
+   * addition to the `onChange` option); returns the function that removes it.
+   */
+  addChangeListener(listener: ChangeListener): () => void {
+    this.#listeners.add(listener)
+    return () => void this.#listeners.delete(listener)
   }
 
   /** Runs changes one at a time, then reloads the cache and notifies. */
@@ -126,6 +169,7 @@ export class CollectionStore implements CollectionRegistry {
     this.#queue = run.catch(() => undefined)
     return run.then((v) => {
       this.onChange?.()
+      for (const listener of [...this.#listeners]) listener(this.version)
       return v
     })
   }
@@ -137,7 +181,13 @@ export class CollectionStore implements CollectionRegistry {
    */
   async #inTransaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const transactional = this.dialect.transactionalDdl
-    return this.engine.withoutStatementTimeout((db) => (transactional ? db.transaction().execute(fn) : fn(db)))
+    // The new schema version commits with the change, so no node can read one without the other.
+    const change = async (db: Db) => {
+      const result = await fn(db)
+      await bumpSchemaVersion(db)
+      return result
+    }
+    return this.engine.withoutStatementTimeout((db) => (transactional ? db.transaction().execute(change) : change(db)))
   }
 
   #context(others: Collection[], next: Collection): ValidateContext {

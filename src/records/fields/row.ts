@@ -2,15 +2,40 @@ import { isMulti, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
 import { toGeoPoint } from './cast.ts'
 
+/** Turns one column value, as the driver returns it, into the field's API value. */
+export type FieldDecoder = (v: unknown) => unknown
+
+/** Turns a row into API JSON. */
+export type RowDecoder = (row: Record<string, unknown>) => RecordJson
+
+const decoders = new WeakMap<Collection, RowDecoder>()
+
 /**
  * A database row to API JSON. Drivers differ (SQLite and MariaDB return JSON as text, PostgreSQL
  * JSONB and MySQL JSON as parsed values; booleans come as 0/1 or true/false), so every value is
- * normalized here to one form per field type.
+ * normalized here to one form per field type. The decoder is built once per frozen collection
+ * object, i.e. once per schema version (see `rowDecoder`).
  */
 export function rowToRecord(collection: Collection, row: Record<string, unknown>): RecordJson {
-  const out: RecordJson = { collectionId: collection.id, collectionName: collection.name, id: String(row.id ?? '') }
-  for (const f of collection.fields) out[f.name] = columnToApi(f, row[f.name])
-  return out
+  return rowDecoder(collection)(row)
+}
+
+/**
+ * The row decoder of `collection`, with each field's decoder chosen once. Cached for a frozen
+ * collection (the store's); NB: an unfrozen one may still change, so it gets a fresh decoder each time.
+ */
+export function rowDecoder(collection: Collection): RowDecoder {
+  const hit = decoders.get(collection)
+  if (hit) return hit
+  const { id: collectionId, name: collectionName } = collection
+  const fields = collection.fields.map((f) => [f.name, fieldDecoder(f)] as const)
+  const decode: RowDecoder = (row) => {
+    const out: RecordJson = { collectionId, collectionName, id: String(row.id ?? '') }
+    for (const [name, decodeField] of fields) out[name] = decodeField(row[name])
+    return out
+  }
+  if (Object.isFrozen(collection) && Object.isFrozen(collection.fields)) decoders.set(collection, decode)
+  return decode
 }
 
 function parseJsonText(v: unknown): unknown {
@@ -22,29 +47,48 @@ function parseJsonText(v: unknown): unknown {
   }
 }
 
+/** One column value to the field's API value (see `fieldDecoder`). */
 export function columnToApi(f: Field, v: unknown): unknown {
-  if (isMulti(f)) {
-    const parsed = parseJsonText(v ?? '[]')
-    if (Array.isArray(parsed)) return parsed.map(String)
-    return typeof parsed === 'string' && parsed !== '' ? [parsed] : []
-  }
+  return fieldDecoder(f)(v)
+}
+
+const decodeMulti: FieldDecoder = (v) => {
+  const parsed = parseJsonText(v ?? '[]')
+  if (Array.isArray(parsed)) return parsed.map(String)
+  return typeof parsed === 'string' && parsed !== '' ? [parsed] : []
+}
+
+const decodeNumber: FieldDecoder = (v) => {
+  const n = typeof v === 'number' ? v : Number(v ?? 0)
+  return Number.isFinite(n) ? n : 0
+}
+
+const decodeBool: FieldDecoder = (v) => v === true || v === 1 || v === '1' || v === 't' || v === 'true' || (typeof v === 'bigint' && v !== 0n)
+
+// NB: a string is JSON text on SQLite/MariaDB; PostgreSQL returns JSONB already parsed, so
+// there a JSON string value arrives as a JS string (see the lead note on pg's jsonb parser).
+const decodeJson: FieldDecoder = (v) => (v === undefined ? null : parseJsonText(v))
+
+const decodeText: FieldDecoder = (v) => {
+  if (v === null || v === undefined) return ''
+  if (typeof v === 'string') return v
+  if (v instanceof Date) return v.toISOString().replace('T', ' ')
+  return String(v)
+}
+
+/** The decoder for one field, chosen by its type (and whether it holds several values). */
+export function fieldDecoder(f: Field): FieldDecoder {
+  if (isMulti(f)) return decodeMulti
   switch (f.type) {
-    case 'number': {
-      const n = typeof v === 'number' ? v : Number(v ?? 0)
-      return Number.isFinite(n) ? n : 0
-    }
+    case 'number':
+      return decodeNumber
     case 'bool':
-      return v === true || v === 1 || v === '1' || v === 't' || v === 'true' || (typeof v === 'bigint' && v !== 0n)
+      return decodeBool
     case 'json':
-      // NB: a string is JSON text on SQLite/MariaDB; PostgreSQL returns JSONB already parsed, so
-      // there a JSON string value arrives as a JS string (see the lead note on pg's jsonb parser).
-      return v === undefined ? null : parseJsonText(v)
+      return decodeJson
     case 'geoPoint':
-      return toGeoPoint(v)
+      return toGeoPoint
     default:
-      if (v === null || v === undefined) return ''
-      if (typeof v === 'string') return v
-      if (v instanceof Date) return v.toISOString().replace('T', ' ')
-      return String(v)
+      return decodeText
   }
 }

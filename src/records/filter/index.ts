@@ -10,8 +10,41 @@ import type { Resolved } from './operand.ts'
 import type { FilterScope } from './scope.ts'
 import type { Operand } from './parser.ts'
 
-export type { FilterScope }
+export type { FilterScope, Expr }
 export { parseFilter }
+
+/** How many parsed filters `parseCached` keeps (rules and recent client filters). */
+export const PARSE_CACHE_SIZE = 500
+
+const parsed = new Map<string, Expr | undefined>()
+
+function freeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const x of Object.values(v)) freeze(x)
+  }
+  return v
+}
+
+/**
+ * `parseFilter` with a bounded cache keyed by the text (least recently used out first), for the
+ * rule texts that are compiled on every request through paths that have no compiled collection
+ * at hand (`@collection` rules, the email-visibility manageRule, ad hoc rule checks). Trees are
+ * frozen, since every request shares them. Errors are not cached: a bad filter is re-parsed and
+ * fails again with a fresh error.
+ */
+export function parseCached(expr: string): Expr | undefined {
+  if (parsed.has(expr)) {
+    const tree = parsed.get(expr)
+    parsed.delete(expr)
+    parsed.set(expr, tree)
+    return tree
+  }
+  const tree = freeze(parseFilter(expr))
+  parsed.set(expr, tree)
+  if (parsed.size > PARSE_CACHE_SIZE) parsed.delete(parsed.keys().next().value!)
+  return tree
+}
 
 /**
  * The most table aliases (relation hops, back-relations, `@collection` and multi-value scans, each
@@ -60,7 +93,14 @@ function compileExpr(ctx: ResolveContext, comparer: Comparer, e: Expr): RawBuild
  * parameter; identifiers are quoted by Kysely after they were checked against the schema.
  */
 export function compileFilter(expr: string, scope: FilterScope): RawBuilder<SqlBool> {
-  const tree = parseFilter(expr)
+  return compileParsed(parseCached(expr), scope)
+}
+
+/**
+ * `compileFilter` for a filter parsed earlier (a compiled collection's rule tree, see
+ * `records/compiled.ts`); undefined (an empty filter) compiles to TRUE.
+ */
+export function compileParsed(tree: Expr | undefined, scope: FilterScope): RawBuilder<SqlBool> {
   if (!tree) return TRUE
   const ctx = context(scope)
   return withCollectionJoins(ctx, compileExpr(ctx, new Comparer(ctx.dialect, scope.capabilities), guardGuestAuth(tree, scope)))
