@@ -185,7 +185,7 @@ export async function openPorts(config: Readonly<PlinthConfig>, ctx: Omit<PortCo
     redis(url) {
       let c = connections.get(url)
       if (!c) {
-        c = import('./redis/client.ts').then((m) => m.openRedis(url, { log: ctx.log, name: 'ports' }))
+        c = import('./redis/client.ts').then((m) => m.openRedis(url, { log: ctx.log, name: 'shared' }))
         connections.set(url, c)
       }
       return c
