@@ -143,6 +143,9 @@ describe('Redis down', { skip: !hasRedisServer && 'no redis-server binary' }, ()
     assert.equal(await health(), 'ok')
     await s.app.cache.set('k', 'v', 60_000)
     assert.equal((await s.app.cache.get('k'))?.toString(), 'v')
+    const heard: string[] = []
+    let onHeard = () => {}
+    await s.app.bus.subscribe('news', (m) => (heard.push(m), onHeard()))
 
     // The connection cache and counters share (the bus has a second one, for its subscriptions).
     const lost = s.logged('redis: connection lost, reconnecting', { connection: 'shared' })
@@ -157,10 +160,17 @@ describe('Redis down', { skip: !hasRedisServer && 'no redis-server binary' }, ()
     await s.app.cache.set('k2', 'v2', 60_000) // does not throw
     assert.equal(await health(), 'unreachable')
     assert.equal((await s.app.http.inject('/api/health')).statusCode, 200, 'the node itself stays healthy')
+    await assert.rejects(s.app.bus.publish('news', 'lost'), { name: 'BusUnavailableError' })
 
     const back = s.logged('redis: reconnected', { connection: 'shared' })
+    const resubscribed = s.logged('bus: resubscribed')
     server = await privateRedis(port)
     await back
+    await resubscribed
+    const delivered = new Promise<void>((resolve) => (onHeard = resolve))
+    await s.app.bus.publish('news', 'after the outage')
+    await delivered
+    assert.deepEqual(heard, ['after the outage'], 'the bus came back by itself; nothing from the outage')
     assert.equal((await signIn(s.app, 'member-pass-1')).statusCode, 200)
     assert.equal(await health(), 'ok')
   })
