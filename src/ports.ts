@@ -168,15 +168,19 @@ export interface OpenedPorts {
 }
 
 /** A descriptor seen without its types, as the loop sees every entry. */
-type AnyDescriptor = PortDescriptor<unknown, { engine: string }>
+export type AnyDescriptor = PortDescriptor<unknown, { engine: string }>
 
 /**
  * Opens every port of `portList` in order. Every URL is parsed before anything opens (a typo in
  * `bus` must not leave a half-migrated database behind); if a port then fails to open, the ones
  * already open are closed and the error is thrown as it came (a StartupError names its key).
  */
-export async function openPorts(config: Readonly<PlinthConfig>, ctx: Omit<PortContext, 'redis' | 'config'>): Promise<OpenedPorts> {
-  const list = portList as readonly AnyDescriptor[]
+export async function openPorts(
+  config: Readonly<PlinthConfig>,
+  ctx: Omit<PortContext, 'redis' | 'config'>,
+  /** Tests pass their own list; the result is typed as `Ports` only for the default one. */
+  list: readonly AnyDescriptor[] = portList as readonly AnyDescriptor[],
+): Promise<OpenedPorts> {
   const targets = list.map((d) => d.parse(config[d.key], config))
   const connections = new Map<string, Promise<RedisConnection>>()
   const context: PortContext = {

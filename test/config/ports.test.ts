@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, maskSecrets, type LoadOptions } from '../../sr
 import { ConfigSchema, envKeys } from '../../src/config/schema.ts'
 import { createLogger } from '../../src/log.ts'
 import { Metrics } from '../../src/metrics.ts'
-import { openPorts, portList } from '../../src/ports.ts'
+import { openPorts, portList, type AnyDescriptor } from '../../src/ports.ts'
 
 function load(opts: LoadOptions = {}) {
   return loadConfig({ env: {}, cwd: mkdtempSync(path.join(tmpdir(), 'plinth-ports-')), ...opts })
@@ -109,6 +109,21 @@ describe('the port list', () => {
     const bad = { ...good, bus: 'kafka://broker:9092' }
     await assert.rejects(openPorts(bad, { log: createLogger({ logLevel: 'silent' }), metrics: new Metrics() }), /^ConfigError: config: bus: unsupported scheme "kafka"/)
     assert.ok(!existsSync(path.join(cwd, 'plinth_data')), 'the SQLite file was never created')
+  })
+
+  test('a port that fails to open closes the ones opened before it, in reverse order', async () => {
+    const closed: string[] = []
+    const fake = (key: 'db' | 'mail' | 'cache', fail = false): AnyDescriptor => ({
+      key,
+      env: `PLINTH_${key.toUpperCase()}`,
+      defaultUrl: 'memory://',
+      parse: () => ({ engine: 'memory' }),
+      engines: { memory: async () => (fail ? Promise.reject(new Error(`${key}: cannot open`)) : key) },
+      close: async () => void closed.push(key),
+    })
+    const list = [fake('db'), fake('mail'), fake('cache', true)]
+    await assert.rejects(openPorts(load(), { log: createLogger({ logLevel: 'silent' }), metrics: new Metrics() }, list), /cache: cannot open/)
+    assert.deepEqual(closed, ['mail', 'db'])
   })
 
   test('opens the embedded engines by default and closes them all', async () => {
