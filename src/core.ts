@@ -58,6 +58,10 @@ export interface Core {
  * Opens the core for `config`: every port in the order `portList` gives (closing those already
  * open if one fails), then the collection store and the records service. Throws a StartupError
  * (one line naming the key) for a setting or an engine the operator must fix.
+ *
+ * Redis unreachable at start is not an error: its connection retries in the background (logged
+ * as a warning), the cache acts as empty and counters answer 503 until it is back, so a node can
+ * start during a Redis restart and the operator sees the outage in the log and `/api/health`.
  */
 export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions): Promise<Core> {
   const log = opts.logger

@@ -40,6 +40,7 @@ export interface Ports {
   counters: Counters
   bus: Bus
 }
+/** A port's name, which is also its config key. */
 export type PortKey = keyof Ports
 
 /** What an engine may use while it opens. */
@@ -81,7 +82,11 @@ function describePort<T, Target extends { engine: string }>(d: PortDescriptor<T,
 }
 
 const sampleDefaults = defaults('./plinth_data')
-const envOf = (key: PortKey) => envVarOf(key) ?? `PLINTH_${key.toUpperCase()}`
+const envOf = (key: PortKey): string => {
+  const name = envVarOf(key)
+  if (!name) throw new Error(`ports: no environment variable maps to the config key ${key} (config/schema.ts envKeys)`)
+  return name
+}
 
 async function openDb(target: DbTarget, ctx: PortContext): Promise<SqlRouter> {
   // The SQL port keeps its engine switch (and each driver's lazy import) in `sql/open.ts`.

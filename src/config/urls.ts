@@ -180,6 +180,7 @@ export interface RedisStateTarget {
   url: string
   redis: RedisTarget
 }
+/** What the `cache`, `counters` and `bus` URLs name: an engine and its settings. */
 export type CacheTarget = MemoryTarget<'maxBytes'> | RedisStateTarget
 export type CountersTarget = MemoryTarget<'maxKeys'> | RedisStateTarget
 export type BusTarget = MemoryTarget<never> | RedisStateTarget
