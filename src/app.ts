@@ -2,14 +2,11 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { loadConfig, type LoadOptions } from './config/load.ts'
 import type { PlinthConfig } from './config/schema.ts'
-import { parseDbUrl } from './config/urls.ts'
 import { installErrorHandling } from './api/error-handler.ts'
 import { healthRoutes } from './api/health.ts'
 import { metricsRoutes } from './api/metrics.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
-import { migrate } from './sql/migrate.ts'
-import { systemMigrations } from './records/collections/migrations.ts'
 import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
 import { installJsonBodyParser } from './api/json-body.ts'
@@ -19,24 +16,17 @@ import { ERROR_CODE_HEADER } from './errors.ts'
 import { listenTarget, listenError, usableUrl } from './config/listen.ts'
 import { recordsRoutes } from './api/records.ts'
 import { batchRoutes } from './api/batch.ts'
-import { RecordsService } from './records/records-service.ts'
-import { RecordHooks } from './records/hooks.ts'
+import type { RecordsService } from './records/records-service.ts'
+import type { RecordHooks } from './records/hooks.ts'
 import { createAuthenticator } from './auth/index.ts'
 import './auth/request.ts'
-import { openMailer } from './mail/open.ts'
 import type { Mailer } from './mail/mail.ts'
-import { CollectionStore } from './records/collections/store.ts'
-import { syncCollections } from './records/collections/sync.ts'
-import { memoryBus } from './bus/memory.ts'
-import { memoryCounters } from './counters/memory.ts'
-import { AuthThrottle, logLocks } from './auth/throttle.ts'
-import { compileFilter } from './records/filter/index.ts'
-import type { RequestInfo } from './records/record.ts'
-
-/** The request a rule is compiled against when it is saved: a guest, nothing sent. */
-const ruleCheckRequest: RequestInfo = { auth: null, method: 'GET', headers: {}, query: {}, body: {}, context: 'default' }
-import { openSql } from './sql/open.ts'
-import { SqlRouter } from './sql/router.ts'
+import type { CollectionStore } from './records/collections/store.ts'
+import type { Cache } from './cache/cache.ts'
+import type { Counters } from './counters/counters.ts'
+import type { Bus } from './bus/bus.ts'
+import { openCore, type Core } from './core.ts'
+import type { SqlRouter } from './sql/router.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -55,6 +45,12 @@ export interface Plinth {
   /** The collections (schema), cached in memory. */
   readonly collections: CollectionStore
   readonly mail: Mailer
+  /** The cache port (`cache` / `redis` config): in-process LRU or Redis. */
+  readonly cache: Cache
+  /** The counters port (`counters` / `redis` config): rate limits and nonces, shared across nodes on Redis. */
+  readonly counters: Counters
+  /** The bus port (`bus` / `redis` config): pub/sub between nodes. */
+  readonly bus: Bus
   /** Records of every collection, with API rules (what the records endpoints call). */
   readonly records: RecordsService
   /** Record hooks for app code: `app.hooks.onRecordCreate((e, next) => ..., 'posts')`. */
@@ -77,36 +73,25 @@ function requestId(header: string | string[] | undefined): string {
 }
 
 /**
- * The composition root: reads the frozen configuration, opens the engines it names, applies
- * migrations, and mounts the API. Nothing else picks engines.
+ * The composition root: reads the frozen configuration, opens the core (ports, migrations,
+ * collections, records: `core.ts`), and mounts the API on it. Nothing else picks engines.
  */
 export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   const config = isConfig(opts.config) ? opts.config : loadConfig(opts.config)
   const log = opts.logger ?? createLogger(config)
   const metrics = new Metrics()
-
-  const target = parseDbUrl(config.db, 'db')
-  const primary = await openSql(target, { role: 'primary', onQuery: metrics.sqlObserver(target.engine, 'primary'), limits: config })
-  metrics.watchPool(primary)
-  const sql = new SqlRouter(primary)
+  const core = await openCore(config, { logger: log, metrics })
   try {
-    const { applied } = await migrate(primary, systemMigrations(primary.dialect))
-    if (applied.length) log.info({ engine: primary.name, applied }, 'applied migrations')
+    return await mount(core)
   } catch (err) {
-    await sql.close()
+    await core.close()
     throw err
   }
-  // A rule must compile when it is saved, not fail later on every request.
-  const collections: CollectionStore = await CollectionStore.open(primary, {
-    validateRule: (collection, rule) =>
-      void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: ruleCheckRequest, allowHidden: true }),
-    log: (message, detail) => log.warn(detail, message),
-  })
-  // Schema changes reach the other nodes over the bus, and the stored version is also checked on a
-  // timer (see sync.ts). NB: an in-process bus until the bus port is wired here (then: that bus).
-  const bus = memoryBus()
-  const stopSync = await syncCollections(collections, bus, log)
-  const mail = await openMailer(config.mail, log)
+}
+
+/** The HTTP API over an opened core. */
+async function mount(core: Core): Promise<Plinth> {
+  const { config, log, metrics, sql, collections, mail, counters, records } = core
   const publicUrl = (config.publicUrl || usableUrl(listenTarget(config.http))).replace(/\/+$/, '')
   // Auth reads the primary: a token must stop working the moment its password changes.
   const authenticate = createAuthenticator({ registry: collections, db: () => sql.writer().db })
@@ -154,18 +139,12 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     request.auth = await authenticate(request)
   })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
-  await http.register(healthRoutes, { sql })
+  await http.register(healthRoutes, { sql, redis: core.redisStatus })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
   await http.register(collectionsRoutes, {
     store: collections,
     isSuperuser: (request) => request.auth?.isSuperuser ?? null,
   })
-  const hooks = new RecordHooks()
-  // Counters: in-process for now (the Redis engine comes with its own config key).
-  const counters = memoryCounters()
-  // A password change's oldPassword check counts against the same limits as a sign-in.
-  const passwordGuard = new AuthThrottle(counters, config.authThrottle, logLocks(log))
-  const records = new RecordsService(collections, sql, hooks, passwordGuard)
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
@@ -184,8 +163,11 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
     metrics,
     collections,
     records,
-    hooks,
+    hooks: core.hooks,
     mail,
+    cache: core.cache,
+    counters,
+    bus: core.bus,
     publicUrl,
     async start() {
       const target = listenTarget(config.http)
@@ -214,8 +196,7 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)
-          await stopSync().catch(() => undefined)
-          await Promise.allSettled([sql.close(), mail.close(), counters.close(), bus.close()])
+          await core.close()
         }
       })()
       return stopping

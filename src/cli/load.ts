@@ -3,15 +3,32 @@ import { existsSync, readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { findConfigFile, loadConfig } from '../config/load.ts'
 import { ConfigError } from '../config/errors.ts'
+import { pino } from 'pino'
 import type { Plinth } from '../app.ts'
+import type { PlinthConfig } from '../config/schema.ts'
+import type { Core } from '../core.ts'
+import { createLogger } from '../log.ts'
 import type { CliFlags } from './main.ts'
 
-/** The configuration a command runs with: file, then env, then flags. */
-export function configFromFlags(flags: CliFlags) {
+/**
+ * The configuration a command runs with: file, then env, then flags. Every path in it (the data
+ * folder, a SQLite file) is made absolute here, once, against the working directory, so every
+ * command finds the same files.
+ */
+export function configFromFlags(flags: CliFlags): Readonly<PlinthConfig> {
   const overrides: Record<string, string> = {}
   if (flags.http) overrides.http = flags.http
   if (flags.dir) overrides.dir = flags.dir
   return loadConfig({ file: flags.config, overrides })
+}
+
+/**
+ * The core (ports, migrations, records) for a one-shot command. Its log goes to stderr, so the
+ * command's own answer on stdout stays clean for scripts.
+ */
+export async function openCommandCore(config: Readonly<PlinthConfig>): Promise<Core> {
+  const { openCore } = await import('../core.ts')
+  return openCore(config, { logger: createLogger(config, pino.destination({ dest: 2, sync: true })), syncSchema: false })
 }
 
 /** An app module's default export: it receives the app before it listens. */

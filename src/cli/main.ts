@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { StartupError } from '../config/errors.ts'
-import { serve } from './serve.ts'
-import { printConfig } from './config.ts'
-import { migrateCommand } from './migrate.ts'
-import { superuserCommand, superuserUsage } from './superuser.ts'
+import { superuserUsage } from './superuser-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -98,15 +95,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(text)
     return 0
   }
+  // Each command's module is loaded when it runs: `plinth config` or `superuser` need not load
+  // the HTTP server, and every command starts faster.
   switch (command) {
     case 'serve':
-      return serve(flags)
+      return (await import('./serve.ts')).serve(flags)
     case 'config':
-      return printConfig(flags)
+      return (await import('./config.ts')).printConfig(flags)
     case 'migrate':
-      return migrateCommand(flags)
+      return (await import('./migrate.ts')).migrateCommand(flags)
     case 'superuser':
-      return superuserCommand(flags, positionals.slice(1))
+      return (await import('./superuser.ts')).superuserCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0

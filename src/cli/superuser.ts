@@ -1,33 +1,11 @@
-import type { Kysely } from 'kysely'
 import { SUPERUSERS } from '../auth/authenticate.ts'
 import { createSuperuser, deleteSuperuser, updateSuperuserPassword, upsertSuperuser } from '../auth/superusers.ts'
-import { parseDbUrl } from '../config/urls.ts'
 import { ApiError } from '../errors.ts'
-import { rowToCollection, type CollectionRow } from '../records/collections/serialize.ts'
-import { isAuthCollection, type AuthCollection } from '../records/model.ts'
-import { migrate } from '../sql/migrate.ts'
-import { systemMigrations } from '../records/collections/migrations.ts'
-import { openSql } from '../sql/open.ts'
-import { configFromFlags } from './load.ts'
+import { isAuthCollection } from '../records/model.ts'
+import { configFromFlags, openCommandCore } from './load.ts'
+import { superuserUsage } from './superuser-usage.ts'
 import type { CliFlags } from './main.ts'
 
-export const superuserUsage = `Usage: plinth superuser <command> EMAIL [PASSWORD]
-
-Commands:
-  create EMAIL PASSWORD   create a new superuser
-  upsert EMAIL PASSWORD   create, or set the password if EMAIL exists
-  update EMAIL PASSWORD   change an existing superuser's password (revokes its tokens)
-  delete EMAIL            delete a superuser (never the last one)
-`
-
-/** Reads `_superusers` from `_collections` directly: the CLI needs no full collection registry. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function loadSuperusers(db: Kysely<any>): Promise<AuthCollection> {
-  const row = (await db.selectFrom('_collections').selectAll().where('name', '=', SUPERUSERS).executeTakeFirst()) as CollectionRow | undefined
-  const c = row && rowToCollection(row)
-  if (!c || !isAuthCollection(c)) throw new Error(`the ${SUPERUSERS} collection is missing`)
-  return c
-}
 
 function describe(err: unknown): string {
   if (err instanceof ApiError) {
@@ -49,27 +27,28 @@ export async function superuserCommand(flags: CliFlags, args: string[]): Promise
     process.stderr.write(`plinth superuser ${action}: missing ${needsPassword ? 'email and password arguments' : 'email argument'}\n`)
     return 2
   }
-  const config = configFromFlags(flags)
-  const engine = await openSql(parseDbUrl(config.db, 'db'), { limits: config })
+  // The same root as serve: same data folder, engines and migrations (a fresh folder works
+  // without `plinth migrate` first).
+  const core = await openCommandCore(configFromFlags(flags))
   try {
-    // The same system migrations serve runs: a fresh data folder works without `plinth migrate` first.
-    await migrate(engine, systemMigrations(engine.dialect))
-    const c = await loadSuperusers(engine.db)
+    const c = core.collections.get(SUPERUSERS)
+    if (!c || !isAuthCollection(c)) throw new Error(`the ${SUPERUSERS} collection is missing`)
+    const db = core.sql.writer().db
     switch (action) {
       case 'create':
-        await createSuperuser(engine.db, c, email, password)
+        await createSuperuser(db, c, email, password)
         process.stdout.write(`Successfully created new superuser "${email}"!\n`)
         return 0
       case 'upsert':
-        await upsertSuperuser(engine.db, c, email, password)
+        await upsertSuperuser(db, c, email, password)
         process.stdout.write(`Successfully saved superuser "${email}"!\n`)
         return 0
       case 'update':
-        await updateSuperuserPassword(engine.db, c, email, password)
+        await updateSuperuserPassword(db, c, email, password)
         process.stdout.write(`Successfully changed superuser "${email}" password!\n`)
         return 0
       default:
-        if (await deleteSuperuser(engine.db, c, email)) process.stdout.write(`Successfully deleted superuser "${email}"!\n`)
+        if (await deleteSuperuser(db, c, email)) process.stdout.write(`Successfully deleted superuser "${email}"!\n`)
         else process.stdout.write(`superuser "${email}" is missing or already deleted\n`)
         return 0
     }
@@ -77,6 +56,6 @@ export async function superuserCommand(flags: CliFlags, args: string[]): Promise
     process.stderr.write(`plinth superuser ${action}: ${describe(err)}\n`)
     return 1
   } finally {
-    await engine.close()
+    await core.close()
   }
 }

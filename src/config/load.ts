@@ -8,12 +8,13 @@ import {
   ConfigSchema,
   defaults,
   envKeys,
+  redisPortKeys,
   toolingEnvKeys,
   type ConfigInput,
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { maskUrl, parseDbUrl, parseMailUrl } from './urls.ts'
+import { absoluteDbUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -198,14 +199,22 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   check(ConfigFileSchema, fromEnv, 'environment', envName)
   check(ConfigFileSchema, opts.overrides ?? {}, 'flags')
   const layered = merge(merge(fromFile, fromEnv), (opts.overrides ?? {}) as Record<string, unknown>)
-  const dir = (layered.dir as string | undefined) ?? './plinth_data'
+  // `redis` puts every shared-state port on Redis, except those set on their own (at any layer).
+  if (typeof layered.redis === 'string' && layered.redis) for (const k of redisPortKeys) layered[k] ??= layered.redis
+  // The data folder is one fact, fixed here: absolute, against `cwd`; the default SQLite file is
+  // derived from it and a relative SQLite path is resolved the same way, so nothing later (the
+  // root, any command) depends on the process's working directory.
+  const dir = path.resolve(cwd, typeof layered.dir === 'string' && layered.dir ? layered.dir : './plinth_data')
   const config = merge(defaults(dir) as unknown as Record<string, unknown>, layered) as unknown as PlinthConfig
   check(ConfigSchema, config, 'settings')
   checkValues(config)
-  // The data folder and a relative SQLite path are resolved against the working directory.
-  config.dir = path.resolve(cwd, config.dir)
-  parseDbUrl(config.db, 'db') // validates; throws ConfigError naming the key
+  config.dir = dir
+  config.db = absoluteDbUrl(config.db, 'db', cwd) // validates; throws ConfigError naming the key
   parseMailUrl(config.mail, 'mail')
+  if (config.redis) parseRedisUrl(config.redis, 'redis')
+  parseCacheUrl(config.cache, 'cache')
+  parseCountersUrl(config.counters, 'counters')
+  parseBusUrl(config.bus, 'bus')
   return deepFreeze(config)
 }
 

@@ -42,6 +42,18 @@ export const ConfigSchema = Type.Object(
     publicUrl: Type.Union([Type.Literal(''), Type.String({ pattern: '^https?://[^\\s/]+(/.*)?$', description: 'an http(s) URL' })]),
     /** Outgoing mail: `log://` (written to the log, the default), `smtp://USER:PASS@HOST:PORT?from=...` or `smtps://...`. */
     mail: Type.String({ minLength: 1 }),
+    /**
+     * One Redis for every shared-state port: `redis://[user:pass@]HOST:PORT/DB[?prefix=app:]` (or
+     * `rediss://` for TLS) puts cache, counters and bus on it, unless `cache`, `counters` or `bus`
+     * says otherwise. Empty (the default): all three run in this process.
+     */
+    redis: Type.Union([Type.Literal(''), Type.String({ pattern: '^rediss?://', description: 'a redis:// URL' })]),
+    /** The cache: `memory://` (in-process LRU, `?maxBytes=N`, default 64 MiB) or `redis://...`. Default: `redis`, else `memory://`. */
+    cache: Type.String({ minLength: 1 }),
+    /** Counters (rate limits, nonces): `memory://` (`?maxKeys=N`, default 100 000) or `redis://...`. Default: `redis`, else `memory://`. */
+    counters: Type.String({ minLength: 1 }),
+    /** The bus (pub/sub between nodes): `memory://` or `redis://...`. Default: `redis`, else `memory://`. */
+    bus: Type.String({ minLength: 1 }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -95,6 +107,14 @@ export const ConfigFileSchema = Type.Partial(
 )
 export type ConfigInput = Static<typeof ConfigFileSchema>
 
+/** The config keys holding a port's URL that `redis` sets when they are not set themselves. */
+export const redisPortKeys = ['cache', 'counters', 'bus'] as const
+
+/** The environment variable that sets `key` (for messages and the port list). */
+export function envVarOf(key: string): string | undefined {
+  return Object.entries(envKeys).find(([, k]) => k === key)?.[0]
+}
+
 /** Environment variables, each mapped to a config key; `<NAME>_FILE` reads the value from a file. */
 export const envKeys = {
   PLINTH_HTTP: 'http',
@@ -105,6 +125,10 @@ export const envKeys = {
   PLINTH_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
   PLINTH_LOG_LEVEL: 'logLevel',
   PLINTH_MAIL: 'mail',
+  PLINTH_REDIS: 'redis',
+  PLINTH_CACHE: 'cache',
+  PLINTH_COUNTERS: 'counters',
+  PLINTH_BUS: 'bus',
   PLINTH_PUBLIC_URL: 'publicUrl',
   PLINTH_METRICS_ALLOW: 'metrics.allow',
   PLINTH_STATEMENT_TIMEOUT: 'statementTimeout',
@@ -125,6 +149,11 @@ export const envKeys = {
  */
 export const toolingEnvKeys = new Set(['PLINTH_REQUIRE_SERVICES', 'PLINTH_TEST_PG', 'PLINTH_TEST_MYSQL'])
 
+/**
+ * The embedded defaults for a data folder `dir` (absolute, or relative to the working directory:
+ * the loader resolves it first). The SQLite file lives in it; cache, counters and bus run in
+ * this process unless `redis` is set (the loader applies that).
+ */
 export function defaults(dir: string): PlinthConfig {
   return {
     http: '127.0.0.1:8090',
@@ -143,6 +172,10 @@ export function defaults(dir: string): PlinthConfig {
     keepAliveTimeout: 72_000,
     logLevel: 'info',
     mail: 'log://',
+    redis: '',
+    cache: 'memory://',
+    counters: 'memory://',
+    bus: 'memory://',
     publicUrl: '',
     metrics: { allow: [] },
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },

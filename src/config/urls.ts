@@ -47,6 +47,15 @@ export function parseDbUrl(value: string, key: string, cwd = process.cwd()): DbT
   )
 }
 
+/**
+ * The `db` URL with a SQLite path made absolute against `cwd` (server URLs unchanged), after
+ * validating it: the loaded config then names one file whatever the process's directory.
+ */
+export function absoluteDbUrl(value: string, key: string, cwd: string): string {
+  const target = parseDbUrl(value, key, cwd)
+  return target.engine === 'sqlite' && target.file !== ':memory:' ? `sqlite://${target.file}` : value
+}
+
 export interface LogMailTarget {
   engine: 'log'
   from?: MailAddress
@@ -104,6 +113,119 @@ export function parseMailUrl(value: string, key: string): MailTarget {
   if (url.password) target.pass = decodeURIComponent(url.password)
   if (from) target.from = from
   return target
+}
+
+/** Everything needed to connect to Redis, parsed from one URL. */
+export interface RedisTarget {
+  host: string
+  port: number
+  db: number
+  username: string | undefined
+  password: string | undefined
+  tls: boolean
+  /**
+   * The namespace every Plinth key and channel on this server starts with (`?prefix=`, default
+   * `plinth:`), so several deployments can share one Redis without seeing each other's keys.
+   */
+  prefix: string
+}
+
+/**
+ * Parses a Redis URL: `redis://[user:pass@]host[:port][/db][?prefix=app:]`, or `rediss://` for
+ * TLS. Ours (not ioredis's) so a malformed URL stops start-up with a ConfigError that names the
+ * key and never shows the password. NB: log only `maskUrl(url)`, never the URL.
+ */
+export function parseRedisUrl(url: string, key = 'redis'): RedisTarget {
+  const masked = maskUrl(url)
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new ConfigError(`config: ${key}: malformed URL ${masked}`)
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new ConfigError(`config: ${key}: the URL must start with redis:// or rediss://, got ${masked}`)
+  }
+  if (!u.hostname) throw new ConfigError(`config: ${key}: no host in ${masked}`)
+  const dbText = u.pathname.replace(/^\//, '')
+  if (dbText !== '' && !/^\d{1,5}$/.test(dbText)) {
+    throw new ConfigError(`config: ${key}: the path must be a database number (/0../15), got /${dbText} in ${masked}`)
+  }
+  let prefix = 'plinth:'
+  for (const [name, value] of u.searchParams) {
+    if (name !== 'prefix') throw new ConfigError(`config: ${key}: unknown option ?${name}= in ${masked} (known: prefix)`)
+    prefix = value
+  }
+  return {
+    // An IPv6 literal comes back from URL in brackets; the socket wants it bare.
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : 6379,
+    db: dbText === '' ? 0 : Number(dbText),
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:',
+    prefix,
+  }
+}
+
+/** A shared-state port (cache, counters, bus) in this process. */
+export interface MemoryTarget<P extends string> {
+  engine: 'memory'
+  /** The whole-number parameters given in the URL (`memory://?maxBytes=1048576`). */
+  params: Partial<Record<P, number>>
+}
+/** A shared-state port on Redis: the URL as given (the engine opens it) and what it says. */
+export interface RedisStateTarget {
+  engine: 'redis'
+  url: string
+  redis: RedisTarget
+}
+/** What the `cache`, `counters` and `bus` URLs name: an engine and its settings. */
+export type CacheTarget = MemoryTarget<'maxBytes'> | RedisStateTarget
+export type CountersTarget = MemoryTarget<'maxKeys'> | RedisStateTarget
+export type BusTarget = MemoryTarget<never> | RedisStateTarget
+
+/**
+ * Parses the URL of a shared-state port: `memory://` (in this process, with the whole-number
+ * parameters `params` names), or `redis://` / `rediss://` (see parseRedisUrl).
+ */
+function parseStateUrl<P extends string>(value: string, key: string, params: readonly P[]): MemoryTarget<P> | RedisStateTarget {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase()
+  if (scheme === 'redis' || scheme === 'rediss') return { engine: 'redis', url: value, redis: parseRedisUrl(value, key) }
+  if (scheme !== 'memory') {
+    throw new ConfigError(`config: ${key}: unsupported scheme "${scheme ?? maskUrl(value)}" (expected memory:// or redis://)`)
+  }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(`config: ${key}: malformed URL "${maskUrl(value)}"`)
+  }
+  if (url.host || (url.pathname !== '' && url.pathname !== '/')) throw new ConfigError(`config: ${key}: memory:// takes no host or path, got "${value}"`)
+  const out: Partial<Record<P, number>> = {}
+  for (const [name, text] of url.searchParams) {
+    if (!(params as readonly string[]).includes(name)) {
+      throw new ConfigError(`config: ${key}: unknown parameter "${name}"${params.length ? ` (expected ${params.join(', ')})` : ' (memory:// takes none)'}`)
+    }
+    if (!/^[1-9]\d{0,14}$/.test(text)) throw new ConfigError(`config: ${key}: ${name} must be a whole number above 0, got "${text}"`)
+    out[name as P] = Number(text)
+  }
+  return { engine: 'memory', params: out }
+}
+
+/** The `cache` URL: `memory://` (`?maxBytes=N`, default 64 MiB) or `redis://...`. */
+export function parseCacheUrl(value: string, key = 'cache'): CacheTarget {
+  return parseStateUrl(value, key, ['maxBytes'] as const)
+}
+
+/** The `counters` URL: `memory://` (`?maxKeys=N`, default 100 000) or `redis://...`. */
+export function parseCountersUrl(value: string, key = 'counters'): CountersTarget {
+  return parseStateUrl(value, key, ['maxKeys'] as const)
+}
+
+/** The `bus` URL: `memory://` or `redis://...`. */
+export function parseBusUrl(value: string, key = 'bus'): BusTarget {
+  return parseStateUrl(value, key, [] as never[])
 }
 
 /** Replaces the password (and secret-looking query values) of a URL with `****`. */

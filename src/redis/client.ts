@@ -22,8 +22,7 @@
  * treats as fatal.
  */
 import type { Redis, RedisOptions } from 'ioredis'
-import { maskUrl } from '../config/urls.ts'
-import { parseRedisUrl, type RedisTarget } from './url.ts'
+import { maskUrl, parseRedisUrl, type RedisTarget } from '../config/urls.ts'
 
 /** The two log levels the connection uses; a pino logger fits. */
 export interface RedisLog {
@@ -84,7 +83,8 @@ export function isRedisUnavailable(err: unknown): boolean {
 /**
  * Opens a connection to `url`. Resolves once the first attempt has settled, connected or not:
  * a node can start while Redis is down (its engines then fail as described above and recover
- * when Redis comes back), and the log says which it was. Throws only for a malformed URL.
+ * when Redis comes back), and the log says which it was. Throws only for a malformed URL (a
+ * ConfigError naming `redis`; the composition root validates every URL before this).
  */
 export async function openRedis(url: string, opts: OpenRedisOptions): Promise<RedisConnection> {
   const target = parseRedisUrl(url)

@@ -26,7 +26,7 @@ describe('config: defaults', () => {
     const c = load({ cwd })
     assert.equal(c.http, '127.0.0.1:8090')
     assert.equal(c.dir, path.join(cwd, 'plinth_data'))
-    assert.equal(c.db, 'sqlite://./plinth_data/data.db')
+    assert.equal(c.db, `sqlite://${path.join(cwd, 'plinth_data', 'data.db')}`, 'one absolute file, whatever the process directory')
     assert.deepEqual(c.metrics.allow, [], 'metrics are never public by default')
     assert.deepEqual(c.cors.origins, ['*'], 'every origin, as PocketBase')
     assert.equal(c.statementTimeout, 10_000)
@@ -56,7 +56,7 @@ describe('config: defaults', () => {
     const cwd = tempDir()
     const c = load({ cwd, overrides: { dir: 'elsewhere' } })
     assert.equal(c.dir, path.join(cwd, 'elsewhere'))
-    assert.match(c.db, /^sqlite:\/\/elsewhere\/data\.db$/)
+    assert.equal(c.db, `sqlite://${path.join(cwd, 'elsewhere', 'data.db')}`)
   })
 })
 
@@ -129,10 +129,10 @@ describe('config: validated once and frozen', () => {
 
 /** Each bad setting, where it came from, and the key (or variable) its one-line message must name. */
 const mistakes: { name: string; opts?: LoadOptions; files?: Record<string, string>; names: RegExp }[] = [
-  { name: 'unknown key in a JSON file', files: { 'plinth.config.json': '{"cache":"redis://127.0.0.1:6379"}' }, names: /config: cache: unknown key \(in plinth\.config\.json\)/ },
+  { name: 'unknown key in a JSON file', files: { 'plinth.config.json': '{"queue":"bullmq://127.0.0.1:6379"}' }, names: /config: queue: unknown key \(in plinth\.config\.json\)/ },
   { name: 'unknown nested key in a YAML file', files: { 'plinth.config.yaml': 'metrics:\n  allow: []\n  public: true\n' }, names: /config: metrics\.public: unknown key/ },
   { name: 'misspelt nested key names the misspelling', files: { 'plinth.config.yaml': 'metrics:\n  alow: [127.0.0.1]\n' }, names: /config: metrics\.alow: unknown key/ },
-  { name: 'unknown PLINTH_ variable (a port not built yet)', opts: { env: { PLINTH_CACHE: 'redis://127.0.0.1:6379' } }, names: /unknown environment variable PLINTH_CACHE/ },
+  { name: 'unknown PLINTH_ variable (a port not built yet)', opts: { env: { PLINTH_QUEUE: 'redis://127.0.0.1:6379' } }, names: /unknown environment variable PLINTH_QUEUE/ },
   { name: 'replicas are not built yet', opts: { env: { PLINTH_DB_REPLICAS: 'postgres://a@b/c' } }, names: /unknown environment variable PLINTH_DB_REPLICAS/ },
   { name: 'wrong type in a file', files: { 'plinth.config.json': '{"bodyLimit":"32MB"}' }, names: /config: bodyLimit: expected integer, got "32MB"/ },
   { name: 'wrong type in the environment', opts: { env: { PLINTH_SHUTDOWN_TIMEOUT: 'soon' } }, names: /PLINTH_SHUTDOWN_TIMEOUT: expected a whole number/ },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { maskUrl } from '../../src/config/urls.ts'
-import { parseRedisUrl } from '../../src/redis/url.ts'
+import { parseRedisUrl } from '../../src/config/urls.ts'
 import { openRedis, reconnectDelay } from '../../src/redis/client.ts'
 import { adminRedis, captureLog, partitionedRedis, REDIS_TEST_URL, redisSkip, unusedPort } from '../helpers/redis.ts'
 

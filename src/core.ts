@@ -1,0 +1,119 @@
+/**
+ * The core of the composition root: configuration -> ports (`ports.ts`, db migrated on the way)
+ * -> collection store -> records service. No HTTP: `createPlinth` (app.ts) mounts the API on top
+ * of it, and every CLI command that touches data (`migrate`, `superuser`) opens the same core,
+ * so they all find the same data folder, engines and migrations.
+ */
+import { AuthThrottle, logLocks } from './auth/throttle.ts'
+import type { PlinthConfig } from './config/schema.ts'
+import type { Logger } from './log.ts'
+import { Metrics } from './metrics.ts'
+import { openPorts, type OpenedPorts, type Ports } from './ports.ts'
+import { CollectionStore } from './records/collections/store.ts'
+import { syncCollections } from './records/collections/sync.ts'
+import { compileFilter } from './records/filter/index.ts'
+import { RecordHooks } from './records/hooks.ts'
+import type { RequestInfo } from './records/record.ts'
+import { RecordsService } from './records/records-service.ts'
+import type { Bus } from './bus/bus.ts'
+import type { Cache } from './cache/cache.ts'
+import type { Counters } from './counters/counters.ts'
+import type { Mailer } from './mail/mail.ts'
+import type { SqlRouter } from './sql/router.ts'
+
+/** The request a rule is compiled against when it is saved: a guest, nothing sent. */
+const ruleCheckRequest: RequestInfo = { auth: null, method: 'GET', headers: {}, query: {}, body: {}, context: 'default' }
+
+export interface CoreOptions {
+  /** Where engines and migrations log. */
+  logger: Logger
+  /** Figures for SQL queries and pools; a fresh set when absent. */
+  metrics?: Metrics
+  /**
+   * Follow schema changes made by other nodes (bus + stored version, see sync.ts); on by default.
+   * A one-shot CLI command turns it off: it exits before another node's change could matter.
+   */
+  syncSchema?: boolean
+}
+
+/** Everything Plinth is without HTTP: the opened ports and the records layer over them. */
+export interface Core {
+  readonly config: Readonly<PlinthConfig>
+  readonly log: Logger
+  readonly metrics: Metrics
+  readonly sql: SqlRouter
+  readonly mail: Mailer
+  readonly cache: Cache
+  readonly counters: Counters
+  readonly bus: Bus
+  /** The collections (schema), cached in memory. */
+  readonly collections: CollectionStore
+  /** Record hooks for app code. */
+  readonly hooks: RecordHooks
+  /** Records of every collection, with API rules: the one write path. */
+  readonly records: RecordsService
+  /** The system migrations this open applied (empty when the database was up to date). */
+  readonly applied: readonly string[]
+  /** Whether each shared Redis connection is up now, by masked URL (empty without Redis). */
+  redisStatus(): Record<string, boolean>
+  /** Closes every port, in reverse order of opening. Idempotent; never rejects. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens the core for `config`: every port in the order `portList` gives (closing those already
+ * open if one fails), then the collection store and the records service. Throws a StartupError
+ * (one line naming the key) for a setting or an engine the operator must fix.
+ *
+ * Redis unreachable at start is not an error: its connection retries in the background (logged
+ * as a warning), the cache acts as empty and counters answer 503 until it is back, so a node can
+ * start during a Redis restart and the operator sees the outage in the log and `/api/health`.
+ */
+export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions): Promise<Core> {
+  const log = opts.logger
+  const metrics = opts.metrics ?? new Metrics()
+  const opened: OpenedPorts = await openPorts(config, { log, metrics })
+  const { db: sql, mail, cache, counters, bus }: Ports = opened.ports
+  try {
+    const primary = sql.primary
+    // A rule must compile when it is saved, not fail later on every request.
+    const collections: CollectionStore = await CollectionStore.open(primary, {
+      validateRule: (collection, rule) =>
+        void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: ruleCheckRequest, allowHidden: true }),
+      log: (message, detail) => log.warn(detail, message),
+    })
+    // Schema changes reach the other nodes over the bus, and the stored version is also checked
+    // on a timer, for a message lost while Redis was away (see sync.ts).
+    const stopSync = opts.syncSchema === false ? async () => {} : await syncCollections(collections, bus, log)
+    const hooks = new RecordHooks()
+    // A password change's oldPassword check counts against the same limits as a sign-in.
+    const passwordGuard = new AuthThrottle(counters, config.authThrottle, logLocks(log))
+    const records = new RecordsService(collections, sql, hooks, passwordGuard)
+    // Subscriptions between nodes (bus topics) go here, once the records layer exists.
+    let closing: Promise<void> | undefined
+    return {
+      config,
+      log,
+      metrics,
+      sql,
+      mail,
+      cache,
+      counters,
+      bus,
+      collections,
+      hooks,
+      records,
+      applied: opened.prepared.db ?? [],
+      redisStatus: () => Object.fromEntries([...opened.redis].map(([url, c]) => [url, c.ready])),
+      close: () =>
+        (closing ??= (async () => {
+          // Before the ports: a reload in flight still needs the database.
+          await stopSync().catch(() => undefined)
+          await opened.close()
+        })()),
+    }
+  } catch (err) {
+    await opened.close()
+    throw err
+  }
+}
