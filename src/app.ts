@@ -139,7 +139,7 @@ async function mount(core: Core): Promise<Plinth> {
     request.auth = await authenticate(request)
   })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
-  await http.register(healthRoutes, { sql, redis: core.redisStatus })
+  await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
   await http.register(collectionsRoutes, {
     store: collections,

@@ -54,8 +54,8 @@ export interface Core {
   readonly records: RecordsService
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
-  /** Whether each shared Redis connection is up now, by masked URL (empty without Redis). */
-  redisStatus(): Record<string, boolean>
+  /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
+  services(): Record<string, 'ok' | 'unreachable'>
   /** Closes every port, in reverse order of opening. Idempotent; never rejects. */
   close(): Promise<void>
 }
@@ -104,7 +104,10 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       hooks,
       records,
       applied: opened.prepared.db ?? [],
-      redisStatus: () => Object.fromEntries([...opened.redis].map(([url, c]) => [url, c.ready])),
+      services: (): Record<string, 'ok' | 'unreachable'> => {
+        const up = [...opened.redis.values()].map((c) => c.ready)
+        return up.length ? { redis: up.every(Boolean) ? 'ok' : 'unreachable' } : {}
+      },
       close: () =>
         (closing ??= (async () => {
           // Before the ports: a reload in flight still needs the database.

@@ -6,10 +6,11 @@ import '../auth/request.ts'
 export interface HealthOptions {
   sql: SqlRouter
   /**
-   * Whether each Redis connection is up, by masked URL (empty when nothing runs on Redis). Read
-   * from the connection state, no round trip: cheap enough for every health call.
+   * The state of each shared service the ports use, by name (`{name: 'ok' | 'unreachable'}`; empty
+   * when every port is in-process). Read from connection state, no round trip: cheap enough for
+   * every health call.
    */
-  redis?: () => Record<string, boolean>
+  services?: () => Record<string, 'ok' | 'unreachable'>
   /** How long `/api/ready` waits for each engine. */
   timeoutMs?: number
 }
@@ -30,13 +31,13 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /**
  * `/api/health`: the process is up (PocketBase's shape; superusers also get `canBackup`,
- * `realIP`, `possibleProxyHeader`, and `redis`: "ok" or "unreachable" when a port runs on Redis).
+ * `realIP`, `possibleProxyHeader`, and each shared service's state, e.g. `"redis": "ok"`).
  * `/api/ready`: every SQL engine answers; 503 names the ones that do not, so a load balancer
- * takes this node out. Redis is not a readiness check on purpose: it is shared by every node, so
- * an outage would take them all out at once, while most requests still work without it (the
+ * takes this node out. Shared services are not readiness checks on purpose: every node uses
+ * them, so an outage would take them all out at once, while most requests still work without it (the
  * cache acts as empty; only what needs counters answers 503).
  */
-export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, redis, timeoutMs = 2000 }) => {
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, services, timeoutMs = 2000 }) => {
   http.route({
     method: ['GET', 'HEAD'],
     url: '/api/health',
@@ -47,8 +48,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
       // process), so nothing here can be in progress and the answer is true.
       const proxyHeader = PROXY_HEADERS.find((h) => request.headers[h.toLowerCase()] !== undefined) ?? ''
       const data: Record<string, unknown> = { canBackup: true, realIP: request.ip, possibleProxyHeader: proxyHeader }
-      const connections = Object.values(redis?.() ?? {})
-      if (connections.length) data.redis = connections.every(Boolean) ? 'ok' : 'unreachable'
+      Object.assign(data, services?.())
       return { code: 200, message: 'API is healthy.', data }
     },
   })

@@ -1,6 +1,20 @@
 import path from 'node:path'
 import { ConfigError } from './errors.ts'
-import { parseAddress, type MailAddress } from '../mail/mail.ts'
+
+/** A mail address as the `?from=` of a mail URL gives it (the mail port uses the same type). */
+export interface MailAddress {
+  address: string
+  name?: string
+}
+
+/** `"Name <a@b>"` or `a@b` -> an address; undefined when it does not look like one. */
+export function parseAddress(value: string): MailAddress | undefined {
+  const m = /^\s*(?:"?([^"<]*?)"?\s*<([^<>\s]+@[^<>\s]+)>|([^<>\s]+@[^<>\s]+))\s*$/.exec(value)
+  if (!m) return undefined
+  const address = (m[2] ?? m[3])!
+  const name = m[1]?.trim()
+  return name ? { address, name } : { address }
+}
 
 export type SqlEngineName = 'sqlite' | 'postgres' | 'mysql'
 

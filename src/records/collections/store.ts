@@ -9,14 +9,14 @@ import { bumpSchemaVersion, readSchemaVersion } from './version.ts'
 import { defaultCollectionId, initDefaultFields, newCollection, newSecret } from './defaults.ts'
 import { fieldError, hasErrors, setError, type ErrorTree } from './errors.ts'
 import { formatIndex, parseIndex } from './index-definition.ts'
-import { createRecordTable, createView, dropView, findViolatedUniqueIndex, IndexError, syncRecordTable, type Db, type OnPhase } from './schema-sync.ts'
+import { applySchema } from './apply-schema.ts'
+import { type Db } from './schema-sync.ts'
 import { completeChange, journaledChange, settle, type JournalEntry } from './schema-journal.ts'
 import { applyInput, collectionToRow, rowToCollection, type CollectionRow } from './serialize.ts'
 import { validateCollection, type ValidateContext } from './validate.ts'
-import { inferViewFields, normalizeViewQuery } from './view-query.ts'
 import { breakingChanges, dependentViews } from './view-dependencies.ts'
 import { readImport } from './import-input.ts'
-import { ROWID_COLUMN, storageKind } from '../columns.ts'
+import { storageKind } from '../columns.ts'
 
 export interface CollectionStoreOptions {
   /** Throws when a rule does not compile for a collection (connect the filter compiler here). */
@@ -261,7 +261,7 @@ export class CollectionStore implements CollectionRegistry {
     const entry: JournalEntry = { id: (next ?? prev)!.id, prev, next, step: 'begin' }
     const writeRow = (trx: Db) => (next ? this.#writeRow(trx, next, !prev) : trx.deleteFrom('_collections').where('id', '=', entry.id).execute().then(() => undefined))
     if (this.dialect.transactionalDdl) {
-      if (next) await this.#applySchema(db, next, prev, lookup, message, async (p) => this.#failStep(p))
+      if (next) await applySchema(db, this.dialect, next, prev, lookup, message, async (p) => this.#failStep(p))
       await writeRow(db)
       this.#failStep('clean-up')
       await completeChange(db, entry)
@@ -269,48 +269,11 @@ export class CollectionStore implements CollectionRegistry {
     }
     await this.#settle(db)
     await journaledChange(db, this.dialect, entry, {
-      apply: (onPhase) => this.#applySchema(db, next!, prev, lookup, message, onPhase),
+      apply: (onPhase) => applySchema(db, this.dialect, next!, prev, lookup, message, onPhase),
       writeRow,
       failStep: this.#failStep,
       log: this.#log,
     })
-  }
-
-  /** Creates or changes the table (or view) of `next`; `prev` is the current definition, if any. */
-  async #applySchema(db: Db, next: Collection, prev: Collection | undefined, lookup: (k: string) => Collection | undefined, message: string | undefined, onPhase: OnPhase): Promise<void> {
-    if (next.type === 'view') {
-      const q = normalizeViewQuery(next.viewQuery ?? '')
-      if ('error' in q) throw viewError(q.error, message)
-      if (prev) await dropView(db, prev.name)
-      try {
-        await createView(db, next.name, q.query)
-        const info = (await db.introspection.getTables()).find((t) => t.name === next.name)
-        // `SELECT *` on PostgreSQL also returns the hidden @rowid column (SQLite and MariaDB hide theirs).
-        const columns = (info?.columns.map((col) => col.name) ?? []).filter((name) => name !== ROWID_COLUMN)
-        next.fields = inferViewFields(q.query, columns, lookup)
-      } catch (err) {
-        throw viewError((err as Error).message, message)
-      }
-      assignFieldIds(next.fields, prev?.fields)
-      next.viewQuery = q.query
-      return
-    }
-    try {
-      if (prev) {
-        const violated = await findViolatedUniqueIndex(db, next, prev)
-        if (violated !== undefined) throw new IndexError(violated, 'Failed to create index: the existing records have duplicate values.')
-        await syncRecordTable(db, this.dialect, next, prev, onPhase)
-      } else {
-        await createRecordTable(db, this.dialect, next)
-      }
-    } catch (err) {
-      if (err instanceof IndexError) {
-        const errors: ErrorTree = {}
-        setError(errors, ['indexes', err.position], fieldError('validation_invalid_index_expression', err.message))
-        throw new ApiError('validation_failed', message, errors)
-      }
-      throw err
-    }
   }
 
   async #writeRow(db: Db, c: Collection, isNew: boolean): Promise<void> {
@@ -447,10 +410,4 @@ export class CollectionStore implements CollectionRegistry {
       })
     })
   }
-}
-
-function viewError(detail: string, message?: string): ApiError {
-  const errors: ErrorTree = {}
-  setError(errors, ['viewQuery'], fieldError('validation_invalid_view_query', `Invalid query - ${detail.slice(0, 500)}`))
-  return new ApiError('validation_failed', message, errors)
 }
