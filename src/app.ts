@@ -20,7 +20,7 @@ import { recordsRoutes } from './api/records.ts'
 import { batchRoutes } from './api/batch.ts'
 import { RecordsService } from './records/records-service.ts'
 import { RecordHooks } from './records/hooks.ts'
-import { createAuthenticator } from './auth/index.ts'
+import { createAuthenticator, removeInstallerOnSuperuserCreate } from './auth/index.ts'
 import './auth/request.ts'
 import { openMailer } from './mail/open.ts'
 import type { Mailer } from './mail/mail.ts'
@@ -158,12 +158,14 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
   // A password change's oldPassword check counts against the same limits as a sign-in.
   const passwordGuard = new AuthThrottle(counters, config.authThrottle, logLocks(log))
   const records = new RecordsService(collections, sql, hooks, passwordGuard)
+  // Auth builds on records: the first real superuser removes the install-link placeholder.
+  removeInstallerOnSuperuserCreate(records)
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
-  await http.register(batchRoutes, { records, sql })
+  await http.register(batchRoutes, { records })
   await http.register(recordAuthRoutes, {
-    registry: collections, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
+    registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: config.authThrottle,
   })
 

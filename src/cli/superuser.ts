@@ -1,12 +1,11 @@
-import type { Kysely } from 'kysely'
-import { SUPERUSERS } from '../auth/authenticate.ts'
-import { createSuperuser, deleteSuperuser, updateSuperuserPassword, upsertSuperuser } from '../auth/superusers.ts'
+import { createSuperuser, deleteSuperuser, removeInstallerOnSuperuserCreate, updateSuperuserPassword, upsertSuperuser } from '../auth/superusers.ts'
 import { parseDbUrl } from '../config/urls.ts'
 import { ApiError } from '../errors.ts'
-import { rowToCollection, type CollectionRow } from '../records/collections/serialize.ts'
-import { isAuthCollection, type AuthCollection } from '../records/model.ts'
+import { CollectionStore } from '../records/collections/store.ts'
+import { RecordsService } from '../records/records-service.ts'
 import { migrate } from '../sql/migrate.ts'
 import { openSql } from '../sql/open.ts'
+import { SqlRouter } from '../sql/router.ts'
 import { configFromFlags } from './load.ts'
 import type { CliFlags } from './main.ts'
 
@@ -18,15 +17,6 @@ Commands:
   update EMAIL PASSWORD   change an existing superuser's password (revokes its tokens)
   delete EMAIL            delete a superuser (never the last one)
 `
-
-/** Reads `_superusers` from `_collections` directly: the CLI needs no full collection registry. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function loadSuperusers(db: Kysely<any>): Promise<AuthCollection> {
-  const row = (await db.selectFrom('_collections').selectAll().where('name', '=', SUPERUSERS).executeTakeFirst()) as CollectionRow | undefined
-  const c = row && rowToCollection(row)
-  if (!c || !isAuthCollection(c)) throw new Error(`the ${SUPERUSERS} collection is missing`)
-  return c
-}
 
 function describe(err: unknown): string {
   if (err instanceof ApiError) {
@@ -53,22 +43,25 @@ export async function superuserCommand(flags: CliFlags, args: string[]): Promise
   try {
     // The same system migrations serve runs: a fresh data folder works without `plinth migrate` first.
     await migrate(engine)
-    const c = await loadSuperusers(engine.db)
+    // The same write path as the server (validation, hooks, events, installer removal).
+    // TODO(#8): take these from the shared composition root for CLI commands once it lands.
+    const records = new RecordsService(await CollectionStore.open(engine), new SqlRouter(engine))
+    removeInstallerOnSuperuserCreate(records)
     switch (action) {
       case 'create':
-        await createSuperuser(engine.db, c, email, password)
+        await createSuperuser(records, email, password)
         process.stdout.write(`Successfully created new superuser "${email}"!\n`)
         return 0
       case 'upsert':
-        await upsertSuperuser(engine.db, c, email, password)
+        await upsertSuperuser(records, email, password)
         process.stdout.write(`Successfully saved superuser "${email}"!\n`)
         return 0
       case 'update':
-        await updateSuperuserPassword(engine.db, c, email, password)
+        await updateSuperuserPassword(records, email, password)
         process.stdout.write(`Successfully changed superuser "${email}" password!\n`)
         return 0
       default:
-        if (await deleteSuperuser(engine.db, c, email)) process.stdout.write(`Successfully deleted superuser "${email}"!\n`)
+        if (await deleteSuperuser(records, email)) process.stdout.write(`Successfully deleted superuser "${email}"!\n`)
         else process.stdout.write(`superuser "${email}" is missing or already deleted\n`)
         return 0
     }

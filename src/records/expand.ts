@@ -3,7 +3,7 @@ import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowToRecord } from './fields/index.ts'
 import { filterDialect } from './filter/dialect.ts'
 import { findField, isMulti, type Collection } from './model.ts'
-import type { RecordJson, RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { ruleAccess } from './records-rules.ts'
 import { visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
@@ -65,7 +65,7 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
     const field = findField(collection, name)
     const via = field ? undefined : viaPattern.exec(name)
     if (field && field.type === 'relation') {
-      if (field.hidden && !request.auth?.isSuperuser) continue
+      if (field.hidden && !actsAsSuperuser(request)) continue
       const target = deps.registry.get(field.collectionId)
       if (!target) continue
       // PocketBase answers `expand: {}` on every record once a relation path resolves.

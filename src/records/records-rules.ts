@@ -3,7 +3,7 @@ import { ApiError } from '../errors.ts'
 import type { SqlCapabilities } from '../sql/sql.ts'
 import { compileFilter, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
-import type { RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /** What an API rule means for one request: everyone, superusers only, or rows matching SQL. */
@@ -19,7 +19,7 @@ export function ruleAccess(
   request: RequestInfo,
   deps: { registry: CollectionRegistry; capabilities: SqlCapabilities },
 ): RuleAccess {
-  if (request.auth?.isSuperuser) return { kind: 'allow' }
+  if (actsAsSuperuser(request)) return { kind: 'allow' }
   if (rule === null) return { kind: 'deny' }
   if (rule.trim() === '') return { kind: 'allow' }
   return { kind: 'where', where: compileFilter(rule, { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true }) }
@@ -40,7 +40,7 @@ export function clientFilterScope(
   request: RequestInfo,
   deps: { registry: CollectionRegistry; capabilities: SqlCapabilities },
 ): FilterScope {
-  const superuser = request.auth?.isSuperuser === true
+  const superuser = actsAsSuperuser(request)
   if (!superuser) {
     for (const param of [q.filter, q.sort]) {
       const field = param ? superuserOnlyRuleFields.find((f) => param.includes(f)) : undefined

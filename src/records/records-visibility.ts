@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { SqlCapabilities } from '../sql/sql.ts'
 import { compileFilter } from './filter/index.ts'
 import { isAuthCollection, type Collection } from './model.ts'
-import type { RecordJson, RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /**
@@ -11,7 +11,7 @@ import type { CollectionRegistry } from './registry.ts'
  * record itself, a superuser or a manager (`manageRule`).
  */
 export function visibleRecord(collection: Collection, record: RecordJson, request: RequestInfo, isManager = false): RecordJson {
-  const superuser = request.auth?.isSuperuser === true
+  const superuser = actsAsSuperuser(request)
   const own = request.auth?.collection.id === collection.id && request.auth.record.id === record.id
   return stripRecord(collection, record, { showHidden: superuser, showEmail: superuser || isManager || own || record.emailVisibility === true })
 }
