@@ -84,7 +84,9 @@ export class RecordsService {
    * through this service while `fn` runs, by hooks too) is part of it; the changes are delivered
    * after the outermost transaction commits, in order. When `fn` throws, everything rolls back,
    * the changes are dropped and the error is rethrown. Inside another transaction it joins that
-   * one. NB: SQLite has one writer: keep `fn` short, and never wait in it for another request.
+   * one. NB: SQLite has one connection: inside `fn`, read and write through `tx` (or this service),
+   * never through the SQL engine directly or another request, which would wait for this
+   * transaction forever; and keep `fn` short, every other writer waits for it.
    */
   async transaction<T>(fn: (tx: RecordsTransaction) => Promise<T>): Promise<T> {
     const done = await this.units.run(this.sql.writer().db, (uow) => fn(new RecordsTransaction(this, this.units, uow)))
