@@ -43,8 +43,8 @@ export async function superuserCommand(flags: CliFlags, args: string[]): Promise
   try {
     // The same system migrations serve runs: a fresh data folder works without `plinth migrate` first.
     await migrate(engine)
-    // The same write path as the server (validation, hooks, events, installer removal).
-    // TODO(#8): take these from the shared composition root for CLI commands once it lands.
+    // The same write path as the server (validation, hooks, events, installer removal). NB: built
+    // here until CLI commands share the composition root, so app-module hooks do not run here yet.
     const records = new RecordsService(await CollectionStore.open(engine), new SqlRouter(engine))
     removeInstallerOnSuperuserCreate(records)
     switch (action) {
