@@ -17,7 +17,7 @@ import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.
 import { RecordsTransaction } from './records-tx.ts'
 import { managedIds, visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
-import { Units, type CommitListener, type UnitOfWork, type UnitResult } from './unit-of-work.ts'
+import { Units, type CommitListener, type UnitOfWork } from './unit-of-work.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = Kysely<any>
@@ -299,7 +299,7 @@ export class RecordsService {
   async create(collectionName: string, input: Record<string, unknown>, request: RequestInfo, q: ViewQuery = {}): Promise<RecordJson> {
     const c = this.registry.getOrThrow(collectionName)
     const e: RecordCreateEvent = { collection: c, data: input, request }
-    const done = await this.unit(this.hooks.createError, c, request, (uow) =>
+    const done = await this.units.runWrite(this.sql.writer().db, this.hooks.createError, { collection: c, request }, (uow) =>
       this.hooks.create.run(e, async (ev) => {
         ev.record = await this.doCreate(c, ev.data, request, uow)
       }),
@@ -313,7 +313,7 @@ export class RecordsService {
   async update(collectionName: string, id: string, input: Record<string, unknown>, request: RequestInfo, q: ViewQuery = {}): Promise<RecordJson> {
     const c = this.registry.getOrThrow(collectionName)
     const e: RecordUpdateEvent = { collection: c, id, data: input, request }
-    const done = await this.unit(this.hooks.updateError, c, request, (uow) =>
+    const done = await this.units.runWrite(this.sql.writer().db, this.hooks.updateError, { collection: c, request }, (uow) =>
       this.hooks.update.run(e, async (ev) => {
         ev.record = await this.doUpdate(c, ev.id, ev.data, request, uow)
       }),
@@ -327,7 +327,7 @@ export class RecordsService {
   async delete(collectionName: string, id: string, request: RequestInfo): Promise<void> {
     const c = this.registry.getOrThrow(collectionName)
     let deleted = false
-    const done = await this.unit(this.hooks.deleteError, c, request, (uow) =>
+    const done = await this.units.runWrite(this.sql.writer().db, this.hooks.deleteError, { collection: c, request }, (uow) =>
       this.hooks.delete.run({ collection: c, id, request }, async (ev) => {
         await this.doDelete(c, ev.id, request, uow)
         deleted = true
@@ -340,16 +340,6 @@ export class RecordsService {
   /** The record as the caller may see it, read where it was just written (the writer or the open transaction). */
   private async presentOne(c: Collection, record: RecordJson, request: RequestInfo, q: ViewQuery): Promise<RecordJson> {
     return (await this.present(this.units.active()?.db ?? this.sql.writer().db, c, [record], request, q))[0]!
-  }
-
-  /** Runs one write as a unit of work; when it fails, tells the `after...Error` hooks, then rethrows. */
-  private async unit(hook: RecordHooks['createError'], c: Collection, request: RequestInfo, fn: (uow: UnitOfWork) => Promise<void>): Promise<UnitResult<void>> {
-    try {
-      return await this.units.run(this.sql.writer().db, fn)
-    } catch (error) {
-      await hook.run({ collection: c, error, request }, async () => {})
-      throw error
-    }
   }
 
   /**

@@ -105,6 +105,19 @@ export class Units {
     }
   }
 
+  /**
+   * `run` for one record write: when it fails, its `after...Error` hooks hear of it (after the
+   * rollback when the write was its own unit; inside the open transaction when it joined one).
+   */
+  async runWrite(writer: Db, errorHook: RecordHooks['createError'], e: { collection: Collection; request: RequestInfo }, fn: (uow: UnitOfWork) => Promise<void>): Promise<UnitResult<void>> {
+    try {
+      return await this.run(writer, fn)
+    } catch (error) {
+      await errorHook.run({ ...e, error }, async () => {})
+      throw error
+    }
+  }
+
   /** Adds a listener for committed changes; returns the function that removes it. */
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener)
