@@ -99,7 +99,8 @@ export async function recordAuthFlows(http: FastifyInstance, options: RecordAuth
       // verified (pre-hijacking), so PocketBase replaces it with a random one (which, as any
       // password change, also rotates the tokenKey).
       const field = findField(c, 'password')
-      const password = c.passwordAuth.enabled ? undefined : randomString(Math.max(30, field?.type === 'password' ? field.min : 0))
+      const [min, max] = field?.type === 'password' ? [field.min, field.max || 71] : [0, 71]
+      const password = c.passwordAuth.enabled ? undefined : randomString(Math.min(Math.max(30, min), max))
       await opts.records.update(c.name, rowString(row, 'id'), { verified: true, ...(password ? { password, passwordConfirm: password } : {}) }, systemRequest())
     }
     guard.clear(`verification:${c.id}:${rowString(row, 'id')}`)
