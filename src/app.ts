@@ -148,9 +148,9 @@ async function mount(core: Core): Promise<Plinth> {
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
-  await http.register(batchRoutes, { records, sql })
+  await http.register(batchRoutes, { records })
   await http.register(recordAuthRoutes, {
-    registry: collections, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
+    registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: config.authThrottle,
   })
 

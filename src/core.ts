@@ -4,6 +4,7 @@
  * of it, and every CLI command that touches data (`migrate`, `superuser`) opens the same core,
  * so they all find the same data folder, engines and migrations.
  */
+import { removeInstallerOnSuperuserCreate } from './auth/superusers.ts'
 import { AuthThrottle, logLocks } from './auth/throttle.ts'
 import type { PlinthConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
@@ -89,6 +90,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     // A password change's oldPassword check counts against the same limits as a sign-in.
     const passwordGuard = new AuthThrottle(counters, config.authThrottle, logLocks(log))
     const records = new RecordsService(collections, sql, hooks, passwordGuard)
+    // Auth builds on records: the first real superuser removes the install-link placeholder.
+    removeInstallerOnSuperuserCreate(records)
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
     let closing: Promise<void> | undefined
     return {

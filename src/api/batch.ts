@@ -4,14 +4,12 @@ import type { FastifyInstance } from 'fastify'
 import { authRequestInfo } from '../auth/request-info.ts'
 import { ApiError } from '../errors.ts'
 import type { RecordsService } from '../records/records-service.ts'
-import type { SqlRouter } from '../sql/router.ts'
 import { readRecordBody, withoutForbiddenKeys } from './body.ts'
 import { toApiError } from './error-handler.ts'
 import '../auth/request.ts'
 
 export interface BatchApiOptions {
   records: RecordsService
-  sql: SqlRouter
   /** Most sub-requests in one batch (PocketBase's default is 50). */
   maxRequests?: number
 }
@@ -31,9 +29,11 @@ const BatchBody = Type.Object({
 const recordUrl = /^\/api\/collections\/([^/?#]+)\/records(?:\/([^/?#]+))?\/?(?:\?(.*))?$/
 
 /**
- * `POST /api/batch`: create, update, upsert (PUT) and delete record requests in ONE transaction,
- * all or none, as PocketBase does. Each runs with the batch request's own auth and the rules of
- * its collection; the answer is `[{status, body}]`, or 400 naming the request that failed.
+ * `POST /api/batch`: create, update, upsert (PUT) and delete record requests in ONE unit of work
+ * (`records.transaction`), all or none, as PocketBase does. Each runs with the batch request's own
+ * auth and the rules of its collection; the answer is `[{status, body}]`, or 400 naming the
+ * request that failed. The `after...Success` hooks and commit listeners hear of the writes only
+ * once the whole batch has committed; a failed batch tells them nothing.
  */
 export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions): Promise<void> {
   const max = opts.maxRequests ?? 50
@@ -49,7 +49,7 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
     const { requests } = raw as Static<typeof BatchBody>
     if (requests.length > max) throw new ApiError('bad_request', `A batch may hold at most ${max} requests.`)
     const results: { status: number; body: unknown }[] = []
-    await opts.sql.writer().db.transaction().execute(async (trx) => {
+    await opts.records.transaction(async (tx) => {
       for (const [i, sub] of requests.entries()) {
         try {
           const m = recordUrl.exec(sub.url)
@@ -62,16 +62,16 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
           const info = authRequestInfo(request, request.auth ?? null, body, 'default')
           const method = sub.method.toUpperCase()
           if (method === 'POST' && id === undefined) {
-            results.push({ status: 200, body: await opts.records.create(collection, body, info, q, trx) })
+            results.push({ status: 200, body: await tx.create(collection, body, info, q) })
           } else if (method === 'PATCH' && id !== undefined) {
-            results.push({ status: 200, body: await opts.records.update(collection, id, body, info, q, trx) })
+            results.push({ status: 200, body: await tx.update(collection, id, body, info, q) })
           } else if (method === 'PUT' && id === undefined) {
             // NB: a NUL in the id cannot be queried on PostgreSQL; such an id is a create, refused by validation.
-            const exists = typeof body.id === 'string' && !body.id.includes('\0') && (await trx.selectFrom(opts.records.tableOf(collection)).select('id').where('id', '=', body.id).executeTakeFirst())
-            const rec = exists ? await opts.records.update(collection, String(body.id), body, info, q, trx) : await opts.records.create(collection, body, info, q, trx)
+            const exists = typeof body.id === 'string' && !body.id.includes('\0') && (await tx.db.selectFrom(opts.records.tableOf(collection)).select('id').where('id', '=', body.id).executeTakeFirst())
+            const rec = exists ? await tx.update(collection, String(body.id), body, info, q) : await tx.create(collection, body, info, q)
             results.push({ status: 200, body: rec })
           } else if (method === 'DELETE' && id !== undefined) {
-            await opts.records.delete(collection, id, info, trx)
+            await tx.delete(collection, id, info)
             results.push({ status: 204, body: null })
           } else {
             throw new ApiError('bad_request', `Unsupported batch request ${method} ${sub.url}.`)

@@ -16,6 +16,7 @@ import type { Mailer } from '../mail/mail.ts'
 import { rowToRecord } from '../records/fields/index.ts'
 import { isAuthCollection, type AuthCollection } from '../records/model.ts'
 import type { AuthInfo, RecordJson } from '../records/record.ts'
+import type { RecordsService } from '../records/records-service.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import type { SqlEngine } from '../sql/sql.ts'
 import '../auth/request.ts'
@@ -23,6 +24,8 @@ import '../auth/request.ts'
 /** Options of the record-auth plugin (`src/api/record-auth.ts`). */
 export interface RecordAuthOptions {
   registry: CollectionRegistry
+  /** Where the confirm endpoints write (password reset, verification, email change): the one write path. */
+  records: RecordsService
   /** The engine auth endpoints read and write (the primary: logins must see a just-changed password). */
   db: () => Pick<SqlEngine, 'db' | 'capabilities'>
   mail: Mailer

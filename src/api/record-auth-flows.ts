@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { authMail, type AuthMailKind } from '../auth/mails.ts'
-import { randomString, updateAuthFields } from '../auth/mutate.ts'
 import { verifyPassword } from '../auth/password.ts'
 import { findRowByEmail, findRowByToken, rowBool, rowString, type Row } from '../auth/records.ts'
-import { readUnverified, signRecordToken, type TokenType } from '../auth/tokens.ts'
+import { newTokenKey, readUnverified, signRecordToken, type TokenType } from '../auth/tokens.ts'
 import { INSTALLER_EMAIL } from '../auth/superusers.ts'
 import { ApiError, validationError, type FieldError } from '../errors.ts'
+import { randomString } from '../records/fields/random.ts'
 import { findField, type AuthCollection } from '../records/model.ts'
+import { systemRequest } from '../records/record.ts'
 import {
   ConfirmEmailChangeBody,
   ConfirmPasswordResetBody,
@@ -39,7 +40,9 @@ const otherCollection: FieldError = {
 /**
  * The mail flows: verification, password reset and email change, PocketBase's paths and answers.
  * Request endpoints answer 204 whether or not the address exists (no account enumeration) and
- * send in the background; confirm endpoints check the token against the record's current tokenKey.
+ * send in the background; confirm endpoints check the token against the record's current tokenKey,
+ * then write through the records service as the server (`systemRequest()`: no API rules, but the
+ * fields' validation, the hooks and the events of any record update).
  */
 export async function recordAuthFlows(http: FastifyInstance, options: RecordAuthOptions): Promise<void> {
   const opts = withCounters(options)
@@ -93,9 +96,12 @@ export async function recordAuthFlows(http: FastifyInstance, options: RecordAuth
     }
     if (!rowBool(row, 'verified')) {
       // Without password auth, a verified account must not keep a password set before it was
-      // verified (pre-hijacking), so PocketBase replaces it with a random one.
-      const password = c.passwordAuth.enabled ? undefined : randomString(30)
-      await updateAuthFields(opts.db().db, c, rowString(row, 'id'), { verified: true, password })
+      // verified (pre-hijacking), so PocketBase replaces it with a random one (which, as any
+      // password change, also rotates the tokenKey).
+      const field = findField(c, 'password')
+      const [min, max] = field?.type === 'password' ? [field.min, field.max || 71] : [0, 71]
+      const password = c.passwordAuth.enabled ? undefined : randomString(Math.min(Math.max(30, min), max))
+      await opts.records.update(c.name, rowString(row, 'id'), { verified: true, ...(password ? { password, passwordConfirm: password } : {}) }, systemRequest())
     }
     guard.clear(`verification:${c.id}:${rowString(row, 'id')}`)
     return reply.code(204).send()
@@ -131,8 +137,11 @@ export async function recordAuthFlows(http: FastifyInstance, options: RecordAuth
     const { row, claims } = await confirmToken(c, body.token, 'passwordReset')
     const id = rowString(row, 'id')
     // A reset link proves control of the address it was sent to: verify it if unchanged since.
+    // The new password rotates the tokenKey (every older token stops working), as on any update;
+    // the field's own rules (length, pattern) are checked there too, as PocketBase does on save.
     const verify = !rowBool(row, 'verified') && claims.email === rowString(row, 'email')
-    await updateAuthFields(opts.db().db, c, id, { password: body.password, ...(verify ? { verified: true } : {}) })
+    const changes = { password: body.password, passwordConfirm: body.password, ...(verify ? { verified: true } : {}) }
+    await opts.records.update(c.name, id, changes, systemRequest())
     guard.clear(`passwordReset:${c.id}:${id}`)
     return reply.code(204).send()
   })
@@ -183,7 +192,8 @@ export async function recordAuthFlows(http: FastifyInstance, options: RecordAuth
       throw validationError({ password: { code: 'validation_invalid_password', message: 'Missing or invalid auth record password.' } })
     }
     await attempt.succeeded()
-    await updateAuthFields(db, c, rowString(row, 'id'), { email: newEmail, verified: true })
+    // NB: a new email rotates the tokenKey (PocketBase's rule): sessions made for the old address end.
+    await opts.records.update(c.name, rowString(row, 'id'), { email: newEmail, verified: true, tokenKey: newTokenKey() }, systemRequest())
     return reply.code(204).send()
   })
 }

@@ -9,11 +9,11 @@ export { hashPassword, verifyPassword } from './password.ts'
 export { createAuthenticator, tokenFromHeader, SUPERUSERS, type Authenticate, type AuthenticatorDeps } from './authenticate.ts'
 export { signRecordToken, verifyRecordToken, readUnverified, type TokenType, type TokenClaims, type SignOptions } from './tokens.ts'
 export { findRowByToken, type TokenMatch } from './records.ts'
-export { newTokenKey } from './mutate.ts'
+export { newTokenKey } from './tokens.ts'
 export {
   INSTALLER_EMAIL,
   installLink,
-  removeInstaller,
+  removeInstallerOnSuperuserCreate,
   createSuperuser,
   upsertSuperuser,
   updateSuperuserPassword,

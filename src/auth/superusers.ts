@@ -1,17 +1,21 @@
 import { sql } from 'kysely'
 import { ApiError, validationError, type FieldError } from '../errors.ts'
-import { isAuthCollection, isMulti, nowDate, type AuthCollection, type Field } from '../records/model.ts'
+import { randomString } from '../records/fields/random.ts'
+import { isAuthCollection, type AuthCollection } from '../records/model.ts'
+import { systemRequest } from '../records/record.ts'
+import type { RecordsService } from '../records/records-service.ts'
+import type { RecordsTransaction, Transactional } from '../records/records-tx.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import { SUPERUSERS } from './authenticate.ts'
 import { isEmailAddress } from './email.ts'
-import { newTokenKey, randomString, updateAuthFields } from './mutate.ts'
-import { hashPassword } from './password.ts'
 import { findRowByEmail, rowString, type Db } from './records.ts'
 import { signRecordToken } from './tokens.ts'
 
 /**
  * Superusers: records of the `_superusers` auth collection, managed from the CLI
  * (`plinth superuser ...`) and, for the very first one, through PocketBase's install link.
+ * Every write goes through the records service as the server itself (`systemRequest()`): no API
+ * rules, but the same validation, hooks and events as the records API.
  */
 
 /**
@@ -20,27 +24,14 @@ import { signRecordToken } from './tokens.ts'
  */
 export const INSTALLER_EMAIL = '__pbinstaller@example.com'
 
-export function superusersCollection(registry: CollectionRegistry): AuthCollection {
+export function superusersCollection(registry: Pick<CollectionRegistry, 'get'>): AuthCollection {
   const c = registry.get(SUPERUSERS)
   if (!c || !isAuthCollection(c)) throw new Error(`the ${SUPERUSERS} collection is missing: run "plinth migrate"`)
   return c
 }
 
-/** The stored value of a field nobody set: the conventions of src/records/model.ts. */
-function emptyValue(field: Field, now: string): unknown {
-  if (isMulti(field)) return '[]'
-  switch (field.type) {
-    case 'number':
-      return 0
-    case 'bool':
-      return 0
-    case 'json':
-      return null
-    case 'autodate':
-      return field.onCreate ? now : ''
-    default:
-      return ''
-  }
+function superusersOf(tx: RecordsTransaction): AuthCollection {
+  return superusersCollection({ get: (name) => tx.collection(name) })
 }
 
 function checkCredentials(c: AuthCollection, email: string, password: string): void {
@@ -56,54 +47,60 @@ function checkCredentials(c: AuthCollection, email: string, password: string): v
 }
 
 /**
- * Inserts a superuser row directly (system fields only need their storage defaults), so the CLI
- * works with nothing but the database. Throws a validation error for a bad or taken email.
+ * Creates a superuser (always verified) through the records service. Throws a validation error
+ * for a bad or taken email or a password out of range.
  */
-export async function createSuperuser(db: Db, c: AuthCollection, email: string, password: string): Promise<string> {
-  checkCredentials(c, email, password)
-  if (await findRowByEmail(db, c, email)) throw validationError({ email: { code: 'validation_not_unique', message: 'Value must be unique.' } })
-  const now = nowDate()
-  const values: Record<string, unknown> = {}
-  for (const f of c.fields) values[f.name] = emptyValue(f, now)
-  Object.assign(values, {
-    id: randomString(15, 'abcdefghijklmnopqrstuvwxyz0123456789'), // PocketBase's default id form
-    email,
-    password: await hashPassword(password),
-    tokenKey: newTokenKey(),
-    verified: 1, // superusers are always verified
+export async function createSuperuser(records: Transactional, email: string, password: string): Promise<string> {
+  return records.transaction(async (tx) => {
+    const c = superusersOf(tx)
+    checkCredentials(c, email, password)
+    if (await findRowByEmail(tx.db, c, email)) throw validationError({ email: { code: 'validation_not_unique', message: 'Value must be unique.' } })
+    const created = await tx.create(c.name, { email, password, passwordConfirm: password, verified: true }, systemRequest())
+    return created.id
   })
-  await db.insertInto(c.name).values(values).execute()
-  if (email !== INSTALLER_EMAIL) await removeInstaller(db, c)
-  return values.id as string
+}
+
+/** Sets a superuser's password (which rotates its tokenKey: its tokens stop working) and marks it verified. */
+async function setPassword(tx: RecordsTransaction, c: AuthCollection, id: string, password: string): Promise<void> {
+  await tx.update(c.name, id, { password, passwordConfirm: password, verified: true }, systemRequest())
 }
 
 /** Creates the superuser, or sets the password of the one with that email. Returns 'created' | 'updated'. */
-export async function upsertSuperuser(db: Db, c: AuthCollection, email: string, password: string): Promise<'created' | 'updated'> {
-  const row = await findRowByEmail(db, c, email)
-  if (!row) {
-    await createSuperuser(db, c, email, password)
-    return 'created'
-  }
-  checkCredentials(c, email, password)
-  await updateAuthFields(db, c, rowString(row, 'id'), { password, verified: true })
-  return 'updated'
+export async function upsertSuperuser(records: Transactional, email: string, password: string): Promise<'created' | 'updated'> {
+  return records.transaction(async (tx) => {
+    const c = superusersOf(tx)
+    const row = await findRowByEmail(tx.db, c, email)
+    if (!row) {
+      await createSuperuser(tx, email, password)
+      return 'created'
+    }
+    checkCredentials(c, email, password)
+    await setPassword(tx, c, rowString(row, 'id'), password)
+    return 'updated'
+  })
 }
 
 /** Changes a superuser's password (which also revokes its tokens). Throws not_found when there is none. */
-export async function updateSuperuserPassword(db: Db, c: AuthCollection, email: string, password: string): Promise<void> {
-  const row = await findRowByEmail(db, c, email)
-  if (!row) throw new ApiError('not_found', `superuser with email "${email}" doesn't exist`)
-  checkCredentials(c, email, password)
-  await updateAuthFields(db, c, rowString(row, 'id'), { password, verified: true })
+export async function updateSuperuserPassword(records: Transactional, email: string, password: string): Promise<void> {
+  await records.transaction(async (tx) => {
+    const c = superusersOf(tx)
+    const row = await findRowByEmail(tx.db, c, email)
+    if (!row) throw new ApiError('not_found', `superuser with email "${email}" doesn't exist`)
+    checkCredentials(c, email, password)
+    await setPassword(tx, c, rowString(row, 'id'), password)
+  })
 }
 
 /** Deletes a superuser; refuses to delete the last one (PocketBase's rule). False when it did not exist. */
-export async function deleteSuperuser(db: Db, c: AuthCollection, email: string): Promise<boolean> {
-  const row = await findRowByEmail(db, c, email)
-  if (!row) return false
-  if ((await countSuperusers(db, c, false)) <= 1) throw new ApiError('bad_request', "You can't delete the only existing superuser")
-  await db.deleteFrom(c.name).where('id', '=', rowString(row, 'id')).execute()
-  return true
+export async function deleteSuperuser(records: Transactional, email: string): Promise<boolean> {
+  return records.transaction(async (tx) => {
+    const c = superusersOf(tx)
+    const row = await findRowByEmail(tx.db, c, email)
+    if (!row) return false
+    if ((await countSuperusers(tx.db, c, false)) <= 1) throw new ApiError('bad_request', "You can't delete the only existing superuser")
+    await tx.delete(c.name, rowString(row, 'id'), systemRequest())
+    return true
+  })
 }
 
 export async function countSuperusers(db: Db, c: AuthCollection, excludeInstaller: boolean): Promise<number> {
@@ -114,16 +111,25 @@ export async function countSuperusers(db: Db, c: AuthCollection, excludeInstalle
 }
 
 /**
- * Deletes the installer superuser (which revokes the install link). Called after a real
- * superuser is created: by `createSuperuser`, and by the records API after a `_superusers` create.
+ * Makes the records service delete the installer superuser (which revokes the install link) as
+ * soon as a real superuser is created, by the CLI or the records API, inside the same unit of
+ * work as that create. Auth registers this on records (records never import auth); the
+ * composition root calls it once per records service.
  */
-export async function removeInstaller(db: Db, c: AuthCollection): Promise<void> {
-  await db.deleteFrom(c.name).where('email', '=', INSTALLER_EMAIL).execute()
+export function removeInstallerOnSuperuserCreate(records: Pick<RecordsService, 'hooks' | 'transaction'>): void {
+  records.hooks.onRecordCreate(async (e, next) => {
+    await next()
+    if (!e.record || e.record.email === INSTALLER_EMAIL) return
+    // Called inside the create's unit of work: this joins it, so both commit or neither.
+    await records.transaction(async (tx) => {
+      const installer = await findRowByEmail(tx.db, superusersOf(tx), INSTALLER_EMAIL)
+      if (installer) await tx.delete(SUPERUSERS, rowString(installer, 'id'), systemRequest())
+    })
+  }, SUPERUSERS)
 }
 
 export interface InstallDeps {
-  registry: CollectionRegistry
-  db: () => Db
+  records: Transactional
   /** The public base URL, e.g. `http://127.0.0.1:8090`. */
   baseUrl: string
   log?: { warn(obj: object, msg: string): void }
@@ -140,16 +146,20 @@ export const INSTALL_TOKEN_SECONDS = 30 * 60
  * superuser exists. NB: the link is a superuser credential for 30 minutes: print it, never store it.
  */
 export async function installLink(deps: InstallDeps): Promise<string | undefined> {
-  const c = superusersCollection(deps.registry)
-  const db = deps.db()
-  if ((await countSuperusers(db, c, true)) > 0) return undefined
-  let row = await findRowByEmail(db, c, INSTALLER_EMAIL)
-  if (!row) {
-    // Nobody knows this password: the installer is only reachable through the link's token.
-    await createSuperuser(db, c, INSTALLER_EMAIL, randomString(30))
-    row = await findRowByEmail(db, c, INSTALLER_EMAIL)
-    if (!row) throw new Error('installer superuser was not created')
-  }
+  const found = await deps.records.transaction(async (tx) => {
+    const c = superusersOf(tx)
+    if ((await countSuperusers(tx.db, c, true)) > 0) return undefined
+    let row = await findRowByEmail(tx.db, c, INSTALLER_EMAIL)
+    if (!row) {
+      // Nobody knows this password: the installer is only reachable through the link's token.
+      await createSuperuser(tx, INSTALLER_EMAIL, randomString(30))
+      row = await findRowByEmail(tx.db, c, INSTALLER_EMAIL)
+      if (!row) throw new Error('installer superuser was not created')
+    }
+    return { c, row }
+  })
+  if (!found) return undefined
+  const { c, row } = found
   const token = await signRecordToken(c, { id: rowString(row, 'id'), tokenKey: rowString(row, 'tokenKey') }, 'auth', {
     refreshable: false,
     duration: INSTALL_TOKEN_SECONDS,

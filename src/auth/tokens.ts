@@ -1,4 +1,5 @@
 import { decodeUnverified, signHs256, verifyHs256 } from './jwt.ts'
+import { randomString } from '../records/fields/random.ts'
 import type { AuthCollection, TokenConfig } from '../records/model.ts'
 
 /**
@@ -20,6 +21,14 @@ export interface TokenClaims {
   refreshable?: boolean
   email?: string
   newEmail?: string
+}
+
+/**
+ * NB: a new tokenKey, PocketBase's `[a-zA-Z0-9]{50}`. Writing it revokes every token the record
+ * holds (they are signed with the old key), on every node, at once.
+ */
+export function newTokenKey(): string {
+  return randomString(50)
 }
 
 /** The parts of an auth record that tokens need. */

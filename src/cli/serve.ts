@@ -65,7 +65,7 @@ export async function serve(flags: CliFlags): Promise<number> {
   // First start with no superuser: a one-time, short-lived link to create one (PocketBase's way).
   // A failure here is logged; it must not take down a server that is already serving.
   try {
-    await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: config.publicUrl || url, log: app.log })
+    await installLink({ records: app.records, baseUrl: config.publicUrl || url, log: app.log })
   } catch (err) {
     if (!signalled) app.log.error({ err }, 'could not prepare the install link; create a superuser with `plinth superuser create`')
   }

@@ -1,7 +1,5 @@
-import { SUPERUSERS } from '../auth/authenticate.ts'
 import { createSuperuser, deleteSuperuser, updateSuperuserPassword, upsertSuperuser } from '../auth/superusers.ts'
 import { ApiError } from '../errors.ts'
-import { isAuthCollection } from '../records/model.ts'
 import { configFromFlags, openCommandCore } from './load.ts'
 import { superuserUsage } from './superuser-usage.ts'
 import type { CliFlags } from './main.ts'
@@ -31,24 +29,24 @@ export async function superuserCommand(flags: CliFlags, args: string[]): Promise
   // without `plinth migrate` first).
   const core = await openCommandCore(configFromFlags(flags))
   try {
-    const c = core.collections.get(SUPERUSERS)
-    if (!c || !isAuthCollection(c)) throw new Error(`the ${SUPERUSERS} collection is missing`)
-    const db = core.sql.writer().db
+    // The same write path as the server (validation, hooks, events, installer removal).
+    // NB: the app module is not loaded here, so its record hooks do not run for CLI writes.
+    const records = core.records
     switch (action) {
       case 'create':
-        await createSuperuser(db, c, email, password)
+        await createSuperuser(records, email, password)
         process.stdout.write(`Successfully created new superuser "${email}"!\n`)
         return 0
       case 'upsert':
-        await upsertSuperuser(db, c, email, password)
+        await upsertSuperuser(records, email, password)
         process.stdout.write(`Successfully saved superuser "${email}"!\n`)
         return 0
       case 'update':
-        await updateSuperuserPassword(db, c, email, password)
+        await updateSuperuserPassword(records, email, password)
         process.stdout.write(`Successfully changed superuser "${email}" password!\n`)
         return 0
       default:
-        if (await deleteSuperuser(db, c, email)) process.stdout.write(`Successfully deleted superuser "${email}"!\n`)
+        if (await deleteSuperuser(records, email)) process.stdout.write(`Successfully deleted superuser "${email}"!\n`)
         else process.stdout.write(`superuser "${email}" is missing or already deleted\n`)
         return 0
     }

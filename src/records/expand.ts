@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowToRecord } from './fields/index.ts'
 import { findField, isMulti, type Collection } from './model.ts'
-import type { RecordJson, RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { ruleAccess } from './records-rules.ts'
 import { visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
@@ -64,7 +64,7 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
     const field = findField(collection, name)
     const via = field ? undefined : viaPattern.exec(name)
     if (field && field.type === 'relation') {
-      if (field.hidden && !request.auth?.isSuperuser) continue
+      if (field.hidden && !actsAsSuperuser(request)) continue
       const target = deps.registry.get(field.collectionId)
       if (!target) continue
       // PocketBase answers `expand: {}` on every record once a relation path resolves.

@@ -6,6 +6,12 @@ import type { RecordJson, RequestInfo } from './record.ts'
  * `next()` to let it happen (it may change `e.data` first, or throw an ApiError to refuse);
  * `after...Success` hooks run once the change is committed, `after...Error` ones when it failed.
  * A hook bound with collection names runs only for those collections.
+ *
+ * `before` hooks run inside the write's transaction (the unit of work): a record written from one
+ * (through `app.records`) joins it and rolls back with it. `after...Success` hooks run from the
+ * committed changes (see `RecordsService.onCommit`), in order, after the outermost transaction
+ * commits, and never for rolled-back work (a failed batch fires none). A cascade delete runs the
+ * delete hooks of every record it removes. `after...Error` hooks run when the write itself fails.
  */
 export type Next = () => Promise<void>
 export type Handler<E> = (e: E, next: Next) => Promise<void> | void
@@ -25,6 +31,8 @@ export interface RecordDeleteEvent {
   collection: Collection
   id: string
   request: RequestInfo
+  /** The stored record, when known (always in `after...Success` hooks and cascade deletes). */
+  record?: RecordJson
 }
 export interface RecordSuccessEvent {
   collection: Collection

@@ -31,4 +31,24 @@ export interface RequestInfo {
   context: string
   /** The client's address (honouring `trustProxy`), for throttling; rules cannot read it. */
   ip?: string
+  /** Set only by `systemRequest()`: the server itself writes (see `actsAsSuperuser`). */
+  system?: boolean
+}
+
+/**
+ * Whether the request acts with every right: a superuser's, or the server's own (`systemRequest`).
+ * Such requests pass every API rule and see hidden fields; validation, hooks and events still apply.
+ */
+export function actsAsSuperuser(request: RequestInfo): boolean {
+  return request.system === true || request.auth?.isSuperuser === true
+}
+
+/**
+ * The request context of a write the server makes itself (auth flows, the CLI, app code): no
+ * API rules, but the same field validation, hooks and events as any API write. `auth` is null
+ * (no record made the change); hooks can tell it apart by `system: true`.
+ * NB: never build one from a client's request: it bypasses every rule.
+ */
+export function systemRequest(context = 'system'): RequestInfo {
+  return { auth: null, system: true, method: '', headers: {}, query: {}, body: {}, context }
 }

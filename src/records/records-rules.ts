@@ -4,7 +4,7 @@ import type { SqlDialect } from '../sql/dialect.ts'
 import { compiledOf, type CompiledRule } from './compiled.ts'
 import { compileFilter, compileParsed, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
-import type { RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /** What an API rule means for one request: everyone, superusers only, or rows matching SQL. */
@@ -22,7 +22,7 @@ export function ruleAccess(
   request: RequestInfo,
   deps: { registry: CollectionRegistry; capabilities: SqlDialect },
 ): RuleAccess {
-  if (request.auth?.isSuperuser) return { kind: 'allow' }
+  if (actsAsSuperuser(request)) return { kind: 'allow' }
   if (rule === null) return { kind: 'deny' }
   if (rule.trim() === '') return { kind: 'allow' }
   const compiled = compiledOf(collection).ruleByText(rule)
@@ -56,7 +56,7 @@ export function clientFilterScope(
   request: RequestInfo,
   deps: { registry: CollectionRegistry; capabilities: SqlDialect },
 ): FilterScope {
-  const superuser = request.auth?.isSuperuser === true
+  const superuser = actsAsSuperuser(request)
   if (!superuser) {
     for (const param of [q.filter, q.sort]) {
       const field = param ? superuserOnlyRuleFields.find((f) => param.includes(f)) : undefined

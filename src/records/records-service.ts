@@ -1,6 +1,5 @@
 import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
-import { removeInstaller } from '../auth/superusers.ts'
-import { ApiError, validationError, type FieldError } from '../errors.ts'
+import { ApiError, validationError } from '../errors.ts'
 import { SqlUniqueViolationError } from '../sql/errors.ts'
 import type { SqlRouter } from '../sql/router.ts'
 import { RecordHooks, type RecordCreateEvent, type RecordUpdateEvent } from './hooks.ts'
@@ -10,12 +9,15 @@ import { hasNul } from './fields/cast.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
 import type { PasswordGuard } from './fields/types.ts'
 import { compileFilter, compileSort } from './filter/index.ts'
-import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
+import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
-import type { RecordJson, RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
+import { checkRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
 import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.ts'
+import { RecordsTransaction } from './records-tx.ts'
 import { managedIds, visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
+import { Units, type CommitListener, type UnitOfWork } from './unit-of-work.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = Kysely<any>
@@ -26,6 +28,12 @@ export interface ListQuery {
   sort?: string
   filter?: string
   skipTotal?: boolean
+  expand?: string
+  fields?: string
+}
+
+/** What a single-record answer may ask for: `expand` and `fields`, as in the query string. */
+export interface ViewQuery {
   expand?: string
   fields?: string
 }
@@ -45,33 +53,66 @@ export const MAX_PER_PAGE = 1000
 const onlySuperusers = () => new ApiError('forbidden', 'Only superusers can perform this action.')
 const stoppedByHook = () => new ApiError('bad_request', 'The request was stopped by a hook.')
 const notFound = () => new ApiError('not_found', "The requested resource wasn't found.")
-/** Ids per relation lookup query. */
-const LOOKUP_CHUNK = 5000
 const unsupportedType = () => new ApiError('bad_request', 'Unsupported collection type.')
 
 /**
- * The body the rules see, with strings holding NUL as null: PostgreSQL cannot bind them, no stored
- * value can equal them (validation refuses NUL), and a field holding one fails validation anyway.
- */
-function rulesBody(body: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(body)) out[k] = typeof v === 'string' && hasNul(v) ? null : v
-  return out
-}
-
-/**
  * Records of every collection: list, view, create, update, delete with PocketBase's API rules.
- * Reads go to the router's reader, writes and their checks to the writer inside one transaction.
- * Methods take the executor, so a batch can run several in one transaction.
+ * This is the one write path: the API, batches, auth flows, the CLI and app code all write here,
+ * so validation, hooks and events are the same everywhere.
+ *
+ * Every write runs in a unit of work (`transaction`): one transaction on the writer whose record
+ * changes are delivered after it commits (`onCommit` listeners, then the `after...Success`
+ * hooks), in order, and dropped if it rolls back. A write outside any `transaction` is its own
+ * unit; a `transaction` (or write) inside another joins it. Reads go to the router's reader, or
+ * to the open transaction when there is one.
  */
 export class RecordsService {
+  private readonly units: Units
+
   constructor(
     private readonly registry: CollectionRegistry,
     private readonly sql: SqlRouter,
     readonly hooks: RecordHooks = new RecordHooks(),
     /** Throttles the `oldPassword` check of a password change like a sign-in (per account and address). */
     private readonly passwordGuard?: PasswordGuard,
-  ) {}
+  ) {
+    this.units = new Units(hooks)
+  }
+
+  /**
+   * Runs `fn` in one transaction and returns its result. Every write made through `tx` (or
+   * through this service while `fn` runs, by hooks too) is part of it; the changes are delivered
+   * after the outermost transaction commits, in order. When `fn` throws, everything rolls back,
+   * the changes are dropped and the error is rethrown. Inside another transaction it joins that
+   * one. NB: SQLite has one connection: inside `fn`, read and write through `tx` (or this service),
+   * never through the SQL engine directly or another request, which would wait for this
+   * transaction forever; and keep `fn` short, every other writer waits for it.
+   */
+  async transaction<T>(fn: (tx: RecordsTransaction) => Promise<T>): Promise<T> {
+    const done = await this.units.run(this.sql.writer().db, (uow) => fn(new RecordsTransaction(this, this.units, uow)))
+    await done.deliver()
+    return done.value
+  }
+
+  /**
+   * Subscribes to committed record changes: `listener` gets the changes of each committed unit
+   * of work, in order, before the `after...Success` hooks run. Rolled-back work never reaches it.
+   * Realtime, job enqueue and cache invalidation hang off this. Returns the unsubscribe function.
+   * A listener that throws does not stop the others; its error reaches the writer's caller.
+   */
+  onCommit(listener: CommitListener): () => void {
+    return this.units.onCommit(listener)
+  }
+
+  /** A collection by id or name, if it exists. */
+  collection(idOrName: string): Collection | undefined {
+    return this.registry.get(idOrName)
+  }
+
+  /** The executor for reads: the open transaction if any (it sees its own writes), else the reader. */
+  private readDb(): Db {
+    return this.units.active()?.db ?? this.sql.reader().db
+  }
 
   /** The table of a collection (its name), for callers outside the service such as batch upserts. */
   tableOf(collectionName: string): string {
@@ -80,6 +121,10 @@ export class RecordsService {
 
   private get caps() {
     return this.sql.writer().capabilities
+  }
+
+  private get deps() {
+    return { registry: this.registry, capabilities: this.caps }
   }
 
   private access(rule: Collection['listRule'], c: Collection, request: RequestInfo): RuleAccess {
@@ -104,7 +149,7 @@ export class RecordsService {
     const perPage = q.perPage === undefined || !(q.perPage >= 1) ? DEFAULT_PER_PAGE : Math.min(Math.floor(q.perPage), MAX_PER_PAGE)
     const offset = (page - 1) * perPage
     const scope = clientFilterScope(c, q, request, { registry: this.registry, capabilities: this.caps })
-    const db = this.sql.reader().db
+    const db = this.readDb()
     let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
     if (access.kind === 'where') base = base.where(access.where)
     const order = q.sort ? compileSort(q.sort, scope) : []
@@ -125,13 +170,13 @@ export class RecordsService {
   }
 
   /** One record the view rule lets the caller see, or 404. */
-  async view(collectionName: string, id: string, request: RequestInfo, q: { expand?: string; fields?: string } = {}): Promise<RecordJson> {
+  async view(collectionName: string, id: string, request: RequestInfo, q: ViewQuery = {}): Promise<RecordJson> {
     const c = this.registry.getOrThrow(collectionName)
     const access = this.access(c.viewRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
     // A NUL in a path id matches no record (and PostgreSQL refuses it in a query).
     if (hasNul(id)) throw notFound()
-    const db = this.sql.reader().db
+    const db = this.readDb()
     let query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
     if (access.kind === 'where') query = query.where(access.where)
     const row = await query.executeTakeFirst()
@@ -142,52 +187,6 @@ export class RecordsService {
   private async readRow(db: Db, c: Collection, id: string): Promise<RecordJson | undefined> {
     const row = await db.selectFrom(c.name).selectAll().where('id', '=', id).executeTakeFirst()
     return row ? rowToRecord(c, row) : undefined
-  }
-
-  /** Whether an auth collection's manageRule lets the caller manage `recordId`. */
-  private async isManager(db: Db, c: Collection, recordId: string | undefined, request: RequestInfo): Promise<boolean> {
-    if (request.auth?.isSuperuser) return true
-    if (!isAuthCollection(c) || c.manageRule === null || recordId === undefined) return false
-    const access = this.access(c.manageRule, c, request)
-    if (access.kind !== 'where') return access.kind === 'allow'
-    return !!(await db.selectFrom(c.name).select('id').where('id', '=', recordId).where(access.where).executeTakeFirst())
-  }
-
-  /**
-   * Relation values must point at existing records: 400 on the field otherwise. Fields that
-   * already failed validation (too many ids, NUL characters) are not looked up.
-   */
-  private async checkRelations(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>): Promise<Record<string, FieldError>> {
-    const errors: Record<string, FieldError> = {}
-    for (const f of c.fields) {
-      if (f.type !== 'relation' || !(f.name in values) || failed[f.name]) continue
-      const raw = values[f.name]
-      const ids: string[] = isMulti(f) ? (typeof raw === 'string' ? (JSON.parse(raw) as string[]) : ((raw as string[] | null) ?? [])) : raw ? [String(raw)] : []
-      if (ids.length === 0) continue
-      const target = this.registry.get((f as RelationField).collectionId)
-      const unique = [...new Set(ids)]
-      let found = 0
-      // In chunks: engines cap bound parameters per statement (SQLite 32766, PostgreSQL 65535).
-      for (let i = 0; target && i < unique.length; i += LOOKUP_CHUNK) {
-        found += (await db.selectFrom(target.name).select('id').where('id', 'in', unique.slice(i, i + LOOKUP_CHUNK)).execute()).length
-        if (found < Math.min(i + LOOKUP_CHUNK, unique.length)) break
-      }
-      if (found !== unique.length) errors[f.name] = { code: 'validation_missing_rel_records', message: 'Failed to find all relation records with the provided ids.' }
-    }
-    return errors
-  }
-
-  /** Which submitted values for unique-indexed fields (and the id) another record already has. */
-  private async uniqueErrors(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>, selfId?: string): Promise<Record<string, FieldError>> {
-    const errors: Record<string, FieldError> = {}
-    for (const [name, value] of Object.entries(values)) {
-      if (failed[name]) continue
-      if (name !== 'id' && !findSingleColumnUniqueIndex(c.indexes, name)) continue
-      let q = db.selectFrom(c.name).select('id').where(sql.ref(name), '=', value as string)
-      if (selfId !== undefined) q = q.where('id', '!=', selfId)
-      if (await q.executeTakeFirst()) errors[name] = { code: 'validation_not_unique', message: 'Value must be unique.' }
-    }
-    return errors
   }
 
   /**
@@ -204,9 +203,10 @@ export class RecordsService {
     }
   }
 
-  private async doCreate(c: Collection, input: Record<string, unknown>, request: RequestInfo, db: Db): Promise<RecordJson> {
+  private async doCreate(c: Collection, input: Record<string, unknown>, request: RequestInfo, uow: UnitOfWork): Promise<RecordJson> {
     if (c.type === 'view') throw unsupportedType()
-    const superuser = request.auth?.isSuperuser === true
+    const db = uow.db
+    const superuser = actsAsSuperuser(request)
     if (!superuser && c.createRule === null) throw onlySuperusers()
     const { values, errors, body } = await prepareRecord(c, input, undefined, { capabilities: this.caps, isSuperuser: superuser })
     // NB: the rule sees the body AFTER modifiers (PocketBase's ReplaceModifiers): `owner+` or
@@ -219,60 +219,43 @@ export class RecordsService {
     // Missing relations are field errors like the others; uniqueness is reported only when
     // everything else is valid (PocketBase learns it from the insert).
     const invalid = { ...errors }
-    Object.assign(errors, await this.checkRelations(db, c, values, errors))
-    if (!Object.keys(errors).length) Object.assign(errors, await this.uniqueErrors(db, c, values, errors))
+    Object.assign(errors, await checkRelations(this.deps, db, c, values, errors))
+    if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors))
     if (Object.keys(errors).length) {
-      if (access.kind === 'where' && !(await this.passesOnDummyRow(db, c, values, invalid, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
+      if (access.kind === 'where' && !(await passesOnDummyRow(this.deps, db, c, values, invalid, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
       throw validationError(errors, 'Failed to create record.')
     }
     const id = String(values.id)
-    const created = await this.write(c, values, 'Failed to create record.', () =>
-      inTransaction(db, async (trx) => {
-        await trx.insertInto(c.name).values(values).execute()
-        // PocketBase checks a create rule against the new row, then keeps or rolls back the insert.
-        if (access.kind === 'where') {
-          const ok = await trx.selectFrom(c.name).select('id').where('id', '=', id).where(access.where).executeTakeFirst()
-          if (!ok) throw new ApiError('bad_request', 'Failed to create record.')
-        }
-        if (c.name === '_superusers' && isAuthCollection(c)) await removeInstaller(trx, c)
-        return (await this.readRow(trx, c, id))!
-      }),
-    )
+    const created = await this.write(c, values, 'Failed to create record.', async () => {
+      await db.insertInto(c.name).values(values).execute()
+      // PocketBase checks a create rule against the new row, then keeps or rolls back the insert
+      // (the unit of work rolls back with the error).
+      if (access.kind === 'where') {
+        const ok = await db.selectFrom(c.name).select('id').where('id', '=', id).where(access.where).executeTakeFirst()
+        if (!ok) throw new ApiError('bad_request', 'Failed to create record.')
+      }
+      return (await this.readRow(db, c, id))!
+    })
+    uow.add({ action: 'create', collection: c, record: created, request })
     return created
   }
 
-  /**
-   * Whether the create rule matches a row that is not inserted (PocketBase's dummy-record check):
-   * the values as a one-row CTE, typed by a never-true select of the real table's columns.
-   * Fields whose value failed validation are null there (their value may not even bind).
-   */
-  private async passesOnDummyRow(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>, request: RequestInfo): Promise<boolean> {
-    if (c.createRule === null) return false
-    const alias = '__pb_create__'
-    const cols = [...new Set(['id', ...c.fields.map((f) => f.name)])]
-    values = Object.fromEntries(cols.map((k) => [k, failed[k] || values[k] === undefined ? null : values[k]]))
-    const where = compileFilter(c.createRule, { collection: c, alias, registry: this.registry, capabilities: this.caps, request, allowHidden: true })
-    const typed = sql`select ${sql.join(cols.map((k) => sql.ref(k)))} from ${sql.table(c.name)} where 1 = 0`
-    const row = sql`select ${sql.join(cols.map((k) => sql`${values[k]}`))}`
-    const q = sql<{ ok: number }>`with ${sql.id(alias)} as (${typed} union all ${row}) select 1 as ok from ${sql.id(alias)} where ${where} limit 1`
-    return (await q.execute(db)).rows.length > 0
-  }
-
-  private async doUpdate(c: Collection, id: string, input: Record<string, unknown>, request: RequestInfo, db: Db): Promise<RecordJson> {
+  private async doUpdate(c: Collection, id: string, input: Record<string, unknown>, request: RequestInfo, uow: UnitOfWork): Promise<RecordJson> {
     if (c.type === 'view') throw unsupportedType()
-    if (!request.auth?.isSuperuser && c.updateRule === null) throw onlySuperusers()
+    const db = uow.db
+    if (!actsAsSuperuser(request) && c.updateRule === null) throw onlySuperusers()
     if (hasNul(id)) throw notFound()
     // PocketBase's order: load the record, resolve the modifiers against it, then check the rule
     // with that body (404 when it does not match), and only then report validation errors.
     const row = await db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id).executeTakeFirst()
     if (!row) throw notFound()
     const existing = rowToRecord(c, row)
-    const superuser = request.auth?.isSuperuser === true
+    const superuser = actsAsSuperuser(request)
     // The body the rules see drops hidden fields for everyone but superusers (as PocketBase's),
     // so it comes from a pass as the caller; a manager's own write is prepared again with rights.
     let prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: superuser, deferOldPassword: true })
     const ruled: RequestInfo = { ...request, body: rulesBody(prepared.body) }
-    const manager = !superuser && (await this.isManager(db, c, id, ruled))
+    const manager = !superuser && (await isManager(this.deps, db, c, id, ruled))
     const access = this.access(c.updateRule, c, ruled)
     if (access.kind === 'where') {
       const ok = await db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id).where(access.where).executeTakeFirst()
@@ -286,86 +269,92 @@ export class RecordsService {
       prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: false, passwordAttempt })
     }
     const { values, errors } = prepared
-    Object.assign(errors, await this.checkRelations(db, c, values, errors))
-    if (!Object.keys(errors).length) Object.assign(errors, await this.uniqueErrors(db, c, values, errors, id))
+    Object.assign(errors, await checkRelations(this.deps, db, c, values, errors))
+    if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors, id))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')
     const updated = await this.write(c, values, 'Failed to update record.', async () => {
       if (Object.keys(values).length) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
       return (await this.readRow(db, c, String(values.id ?? id)))!
     })
+    uow.add({ action: 'update', collection: c, record: updated, request })
     return updated
   }
 
-  private async doDelete(c: Collection, id: string, request: RequestInfo, db: Db): Promise<void> {
+  private async doDelete(c: Collection, id: string, request: RequestInfo, uow: UnitOfWork): Promise<void> {
     if (c.type === 'view') throw unsupportedType()
     const access = this.access(c.deleteRule, c, request)
     if (access.kind === 'deny') throw onlySuperusers()
     if (hasNul(id)) throw notFound()
-    let find = db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id)
+    let find = uow.db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
     if (access.kind === 'where') find = find.where(access.where)
-    if (!(await find.executeTakeFirst())) throw notFound()
-    await inTransaction(db, (trx) => this.deleteWithReferences(trx, c, id, 0))
+    const row = await find.executeTakeFirst()
+    if (!row) throw notFound()
+    await this.deleteWithReferences(uow, c, rowToRecord(c, row), request, 0)
   }
 
-  /** Creates a record through the `onRecordCreate` hooks; `db` is a transaction inside a batch. */
-  async create(collectionName: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
+  /**
+   * Creates a record through the `onRecordCreate` hooks, in the open transaction or its own one.
+   * The `after...Success` hooks run once that commits; the `after...Error` ones when it fails.
+   */
+  async create(collectionName: string, input: Record<string, unknown>, request: RequestInfo, q: ViewQuery = {}): Promise<RecordJson> {
     const c = this.registry.getOrThrow(collectionName)
     const e: RecordCreateEvent = { collection: c, data: input, request }
-    await this.guard(this.hooks.createError, c, request, () =>
+    const done = await this.units.runWrite(this.sql.writer().db, this.hooks.createError, { collection: c, request }, (uow) =>
       this.hooks.create.run(e, async (ev) => {
-        ev.record = await this.doCreate(c, ev.data, request, db)
+        ev.record = await this.doCreate(c, ev.data, request, uow)
       }),
     )
+    await done.deliver()
     if (!e.record) throw stoppedByHook()
-    await this.hooks.createSuccess.run({ collection: c, record: e.record, request }, async () => {})
-    return (await this.present(db, c, [e.record], request, q))[0]!
+    return this.presentOne(c, e.record, request, q)
   }
 
-  async update(collectionName: string, id: string, input: Record<string, unknown>, request: RequestInfo, q: { expand?: string; fields?: string } = {}, db: Db = this.sql.writer().db): Promise<RecordJson> {
+  /** Updates a record through the `onRecordUpdate` hooks (see `create`). */
+  async update(collectionName: string, id: string, input: Record<string, unknown>, request: RequestInfo, q: ViewQuery = {}): Promise<RecordJson> {
     const c = this.registry.getOrThrow(collectionName)
     const e: RecordUpdateEvent = { collection: c, id, data: input, request }
-    await this.guard(this.hooks.updateError, c, request, () =>
+    const done = await this.units.runWrite(this.sql.writer().db, this.hooks.updateError, { collection: c, request }, (uow) =>
       this.hooks.update.run(e, async (ev) => {
-        ev.record = await this.doUpdate(c, ev.id, ev.data, request, db)
+        ev.record = await this.doUpdate(c, ev.id, ev.data, request, uow)
       }),
     )
+    await done.deliver()
     if (!e.record) throw stoppedByHook()
-    await this.hooks.updateSuccess.run({ collection: c, record: e.record, request }, async () => {})
-    return (await this.present(db, c, [e.record], request, q))[0]!
+    return this.presentOne(c, e.record, request, q)
   }
 
-  async delete(collectionName: string, id: string, request: RequestInfo, db: Db = this.sql.writer().db): Promise<void> {
+  /** Deletes a record through the `onRecordDelete` hooks, with its cascade (see `create`). */
+  async delete(collectionName: string, id: string, request: RequestInfo): Promise<void> {
     const c = this.registry.getOrThrow(collectionName)
-    let done = false
-    await this.guard(this.hooks.deleteError, c, request, () =>
+    let deleted = false
+    const done = await this.units.runWrite(this.sql.writer().db, this.hooks.deleteError, { collection: c, request }, (uow) =>
       this.hooks.delete.run({ collection: c, id, request }, async (ev) => {
-        await this.doDelete(c, ev.id, request, db)
-        done = true
+        await this.doDelete(c, ev.id, request, uow)
+        deleted = true
       }),
     )
-    if (!done) throw stoppedByHook()
-    await this.hooks.deleteSuccess.run({ collection: c, id, request }, async () => {})
+    await done.deliver()
+    if (!deleted) throw stoppedByHook()
   }
 
-  /** Runs `fn`; on failure, tells the `after...Error` hooks, then rethrows. */
-  private async guard(hook: RecordHooks['createError'], c: Collection, request: RequestInfo, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn()
-    } catch (error) {
-      await hook.run({ collection: c, error, request }, async () => {})
-      throw error
-    }
+  /** The record as the caller may see it, read where it was just written (the writer or the open transaction). */
+  private async presentOne(c: Collection, record: RecordJson, request: RequestInfo, q: ViewQuery): Promise<RecordJson> {
+    return (await this.present(this.units.active()?.db ?? this.sql.writer().db, c, [record], request, q))[0]!
   }
 
   /**
    * Deletes a record and settles what points at it, PocketBase's way: the record goes first (so
    * A<->B cascades end), then each referencing record loses the id; a cascadeDelete relation
    * deletes the referencing record only when that was its last id; a required relation left
-   * empty refuses the whole delete (the transaction rolls back).
+   * empty refuses the whole delete (the transaction rolls back). Each deleted record and each
+   * record that lost the id is a change of the unit of work (`cascade: true` but for the first).
    */
-  private async deleteWithReferences(db: Db, c: Collection, id: string, depth: number): Promise<void> {
+  private async deleteWithReferences(uow: UnitOfWork, c: Collection, record: RecordJson, request: RequestInfo, depth: number): Promise<void> {
     if (depth > 16) throw new ApiError('bad_request', 'Cascade delete is nested too deeply.')
+    const db = uow.db
+    const id = record.id
     await db.deleteFrom(c.name).where('id', '=', id).execute()
+    uow.add({ action: 'delete', collection: c, record, request, ...(depth > 0 ? { cascade: true } : {}) })
     const others = this.registry.all().filter((o) => o.type !== 'view').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const other of others) {
       for (const f of other.fields) {
@@ -383,7 +372,7 @@ export class RecordsService {
           const rec = rowToRecord(other, row)
           const remaining = isMulti(f) ? (rec[f.name] as string[]).filter((x) => x !== id) : []
           if (f.cascadeDelete && remaining.length === 0) {
-            await this.deleteWithReferences(db, other, rec.id, depth + 1)
+            await this.cascadeDelete(uow, other, rec, request, depth + 1)
             continue
           }
           if (f.required && remaining.length === 0) {
@@ -391,15 +380,24 @@ export class RecordsService {
           }
           const value = isMulti(f) ? JSON.stringify(remaining) : ''
           await db.updateTable(other.name).set({ [f.name]: value }).where('id', '=', rec.id).execute()
+          uow.add({ action: 'update', collection: other, record: (await this.readRow(db, other, rec.id))!, request, cascade: true })
         }
       }
     }
   }
-}
 
-/** Runs `fn` in a transaction, or inside the caller's one when `db` already is one (a batch). */
-function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
-  return db.isTransaction ? fn(db) : db.transaction().execute(fn)
+  /**
+   * A record deleted by a `cascadeDelete` relation goes through the `onRecordDelete` hooks like
+   * any delete (PocketBase's way); a hook that does not call `next()` refuses the whole delete.
+   */
+  private async cascadeDelete(uow: UnitOfWork, c: Collection, record: RecordJson, request: RequestInfo, depth: number): Promise<void> {
+    let deleted = false
+    await this.hooks.delete.run({ collection: c, id: record.id, request, record }, async () => {
+      await this.deleteWithReferences(uow, c, record, request, depth)
+      deleted = true
+    })
+    if (!deleted) throw stoppedByHook()
+  }
 }
 
 /** A unique-constraint violation, as the SQL port reports it on every engine. */

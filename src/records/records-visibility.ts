@@ -3,7 +3,7 @@ import type { SqlDialect } from '../sql/dialect.ts'
 import { compiledOf } from './compiled.ts'
 import type { Collection } from './model.ts'
 import { compiledRuleWhere } from './records-rules.ts'
-import type { RecordJson, RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /**
@@ -12,7 +12,7 @@ import type { CollectionRegistry } from './registry.ts'
  * record itself, a superuser or a manager (`manageRule`).
  */
 export function visibleRecord(collection: Collection, record: RecordJson, request: RequestInfo, isManager = false): RecordJson {
-  const superuser = request.auth?.isSuperuser === true
+  const superuser = actsAsSuperuser(request)
   const own = request.auth?.collection.id === collection.id && request.auth.record.id === record.id
   return stripRecord(collection, record, { showHidden: superuser, showEmail: superuser || isManager || own || record.emailVisibility === true })
 }

@@ -20,7 +20,7 @@ before(async () => {
   app = await createPlinth({ config: { cwd: dir, env: {}, overrides: { dir, logLevel: 'silent' } }, logger: createLogger({ logLevel: 'silent' }) })
   const su = app.collections.getOrThrow('_superusers')
   assert.ok(isAuthCollection(su))
-  await createSuperuser(app.sql.writer().db, su, 'root@example.com', 'root-password-1')
+  await createSuperuser(app.records, 'root@example.com', 'root-password-1')
   const login = await app.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', payload: { identity: 'root@example.com', password: 'root-password-1' } })
   token = login.json<{ token: string }>().token
   for (const name of ['posts', 'other']) {

@@ -12,7 +12,7 @@ test('install link: creates the first superuser, then is revoked', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'plinth-install-'))
   const app = await createPlinth({ config: { cwd: dir, env: {}, overrides: { dir, logLevel: 'silent' } }, logger: createLogger({ logLevel: 'silent' }) })
   try {
-    const link = await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: app.publicUrl, log: app.log })
+    const link = await installLink({ records: app.records, baseUrl: app.publicUrl, log: app.log })
     assert.ok(link)
     const token = link.split('/').at(-1)!
     const create = (email: string) =>
@@ -32,7 +32,7 @@ test('install link: creates the first superuser, then is revoked', async () => {
     assert.equal(login.statusCode, 200)
     // The installer record is gone, so its token no longer authenticates.
     assert.equal((await create('second@example.com')).statusCode, 403)
-    assert.equal(await installLink({ registry: app.collections, db: () => app.sql.writer().db, baseUrl: app.publicUrl, log: app.log }), undefined)
+    assert.equal(await installLink({ records: app.records, baseUrl: app.publicUrl, log: app.log }), undefined)
   } finally {
     await app.stop()
     rmSync(dir, { recursive: true, force: true })

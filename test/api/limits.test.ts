@@ -33,7 +33,7 @@ async function makeApp(url: string, overrides: ConfigInput): Promise<Plinth> {
 async function superuserToken(app: Plinth): Promise<string> {
   const superusers = app.collections.getOrThrow('_superusers')
   assert.ok(isAuthCollection(superusers))
-  await createSuperuser(app.sql.writer().db, superusers, 'limits@example.com', 'limits-pass-1')
+  await createSuperuser(app.records, 'limits@example.com', 'limits-pass-1')
   const res = await app.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', payload: { identity: 'limits@example.com', password: 'limits-pass-1' } })
   return (res.json() as { token: string }).token
 }

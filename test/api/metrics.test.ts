@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test'
 import { sql } from 'kysely'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { ipAllowList } from '../../src/api/metrics.ts'
-import { createSuperuser, superusersCollection } from '../../src/auth/superusers.ts'
+import { createSuperuser } from '../../src/auth/superusers.ts'
 import type { ConfigInput } from '../../src/config/schema.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 
@@ -68,7 +68,7 @@ describe('metrics access', () => {
   }
 
   test('a superuser token reads metrics from any address', async () => {
-    await createSuperuser(closed.sql.writer().db, superusersCollection(closed.collections), 'metrics@example.com', 'metrics-pass-123')
+    await createSuperuser(closed.records, 'metrics@example.com', 'metrics-pass-123')
     const auth = await closed.http.inject({
       method: 'POST',
       url: '/api/collections/_superusers/auth-with-password',

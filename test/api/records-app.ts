@@ -39,7 +39,7 @@ export async function startRecordsApp(engine: EngineName): Promise<RecordsApp> {
   })
   const superusers = app.collections.getOrThrow('_superusers')
   assert.ok(isAuthCollection(superusers))
-  await createSuperuser(app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+  await createSuperuser(app.records, 'root@example.com', 'root-password-1')
 
   const call: RecordsApp['call'] = async (method, url, opts = {}) => {
     const headers: Record<string, string> = {}

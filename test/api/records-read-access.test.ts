@@ -76,7 +76,7 @@ for (const { engine, skip } of await engines()) {
       })
       const superusers = app.collections.getOrThrow('_superusers')
       assert.ok(isAuthCollection(superusers))
-      await createSuperuser(app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+      await createSuperuser(app.records, 'root@example.com', 'root-password-1')
       const login = async (c: string, email: string, password: string) => {
         const res = await app.http.inject({ method: 'POST', url: `/api/collections/${c}/auth-with-password`, payload: { identity: email, password } })
         assert.equal(res.statusCode, 200, res.body)

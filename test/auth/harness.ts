@@ -6,8 +6,10 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { createAuthenticator } from '../../src/auth/index.ts'
 import { hashPassword } from '../../src/auth/password.ts'
-import { newTokenKey, randomString } from '../../src/auth/mutate.ts'
+import { newTokenKey } from '../../src/auth/tokens.ts'
+import { randomString } from '../../src/records/fields/random.ts'
 import { recordAuthRoutes } from '../../src/api/record-auth.ts'
+import { removeInstallerOnSuperuserCreate } from '../../src/auth/superusers.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
 import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
@@ -16,8 +18,10 @@ import type { Mailer, MailMessage } from '../../src/mail/mail.ts'
 import { createRecordTable } from '../../src/records/collections/schema-sync.ts'
 import { superusersCollection, usersCollection } from '../../src/records/collections/defaults.ts'
 import { isMulti, nowDate, type AuthCollection, type Collection } from '../../src/records/model.ts'
+import { RecordsService } from '../../src/records/records-service.ts'
 import type { CollectionRegistry } from '../../src/records/registry.ts'
 import { openSql } from '../../src/sql/open.ts'
+import { SqlRouter } from '../../src/sql/router.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, type EngineName, type TestDb } from '../helpers/engines.ts'
 
@@ -60,6 +64,8 @@ export interface Harness {
   engine: SqlEngine
   http: FastifyInstance
   registry: StaticRegistry
+  /** The records service over the same database, as the app wires it (installer removal included). */
+  records: RecordsService
   users: AuthCollection
   superusers: AuthCollection
   mail: CaptureMailer
@@ -73,6 +79,8 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   const superusers = superusersCollection()
   for (const c of [users, superusers]) await createRecordTable(engine.db, engine.dialect, c)
   const registry = new StaticRegistry([users, superusers])
+  const records = new RecordsService(registry, new SqlRouter(engine))
+  removeInstallerOnSuperuserCreate(records)
   const mail = new CaptureMailer()
   const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
   installErrorHandling(http)
@@ -84,6 +92,7 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   })
   await http.register(recordAuthRoutes, {
     registry,
+    records,
     db: () => engine,
     mail,
     authenticate,
@@ -92,7 +101,7 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   })
   await http.ready()
   return {
-    testDb, engine, http, registry, users, superusers, mail,
+    testDb, engine, http, registry, records, users, superusers, mail,
     async close() {
       await http.close()
       await engine.close()

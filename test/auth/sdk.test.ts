@@ -15,9 +15,11 @@ import { parseDbUrl } from '../../src/config/urls.ts'
 import { createLogger } from '../../src/log.ts'
 import { CollectionStore } from '../../src/records/collections/store.ts'
 import { isAuthCollection } from '../../src/records/model.ts'
+import { RecordsService } from '../../src/records/records-service.ts'
 import { migrate } from '../../src/sql/migrate.ts'
 import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
+import { SqlRouter } from '../../src/sql/router.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, type TestDb } from '../helpers/engines.ts'
 import { CaptureMailer, insertAuthRecord, type Harness } from './harness.ts'
@@ -39,7 +41,8 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
     assert.ok(users && isAuthCollection(users) && superusers && isAuthCollection(superusers))
     await insertAuthRecord({ engine } as Harness, users, { email: 'sdk@example.com', password: 'sdk-password-1', extra: { name: 'Sdk User' } })
     await insertAuthRecord({ engine } as Harness, users, { email: 'reset@example.com', password: 'reset-password-1' })
-    await createSuperuser(engine.db, superusers, 'root@example.com', 'root-password-1')
+    const records = new RecordsService(registry, new SqlRouter(engine))
+    await createSuperuser(records, 'root@example.com', 'root-password-1')
 
     http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
     installErrorHandling(http)
@@ -49,7 +52,7 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
     http.addHook('onRequest', async (request) => {
       request.auth = await authenticate(request)
     })
-    await http.register(recordAuthRoutes, { registry, db: () => engine, mail, authenticate, appUrl: 'http://127.0.0.1' })
+    await http.register(recordAuthRoutes, { registry, records, db: () => engine, mail, authenticate, appUrl: 'http://127.0.0.1' })
     await http.listen({ host: '127.0.0.1', port: 0 })
     url = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`
   })

@@ -31,7 +31,7 @@ for (const { engine, skip } of await engines()) {
 
     test('install link: a short-lived, non-refreshable superuser token until a real superuser exists', async () => {
       const warnings: string[] = []
-      const deps = { registry: h.registry, db: () => h.engine.db, baseUrl: 'http://127.0.0.1:8090/', log: { warn: (_o: object, m: string) => void warnings.push(m) } }
+      const deps = { records: h.records, baseUrl: 'http://127.0.0.1:8090/', log: { warn: (_o: object, m: string) => void warnings.push(m) } }
       const url = await installLink(deps)
       assert.ok(url, 'a link on a server with no superuser')
       assert.match(url, /^http:\/\/127\.0\.0\.1:8090\/_\/#\/pbinstall\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/)
@@ -54,36 +54,36 @@ for (const { engine, skip } of await engines()) {
       assert.equal(await countSuperusers(h.engine.db, h.superusers, false), 1)
 
       // Creating a real superuser removes the installer, which revokes the link.
-      await createSuperuser(h.engine.db, h.superusers, 'first@example.com', 'first-password-1')
+      await createSuperuser(h.records, 'first@example.com', 'first-password-1')
       assert.equal(await authenticate(asRequest(token)), null)
       assert.equal(await countSuperusers(h.engine.db, h.superusers, false), 1)
       assert.equal(await installLink(deps), undefined)
     })
 
     test('create validates and refuses duplicates; upsert creates then updates; update revokes tokens', async () => {
-      await assert.rejects(createSuperuser(h.engine.db, h.superusers, 'not-an-email', 'long-enough-1'), (e: ApiError) => e.code === 'validation_failed' && 'email' in e.data)
-      await assert.rejects(createSuperuser(h.engine.db, h.superusers, 'x@example.com', 'short'), (e: ApiError) => 'password' in e.data)
-      await assert.rejects(createSuperuser(h.engine.db, h.superusers, 'first@example.com', 'another-pass-1'), (e: ApiError) => 'email' in e.data)
-      assert.equal(await upsertSuperuser(h.engine.db, h.superusers, 'second@example.com', 'second-pass-1'), 'created')
+      await assert.rejects(createSuperuser(h.records, 'not-an-email', 'long-enough-1'), (e: ApiError) => e.code === 'validation_failed' && 'email' in e.data)
+      await assert.rejects(createSuperuser(h.records, 'x@example.com', 'short'), (e: ApiError) => 'password' in e.data)
+      await assert.rejects(createSuperuser(h.records, 'first@example.com', 'another-pass-1'), (e: ApiError) => 'email' in e.data)
+      assert.equal(await upsertSuperuser(h.records, 'second@example.com', 'second-pass-1'), 'created')
       const login = (password: string) =>
         h.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', payload: { identity: 'second@example.com', password } })
       const first = await login('second-pass-1')
       assert.equal(first.statusCode, 200)
-      assert.equal(await upsertSuperuser(h.engine.db, h.superusers, 'second@example.com', 'second-pass-2'), 'updated')
+      assert.equal(await upsertSuperuser(h.records, 'second@example.com', 'second-pass-2'), 'updated')
       assert.equal((await login('second-pass-1')).statusCode, 400)
       assert.equal((await login('second-pass-2')).statusCode, 200)
       const authenticate = createAuthenticator({ registry: h.registry, db: () => h.engine.db })
       const token = ((await login('second-pass-2')).json() as { token: string }).token
       assert.ok(await authenticate(asRequest(`Bearer ${token}`)))
-      await updateSuperuserPassword(h.engine.db, h.superusers, 'second@example.com', 'second-pass-3')
+      await updateSuperuserPassword(h.records, 'second@example.com', 'second-pass-3')
       assert.equal(await authenticate(asRequest(`Bearer ${token}`)), null, 'a password change revokes older tokens')
-      await assert.rejects(updateSuperuserPassword(h.engine.db, h.superusers, 'ghost@example.com', 'whatever-123'), (e: ApiError) => e.code === 'not_found')
+      await assert.rejects(updateSuperuserPassword(h.records, 'ghost@example.com', 'whatever-123'), (e: ApiError) => e.code === 'not_found')
     })
 
     test('delete removes one superuser but never the last', async () => {
-      assert.equal(await deleteSuperuser(h.engine.db, h.superusers, 'ghost@example.com'), false)
-      assert.equal(await deleteSuperuser(h.engine.db, h.superusers, 'second@example.com'), true)
-      await assert.rejects(deleteSuperuser(h.engine.db, h.superusers, 'first@example.com'), /only existing superuser/)
+      assert.equal(await deleteSuperuser(h.records, 'ghost@example.com'), false)
+      assert.equal(await deleteSuperuser(h.records, 'second@example.com'), true)
+      await assert.rejects(deleteSuperuser(h.records, 'first@example.com'), /only existing superuser/)
     })
 
     test('authenticator: bare or Bearer tokens; guests, junk and other types are null', async () => {

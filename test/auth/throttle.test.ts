@@ -43,7 +43,7 @@ async function throttledApp(h: Harness, limits: AuthThrottleLimits): Promise<Thr
     request.auth = await authenticate(request)
   })
   await http.register(recordAuthRoutes, {
-    registry: h.registry, db: () => h.engine, mail: h.mail, authenticate, appUrl: 'https://app.example.com',
+    registry: h.registry, records: h.records, db: () => h.engine, mail: h.mail, authenticate, appUrl: 'https://app.example.com',
     counters: new MemoryCounters({ now: () => now }), throttle: limits,
   })
   await http.ready()

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { SignJWT, decodeJwt } from 'jose'
 import { readUnverified, signRecordToken, verifyRecordToken } from '../../src/auth/index.ts'
-import { newTokenKey } from '../../src/auth/mutate.ts'
+import { newTokenKey } from '../../src/auth/tokens.ts'
 import { superusersCollection, usersCollection } from '../../src/records/collections/defaults.ts'
 
 const users = usersCollection()

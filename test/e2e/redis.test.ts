@@ -18,7 +18,6 @@ import { after, describe, test } from 'node:test'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
-import { isAuthCollection } from '../../src/records/model.ts'
 import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix, unusedPort } from '../helpers/redis.ts'
 
 const redisSkipReason = await redisSkip()
@@ -133,9 +132,7 @@ describe('Redis down', { skip: !hasRedisServer && 'no redis-server binary' }, ()
     cleanups.push(() => server.stop())
     const s = await start({ PLINTH_REDIS: `redis://127.0.0.1:${port}/0` })
     cleanups.push(() => s.close())
-    const superusers = s.app.collections.getOrThrow('_superusers')
-    assert.ok(isAuthCollection(superusers))
-    await createSuperuser(s.app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+    await createSuperuser(s.app.records, 'root@example.com', 'root-password-1')
     const su = (await signIn(s.app, 'root-password-1', '_superusers', 'root@example.com')).json<{ token: string }>().token
     const health = async () => (await s.app.http.inject({ url: '/api/health', headers: { authorization: su } })).json<{ data: { redis?: string } }>().data.redis
 

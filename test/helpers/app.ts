@@ -39,7 +39,7 @@ export async function startApp(engine: EngineName): Promise<TestApp> {
     })
     const superusers = app.collections.getOrThrow('_superusers')
     assert.ok(isAuthCollection(superusers))
-    await createSuperuser(app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+    await createSuperuser(app.records, 'root@example.com', 'root-password-1')
   } catch (err) {
     await app?.stop()
     await testDb?.drop()

@@ -313,7 +313,7 @@ for (const { engine, skip } of await engines()) {
       const url = await app.start()
       const superusers = app.collections.getOrThrow('_superusers')
       assert.ok(isAuthCollection(superusers))
-      await createSuperuser(app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+      await createSuperuser(app.records, 'root@example.com', 'root-password-1')
       su = new PocketBase(url)
       su.autoCancellation(false)
       await su.collection('_superusers').authWithPassword('root@example.com', 'root-password-1')

@@ -49,7 +49,7 @@ for (const { engine, skip } of await engines()) {
       url = await app.start()
       const superusers = app.collections.getOrThrow('_superusers')
       assert.ok(isAuthCollection(superusers))
-      await createSuperuser(app.sql.writer().db, superusers, 'root@example.com', 'root-password-1')
+      await createSuperuser(app.records, 'root@example.com', 'root-password-1')
       su = admin()
       await su.collection('_superusers').authWithPassword('root@example.com', 'root-password-1')
     })

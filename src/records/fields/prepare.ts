@@ -1,4 +1,4 @@
-import { hashPassword, verifyPassword } from '../../auth/index.ts'
+import { hashPassword, verifyPassword } from './password-hash.ts'
 import type { FieldError } from '../../errors.ts'
 import { isMulti, nowDate, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
