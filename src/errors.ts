@@ -6,9 +6,11 @@
  * (clients and tests may rely on it; the message follows PocketBase's wording).
  * Nothing else from an internal error (stack, SQL text, driver message) ever reaches a client.
  */
+import type { ValidationCode } from './validation-codes.ts'
 
 export interface FieldError {
-  code: string
+  /** One of the catalogue's codes (validation-codes.ts). */
+  code: ValidationCode
   message: string
   /** The values in the message (`{maxSelect: 5}`), as PocketBase sends them. */
   params?: Record<string, unknown>

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import ts from 'typescript'
+import { VALIDATION_CODES } from '../src/validation-codes.ts'
 
 /**
  * The floors of the house, checked on the source itself (docs/architecture.md describes them):
@@ -141,5 +142,11 @@ describe('architecture', () => {
   it('keeps files small enough to read as one concept', () => {
     const big = sources.map((s) => [s.file, s.text.split('\n').length] as const).filter(([, n]) => n > 450)
     assert.deepEqual(big, [])
+  })
+
+  it('lists only validation codes that some layer uses', () => {
+    // The type keeps codes out of the code base unless listed; this keeps dead ones out of the list.
+    const used = new Set(sources.filter((s) => s.file !== 'validation-codes.ts').flatMap((s) => s.tokens.map((t) => t.text)))
+    assert.deepEqual(VALIDATION_CODES.filter((c) => !used.has(c)), [])
   })
 })

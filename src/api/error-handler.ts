@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { ApiError, ERROR_CODE_HEADER, type ErrorCode } from '../errors.ts'
+import { ApiError, ERROR_CODE_HEADER, sentenize, type ErrorCode, type FieldError } from '../errors.ts'
 import { SqlInvalidTextError, SqlTimeoutError, SqlUnavailableError } from '../sql/errors.ts'
 import { CountersUnavailableError } from '../counters/errors.ts'
 
@@ -11,6 +11,18 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
   FST_ERR_VALIDATION: 'validation_failed',
+}
+
+/**
+ * A request-schema failure (Fastify's validator) as one of the catalogue's field errors, worded as
+ * PocketBase words the same problem.
+ */
+function schemaFieldError(keyword: string, params: { limit?: unknown } | undefined, message: string | undefined): FieldError {
+  const limit = Number(params?.limit)
+  if (keyword === 'required') return { code: 'validation_required', message: 'Cannot be blank.' }
+  if (keyword === 'minLength') return { code: 'validation_length_too_short', message: `The length must be no less than ${limit}.`, params: { min: limit } }
+  if (keyword === 'maxLength') return { code: 'validation_length_too_long', message: `The length must be no more than ${limit}.`, params: { max: limit } }
+  return { code: 'validation_invalid_value', message: message ? sentenize(message) : 'Invalid value.' }
 }
 
 /** Converts any thrown value to an ApiError; unknown errors become a bare 500 (details go to the log only). */
@@ -25,10 +37,10 @@ export function toApiError(err: unknown): ApiError {
   const e = err as FastifyError
   const mapped = e?.code ? fastifyCodes[e.code] : undefined
   if (mapped === 'validation_failed' && Array.isArray(e.validation)) {
-    const data: Record<string, { code: string; message: string }> = {}
+    const data: Record<string, FieldError> = {}
     for (const v of e.validation) {
       const field = (v.instancePath || `/${String(v.params?.missingProperty ?? '')}`).replace(/^\//, '').replaceAll('/', '.') || (e.validationContext ?? 'body')
-      data[field] = { code: `validation_${v.keyword}`, message: v.message ?? 'Invalid value.' }
+      data[field] = schemaFieldError(v.keyword, v.params as { limit?: unknown } | undefined, v.message)
     }
     return new ApiError('validation_failed', undefined, data)
   }

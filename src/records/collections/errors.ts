@@ -1,11 +1,12 @@
 import type { FieldError } from '../../errors.ts'
+import type { ValidationCode } from '../../validation-codes.ts'
 
 /** Nested validation errors in PocketBase's shape: `{fields: {"1": {name: {code, message}}}}`. */
 export interface ErrorTree {
   [key: string]: FieldError | ErrorTree
 }
 
-export function fieldError(code: string, message: string): FieldError {
+export function fieldError(code: ValidationCode, message: string): FieldError {
   return { code, message }
 }
 

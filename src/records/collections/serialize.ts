@@ -1,3 +1,4 @@
+import type { ValidationCode } from '../../validation-codes.ts'
 import type { AuthCollection, AuthOptions, Collection, CollectionType, Field, Rule, TokenConfig } from '../model.ts'
 import { isAuthCollection } from '../model.ts'
 import { normalizeField } from '../fields/definition.ts'
@@ -132,7 +133,7 @@ export function mergeAuthOptions(base: AuthOptions, input: Record<string, unknow
 
 export interface InputProblem {
   path: string[]
-  code: string
+  code: ValidationCode
   message: string
 }
 

@@ -1,3 +1,4 @@
+import type { ValidationCode } from '../../validation-codes.ts'
 import { isAuthCollection, type AuthCollection, type Collection, type Rule } from '../model.ts'
 import { validateFieldSettings } from './validate-fields.ts'
 import { fieldError, lengthRange, badFormat, mustBeNil, notAllowedValue, required, setError, type ErrorTree } from './errors.ts'
@@ -23,7 +24,7 @@ const TOKENS = ['authToken', 'passwordResetToken', 'emailChangeToken', 'verifica
 
 export async function validateCollection(next: Collection, prev: Collection | undefined, ctx: ValidateContext): Promise<ErrorTree> {
   const errors: ErrorTree = {}
-  const set = (path: (string | number)[], code: string, message: string) => setError(errors, path, fieldError(code, message))
+  const set = (path: (string | number)[], code: ValidationCode, message: string) => setError(errors, path, fieldError(code, message))
 
   // id
   if (!prev) {
@@ -64,7 +65,7 @@ export async function validateCollection(next: Collection, prev: Collection | un
 }
 
 function validateFields(next: Collection, prev: Collection | undefined, ctx: ValidateContext, errors: ErrorTree): void {
-  const set = (path: (string | number)[], code: string, message: string) => setError(errors, path, fieldError(code, message))
+  const set = (path: (string | number)[], code: ValidationCode, message: string) => setError(errors, path, fieldError(code, message))
   const ids = new Set<string>()
   const names = new Set<string>()
   for (const [i, f] of next.fields.entries()) {
@@ -77,12 +78,16 @@ function validateFields(next: Collection, prev: Collection | undefined, ctx: Val
   const pk = next.fields.find((f) => f.name === 'id')
   if (!pk || pk.type !== 'text' || !pk.primaryKey) return set(['fields'], 'validation_missing_primary_key', 'Missing or invalid "id" PK field.')
   if (next.type === 'auth') {
-    const need: [string, string, boolean][] = [
-      ['password', 'password', true], ['tokenKey', 'text', true], ['email', 'email', false], ['emailVisibility', 'bool', false], ['verified', 'bool', false],
+    const need: [string, string, boolean, ValidationCode][] = [
+      ['password', 'password', true, 'validation_missing_password_field'],
+      ['tokenKey', 'text', true, 'validation_missing_tokenKey_field'],
+      ['email', 'email', false, 'validation_missing_email_field'],
+      ['emailVisibility', 'bool', false, 'validation_missing_emailVisibility_field'],
+      ['verified', 'bool', false, 'validation_missing_verified_field'],
     ]
-    for (const [name, type, hidden] of need) {
+    for (const [name, type, hidden, missing] of need) {
       const f = next.fields.find((x) => x.name === name)
-      if (!f || f.type !== type) return set(['fields'], `validation_missing_${name}_field`, `System "${name}" field is required.`)
+      if (!f || f.type !== type) return set(['fields'], missing, `System "${name}" field is required.`)
       if (!f.system || (hidden && !f.hidden)) {
         return hidden
           ? set(['fields', name], 'validation_must_be_system_and_hidden', 'The field must be marked as "System" and "Hidden".')
@@ -135,7 +140,7 @@ function validateRules(next: Collection, prev: Collection | undefined, ctx: Vali
 }
 
 function validateIndexes(next: Collection, prev: Collection | undefined, ctx: ValidateContext, errors: ErrorTree): void {
-  const set = (path: (string | number)[], code: string, message: string) => setError(errors, path, fieldError(code, message))
+  const set = (path: (string | number)[], code: ValidationCode, message: string) => setError(errors, path, fieldError(code, message))
   if (next.type === 'view') {
     if (next.indexes.length) set(['indexes'], 'validation_indexes_not_supported', "View collections don't support indexes.")
     return
@@ -183,7 +188,7 @@ function validateIndexes(next: Collection, prev: Collection | undefined, ctx: Va
 }
 
 function validateAuthOptions(next: AuthCollection, prev: AuthCollection | undefined, ctx: ValidateContext, errors: ErrorTree): void {
-  const set = (path: (string | number)[], code: string, message: string) => setError(errors, path, fieldError(code, message))
+  const set = (path: (string | number)[], code: ValidationCode, message: string) => setError(errors, path, fieldError(code, message))
   checkRule(next, next.authRule, ['authRule'], ctx, errors)
   if (next.manageRule === '') setError(errors, ['manageRule'], required())
   else checkRule(next, next.manageRule, ['manageRule'], ctx, errors)

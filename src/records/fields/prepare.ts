@@ -7,6 +7,7 @@ import { fileName, isUploadedFile, toFileList, type UploadedFile } from './file-
 import { randomFromPattern } from './random.ts'
 import { compiledPattern, validateTextValue } from './text-rules.ts'
 import type { PrepareContext, PreparedRecord } from './types.ts'
+import type { ValidationCode } from '../../validation-codes.ts'
 
 const EDITOR_MAX = 5 << 20
 const JSON_MAX = 1 << 20
@@ -14,7 +15,7 @@ const FILE_MAX = 5 << 20
 const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/
 const BLOCKED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
-const err = (code: string, message: string, params?: Record<string, unknown>): FieldError => (params ? { code, message, params } : { code, message })
+const err = (code: ValidationCode, message: string, params?: Record<string, unknown>): FieldError => (params ? { code, message, params } : { code, message })
 const REQUIRED = err('validation_required', 'Cannot be blank.')
 /** Not PocketBase's (SQLite stores NUL): PostgreSQL cannot, so every engine refuses it alike. */
 const NUL_ERROR = err('validation_invalid_value', 'Invalid value (NUL characters are not allowed).')
