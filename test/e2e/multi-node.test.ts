@@ -4,46 +4,24 @@
  * travels over the bus; each node recompiles its collections).
  */
 import assert from 'node:assert/strict'
-import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
-import { collect, runCli, startCli, type CliResult } from '../helpers/cli.ts'
+import { runCli, startServe, type ServeProcess } from '../helpers/cli.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix } from '../helpers/redis.ts'
 
-interface Node {
-  child: ChildProcess
-  url: string
-  exited: Promise<CliResult>
-}
+type Node = ServeProcess
 
-/** Starts `plinth serve` on a free port; resolves once it logs its URL (60 s bound: a hang, not a timing check). */
-async function startNode(env: Record<string, string>, cwd: string, cleanup: (() => Promise<unknown>)[]): Promise<Node> {
-  const child = startCli(['serve', '--http', '127.0.0.1:0'], env, cwd)
-  const exited = collect(child)
-  cleanup.push(async () => {
-    child.kill('SIGTERM')
-    await exited
-  })
-  let out = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const guard = setTimeout(() => reject(new Error(`no listening line within 60 s:\n${out}`)), 60_000)
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)
-      if (m) {
-        clearTimeout(guard)
-        resolve(m[1]!)
-      }
-    })
-    void exited.then((r) => {
-      clearTimeout(guard)
-      reject(new Error(`plinth exited early (${r.code}):\n${r.stdout}\n${r.stderr}`))
-    })
-  })
-  return { child, url, exited }
+/** `plinth serve` on a free port; stopped (SIGTERM) by `cleanup` however start-up ends. */
+function startNode(env: Record<string, string>, cwd: string, cleanup: (() => Promise<unknown>)[]): Promise<Node> {
+  return startServe([], env, cwd, ({ child, exited }) =>
+    cleanup.push(async () => {
+      child.kill('SIGTERM')
+      await exited
+    }),
+  )
 }
 
 /** Polls `check` until it holds; the bound only turns a lost change into a readable failure. */

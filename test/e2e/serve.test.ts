@@ -11,45 +11,20 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { collect, startCli, type CliResult } from '../helpers/cli.ts'
+import { collect, startCli, startServe, type ServeProcess } from '../helpers/cli.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 
 const SRC_INDEX = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
 
-interface Server {
-  child: ChildProcess
-  url: string
-  /** Resolves when the process exits, with everything it printed. */
-  exited: Promise<CliResult>
-}
+type Server = ServeProcess
 
-/**
- * Starts `plinth serve` on a free port and resolves once /api/health answers 200. The 60 s bound
- * only turns a hang into a readable failure; it is not a performance assertion.
- */
+/** `plinth serve` on a free port, checked to answer /api/health 200 at once. */
 async function serve(args: string[], env: Record<string, string>, cwd: string): Promise<Server> {
-  const child = startCli(['serve', '--http', '127.0.0.1:0', ...args], env, cwd)
-  const exited = collect(child)
-  let out = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const guard = setTimeout(() => reject(new Error(`no listening line within 60 s:\n${out}`)), 60_000)
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)
-      if (m) {
-        clearTimeout(guard)
-        resolve(m[1]!)
-      }
-    })
-    void exited.then((r) => {
-      clearTimeout(guard)
-      reject(new Error(`plinth exited early (${r.code}):\n${r.stdout}\n${r.stderr}`))
-    })
-  })
+  const server = await startServe(args, env, cwd)
   // The listening line is logged after listen() returned: the server answers from now on.
-  const health = await fetch(`${url}/api/health`)
+  const health = await fetch(`${server.url}/api/health`)
   if (health.status !== 200) throw new Error(`/api/health answered ${health.status} right after the listening line`)
-  return { child, url, exited }
+  return server
 }
 
 /** A TCP server the app module's route connects to; the test releases the route by writing to it. */

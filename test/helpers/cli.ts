@@ -36,3 +36,40 @@ export function collect(child: ChildProcess): Promise<CliResult> {
 export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
   return collect(startCli(args, env, cwd))
 }
+
+/** A `plinth serve` child listening on a real port. */
+export interface ServeProcess {
+  child: ChildProcess
+  url: string
+  /** Resolves when the process exits, with everything it printed. */
+  exited: Promise<CliResult>
+}
+
+/**
+ * Starts `plinth serve` on a free port and resolves once it logs the URL it listens on (logged
+ * after listen() returned, so it answers from then on). The 60 s bound only turns a hang into a
+ * readable failure; it is not a performance assertion. `onStart` gets the child at once, so a
+ * caller can register its clean-up before start-up can fail.
+ */
+export async function startServe(args: string[], env: Record<string, string>, cwd: string, onStart?: (p: Omit<ServeProcess, 'url'>) => void): Promise<ServeProcess> {
+  const child = startCli(['serve', '--http', '127.0.0.1:0', ...args], env, cwd)
+  const exited = collect(child)
+  onStart?.({ child, exited })
+  let out = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const guard = setTimeout(() => reject(new Error(`no listening line within 60 s:\n${out}`)), 60_000)
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)
+      if (m) {
+        clearTimeout(guard)
+        resolve(m[1]!)
+      }
+    })
+    void exited.then((r) => {
+      clearTimeout(guard)
+      reject(new Error(`plinth exited early (${r.code}):\n${r.stdout}\n${r.stderr}`))
+    })
+  })
+  return { child, url, exited }
+}
