@@ -51,6 +51,8 @@ export interface Core {
   readonly collections: CollectionStore
   /** Record hooks for app code. */
   readonly hooks: RecordHooks
+  /** Brute-force limits on password checks (sign-in, email change, password change), in `counters`. */
+  readonly authThrottle: AuthThrottle
   /** Records of every collection, with API rules: the one write path. */
   readonly records: RecordsService
   /** The system migrations this open applied (empty when the database was up to date). */
@@ -88,8 +90,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     const stopSync = opts.syncSchema === false ? async () => {} : await syncCollections(collections, bus, log)
     const hooks = new RecordHooks()
     // A password change's oldPassword check counts against the same limits as a sign-in.
-    const passwordGuard = new AuthThrottle(counters, config.authThrottle, logLocks(log))
-    const records = new RecordsService(collections, sql, hooks, passwordGuard)
+    const authThrottle = new AuthThrottle(counters, config.authThrottle, logLocks(log))
+    const records = new RecordsService(collections, sql, hooks, authThrottle)
     // Auth builds on records: the first real superuser removes the install-link placeholder.
     removeInstallerOnSuperuserCreate(records)
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
@@ -102,6 +104,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       mail,
       cache,
       counters,
+      authThrottle,
       bus,
       collections,
       hooks,

@@ -6,9 +6,7 @@ import { passesAuthRule } from '../auth/rule.ts'
 import { authRequestInfo } from '../auth/request-info.ts'
 import { pickResponseFields, publicAuthRecord } from '../auth/response.ts'
 import { signRecordToken } from '../auth/tokens.ts'
-import { AuthThrottle, DEFAULT_AUTH_THROTTLE, logLocks, type AuthAttempt, type AuthThrottleLimits } from '../auth/throttle.ts'
-import type { Counters } from '../counters/counters.ts'
-import { memoryCounters } from '../counters/memory.ts'
+import type { AuthAttempt, AuthThrottle } from '../auth/throttle.ts'
 import { rowString, type Row } from '../auth/records.ts'
 import { ApiError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -43,22 +41,15 @@ export interface RecordAuthOptions {
   /** How long a resend of the same verification/reset mail is refused, ms (PocketBase: 2 minutes). */
   resendWindowMs?: number
   /**
-   * Where failed password checks are counted (shared across nodes when the engine is). Without
-   * one the plugin counts in its own memory: throttling is never off by omission.
+   * The brute-force limits on password checks, counted in the counters port (shared across nodes
+   * when that is). One per app: the records service's password-change check uses the same one.
    */
-  counters?: Counters
-  /** Brute-force limits on password checks; default DEFAULT_AUTH_THROTTLE. */
-  throttle?: AuthThrottleLimits
+  throttle: AuthThrottle
 }
 
 export interface AuthResponseBody {
   token: string
   record: RecordJson
-}
-
-/** Options with a counters engine filled in, so every auth plugin of one app shares the same counts. */
-export function withCounters(opts: RecordAuthOptions): RecordAuthOptions & { counters: Counters } {
-  return { ...opts, counters: opts.counters ?? memoryCounters() }
 }
 
 /**
@@ -67,8 +58,8 @@ export function withCounters(opts: RecordAuthOptions): RecordAuthOptions & { cou
  */
 export type BeginAttempt = (request: FastifyRequest, collection: AuthCollection, identity: string) => Promise<AuthAttempt>
 
-export function attemptStarter(opts: RecordAuthOptions & { counters: Counters }, log: Pick<Logger, 'warn'>): BeginAttempt {
-  const throttle = new AuthThrottle(opts.counters, opts.throttle ?? DEFAULT_AUTH_THROTTLE, logLocks(log))
+export function attemptStarter(opts: RecordAuthOptions): BeginAttempt {
+  const { throttle } = opts
   // request.ip honours the trustProxy setting (X-Forwarded-For only from trusted proxies).
   return (request, collection, identity) => throttle.begin(collection.id, identity, request.ip)
 }

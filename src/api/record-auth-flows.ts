@@ -23,7 +23,6 @@ import {
   mailApp,
   requireSameCollectionAuth,
   ResendGuard,
-  withCounters,
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 
@@ -44,12 +43,11 @@ const otherCollection: FieldError = {
  * then write through the records service as the server (`systemRequest()`: no API rules, but the
  * fields' validation, the hooks and the events of any record update).
  */
-export async function recordAuthFlows(http: FastifyInstance, options: RecordAuthOptions): Promise<void> {
-  const opts = withCounters(options)
+export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
   const guard = new ResendGuard(opts.resendWindowMs ?? 2 * 60_000)
   const app = mailApp(opts)
   const log = opts.log ?? http.log
-  const beginAttempt = attemptStarter(opts, log)
+  const beginAttempt = attemptStarter(opts)
 
   /** Signs and sends one auth mail; never throws (failures are logged), like PocketBase's background send. */
   const sendInBackground = (c: AuthCollection, row: Row, kind: AuthMailKind & TokenType, resendKey: string) => {

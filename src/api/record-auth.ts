@@ -10,7 +10,6 @@ import {
   authCollection,
   requireSameCollectionAuth,
   respondWithAuth,
-  withCounters,
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
@@ -27,9 +26,8 @@ interface CollectionParams {
  * `POST /api/collections/:collection/auth-with-password`, `/auth-refresh`,
  * and the mail flows in `record-auth-flows.ts`.
  */
-export async function recordAuthRoutes(http: FastifyInstance, options: RecordAuthOptions): Promise<void> {
-  const opts = withCounters(options)
-  const beginAttempt = attemptStarter(opts, opts.log ?? http.log)
+export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
+  const beginAttempt = attemptStarter(opts)
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
     const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? c.passwordAuth.identityFields : [] }

@@ -147,7 +147,7 @@ export const envKeys = {
  * `PLINTH_*` variables that belong to tooling (tests, CI, the bench), not to a running server.
  * Any other unknown `PLINTH_*` variable is an error, so a typo is never ignored.
  */
-export const toolingEnvKeys = new Set(['PLINTH_REQUIRE_SERVICES', 'PLINTH_TEST_PG', 'PLINTH_TEST_MYSQL'])
+export const toolingEnvKeys = new Set(['PLINTH_REQUIRE_SERVICES', 'PLINTH_TEST_PG', 'PLINTH_TEST_MYSQL', 'PLINTH_TEST_REDIS'])
 
 /**
  * The embedded defaults for a data folder `dir` (absolute, or relative to the working directory:

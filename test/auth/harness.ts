@@ -10,6 +10,8 @@ import { newTokenKey } from '../../src/auth/tokens.ts'
 import { randomString } from '../../src/records/fields/random.ts'
 import { recordAuthRoutes } from '../../src/api/record-auth.ts'
 import { removeInstallerOnSuperuserCreate } from '../../src/auth/superusers.ts'
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE } from '../../src/auth/throttle.ts'
+import { memoryCounters } from '../../src/counters/memory.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
 import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
@@ -79,7 +81,9 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   const superusers = superusersCollection()
   for (const c of [users, superusers]) await createRecordTable(engine.db, engine.dialect, c)
   const registry = new StaticRegistry([users, superusers])
-  const records = new RecordsService(registry, new SqlRouter(engine))
+  // One throttle, as the app has: sign-ins and the records service's password-change check share it.
+  const throttle = new AuthThrottle(memoryCounters(), DEFAULT_AUTH_THROTTLE)
+  const records = new RecordsService(registry, new SqlRouter(engine), undefined, throttle)
   removeInstallerOnSuperuserCreate(records)
   const mail = new CaptureMailer()
   const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
@@ -93,6 +97,7 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   await http.register(recordAuthRoutes, {
     registry,
     records,
+    throttle,
     db: () => engine,
     mail,
     authenticate,

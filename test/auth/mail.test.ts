@@ -7,7 +7,8 @@ import { authMail } from '../../src/auth/mails.ts'
 import { loadConfig, maskSecrets } from '../../src/config/load.ts'
 import { parseMailUrl } from '../../src/config/urls.ts'
 import { createLogger } from '../../src/log.ts'
-import { openMailer } from '../../src/mail/open.ts'
+import { createLogMailer } from '../../src/mail/log.ts'
+import { createSmtpMailer } from '../../src/mail/smtp.ts'
 
 const app = { appName: 'Acme', appUrl: 'https://app.example.com/' }
 
@@ -56,11 +57,20 @@ describe('auth mails', () => {
   })
 })
 
+/** The SMTP engine for a mail URL, as the mail port opens it. */
+async function smtpMailer(url: string) {
+  const target = parseMailUrl(url, 'mail')
+  assert.ok(target.engine === 'smtp')
+  return createSmtpMailer(target)
+}
+
 describe('mail engine: log', () => {
   test('writes the whole message, link included, to the log', async () => {
     const lines: string[] = []
     const dest = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) })
-    const mailer = await openMailer('log://?from=dev%40example.com', createLogger({ logLevel: 'info' }, dest))
+    const target = parseMailUrl('log://?from=dev%40example.com', 'mail')
+    assert.equal(target.engine, 'log')
+    const mailer = createLogMailer(createLogger({ logLevel: 'info' }, dest), target.from)
     assert.equal(mailer.name, 'log')
     await mailer.send(authMail(app, 'verification', 'a@example.com', 'abc.def.ghi'))
     const entry = JSON.parse(lines.join('')) as { msg: string; mail: { to: string[]; from: string; text: string } }
@@ -115,7 +125,7 @@ describe('mail engine: smtp (real SMTP server on 127.0.0.1)', () => {
   })
 
   test('authenticates and delivers the message the client built', async () => {
-    const mailer = await openMailer(`smtp://mailer:s3cret%2Fpw@127.0.0.1:${port}?from=Acme%20%3Cno-reply%40example.com%3E`, createLogger({ logLevel: 'silent' }))
+    const mailer = await smtpMailer(`smtp://mailer:s3cret%2Fpw@127.0.0.1:${port}?from=Acme%20%3Cno-reply%40example.com%3E`)
     assert.equal(mailer.name, 'smtp')
     try {
       await mailer.send(authMail(app, 'passwordReset', 'user@example.com', 'the.reset.token'))
@@ -137,7 +147,7 @@ describe('mail engine: smtp (real SMTP server on 127.0.0.1)', () => {
 
   test('wrong credentials fail the send (the caller logs it), nothing is delivered', async () => {
     const before = received.length
-    const mailer = await openMailer(`smtp://mailer:wrong@127.0.0.1:${port}`, createLogger({ logLevel: 'silent' }))
+    const mailer = await smtpMailer(`smtp://mailer:wrong@127.0.0.1:${port}`)
     try {
       await assert.rejects(mailer.send(authMail(app, 'verification', 'user@example.com', 't')), (e: { code?: string }) => e.code === 'EAUTH')
     } finally {

@@ -14,7 +14,7 @@ import { recordAuthRoutes } from '../../src/api/record-auth.ts'
 import { installErrorHandling } from '../../src/api/error-handler.ts'
 import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { createAuthenticator } from '../../src/auth/index.ts'
-import { DEFAULT_AUTH_THROTTLE, ipBucket, type AuthThrottleLimits } from '../../src/auth/throttle.ts'
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, ipBucket, type AuthThrottleLimits } from '../../src/auth/throttle.ts'
 import { signRecordToken } from '../../src/auth/tokens.ts'
 import { rowString } from '../../src/auth/records.ts'
 import { defaults } from '../../src/config/schema.ts'
@@ -44,7 +44,7 @@ async function throttledApp(h: Harness, limits: AuthThrottleLimits): Promise<Thr
   })
   await http.register(recordAuthRoutes, {
     registry: h.registry, records: h.records, db: () => h.engine, mail: h.mail, authenticate, appUrl: 'https://app.example.com',
-    counters: new MemoryCounters({ now: () => now }), throttle: limits,
+    throttle: new AuthThrottle(new MemoryCounters({ now: () => now }), limits),
   })
   await http.ready()
   return { http, advance: (ms) => void (now += ms) }

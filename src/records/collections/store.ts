@@ -21,8 +21,6 @@ import { storageKind } from '../columns.ts'
 export interface CollectionStoreOptions {
   /** Throws when a rule does not compile for a collection (connect the filter compiler here). */
   validateRule?: (collection: Collection, rule: string) => void
-  /** Called after every committed change (e.g. to tell other nodes to `reload()`). */
-  onChange?: () => void
   /** Told what the schema journal had to settle or could not (a warning for the operator). */
   log?: (message: string, detail: Record<string, unknown>) => void
   /**
@@ -53,7 +51,6 @@ export type ChangeListener = (version: string) => void
 export class CollectionStore implements CollectionRegistry {
   readonly dialect: SqlDialect
   validateRule: CollectionStoreOptions['validateRule']
-  onChange: CollectionStoreOptions['onChange']
   /** NB: replaced whole (one assignment), never changed in place: see `snapshot`. */
   #snapshot: SchemaSnapshot = buildSnapshot('', [])
   /** Reloads are numbered as they start; an older one finishing late never replaces a newer one. */
@@ -68,7 +65,6 @@ export class CollectionStore implements CollectionRegistry {
   ) {
     this.dialect = engine.dialect
     this.validateRule = opts.validateRule
-    this.onChange = opts.onChange
     this.#log = opts.log ?? (() => {})
     this.#failStep = opts.failStep ?? (() => {})
   }
@@ -146,8 +142,8 @@ export class CollectionStore implements CollectionRegistry {
   }
 
   /**
-   * Calls `listener` with the new version after each change committed through this store (in
-   * addition to the `onChange` option); returns the function that removes it.
+   * Calls `listener` with the new version after each change committed through this store (sync.ts
+   * tells the other nodes); returns the function that removes it.
    */
   addChangeListener(listener: ChangeListener): () => void {
     this.#listeners.add(listener)
@@ -168,7 +164,6 @@ export class CollectionStore implements CollectionRegistry {
     })
     this.#queue = run.catch(() => undefined)
     return run.then((v) => {
-      this.onChange?.()
       for (const listener of [...this.#listeners]) listener(this.version)
       return v
     })
