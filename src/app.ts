@@ -151,7 +151,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(batchRoutes, { records })
   await http.register(recordAuthRoutes, {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
-    throttle: core.authThrottle,
+    counters, throttle: core.authThrottle,
   })
 
   let stopping: Promise<void> | undefined

@@ -7,6 +7,7 @@ import { authRequestInfo } from '../auth/request-info.ts'
 import { pickResponseFields, publicAuthRecord } from '../auth/response.ts'
 import { signRecordToken } from '../auth/tokens.ts'
 import type { AuthAttempt, AuthThrottle } from '../auth/throttle.ts'
+import type { Counters } from '../counters/counters.ts'
 import { rowString, type Row } from '../auth/records.ts'
 import { ApiError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -40,6 +41,8 @@ export interface RecordAuthOptions {
   appName?: string
   /** How long a resend of the same verification/reset mail is refused, ms (PocketBase: 2 minutes). */
   resendWindowMs?: number
+  /** Where the resend windows of auth mails are kept (shared across nodes when the engine is). */
+  counters: Counters
   /**
    * The brute-force limits on password checks, counted in the counters port (shared across nodes
    * when that is). One per app: the records service's password-change check uses the same one.
@@ -118,22 +121,32 @@ export async function respondWithAuth(
 
 /**
  * Refuses a resend of the same mail for a while (PocketBase keeps this in its in-process store).
- * In-process here too: with several API nodes a client may get one mail per node per window.
+ * Kept in the counters port, so with several API nodes (counters on Redis) a client gets one mail
+ * per window, not one per node.
  */
 export class ResendGuard {
-  private readonly until = new Map<string, number>()
-  constructor(private readonly windowMs: number) {}
+  constructor(
+    private readonly counters: Counters,
+    private readonly windowMs: number,
+    private readonly log: Pick<Logger, 'warn'>,
+  ) {}
 
-  /** True if `key` was not used within the window; marks it used. */
-  take(key: string): boolean {
-    const now = Date.now()
-    for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
-    if ((this.until.get(key) ?? 0) > now) return false
-    this.until.set(key, now + this.windowMs)
-    return true
+  /**
+   * True if `key` was not used within the window; marks it used. NB: with the counters engine
+   * unreachable the answer is false (no mail) and a warning, never an error: the endpoints answer
+   * 204 whether or not the account exists, and a 503 only for existing ones would tell which do.
+   */
+  async take(key: string): Promise<boolean> {
+    try {
+      return await this.counters.setIfAbsent(`auth:resend:${key}`, '1', this.windowMs)
+    } catch (err) {
+      this.log.warn({ err }, 'auth mail not sent: the counters engine is unavailable')
+      return false
+    }
   }
 
-  clear(key: string): void {
-    this.until.delete(key)
+  /** Lets the next request send again (the send failed). */
+  async clear(key: string): Promise<void> {
+    await this.counters.delete(`auth:resend:${key}`).catch(() => undefined)
   }
 }

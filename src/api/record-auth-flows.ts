@@ -44,9 +44,9 @@ const otherCollection: FieldError = {
  * fields' validation, the hooks and the events of any record update).
  */
 export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
-  const guard = new ResendGuard(opts.resendWindowMs ?? 2 * 60_000)
-  const app = mailApp(opts)
   const log = opts.log ?? http.log
+  const guard = new ResendGuard(opts.counters, opts.resendWindowMs ?? 2 * 60_000, log)
+  const app = mailApp(opts)
   const beginAttempt = attemptStarter(opts)
 
   /** Signs and sends one auth mail; never throws (failures are logged), like PocketBase's background send. */
@@ -56,7 +56,7 @@ export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOpt
       const token = await signRecordToken(c, { id: rowString(row, 'id'), tokenKey: rowString(row, 'tokenKey'), email }, kind)
       await opts.mail.send(authMail(app, kind, email, token))
     })().catch((err: unknown) => {
-      guard.clear(resendKey)
+      void guard.clear(resendKey)
       log.error({ err, collection: c.name, kind }, `failed to send the ${kind} mail`)
     })
   }
@@ -75,7 +75,7 @@ export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOpt
     const row = await findRowByEmail(opts.db().db, c, email)
     if (row && !rowBool(row, 'verified')) {
       const key = `verification:${c.id}:${rowString(row, 'id')}`
-      if (guard.take(key)) sendInBackground(c, row, 'verification', key)
+      if (await guard.take(key)) sendInBackground(c, row, 'verification', key)
     }
     return reply.code(204).send()
   })
@@ -101,7 +101,7 @@ export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOpt
       const password = c.passwordAuth.enabled ? undefined : randomString(Math.min(Math.max(30, min), max))
       await opts.records.update(c.name, rowString(row, 'id'), { verified: true, ...(password ? { password, passwordConfirm: password } : {}) }, systemRequest())
     }
-    guard.clear(`verification:${c.id}:${rowString(row, 'id')}`)
+    await guard.clear(`verification:${c.id}:${rowString(row, 'id')}`)
     return reply.code(204).send()
   })
 
@@ -113,7 +113,7 @@ export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOpt
     // The installer superuser only exists to create the first real one; it cannot be taken over by mail.
     if (row && !(isSuperusers(c) && rowString(row, 'email') === INSTALLER_EMAIL)) {
       const key = `passwordReset:${c.id}:${rowString(row, 'id')}`
-      if (guard.take(key)) sendInBackground(c, row, 'passwordReset', key)
+      if (await guard.take(key)) sendInBackground(c, row, 'passwordReset', key)
     }
     return reply.code(204).send()
   })
@@ -140,7 +140,7 @@ export async function recordAuthFlows(http: FastifyInstance, opts: RecordAuthOpt
     const verify = !rowBool(row, 'verified') && claims.email === rowString(row, 'email')
     const changes = { password: body.password, passwordConfirm: body.password, ...(verify ? { verified: true } : {}) }
     await opts.records.update(c.name, id, changes, systemRequest())
-    guard.clear(`passwordReset:${c.id}:${id}`)
+    await guard.clear(`passwordReset:${c.id}:${id}`)
     return reply.code(204).send()
   })
 

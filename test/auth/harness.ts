@@ -82,7 +82,8 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   for (const c of [users, superusers]) await createRecordTable(engine.db, engine.dialect, c)
   const registry = new StaticRegistry([users, superusers])
   // One throttle, as the app has: sign-ins and the records service's password-change check share it.
-  const throttle = new AuthThrottle(memoryCounters(), DEFAULT_AUTH_THROTTLE)
+  const counters = memoryCounters()
+  const throttle = new AuthThrottle(counters, DEFAULT_AUTH_THROTTLE)
   const records = new RecordsService(registry, new SqlRouter(engine), undefined, throttle)
   removeInstallerOnSuperuserCreate(records)
   const mail = new CaptureMailer()
@@ -97,6 +98,7 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   await http.register(recordAuthRoutes, {
     registry,
     records,
+    counters,
     throttle,
     db: () => engine,
     mail,

@@ -11,6 +11,10 @@ import { createAuthenticator, createSuperuser } from '../../src/auth/index.ts'
 import { recordAuthRoutes } from '../../src/api/record-auth.ts'
 import { AuthThrottle, DEFAULT_AUTH_THROTTLE } from '../../src/auth/throttle.ts'
 import { memoryCounters } from '../../src/counters/memory.ts'
+import type { Counters } from '../../src/counters/counters.ts'
+
+/** The auth routes' counters and their throttle, as the app gives them. */
+const throttled = (counters: Counters) => ({ counters, throttle: new AuthThrottle(counters, DEFAULT_AUTH_THROTTLE) })
 import { installErrorHandling } from '../../src/api/error-handler.ts'
 import { installJsonBodyParser } from '../../src/api/json-body.ts'
 import { parseDbUrl } from '../../src/config/urls.ts'
@@ -54,7 +58,7 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
     http.addHook('onRequest', async (request) => {
       request.auth = await authenticate(request)
     })
-    await http.register(recordAuthRoutes, { registry, records, db: () => engine, mail, authenticate, appUrl: 'http://127.0.0.1', throttle: new AuthThrottle(memoryCounters(), DEFAULT_AUTH_THROTTLE) })
+    await http.register(recordAuthRoutes, { registry, records, db: () => engine, mail, authenticate, appUrl: 'http://127.0.0.1', ...throttled(memoryCounters()) })
     await http.listen({ host: '127.0.0.1', port: 0 })
     url = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`
   })

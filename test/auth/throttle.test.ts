@@ -42,9 +42,10 @@ async function throttledApp(h: Harness, limits: AuthThrottleLimits): Promise<Thr
   http.addHook('onRequest', async (request) => {
     request.auth = await authenticate(request)
   })
+  const counters = new MemoryCounters({ now: () => now })
   await http.register(recordAuthRoutes, {
     registry: h.registry, records: h.records, db: () => h.engine, mail: h.mail, authenticate, appUrl: 'https://app.example.com',
-    throttle: new AuthThrottle(new MemoryCounters({ now: () => now }), limits),
+    counters, throttle: new AuthThrottle(counters, limits),
   })
   await http.ready()
   return { http, advance: (ms) => void (now += ms) }
