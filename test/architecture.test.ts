@@ -105,6 +105,14 @@ describe('architecture', () => {
     assert.deepEqual(cycles, [])
   })
 
+  it('keeps records/ below auth/ and api/: auth builds on records, never the reverse', () => {
+    const above = ['auth', 'api', 'app', 'core', 'cli', 'ports']
+    const bad = sources
+      .filter((s) => s.floor === 'records')
+      .flatMap((s) => s.imports.filter((i) => above.includes(target(s, i.spec) ?? '')).map((i) => `${s.file}:${i.line} imports ${i.spec}`))
+    assert.deepEqual(bad, [])
+  })
+
   it('keeps sql/ free of records/, auth/ and api/', () => {
     const bad = sources
       .filter((s) => s.floor === 'sql')
