@@ -78,15 +78,19 @@ export interface PortDescriptor<T, Target extends { engine: string }> {
   close(port: T): Promise<void>
 }
 
-function describePort<T, Target extends { engine: string }>(d: PortDescriptor<T, Target>): PortDescriptor<T, Target> {
-  return d
-}
-
 const sampleDefaults = defaults('./plinth_data')
-const envOf = (key: PortKey): string => {
-  const name = envVarOf(key)
-  if (!name) throw new Error(`ports: no environment variable maps to the config key ${key} (config/schema.ts envKeys)`)
-  return name
+
+/**
+ * A port's descriptor from what only it knows (its key, parser, engines, any `prepare` step); the
+ * environment variable and default URL are the config's facts for that key, and every port closes
+ * with its own `close()`.
+ */
+function describePort<T extends { close(): Promise<void> }, Target extends { engine: string }>(
+  d: Pick<PortDescriptor<T, Target>, 'key' | 'parse' | 'engines' | 'prepare'>,
+): PortDescriptor<T, Target> {
+  const env = envVarOf(d.key)
+  if (!env) throw new Error(`ports: no environment variable maps to the config key ${d.key} (config/schema.ts envKeys)`)
+  return { ...d, env, defaultUrl: sampleDefaults[d.key], close: (port) => port.close() }
 }
 
 async function openDb(target: DbTarget, ctx: PortContext): Promise<SqlRouter> {
@@ -104,8 +108,6 @@ async function openDb(target: DbTarget, ctx: PortContext): Promise<SqlRouter> {
 export const portList = [
   describePort<SqlRouter, DbTarget>({
     key: 'db',
-    env: envOf('db'),
-    defaultUrl: sampleDefaults.db,
     parse: (url) => parseDbUrl(url, 'db'),
     engines: { sqlite: openDb, postgres: openDb, mysql: openDb },
     // NB: the one place system migrations run; serve, migrate and superuser all come through here.
@@ -114,51 +116,38 @@ export const portList = [
       if (applied.length) ctx.log.info({ engine: sql.primary.name, applied }, 'applied migrations')
       return applied
     },
-    close: (sql) => sql.close(),
   }),
   describePort<Mailer, MailTarget>({
     key: 'mail',
-    env: envOf('mail'),
-    defaultUrl: sampleDefaults.mail,
     parse: (url) => parseMailUrl(url, 'mail'),
     engines: {
       log: async (t, ctx) => (await import('./mail/log.ts')).createLogMailer(ctx.log, t.from),
       smtp: async (t) => (await import('./mail/smtp.ts')).createSmtpMailer(t),
     },
-    close: (mail) => mail.close(),
   }),
   describePort<Cache, CacheTarget>({
     key: 'cache',
-    env: envOf('cache'),
-    defaultUrl: sampleDefaults.cache,
     parse: (url) => parseCacheUrl(url, 'cache'),
     engines: {
       memory: async (t) => (await import('./cache/memory.ts')).memoryCache({ maxBytes: t.params.maxBytes }),
       redis: async (t, ctx) => (await import('./cache/redis.ts')).redisCache({ connection: await ctx.redis(t.url), log: ctx.log }),
     },
-    close: (cache) => cache.close(),
   }),
   describePort<Counters, CountersTarget>({
     key: 'counters',
-    env: envOf('counters'),
-    defaultUrl: sampleDefaults.counters,
     parse: (url) => parseCountersUrl(url, 'counters'),
     engines: {
       memory: async (t) => (await import('./counters/memory.ts')).memoryCounters({ maxKeys: t.params.maxKeys }),
       redis: async (t, ctx) => (await import('./counters/redis.ts')).redisCounters({ connection: await ctx.redis(t.url) }),
     },
-    close: (counters) => counters.close(),
   }),
   describePort<Bus, BusTarget>({
     key: 'bus',
-    env: envOf('bus'),
-    defaultUrl: sampleDefaults.bus,
     parse: (url) => parseBusUrl(url, 'bus'),
     engines: {
       memory: async (_t, ctx) => (await import('./bus/memory.ts')).memoryBus({ log: ctx.log }),
       redis: async (t, ctx) => (await import('./bus/redis.ts')).redisBus({ connection: await ctx.redis(t.url), log: ctx.log }),
     },
-    close: (bus) => bus.close(),
   }),
 ] as const
 
