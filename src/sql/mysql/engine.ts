@@ -1,10 +1,9 @@
-import { CompiledQuery, Kysely, MysqlDialect, sql, type DatabaseConnection } from 'kysely'
+import { CompiledQuery, MysqlDialect, sql, type DatabaseConnection } from 'kysely'
 import type { Pool, PoolConnection } from 'mysql2'
 import type { ServerTarget } from '../../config/urls.ts'
 import { defaultSqlLimits, type OpenOptions, type SqlEngine } from '../sql.ts'
-import { kyselyLog } from '../observe.ts'
 import { networkCode, SqlUnavailableError } from '../errors.ts'
-import { guardDialect } from '../guard.ts'
+import { engineOver } from '../engine.ts'
 import { classify, mysqlDialect } from './dialect.ts'
 
 
@@ -99,19 +98,8 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
     pool: boundedPool(pool, limits.poolTimeout) as unknown as Pool,
     onCreateConnection: limits.statementTimeout ? (conn) => setTimeoutOn(conn, limits.statementTimeout) : undefined,
   })
-  const db = new Kysely({ dialect: guardDialect(dialect, classify), log: kyselyLog(opts.onQuery) })
   const internals = pool as unknown as Mysql2PoolInternals
-  let closed = false
-  return {
-    name: 'mysql',
-    role: opts.role ?? 'primary',
-    db,
-    dialect: mysqlDialect,
-    capabilities: mysqlDialect,
-    async ping() {
-      if (closed) throw new Error('engine is closed')
-      await sql`select 1`.execute(db)
-    },
+  return engineOver('mysql', mysqlDialect, dialect, opts, (db) => ({
     withoutStatementTimeout: (fn) =>
       db.connection().execute(async (conn) => {
         if (!limits.statementTimeout || !timeoutVariable) return fn(conn)
@@ -127,10 +115,5 @@ export async function openMysql(target: ServerTarget, opts: OpenOptions = {}): P
       const total = internals._allConnections?.length ?? 0
       return { total, idle: internals._freeConnections?.length ?? 0, waiting: internals._connectionQueue?.length ?? 0 }
     },
-    async close() {
-      if (closed) return
-      closed = true
-      await db.destroy()
-    },
-  }
+  }))
 }

@@ -1,9 +1,8 @@
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { PostgresDialect, sql } from 'kysely'
 import type { ServerTarget } from '../../config/urls.ts'
 import { defaultSqlLimits, type OpenOptions, type SqlEngine } from '../sql.ts'
-import { kyselyLog } from '../observe.ts'
 import { networkCode } from '../errors.ts'
-import { guardDialect } from '../guard.ts'
+import { engineOver } from '../engine.ts'
 import { classify, postgresDialect } from './dialect.ts'
 
 
@@ -47,18 +46,7 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
   })
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => {})
-  const db = new Kysely({ dialect: guardDialect(new PostgresDialect({ pool }), classify), log: kyselyLog(opts.onQuery) })
-  let closed = false
-  return {
-    name: 'postgres',
-    role: opts.role ?? 'primary',
-    db,
-    dialect: postgresDialect,
-    capabilities: postgresDialect,
-    async ping() {
-      if (closed) throw new Error('engine is closed')
-      await sql`select 1`.execute(db)
-    },
+  return engineOver('postgres', postgresDialect, new PostgresDialect({ pool }), opts, (db) => ({
     withoutStatementTimeout: (fn) =>
       db.connection().execute(async (conn) => {
         await sql`set statement_timeout = 0`.execute(conn)
@@ -70,10 +58,5 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
         }
       }),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    async close() {
-      if (closed) return
-      closed = true
-      await db.destroy()
-    },
-  }
+  }))
 }

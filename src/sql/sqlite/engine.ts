@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { Kysely, SqliteDialect, sql } from 'kysely'
+import { SqliteDialect } from 'kysely'
 import type { SqliteTarget } from '../../config/urls.ts'
 import { defaultSqlLimits, type OpenOptions, type SqlEngine } from '../sql.ts'
 import type BetterSqlite3 from 'better-sqlite3'
 import { StartupError } from '../../config/errors.ts'
-import { guardDialect } from '../guard.ts'
+import { engineOver } from '../engine.ts'
 import { sqliteDialect, StatementTimeUp } from './dialect.ts'
 
 /** How many prepared statements are kept per connection. */
@@ -42,7 +42,6 @@ function withStatementCache(conn: BetterSqlite3.Database, onStatement: () => voi
     },
   } as Pick<BetterSqlite3.Database, 'close' | 'prepare'>
 }
-import { kyselyLog } from '../observe.ts'
 
 /**
  * The embedded engine: one better-sqlite3 connection in WAL mode.
@@ -87,18 +86,8 @@ export async function openSqlite(target: SqliteTarget, opts: OpenOptions = {}): 
   const onStatement = () => {
     deadline = limits.statementTimeout > 0 && lifted === 0 ? Date.now() + limits.statementTimeout : Number.POSITIVE_INFINITY
   }
-  const db = new Kysely({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(conn, onStatement) }), sqliteDialect.classify), log: kyselyLog(opts.onQuery) })
-  let closed = false
-  return {
-    name: 'sqlite',
-    role: opts.role ?? 'primary',
-    db,
-    dialect: sqliteDialect,
-    capabilities: sqliteDialect,
-    async ping() {
-      if (closed) throw new Error('engine is closed')
-      await sql`select 1`.execute(db)
-    },
+  // NB: destroying the Kysely instance (the engine's close) closes the better-sqlite3 handle too.
+  return engineOver('sqlite', sqliteDialect, new SqliteDialect({ database: withStatementCache(conn, onStatement) }), opts, (db) => ({
     // NB: the one connection is shared, so other requests' statements run unguarded meanwhile too.
     async withoutStatementTimeout(fn) {
       lifted++
@@ -108,11 +97,6 @@ export async function openSqlite(target: SqliteTarget, opts: OpenOptions = {}): 
         lifted--
       }
     },
-    poolStats: () => ({ total: closed ? 0 : 1, idle: closed ? 0 : 1, waiting: 0 }),
-    async close() {
-      if (closed) return
-      closed = true
-      await db.destroy() // closes the better-sqlite3 handle too
-    },
-  }
+    poolStats: (open) => ({ total: open ? 1 : 0, idle: open ? 1 : 0, waiting: 0 }),
+  }))
 }
