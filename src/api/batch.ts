@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import { authRequestInfo } from '../auth/request-info.ts'
 import { ApiError } from '../errors.ts'
+import { hasNul } from '../records/fields/cast.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import { readRecordBody, withoutForbiddenKeys } from './body.ts'
 import { toApiError } from './error-handler.ts'
@@ -67,7 +68,7 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
             results.push({ status: 200, body: await tx.update(collection, id, body, info, q) })
           } else if (method === 'PUT' && id === undefined) {
             // NB: a NUL in the id cannot be queried on PostgreSQL; such an id is a create, refused by validation.
-            const exists = typeof body.id === 'string' && !body.id.includes('\0') && (await tx.db.selectFrom(opts.records.tableOf(collection)).select('id').where('id', '=', body.id).executeTakeFirst())
+            const exists = typeof body.id === 'string' && !hasNul(body.id) && (await tx.db.selectFrom(opts.records.tableOf(collection)).select('id').where('id', '=', body.id).executeTakeFirst())
             const rec = exists ? await tx.update(collection, String(body.id), body, info, q) : await tx.create(collection, body, info, q)
             results.push({ status: 200, body: rec })
           } else if (method === 'DELETE' && id !== undefined) {
