@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import { ApiError, ERROR_CODE_HEADER, sentenize, type ErrorCode, type FieldError } from '../errors.ts'
 import { SqlInvalidTextError, SqlTimeoutError, SqlUnavailableError } from '../sql/errors.ts'
 import { CountersUnavailableError } from '../counters/errors.ts'
+import { lengthError } from './record-auth-body.ts'
 
 /** Fastify's own error codes that a client can cause, mapped to the catalogue. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -20,8 +21,8 @@ const fastifyCodes: Record<string, ErrorCode> = {
 function schemaFieldError(keyword: string, params: { limit?: unknown } | undefined, message: string | undefined): FieldError {
   const limit = Number(params?.limit)
   if (keyword === 'required') return { code: 'validation_required', message: 'Cannot be blank.' }
-  if (keyword === 'minLength') return { code: 'validation_length_too_short', message: `The length must be no less than ${limit}.`, params: { min: limit } }
-  if (keyword === 'maxLength') return { code: 'validation_length_too_long', message: `The length must be no more than ${limit}.`, params: { max: limit } }
+  if (keyword === 'minLength') return lengthError(limit, 0)
+  if (keyword === 'maxLength') return lengthError(0, limit)
   return { code: 'validation_invalid_value', message: message ? sentenize(message) : 'Invalid value.' }
 }
 

@@ -105,7 +105,7 @@ const scenarios: Scenario[] = [
     body: '{"name":"ab"}',
     status: 400,
     code: 'validation_failed',
-    data: { name: { code: 'validation_length_too_short', message: 'The length must be no less than 3.', params: { min: 3 } } },
+    data: { name: { code: 'validation_length_too_short', message: 'The length must be no less than 3.', params: { min: 3, max: 0 } } },
   },
   {
     name: 'an internal error is a bare 500',
