@@ -69,6 +69,8 @@ export interface UnitResult<T> {
 export class Units {
   private readonly current = new AsyncLocalStorage<UnitOfWork>()
   private readonly listeners = new Set<CommitListener>()
+  /** Units open now; the storage is switched off at zero (see `carry`). */
+  private opened = 0
 
   constructor(private readonly hooks: RecordHooks) {}
 
@@ -96,12 +98,27 @@ export class Units {
       const value = await writer.transaction().execute((trx) => {
         const u = new UnitOfWork(trx)
         uow = u
-        return this.current.run(u, () => fn(u))
+        return this.carry(u, () => fn(u))
       })
       const changes = uow!.changes
       return { value, deliver: () => this.deliver(changes) }
     } finally {
       if (uow) uow.open = false
+    }
+  }
+
+  /**
+   * Runs `fn` with `u` as the active unit.
+   * NB: on Node 20 an AsyncLocalStorage that has ever been used puts a hook on every promise the
+   * process makes from then on, and a request makes dozens. It is disabled again whenever no unit
+   * is open (nothing can be looking for one then), so reads pay nothing; `run` turns it back on.
+   */
+  private async carry<T>(u: UnitOfWork, fn: () => Promise<T>): Promise<T> {
+    this.opened++
+    try {
+      return await this.current.run(u, fn)
+    } finally {
+      if (--this.opened === 0) this.current.disable()
     }
   }
 
