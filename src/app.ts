@@ -18,6 +18,7 @@ import { recordsRoutes } from './api/records.ts'
 import { batchRoutes } from './api/batch.ts'
 import type { RecordsService } from './records/records-service.ts'
 import type { RecordHooks } from './records/hooks.ts'
+import { AuthCache, followAuthChanges } from './auth/auth-cache.ts'
 import { createAuthenticator } from './auth/index.ts'
 import './auth/request.ts'
 import type { Mailer } from './mail/mail.ts'
@@ -67,6 +68,13 @@ function isConfig(c: CreateOptions['config']): c is Readonly<PlinthConfig> {
   return !!c && typeof (c as PlinthConfig).http === 'string' && typeof (c as PlinthConfig).db === 'string'
 }
 
+/**
+ * How long a verified token may be served from memory without looking at its record again
+ * (`auth/auth-cache.ts`): changes made through Plinth end it at once on every node; this bounds
+ * changes made around it (SQL by hand, a CLI command where nodes share no bus).
+ */
+const AUTH_CACHE_TTL = 15_000
+
 /** Keeps an incoming `X-Request-Id` when it is short and plain; otherwise makes one. */
 function requestId(header: string | string[] | undefined): string {
   return typeof header === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(header) ? header : randomUUID()
@@ -94,7 +102,9 @@ async function mount(core: Core): Promise<Plinth> {
   const { config, log, metrics, sql, collections, mail, counters, records } = core
   const publicUrl = (config.publicUrl || usableUrl(listenTarget(config.http))).replace(/\/+$/, '')
   // Auth reads the primary: a token must stop working the moment its password changes.
-  const authenticate = createAuthenticator({ registry: collections, db: () => sql.writer().db })
+  const authCache = new AuthCache(collections, { ttl: AUTH_CACHE_TTL, maxEntries: 10_000 })
+  const stopAuthCache = await followAuthChanges(authCache, records, core.bus, log)
+  const authenticate = createAuthenticator({ registry: collections, db: () => sql.writer().db, cache: authCache })
 
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -196,6 +206,7 @@ async function mount(core: Core): Promise<Plinth> {
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)
+          await stopAuthCache().catch(() => undefined)
           await core.close()
         }
       })()

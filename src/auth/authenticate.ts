@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import { rowToRecord } from '../records/fields/index.ts'
 import type { AuthInfo } from '../records/record.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
+import type { AuthCache } from './auth-cache.ts'
 import { findRowByToken, type Db } from './records.ts'
 
 /** The request's auth from its `Authorization` header (`TOKEN` or `Bearer TOKEN`); null for guests and bad tokens. */
@@ -19,6 +20,8 @@ export interface AuthenticatorDeps {
   registry: CollectionRegistry
   /** The primary's Kysely (a function, so the SQL router can pick a connection per call). */
   db: () => Db
+  /** Verified tokens, so a token seen before costs no SQL (`auth-cache.ts` says what ends an entry). */
+  cache?: AuthCache
 }
 
 /**
@@ -29,12 +32,18 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
   return async (request) => {
     const token = tokenFromHeader(request.headers.authorization)
     if (!token) return null
+    const cached = deps.cache?.get(token)
+    if (cached) return cached
+    const epoch = deps.cache?.epoch() ?? 0
     const match = await findRowByToken({ registry: deps.registry, db: deps.db() }, token, 'auth')
     if (!match) return null
-    return {
+    // Shared by every request carrying this token while cached: frozen, so none can change it.
+    const info: AuthInfo = Object.freeze({
       collection: match.collection,
-      record: rowToRecord(match.collection, match.row),
+      record: Object.freeze(rowToRecord(match.collection, match.row)),
       isSuperuser: match.collection.name === SUPERUSERS,
-    }
+    })
+    deps.cache?.put(token, info, match.claims.exp, epoch)
+    return info
   }
 }

@@ -20,39 +20,55 @@ export function signHs256(payload: Record<string, unknown>, key: string): string
   return `${body}.${mac(key, body).toString('base64url')}`
 }
 
-/** The payload when it parses as a JSON object, signature NOT checked; undefined otherwise. */
-export function decodeUnverified(token: string): Record<string, unknown> | undefined {
-  const parts = token.split('.')
-  if (parts.length !== 3) return undefined
+/** A JWT split and decoded once, signature NOT checked yet. */
+export interface ParsedJwt {
+  readonly alg: unknown
+  readonly payload: Record<string, unknown>
+  /** `header.payload`, the signed part. */
+  readonly signed: string
+  readonly signature: string
+}
+
+function jsonPart(part: string): unknown {
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
+}
+
+/** Splits and decodes a JWT once; undefined unless it has three parts and JSON object header and payload. */
+export function parseJwt(token: string): ParsedJwt | undefined {
+  const first = token.indexOf('.')
+  const second = first < 0 ? -1 : token.indexOf('.', first + 1)
+  if (second < 0 || token.indexOf('.', second + 1) >= 0) return undefined
   try {
-    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as unknown
-    const payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as unknown
+    const header = jsonPart(token.slice(0, first))
+    const payload = jsonPart(token.slice(first + 1, second))
     if (!header || typeof header !== 'object' || !payload || typeof payload !== 'object' || Array.isArray(payload)) return undefined
-    return payload as Record<string, unknown>
+    return { alg: (header as { alg?: unknown }).alg, payload: payload as Record<string, unknown>, signed: token.slice(0, second), signature: token.slice(second + 1) }
   } catch {
     return undefined
   }
 }
 
+/** The payload when it parses as a JSON object, signature NOT checked; undefined otherwise. */
+export function decodeUnverified(token: string): Record<string, unknown> | undefined {
+  return parseJwt(token)?.payload
+}
+
 /**
- * The payload when the token is HS256, signed with `key` and not expired (`exp` in seconds);
- * undefined otherwise. Only HS256 is accepted, so `alg: none` or RS/HS confusion cannot pass.
+ * The payload of an already parsed token when it is HS256, signed with `key` and not expired
+ * (`exp` in seconds); undefined otherwise. Only HS256 is accepted, so `alg: none` or RS/HS
+ * confusion cannot pass.
  */
-export function verifyHs256(token: string, key: string, nowSeconds = Math.floor(Date.now() / 1000)): Record<string, unknown> | undefined {
-  const parts = token.split('.')
-  if (parts.length !== 3) return undefined
-  let header: { alg?: unknown }
-  try {
-    header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as { alg?: unknown }
-  } catch {
-    return undefined
-  }
-  if (header?.alg !== 'HS256') return undefined
-  const expected = mac(key, `${parts[0]}.${parts[1]}`)
-  const given = Buffer.from(parts[2]!, 'base64url')
+export function checkHs256(jwt: ParsedJwt, key: string, nowSeconds = Math.floor(Date.now() / 1000)): Record<string, unknown> | undefined {
+  if (jwt.alg !== 'HS256') return undefined
+  const expected = mac(key, jwt.signed)
+  const given = Buffer.from(jwt.signature, 'base64url')
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined
-  const payload = decodeUnverified(token)
-  if (!payload) return undefined
-  if (typeof payload.exp !== 'number' || payload.exp <= nowSeconds) return undefined
-  return payload
+  const exp = jwt.payload.exp
+  return typeof exp === 'number' && exp > nowSeconds ? jwt.payload : undefined
+}
+
+/** `checkHs256` for a token string. */
+export function verifyHs256(token: string, key: string, nowSeconds = Math.floor(Date.now() / 1000)): Record<string, unknown> | undefined {
+  const jwt = parseJwt(token)
+  return jwt && checkHs256(jwt, key, nowSeconds)
 }

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import { findSingleColumnUniqueIndex } from '../records/collections/index-definition.ts'
 import { isAuthCollection, type AuthCollection } from '../records/model.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
-import { readUnverified, verifyRecordToken, type TokenClaims, type TokenType } from './tokens.ts'
+import { parseToken, verifyParsed, type TokenClaims, type TokenType } from './tokens.ts'
 
 /**
  * Reading auth records straight from their table. Rows are raw column values: `verified` is
@@ -72,12 +72,13 @@ export async function findRowByToken(
   token: string,
   type: TokenType,
 ): Promise<TokenMatch | null> {
-  const unverified = readUnverified(token)
-  if (!unverified || unverified.type !== type) return null
+  const parsed = parseToken(token)
+  const unverified = parsed?.claims
+  if (!parsed || !unverified || unverified.type !== type) return null
   const collection = deps.registry.get(unverified.collectionId)
   if (!collection || !isAuthCollection(collection) || collection.id !== unverified.collectionId) return null
   const row = await findRowById(deps.db, collection, unverified.id)
   if (!row) return null
-  const claims = await verifyRecordToken(token, collection, rowString(row, 'tokenKey'), type)
+  const claims = verifyParsed(parsed, collection, rowString(row, 'tokenKey'), type)
   return claims ? { collection, row, claims } : null
 }

@@ -1,4 +1,4 @@
-import { decodeUnverified, signHs256, verifyHs256 } from './jwt.ts'
+import { checkHs256, parseJwt, signHs256, type ParsedJwt } from './jwt.ts'
 import { randomString } from '../records/fields/random.ts'
 import type { AuthCollection, TokenConfig } from '../records/model.ts'
 
@@ -87,32 +87,49 @@ export async function signRecordToken(
   return signHs256(claims, signingKey(collection, type, record.tokenKey))
 }
 
-/**
- * The claims of a token WITHOUT checking its signature: only to find which collection and record
- * to verify it against. Null when it is not a JWT with PocketBase's required claims.
- */
-export function readUnverified(token: string): TokenClaims | null {
-  if (typeof token !== 'string' || token.length > 8192) return null
-  const payload = decodeUnverified(token)
-  if (!payload) return null
-  const { id, collectionId, type, exp } = payload
-  if (typeof id !== 'string' || !id || typeof collectionId !== 'string' || !collectionId) return null
-  if (typeof type !== 'string' || !types.includes(type as TokenType) || typeof exp !== 'number') return null
-  return payload as unknown as TokenClaims
+/** A token parsed once: its claims (NOT verified) and what verifying it needs. */
+export interface UnverifiedToken {
+  claims: TokenClaims
+  jwt: ParsedJwt
 }
 
 /**
- * Verifies signature (HS256 only), expiry and type against the record's current tokenKey.
- * Null on any failure: callers answer as for a missing token and never say why.
+ * A token's claims WITHOUT checking its signature, with the parsed token for `verifyParsed`: only
+ * to find which collection and record to verify it against. Null when it is not a JWT with
+ * PocketBase's required claims.
  */
+export function parseToken(token: string): UnverifiedToken | null {
+  if (typeof token !== 'string' || token.length > 8192) return null
+  const jwt = parseJwt(token)
+  if (!jwt) return null
+  const { id, collectionId, type, exp } = jwt.payload
+  if (typeof id !== 'string' || !id || typeof collectionId !== 'string' || !collectionId) return null
+  if (typeof type !== 'string' || !types.includes(type as TokenType) || typeof exp !== 'number') return null
+  return { claims: jwt.payload as unknown as TokenClaims, jwt }
+}
+
+/** `parseToken`'s claims alone. */
+export function readUnverified(token: string): TokenClaims | null {
+  return parseToken(token)?.claims ?? null
+}
+
+/**
+ * Verifies a parsed token: signature (HS256 only), expiry and type against the record's current
+ * tokenKey. Null on any failure: callers answer as for a missing token and never say why.
+ */
+export function verifyParsed(token: UnverifiedToken, collection: AuthCollection, tokenKey: string, type: TokenType): TokenClaims | null {
+  const { claims } = token
+  if (claims.type !== type || claims.collectionId !== collection.id) return null
+  return checkHs256(token.jwt, signingKey(collection, type, tokenKey)) ? claims : null
+}
+
+/** `verifyParsed` for a token string. */
 export async function verifyRecordToken(
   token: string,
   collection: AuthCollection,
   tokenKey: string,
   type: TokenType,
 ): Promise<TokenClaims | null> {
-  const unverified = readUnverified(token)
-  if (!unverified || unverified.type !== type || unverified.collectionId !== collection.id) return null
-  const payload = verifyHs256(token, signingKey(collection, type, tokenKey))
-  return payload ? (payload as unknown as TokenClaims) : null
+  const parsed = parseToken(token)
+  return parsed && verifyParsed(parsed, collection, tokenKey, type)
 }
