@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.ts'
 import { rowDecoder, type RowDecoder } from './fields/row.ts'
-import { parseCached, type Expr } from './filter/index.ts'
+import { parseCached, readsOnlyAuth, type Expr } from './filter/index.ts'
 import { isAuthCollection, type Collection, type Field, type Rule } from './model.ts'
 
 /**
@@ -27,7 +27,14 @@ export type RuleName = 'list' | 'view' | 'create' | 'update' | 'delete' | 'manag
 export type CompiledRule =
   | { readonly kind: 'deny' }
   | { readonly kind: 'allow' }
-  | { readonly kind: 'expr'; readonly text: string; readonly tree: Expr | undefined; readonly error?: unknown }
+  | {
+      readonly kind: 'expr'
+      readonly text: string
+      readonly tree: Expr | undefined
+      readonly error?: unknown
+      /** It reads nothing of the request but `@request.auth.*` (and no clock): its SQL can be kept per caller. */
+      readonly authOnly: boolean
+    }
 
 /** A relation field and the id of the collection it points at. */
 export interface RelationTarget {
@@ -68,10 +75,11 @@ export function compileRule(rule: Rule): CompiledRule {
   if (rule === null) return { kind: 'deny' }
   if (rule.trim() === '') return { kind: 'allow' }
   try {
-    return { kind: 'expr', text: rule, tree: parseCached(rule) }
+    const tree = parseCached(rule)
+    return { kind: 'expr', text: rule, tree, authOnly: readsOnlyAuth(tree) }
   } catch (error) {
     if (!(error instanceof ApiError)) throw error
-    return { kind: 'expr', text: rule, tree: undefined, error }
+    return { kind: 'expr', text: rule, tree: undefined, error, authOnly: false }
   }
 }
 

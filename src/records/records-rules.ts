@@ -4,7 +4,7 @@ import type { SqlDialect } from '../sql/dialect.ts'
 import { compiledOf, type CompiledRule } from './compiled.ts'
 import { compileFilter, compileParsed, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
-import { actsAsSuperuser, type RequestInfo } from './record.ts'
+import { actsAsSuperuser, type AuthInfo, type RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /** What an API rule means for one request: everyone, superusers only, or rows matching SQL. */
@@ -27,7 +27,34 @@ export function ruleAccess(
   if (rule.trim() === '') return { kind: 'allow' }
   const compiled = compiledOf(collection).ruleByText(rule)
   const scope: FilterScope = { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true }
-  return { kind: 'where', where: compiled ? compiledRuleWhere(compiled, scope) : compileFilter(rule, scope) }
+  if (!compiled) return { kind: 'where', where: compileFilter(rule, scope) }
+  const perCaller = keptFor(compiled, request.auth)
+  let access = perCaller?.get(compiled)
+  if (!access) {
+    access = { kind: 'where', where: compiledRuleWhere(compiled, scope) }
+    perCaller?.set(compiled, access)
+  }
+  return access
+}
+
+/**
+ * Rule SQL kept per caller: for a rule that reads only `@request.auth.*`, the SQL is the same
+ * for every request of one caller, so it is compiled once per auth record (the frozen AuthInfo
+ * that the token cache hands to each request with that token) and once for guests. Keyed by the
+ * compiled rule, which is new with every schema version, so a changed rule is never served
+ * from here; a changed auth record comes as a new AuthInfo.
+ * NB: an AuthInfo that is not frozen could still change, so it gets nothing kept.
+ */
+const guestRules = new WeakMap<CompiledRule, RuleAccess>()
+const callerRules = new WeakMap<AuthInfo, WeakMap<CompiledRule, RuleAccess>>()
+
+function keptFor(rule: CompiledRule, auth: AuthInfo | null): WeakMap<CompiledRule, RuleAccess> | undefined {
+  if (rule.kind !== 'expr' || !rule.authOnly || rule.error !== undefined) return undefined
+  if (auth === null) return guestRules
+  if (!Object.isFrozen(auth) || !Object.isFrozen(auth.record)) return undefined
+  let kept = callerRules.get(auth)
+  if (!kept) callerRules.set(auth, (kept = new WeakMap()))
+  return kept
 }
 
 /**

@@ -32,7 +32,7 @@ function registryOf(collections: Collection[]): CollectionRegistry & { swap(c: C
 
 describe('AuthCache', () => {
   const users = { id: 'u1', name: 'users', type: 'auth' } as unknown as Collection
-  const info = (id: string, collection = users): AuthInfo => ({ collection, record: { id }, isSuperuser: false })
+  const info = (id: string, collection = users): AuthInfo => ({ collection, record: { id, collectionId: 'u1', collectionName: 'users' }, isSuperuser: false })
   const farExp = 4_000_000_000
 
   test('serves a stored token until its record is dropped, and only that record\'s tokens go', () => {

@@ -47,6 +47,23 @@ export function parseCached(expr: string): Expr | undefined {
 }
 
 /**
+ * Whether a parsed filter reads nothing from the request but `@request.auth.*`, and no clock
+ * (`@now`, `@todayStart`, ...): then its SQL is the same for every request by the same caller,
+ * and a compiled rule can be kept per caller (records-rules.ts).
+ */
+export function readsOnlyAuth(tree: Expr | undefined): boolean {
+  if (!tree) return true
+  if (tree.kind !== 'compare') return tree.items.every(readsOnlyAuth)
+  return operandReadsOnlyAuth(tree.left) && operandReadsOnlyAuth(tree.right)
+}
+
+function operandReadsOnlyAuth(o: Operand): boolean {
+  if (o.kind === 'call') return o.args.every(operandReadsOnlyAuth)
+  if (o.kind !== 'ident' || !o.name.startsWith('@')) return true
+  return o.name.startsWith('@request.auth.') || o.name.startsWith('@collection.')
+}
+
+/**
  * The most table aliases (relation hops, back-relations, `@collection` and multi-value scans, each
  * a subquery per row) one filter or sort may create. PocketBase bounds joins per path (6 hops) and
  * shares a join between comparisons on one path; a subquery per comparison shares nothing, so the
