@@ -109,6 +109,14 @@ describe('auth cache in the app: a change is seen by the next request', () => {
     assert.equal((await notes()).json<{ items: unknown[] }>().items.length, 1)
   })
 
+  test('a changed rule applies to the next request with the same token', async () => {
+    assert.equal((await notes()).json<{ items: unknown[] }>().items.length, 1)
+    await t.must('PATCH', '/api/collections/notes', { listRule: "@request.auth.role = 'reader'" })
+    assert.equal((await notes()).json<{ items: unknown[] }>().items.length, 0)
+    await t.must('PATCH', '/api/collections/notes', { listRule: "@request.auth.role = 'editor'" })
+    assert.equal((await notes()).json<{ items: unknown[] }>().items.length, 1)
+  })
+
   test('a rotated token secret refuses the tokens signed with the old one', async () => {
     assert.equal((await t.call('POST', '/api/collections/users/auth-refresh', { token })).statusCode, 200)
     await t.must('PATCH', '/api/collections/users', { authToken: { secret: 'a-brand-new-secret-that-is-long-enough-1234' } })
