@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
+import { sql, type CompiledQuery, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
 import { ApiError, validationError } from '../errors.ts'
 import { SqlUniqueViolationError } from '../sql/errors.ts'
 import type { SqlRouter } from '../sql/router.ts'
@@ -9,6 +9,7 @@ import { hasNul } from './fields/cast.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
 import type { PasswordGuard } from './fields/types.ts'
 import { compileFilter, compileSort } from './filter/index.ts'
+import { compiledOf } from './compiled.ts'
 import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
@@ -49,6 +50,41 @@ export interface ListResult {
 /** PocketBase's page limits. */
 export const DEFAULT_PER_PAGE = 30
 export const MAX_PER_PAGE = 1000
+
+/** Stands for the record id while a view statement is compiled once (`viewStatement`). */
+const ID_SLOT = Object.freeze({ slot: 'id' })
+
+/** A compiled statement with one parameter left to fill in per call. */
+interface Slotted {
+  with(value: unknown): CompiledQuery
+}
+
+const viewStatements = new WeakMap<object, Slotted>()
+
+/**
+ * The view-by-id statement for a collection under one rule access, compiled once and kept for as
+ * long as its key lives: the compiled collection for `allow` (one per schema version), else the
+ * access itself (kept per caller for rules that read only the caller: records-rules.ts). Only
+ * the id changes between calls, so they skip the query builder entirely.
+ */
+function viewStatement(c: Collection, access: RuleAccess, build: (id: unknown) => { compile(): CompiledQuery }): Slotted {
+  const key: object = access.kind === 'where' ? access : compiledOf(c)
+  let kept = viewStatements.get(key)
+  if (!kept) {
+    const compiled = build(ID_SLOT).compile()
+    const slot = compiled.parameters.indexOf(ID_SLOT)
+    if (slot < 0 || compiled.parameters.lastIndexOf(ID_SLOT) !== slot) throw new Error('viewStatement: the id must be bound exactly once')
+    kept = {
+      with: (value) => {
+        const parameters = compiled.parameters.slice()
+        parameters[slot] = value
+        return { ...compiled, parameters }
+      },
+    }
+    viewStatements.set(key, kept)
+  }
+  return kept
+}
 
 const onlySuperusers = () => new ApiError('forbidden', 'Only superusers can perform this action.')
 const stoppedByHook = () => new ApiError('bad_request', 'The request was stopped by a hook.')
@@ -114,6 +150,14 @@ export class RecordsService {
     return this.units.active()?.db ?? this.sql.reader().db
   }
 
+  /**
+   * Runs a read built on `readDb()`: through the open transaction when there is one, else on the
+   * reader's direct path (`SqlEngine.query`: no executor round trips for the hottest statements).
+   */
+  private read<R>(query: { compile(): CompiledQuery<R>; execute(): Promise<R[]> }): Promise<R[]> {
+    return this.units.active() ? query.execute() : this.sql.reader().query<R>(query.compile())
+  }
+
   /** The table of a collection (its name), for callers outside the service such as batch upserts. */
   tableOf(collectionName: string): string {
     return this.registry.getOrThrow(collectionName).name
@@ -162,8 +206,8 @@ export class RecordsService {
     }
     const [rows, total] = await Promise.all([
       // NB: an offset past 2^53 cannot be bound exactly, and no table has that many rows: no query.
-      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : order.reduce((qb, o) => qb.orderBy(o), base.selectAll()).limit(perPage).offset(offset).execute(),
-      q.skipTotal ? Promise.resolve(-1) : base.select(sql<number>`count(*)`.as('n')).executeTakeFirst().then((r) => Number(r?.n ?? 0)),
+      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : this.read(order.reduce((qb, o) => qb.orderBy(o), base.selectAll()).limit(perPage).offset(offset)),
+      q.skipTotal ? Promise.resolve(-1) : this.read(base.select(sql<number>`count(*)`.as('n'))).then((r) => Number(r[0]?.n ?? 0)),
     ])
     const items = await this.present(db, c, rows.map((row) => rowToRecord(c, row)), request, q)
     return { page, perPage, totalItems: total, totalPages: total < 0 ? -1 : Math.ceil(total / perPage), items }
@@ -177,9 +221,11 @@ export class RecordsService {
     // A NUL in a path id matches no record (and PostgreSQL refuses it in a query).
     if (hasNul(id)) throw notFound()
     const db = this.readDb()
-    let query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
-    if (access.kind === 'where') query = query.where(access.where)
-    const row = await query.executeTakeFirst()
+    const build = (idValue: unknown) => {
+      const query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', idValue)
+      return access.kind === 'where' ? query.where(access.where) : query
+    }
+    const [row] = this.units.active() ? await build(id).execute() : await this.sql.reader().query(viewStatement(c, access, build).with(id))
     if (!row) throw notFound()
     return (await this.present(db, c, [rowToRecord(c, row)], request, q))[0]!
   }

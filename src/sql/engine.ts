@@ -1,6 +1,6 @@
-import { Kysely, sql, type Dialect } from 'kysely'
+import { Kysely, sql, type CompiledQuery, type Dialect } from 'kysely'
 import type { SqlDialect } from './dialect.ts'
-import { guardDialect } from './guard.ts'
+import { guardDialect, translate } from './guard.ts'
 import { kyselyLog } from './observe.ts'
 import type { OpenOptions, PoolStats, SqlEngine, SqlEngineName } from './sql.ts'
 
@@ -13,6 +13,12 @@ export interface EngineSpecifics {
   withoutStatementTimeout: SqlEngine['withoutStatementTimeout']
   /** `open` is false once the engine is closed. */
   poolStats(open: boolean): PoolStats
+  /**
+   * Runs a compiled read on the driver directly, for `SqlEngine.query`; errors come raw (the
+   * engine translates them). Undefined when this engine cannot here and now (then it goes
+   * through Kysely's executor).
+   */
+  direct?: (compiled: CompiledQuery) => Promise<unknown[]> | unknown[] | undefined
 }
 
 /**
@@ -29,13 +35,39 @@ export function engineOver(
 ): SqlEngine {
   const db: Db = new Kysely({ dialect: guardDialect(driver, dialect.classify), log: kyselyLog(opts.onQuery) })
   const own = specifics(db)
+  const direct = own.direct
+  const observe = opts.onQuery
   let closed = false
+  const viaKysely = async <R>(compiled: CompiledQuery): Promise<R[]> => (await db.executeQuery<R>(compiled)).rows as R[]
   return {
     name,
     role: opts.role ?? 'primary',
     db,
     dialect,
     capabilities: dialect,
+    query<R>(compiled: CompiledQuery): Promise<R[]> {
+      if (!direct || closed) return viaKysely<R>(compiled)
+      const started = performance.now()
+      const done = (failed: boolean) => observe?.(performance.now() - started, failed)
+      try {
+        const rows = direct(compiled)
+        if (rows === undefined) return viaKysely<R>(compiled)
+        if (Array.isArray(rows)) {
+          done(false)
+          return Promise.resolve(rows as R[])
+        }
+        return rows.then(
+          (r) => (done(false), r as R[]),
+          (err: unknown) => {
+            done(true)
+            throw translate(err, dialect.classify)
+          },
+        )
+      } catch (err) {
+        done(true)
+        return Promise.reject(translate(err, dialect.classify))
+      }
+    },
     async ping() {
       if (closed) throw new Error('engine is closed')
       await sql`select 1`.execute(db)

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { CompiledQuery, Kysely } from 'kysely'
 import type { SqlEngineName } from '../config/urls.ts'
 import type { SqlDialect } from './dialect.ts'
 
@@ -63,6 +63,13 @@ export interface SqlEngine {
   readonly dialect: SqlDialect
   /** The same object as `dialect`, under the name callers that only ask for flags use. */
   readonly capabilities: SqlDialect
+  /**
+   * Runs one compiled read outside any transaction and returns its rows: the same statement,
+   * errors (errors.ts) and metrics as through `db`, without the query builder's executor on the
+   * way (engines run it on the driver directly where they can). NB: never for a read that must see
+   * an open transaction's writes: run that through the transaction's own Kysely.
+   */
+  query<R = Record<string, unknown>>(compiled: CompiledQuery): Promise<R[]>
   /** Resolves when the server answers a trivial query; rejects otherwise. */
   ping(): Promise<void>
   poolStats(): PoolStats

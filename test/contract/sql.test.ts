@@ -152,6 +152,49 @@ for (const { engine, skip } of await engines()) {
       }
     })
 
+    test('query(): a compiled read gives the rows Kysely gives, and is observed', async () => {
+      const seen: boolean[] = []
+      const observed = await openSql(parseDbUrl(testDb.url, 'db'), { onQuery: (_ms, failed) => seen.push(failed) })
+      try {
+        const now = new Date().toISOString()
+        await observed.db.insertInto('_params').values({ id: 'q1', value: 'one', created: now, updated: now }).execute()
+        const built = observed.db.selectFrom('_params').select(['id', 'value']).where('id', '=', 'q1')
+        seen.length = 0
+        assert.deepEqual(await observed.query(built.compile()), await built.execute())
+        assert.deepEqual(seen, [false, false])
+        await assert.rejects(observed.query(sql`select * from no_such_table`.compile(observed.db)))
+        assert.deepEqual(seen.slice(2), [true])
+      } finally {
+        await observed.close()
+      }
+    })
+
+    test('query(): a read never sees the uncommitted writes of a transaction open meanwhile', async () => {
+      const now = new Date().toISOString()
+      const read = db.db.selectFrom('_params').select('id').where('id', '=', 'q-dirty').compile()
+      let during: Promise<unknown[]> | undefined
+      await assert.rejects(
+        db.db.transaction().execute(async (trx) => {
+          await trx.insertInto('_params').values({ id: 'q-dirty', value: 'x', created: now, updated: now }).execute()
+          during = db.query(read) // SQLite: one connection, so it must wait for the transaction
+          throw new Error('roll back')
+        }),
+        /roll back/,
+      )
+      assert.deepEqual(await during, [])
+    })
+
+    test('query(): a statement past statementTimeout throws SqlTimeoutError', async () => {
+      const bounded = await openSql(parseDbUrl(testDb.url, 'db'), { limits: { statementTimeout: 100, poolTimeout: 5000, poolSize: 2 } })
+      try {
+        const guard = bounded.capabilities.statementGuard
+        const statement = guard === undefined ? slow : sql`with recursive c(x) as (select 1 union all select x + 1 from c where ${sql.raw(guard)}) select count(*) as n from c`
+        await assert.rejects(bounded.query(statement.compile(bounded.db)), (err) => err instanceof SqlTimeoutError)
+      } finally {
+        await bounded.close()
+      }
+    })
+
     // ---- the dialect ----
 
     /** One value computed by the engine. */

@@ -47,6 +47,7 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => {})
   return engineOver('postgres', postgresDialect, new PostgresDialect({ pool }), opts, (db) => ({
+    direct: async (compiled) => (await pool.query({ text: compiled.sql, values: compiled.parameters as unknown[] })).rows,
     withoutStatementTimeout: (fn) =>
       db.connection().execute(async (conn) => {
         await sql`set statement_timeout = 0`.execute(conn)

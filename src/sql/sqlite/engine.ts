@@ -87,7 +87,15 @@ export async function openSqlite(target: SqliteTarget, opts: OpenOptions = {}): 
     deadline = limits.statementTimeout > 0 && lifted === 0 ? Date.now() + limits.statementTimeout : Number.POSITIVE_INFINITY
   }
   // NB: destroying the Kysely instance (the engine's close) closes the better-sqlite3 handle too.
-  return engineOver('sqlite', sqliteDialect, new SqliteDialect({ database: withStatementCache(conn, onStatement) }), opts, (db) => ({
+  const statements = withStatementCache(conn, onStatement)
+  return engineOver('sqlite', sqliteDialect, new SqliteDialect({ database: statements }), opts, (db) => ({
+    // A read runs at once, synchronously, unless a transaction is open on the one connection: it
+    // would see that transaction's uncommitted writes, so then it queues behind it through Kysely.
+    direct(compiled) {
+      if (conn.inTransaction) return undefined
+      const stmt = statements.prepare(compiled.sql)
+      return stmt.reader ? (stmt.all(compiled.parameters) as unknown[]) : undefined
+    },
     // NB: the one connection is shared, so other requests' statements run unguarded meanwhile too.
     async withoutStatementTimeout(fn) {
       lifted++
