@@ -9,13 +9,13 @@ import { hasNul } from './fields/cast.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
 import type { PasswordGuard } from './fields/types.ts'
 import { compileFilter, compileSort } from './filter/index.ts'
-import { compiledOf } from './compiled.ts'
 import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { checkRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
 import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.ts'
 import { RecordsTransaction } from './records-tx.ts'
+import { listStatements, SLOT, viewStatement } from './statements.ts'
 import { managedIds, visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
 import { Units, type CommitListener, type UnitOfWork } from './unit-of-work.ts'
@@ -50,41 +50,6 @@ export interface ListResult {
 /** PocketBase's page limits. */
 export const DEFAULT_PER_PAGE = 30
 export const MAX_PER_PAGE = 1000
-
-/** Stands for the record id while a view statement is compiled once (`viewStatement`). */
-const ID_SLOT = Object.freeze({ slot: 'id' })
-
-/** A compiled statement with one parameter left to fill in per call. */
-interface Slotted {
-  with(value: unknown): CompiledQuery
-}
-
-const viewStatements = new WeakMap<object, Slotted>()
-
-/**
- * The view-by-id statement for a collection under one rule access, compiled once and kept for as
- * long as its key lives: the compiled collection for `allow` (one per schema version), else the
- * access itself (kept per caller for rules that read only the caller: records-rules.ts). Only
- * the id changes between calls, so they skip the query builder entirely.
- */
-function viewStatement(c: Collection, access: RuleAccess, build: (id: unknown) => { compile(): CompiledQuery }): Slotted {
-  const key: object = access.kind === 'where' ? access : compiledOf(c)
-  let kept = viewStatements.get(key)
-  if (!kept) {
-    const compiled = build(ID_SLOT).compile()
-    const slot = compiled.parameters.indexOf(ID_SLOT)
-    if (slot < 0 || compiled.parameters.lastIndexOf(ID_SLOT) !== slot) throw new Error('viewStatement: the id must be bound exactly once')
-    kept = {
-      with: (value) => {
-        const parameters = compiled.parameters.slice()
-        parameters[slot] = value
-        return { ...compiled, parameters }
-      },
-    }
-    viewStatements.set(key, kept)
-  }
-  return kept
-}
 
 const onlySuperusers = () => new ApiError('forbidden', 'Only superusers can perform this action.')
 const stoppedByHook = () => new ApiError('bad_request', 'The request was stopped by a hook.')
@@ -194,20 +159,27 @@ export class RecordsService {
     const offset = (page - 1) * perPage
     const scope = clientFilterScope(c, q, request, { registry: this.registry, capabilities: this.caps })
     const db = this.readDb()
-    let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
-    if (access.kind === 'where') base = base.where(access.where)
-    const order = q.sort ? compileSort(q.sort, scope) : []
-    // Without a sort, insertion order as PocketBase (its rowid; every engine's tables have one).
-    // Views have none: creation date, then id.
-    if (order.length === 0 && c.type !== 'view') order.push(...compileSort('@rowid', scope))
-    if (order.length === 0) {
-      if (c.fields.some((f) => f.name === 'created')) order.push(sql`${sql.ref(`${c.name}.created`)} asc`)
-      order.push(sql`${sql.ref(`${c.name}.id`)} asc`)
+    // Both statements, with the page left as parameters (`limit`, `offset`).
+    const build = (limit: unknown, offset: unknown) => {
+      let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
+      if (access.kind === 'where') base = base.where(access.where)
+      const order = q.sort ? compileSort(q.sort, scope) : []
+      // Without a sort, insertion order as PocketBase (its rowid; every engine's tables have one).
+      // Views have none: creation date, then id.
+      if (order.length === 0 && c.type !== 'view') order.push(...compileSort('@rowid', scope))
+      if (order.length === 0) {
+        if (c.fields.some((f) => f.name === 'created')) order.push(sql`${sql.ref(`${c.name}.created`)} asc`)
+        order.push(sql`${sql.ref(`${c.name}.id`)} asc`)
+      }
+      return { rows: order.reduce((qb, o) => qb.orderBy(o), base.selectAll()).limit(limit as number).offset(offset as number), count: base.select(sql<number>`count(*)`.as('n')) }
     }
+    const kept = this.units.active() ? undefined : listStatements(c, access, request, q, this.registry, () => build(SLOT.limit, SLOT.offset))
+    const built = kept ? undefined : build(perPage, offset)
+    const reader = this.sql.reader()
     const [rows, total] = await Promise.all([
       // NB: an offset past 2^53 cannot be bound exactly, and no table has that many rows: no query.
-      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : this.read(order.reduce((qb, o) => qb.orderBy(o), base.selectAll()).limit(perPage).offset(offset)),
-      q.skipTotal ? Promise.resolve(-1) : this.read(base.select(sql<number>`count(*)`.as('n'))).then((r) => Number(r[0]?.n ?? 0)),
+      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : built ? this.read(built.rows) : reader.query(kept!.rows.with(perPage, offset)),
+      q.skipTotal ? Promise.resolve(-1) : (built ? this.read(built.count) : reader.query<{ n: unknown }>(kept!.count)).then((r) => Number(r[0]?.n ?? 0)),
     ])
     const items = await this.present(db, c, rows.map((row) => rowToRecord(c, row)), request, q)
     return { page, perPage, totalItems: total, totalPages: total < 0 ? -1 : Math.ceil(total / perPage), items }
@@ -225,7 +197,7 @@ export class RecordsService {
       const query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', idValue)
       return access.kind === 'where' ? query.where(access.where) : query
     }
-    const [row] = this.units.active() ? await build(id).execute() : await this.sql.reader().query(viewStatement(c, access, build).with(id))
+    const [row] = this.units.active() ? await build(id).execute() : await this.sql.reader().query(viewStatement(c, access, build).with(id, undefined))
     if (!row) throw notFound()
     return (await this.present(db, c, [rowToRecord(c, row)], request, q))[0]!
   }
