@@ -89,6 +89,17 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual(await rows('editors ?= @request.auth.id', { auth: u1 }), [p1, p4])
     })
 
+    test("a relation's .id is the stored value: the same rows as the field, with no subquery", async () => {
+      const rule = { auth: u1, allowHidden: true }
+      assert.deepEqual(await rows('author.id = @request.auth.id', rule), await rows('author = @request.auth.id', rule))
+      assert.deepEqual(await rows('author.id = @request.auth.id', rule), [p1, p3])
+      assert.deepEqual(await rows('editors.id ?= @request.auth.id', rule), [p1, p4])
+      assert.deepEqual(await rows("editors.id = 'user00000000002'", rule), [p2])
+      assert.deepEqual(await rows("author.id != 'user00000000001'", rule), [p2, p4])
+      const compiled = fx.db.db.selectFrom('posts').select('id').where(compileFilter('author.id = @request.auth.id', fx.scope(rule))).compile()
+      assert.doesNotMatch(compiled.sql.slice(compiled.sql.indexOf(' where ')), /select/i, compiled.sql)
+    })
+
     test('@request.body, query and headers are values, never SQL', async () => {
       assert.deepEqual(await rows('@request.body.title:isset = true', { body: { title: 'x' } }), [p1, p2, p3, p4])
       assert.deepEqual(await rows('@request.body.title:isset = true'), [])

@@ -136,6 +136,13 @@ export function resolvePath(ctx: ResolveContext, collection: Collection, alias: 
   if (field.type === 'relation' && rest.length) {
     const target = ctx.scope.registry.get(field.collectionId)
     if (!target) throw filterError(`relation "${field.name}" points at a missing collection`)
+    // `rel.id` is the stored value itself: no subquery, so the relation's index serves a rule such
+    // as `author.id = @request.auth.id`. Only where the target's rows need no visibility check
+    // (rules, superusers, a target everyone may list); relations drop the ids of deleted records.
+    if (rest.length === 1 && rest[0] === 'id' && (ctx.scope.allowHidden || target.listRule?.trim() === '')) {
+      const value = resolvePath(ctx, collection, alias, [field.name], depth)
+      return value.t === 'set' ? { ...value, raw: undefined } : value
+    }
     const r = hopAlias(ctx)
     const visible = reachable(ctx, target, r)
     const inner = resolvePath(ctx, target, r, rest, depth + 1)
