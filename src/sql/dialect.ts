@@ -86,6 +86,12 @@ export interface SqlDdl {
   /** The hidden `ROWID_COLUMN` that tables get where the engine has no implicit rowid (capability `rowid` false). */
   readonly rowidColumn?: ColumnSpec
   /**
+   * Gives an existing record table's `rowidColumn` the unique index that tables made now get with
+   * it (lists without a sort read it in order and stop after a page); nothing when it has one.
+   * Unset where the column always had one.
+   */
+  indexRowid?(db: AnyDb, table: string): Promise<void>
+  /**
    * Creates the index. A partial index (`where`) works on every engine, emulated where the engine
    * has none. Safe to call again after a failed attempt left part of it behind.
    */

@@ -13,7 +13,7 @@ import { compileFilter, compileSort } from '../../src/records/filter/index.ts'
 import { prepareRecord, rowToRecord } from '../../src/records/fields/index.ts'
 import { ROWID_COLUMN } from '../../src/records/columns.ts'
 import type { Collection } from '../../src/records/model.ts'
-import { rowidMigration } from '../../src/records/collections/migrations.ts'
+import { rowidIndexMigration, rowidMigration } from '../../src/records/collections/migrations.ts'
 import PocketBase from 'pocketbase'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
@@ -260,6 +260,23 @@ for (const { engine, skip } of await engines()) {
         await rowid.up(fx.db.db) // and again: nothing to do
         const scope = { ...fx.scope(), collection: fx.store.getOrThrow('notes') }
         assert.equal((await compileSort('@rowid', scope).reduce((qb, o) => qb.orderBy(o), fx.db.db.selectFrom('notes').select('id')).execute()).length, 4)
+      })
+
+      test('two rows never share a @rowid: it is unique, so indexed (a list without a sort stops after a page); migration 0005 indexes older tables', async () => {
+        if (!fx.db.dialect.rowidColumn) return // SQLite: the implicit rowid is the table's key
+        const clash = async () => {
+          const [a, b] = await fx.db.db.selectFrom('notes').select(['id', ROWID_COLUMN]).orderBy(ROWID_COLUMN).limit(2).execute()
+          return fx.db.db.updateTable('notes').set({ [ROWID_COLUMN]: a![ROWID_COLUMN] }).where('id', '=', b!.id).execute()
+        }
+        await assert.rejects(clash(), /unique|duplicate/i)
+        if (!fx.db.dialect.indexRowid) return // the column was always unique here
+        // A table as made before the index: the same column without it.
+        await fx.db.db.schema.alterTable('notes').dropColumn(ROWID_COLUMN).execute()
+        await fx.db.db.schema.alterTable('notes').addColumn(ROWID_COLUMN, 'bigint', (c) => c.generatedByDefaultAsIdentity()).execute()
+        const migration = rowidIndexMigration(fx.db.dialect)
+        await migration.up(fx.db.db)
+        await migration.up(fx.db.db) // and again: nothing to do
+        await assert.rejects(clash(), /unique|duplicate/i)
       })
 
       test('a view over SELECT * gets no _rowid_ field, and cannot sort by @rowid', async () => {

@@ -77,6 +77,19 @@ export function rowidMigration(dialect: SqlDialect): Migration {
   }
 }
 
+/** The unique index on `@rowid` for record tables made before their engine's column had one (dialect.indexRowid). */
+export function rowidIndexMigration(dialect: SqlDialect): Migration {
+  return {
+    async up(db: Db) {
+      if (!dialect.indexRowid) return
+      const tables = await db.selectFrom('_collections').select('name').where('type', '!=', 'view').execute()
+      const existing = new Set((await db.introspection.getTables()).map((t) => t.name))
+      for (const { name } of tables as { name: string }[]) if (existing.has(name)) await dialect.indexRowid(db, name)
+    },
+    async down() {},
+  }
+}
+
 /** `_plinth_schema_journal`: collection changes in progress where DDL is not transactional (schema-journal.ts). */
 function journal(dialect: SqlDialect): Migration {
   return {
@@ -98,5 +111,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0002-collections': collections(dialect),
     '0003-rowid': rowidMigration(dialect),
     '0004-schema-journal': journal(dialect),
+    '0005-rowid-index': rowidIndexMigration(dialect),
   }
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { indexWhereSql, type ColumnSpec, type SqlDialect, type StorageKind } from '../dialect.ts'
+import { indexWhereSql, ROWID_COLUMN, type ColumnSpec, type SqlDialect, type StorageKind } from '../dialect.ts'
 import { networkCode, type SqlErrorKind } from '../errors.ts'
 import { strftimeFromKit, type DateKit } from '../strftime.ts'
 
@@ -65,7 +65,13 @@ export const postgresDialect: SqlDialect = {
 
   column: (kind) => columns[kind],
   bigText: sql`text`,
-  rowidColumn: { type: sql`bigint`, build: (c) => c.generatedByDefaultAsIdentity() },
+  // Unique, so it is indexed: a list without a sort walks it in order and stops after one page.
+  rowidColumn: { type: sql`bigint`, build: (c) => c.generatedByDefaultAsIdentity().unique() },
+  async indexRowid(db, table) {
+    const { rows } = await sql<{ n: number }>`select count(*) as n from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+      where i.indrelid = to_regclass(${sql.lit(`"${table.replaceAll('"', '""')}"`)}) and i.indisunique and i.indnatts = 1 and a.attname = ${ROWID_COLUMN}`.execute(db)
+    if (Number(rows[0]?.n ?? 0) === 0) await sql`alter table ${sql.table(table)} add unique (${sql.id(ROWID_COLUMN)})`.execute(db)
+  },
   async createIndex(db, index) {
     const cols = index.columns.map((col) => (col.sort ? sql`${sql.id(col.name)} ${col.sort === 'DESC' ? sql`desc` : sql`asc`}` : sql`${sql.id(col.name)}`))
     const where = index.where.length ? sql` where ${indexWhereSql(index.where)}` : sql``
