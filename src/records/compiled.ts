@@ -1,4 +1,5 @@
 import { ApiError } from '../errors.ts'
+import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowDecoder, type RowDecoder } from './fields/row.ts'
 import { parseCached, readsOnlyAuth, type Expr } from './filter/index.ts'
 import { isAuthCollection, type Collection, type Field, type Rule } from './model.ts'
@@ -51,6 +52,8 @@ export interface CompiledCollection {
   readonly hidden: ReadonlySet<string>
   /** Keys a record response starts with, in order: `collectionId`, `collectionName`, then each field. */
   readonly responseKeys: readonly string[]
+  /** Lower-cased names of the fields with a single-column UNIQUE index (checked before writes). */
+  readonly uniqueFields: ReadonlySet<string>
   /** Relation fields by name, with their target collection ids. */
   readonly relations: ReadonlyMap<string, RelationTarget>
   /** A database row to API JSON (the same decoder `rowToRecord` uses), one decoder per field chosen up front. */
@@ -106,6 +109,7 @@ export function compileCollection(c: Collection): CompiledCollection {
     hidden: new Set(c.fields.filter((f) => f.hidden).map((f) => f.name)),
     responseKeys: Object.freeze(['collectionId', 'collectionName', ...c.fields.map((f) => f.name)]),
     relations,
+    uniqueFields: new Set(c.fields.filter((f) => findSingleColumnUniqueIndex(c.indexes, f.name)).map((f) => f.name.toLowerCase())),
     decode: rowDecoder(c),
     ruleByText: (rule: string) => byText.get(rule),
   })

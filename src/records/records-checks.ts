@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { FieldError } from '../errors.ts'
 import type { SqlDialect } from '../sql/dialect.ts'
-import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
+import { compiledOf } from './compiled.ts'
 import { hasNul } from './fields/cast.ts'
 import { compileFilter } from './filter/index.ts'
 import { isAuthCollection, isMulti, type Collection, type RelationField } from './model.ts'
@@ -66,11 +66,12 @@ export async function checkRelations(deps: CheckDeps, db: Db, c: Collection, val
 }
 
 /** Which submitted values for unique-indexed fields (and the id) another record already has. */
-export async function uniqueErrors(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>, selfId?: string): Promise<Record<string, FieldError>> {
+export async function uniqueErrors(db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>, selfId?: string, skipId = false): Promise<Record<string, FieldError>> {
   const errors: Record<string, FieldError> = {}
+  const unique = compiledOf(c).uniqueFields
   for (const [name, value] of Object.entries(values)) {
-    if (failed[name]) continue
-    if (name !== 'id' && !findSingleColumnUniqueIndex(c.indexes, name)) continue
+    if (failed[name] || (name === 'id' && skipId)) continue
+    if (name !== 'id' && !unique.has(name.toLowerCase())) continue
     let q = db.selectFrom(c.name).select('id').where(sql.ref(name), '=', value as string)
     if (selfId !== undefined) q = q.where('id', '!=', selfId)
     if (await q.executeTakeFirst()) errors[name] = { code: 'validation_not_unique', message: 'Value must be unique.' }

@@ -238,21 +238,25 @@ export class RecordsService {
     // everything else is valid (PocketBase learns it from the insert).
     const invalid = { ...errors }
     Object.assign(errors, await checkRelations(this.deps, db, c, values, errors))
-    if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors))
+    // A server-made id (15 random characters) is not looked up first: a clash is still caught by
+    // the insert and answered like the others (`write`).
+    const madeId = input.id === undefined || input.id === null || input.id === ''
+    if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors, undefined, madeId))
     if (Object.keys(errors).length) {
       if (access.kind === 'where' && !(await passesOnDummyRow(this.deps, db, c, values, invalid, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
       throw validationError(errors, 'Failed to create record.')
     }
     const id = String(values.id)
     const created = await this.write(c, values, 'Failed to create record.', async () => {
+      if (access.kind !== 'where' && this.caps.returning) return rowToRecord(c, (await db.insertInto(c.name).values(values).returningAll().executeTakeFirst())!)
       await db.insertInto(c.name).values(values).execute()
       // PocketBase checks a create rule against the new row, then keeps or rolls back the insert
-      // (the unit of work rolls back with the error).
-      if (access.kind === 'where') {
-        const ok = await db.selectFrom(c.name).select('id').where('id', '=', id).where(access.where).executeTakeFirst()
-        if (!ok) throw new ApiError('bad_request', 'Failed to create record.')
-      }
-      return (await this.readRow(db, c, id))!
+      // (the unit of work rolls back with the error); the same read gives the row.
+      let read = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
+      if (access.kind === 'where') read = read.where(access.where)
+      const row = await read.executeTakeFirst()
+      if (!row) throw new ApiError('bad_request', 'Failed to create record.')
+      return rowToRecord(c, row)
     })
     uow.add({ action: 'create', collection: c, record: created, request })
     return created
@@ -291,7 +295,9 @@ export class RecordsService {
     if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors, id))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')
     const updated = await this.write(c, values, 'Failed to update record.', async () => {
-      if (Object.keys(values).length) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
+      const changes = Object.keys(values).length > 0
+      if (changes && this.caps.returning) return rowToRecord(c, (await db.updateTable(c.name).set(values).where('id', '=', id).returningAll().executeTakeFirst())!)
+      if (changes) await db.updateTable(c.name).set(values).where('id', '=', id).execute()
       return (await this.readRow(db, c, String(values.id ?? id)))!
     })
     uow.add({ action: 'update', collection: c, record: updated, request })

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto'
+import { randomFillSync, randomInt } from 'node:crypto'
 
 /**
  * Crypto-random strings: record ids, token keys, auth secrets, and values generated from a
@@ -8,16 +8,28 @@ import { randomBytes, randomInt } from 'node:crypto'
 export const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 const SECRET_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 
+/**
+ * Random bytes handed out from a pooled buffer: one `randomFillSync` per 4 KiB instead of a
+ * call (and an allocation) per string. NB: each byte is used once; nothing is reused.
+ */
+const pool = Buffer.alloc(4096)
+let poolAt = pool.length
+
+function randomByte(): number {
+  if (poolAt === pool.length) {
+    randomFillSync(pool)
+    poolAt = 0
+  }
+  return pool[poolAt++]!
+}
+
 /** `length` characters drawn uniformly from `alphabet` (rejection sampling, no modulo bias). */
 export function randomString(length: number, alphabet: string = SECRET_ALPHABET): string {
   let out = ''
   const limit = 256 - (256 % alphabet.length)
   while (out.length < length) {
-    for (const b of randomBytes(length * 2)) {
-      if (b >= limit) continue
-      out += alphabet[b % alphabet.length]
-      if (out.length === length) break
-    }
+    const b = randomByte()
+    if (b < limit) out += alphabet[b % alphabet.length]
   }
   return out
 }
@@ -43,7 +55,29 @@ export function crc32Checksum(text: string): string {
  * Covers the patterns PocketBase uses (`[a-z0-9]{15}`, `[a-zA-Z0-9]{50}`). Throws on anything else.
  */
 export function randomFromPattern(pattern: string): string {
+  let parts = patterns.get(pattern)
+  if (!parts) {
+    parts = parsePattern(pattern)
+    if (patterns.size >= 100) patterns.delete(patterns.keys().next().value!)
+    patterns.set(pattern, parts)
+  }
   let out = ''
+  for (const p of parts) out += randomString(p.min === p.max ? p.min : randomInt(p.min, p.max + 1), p.chars)
+  return out
+}
+
+/** One piece of a pattern: `min` to `max` characters from `chars`. */
+interface PatternPart {
+  chars: string
+  min: number
+  max: number
+}
+
+/** Parsed patterns by text (a handful per schema). */
+const patterns = new Map<string, readonly PatternPart[]>()
+
+function parsePattern(pattern: string): PatternPart[] {
+  const parts: PatternPart[] = []
   let i = 0
   const src = pattern.replace(/^\^/, '').replace(/\$$/, '')
   while (i < src.length) {
@@ -65,18 +99,18 @@ export function randomFromPattern(pattern: string): string {
       chars = c
       i += 1
     }
-    let count = 1
+    let min = 1
+    let max = 1
     const rep = /^\{(\d+)(?:,(\d+))?\}/.exec(src.slice(i))
     if (rep) {
-      const min = Number(rep[1])
-      const max = rep[2] === undefined ? min : Number(rep[2])
+      min = Number(rep[1])
+      max = rep[2] === undefined ? min : Number(rep[2])
       if (max < min) throw new Error(`bad repetition in pattern ${pattern}`)
-      count = min === max ? min : randomInt(min, max + 1)
       i += rep[0].length
     }
-    out += randomString(count, chars)
+    parts.push({ chars, min, max })
   }
-  return out
+  return parts
 }
 
 function expandClass(body: string): string {
