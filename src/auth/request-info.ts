@@ -11,14 +11,31 @@ export function authRequestInfo(
   body: Record<string, unknown>,
   context: string,
 ): RequestInfo {
+  // `headers` and `query` are worked out when first read: most requests' rules read neither
+  // (a rule's SQL is even kept per caller when it reads only @request.auth).
+  let headers: Record<string, string> | undefined
+  let query: Record<string, string> | undefined
+  const info = { auth, method: request.method, body, context, ip: request.ip } as RequestInfo
+  Object.defineProperties(info, {
+    headers: { enumerable: true, get: () => (headers ??= ruleHeaders(request.headers)) },
+    query: { enumerable: true, get: () => (query ??= ruleQuery(request.query)) },
+  })
+  return info
+}
+
+function ruleHeaders(raw: FastifyRequest['headers']): Record<string, string> {
   const headers: Record<string, string> = Object.create(null)
-  for (const [k, v] of Object.entries(request.headers)) {
+  for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue
     headers[k.toLowerCase().replaceAll('-', '_')] = Array.isArray(v) ? v.join(',') : String(v)
   }
+  return headers
+}
+
+function ruleQuery(raw: unknown): Record<string, string> {
   const query: Record<string, string> = Object.create(null)
-  for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
+  for (const [k, v] of Object.entries((raw ?? {}) as Record<string, unknown>)) {
     if (typeof v === 'string') query[k] = v
   }
-  return { auth, method: request.method, headers, query, body, context, ip: request.ip }
+  return query
 }

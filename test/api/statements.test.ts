@@ -68,6 +68,20 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual(await list("secret.title = 'x'", tokens.ann), { status: 200, items: 1 })
     })
 
+    test('a rule reading a header is compiled for each request: the same caller and filter, different headers', async () => {
+      await t.must('POST', '/api/collections', { name: 'by_header', listRule: "@request.headers.x_app = 'ios'", fields: [{ name: 'n', type: 'number' }] })
+      await t.must('POST', '/api/collections/by_header/records', { n: 1 })
+      const count = async (app?: string) => {
+        const res = await t.call('GET', '/api/collections/by_header/records?filter=n%20%3D%201', { token: tokens.ann, headers: app ? { 'x-app': app } : {} })
+        return res.json<{ items: unknown[] }>().items.length
+      }
+      for (let round = 0; round < 2; round++) {
+        assert.equal(await count('ios'), 1)
+        assert.equal(await count('web'), 0)
+        assert.equal(await count(), 0)
+      }
+    })
+
     test('pages of one kept list statement', async () => {
       for (let i = 0; i < 5; i++) await t.must('POST', '/api/collections/posts/records', { code: `p${i}` })
       const page = async (n: number) =>
