@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
+import { sql, type CompiledQuery, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowToRecord } from './fields/index.ts'
 import { findField, isMulti, type Collection } from './model.ts'
@@ -20,6 +20,8 @@ export interface ExpandDeps {
   capabilities: SqlDialect
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   db: Kysely<any>
+  /** Runs a read built on `db` on the reader's direct path (`SqlEngine.query`); unset inside a transaction. */
+  query?: (compiled: CompiledQuery) => Promise<Record<string, unknown>[]>
 }
 
 /**
@@ -49,7 +51,8 @@ async function loadVisible(deps: ExpandDeps, target: Collection, where: RawBuild
   if (access.kind === 'deny') return []
   let q = deps.db.selectFrom(target.name).selectAll().where(where)
   if (access.kind === 'where') q = q.where(access.where)
-  const rows = await q.limit(1000).execute()
+  const limited = q.limit(1000)
+  const rows = deps.query ? await deps.query(limited.compile()) : await limited.execute()
   return rows.map((row) => visibleRecord(target, rowToRecord(target, row), request))
 }
 

@@ -145,7 +145,10 @@ export class RecordsService {
     const pick = q.fields ? parseFields(q.fields) : undefined
     const managed = await managedIds(db, c, records.map((r) => r.id), request, { registry: this.registry, capabilities: this.caps })
     const out = records.map((r) => visibleRecord(c, r, request, managed.has(r.id)))
-    if (q.expand) await expandRecords({ registry: this.registry, capabilities: this.caps, db }, c, out, parseExpand(q.expand), request)
+    if (q.expand) {
+      const query = this.units.active() ? undefined : (compiled: CompiledQuery) => this.sql.reader().query(compiled)
+      await expandRecords({ registry: this.registry, capabilities: this.caps, db, query }, c, out, parseExpand(q.expand), request)
+    }
     return out.map((r) => pickFields(r, pick))
   }
 
