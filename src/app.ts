@@ -134,19 +134,42 @@ async function mount(core: Core): Promise<Plinth> {
   // PocketBase's SDK sends `Content-Type: application/json` with no body on DELETE and refresh
   // calls: an empty body is `{}`; `__proto__`/`constructor` keys are dropped, not a 400.
   installJsonBodyParser(http)
-  http.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
   // Route labels come from the matched route template, so ids in URLs do not explode cardinality.
-  http.addHook('onResponse', async (request, reply) => {
+  // The labelled series are looked up once per method, route and status (prom-client hashes the
+  // labels on every call otherwise).
+  const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>()
+  http.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) })
-    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    const key = `${request.method} ${reply.statusCode} ${route}`
+    let s = series.get(key)
+    if (!s) {
+      s = {
+        count: metrics.httpRequests.labels({ method: request.method, route, status: String(reply.statusCode) }),
+        time: metrics.httpDuration.labels({ method: request.method, route }),
+      }
+      series.set(key, s)
+    }
+    s.count.inc()
+    s.time.observe(reply.elapsedTime / 1000)
+    done()
   })
-  // Every request knows who makes it before any handler runs (null for guests and bad tokens).
+  // Every request knows who makes it before any handler runs (null for guests and bad tokens);
+  // a guest or a token seen before is answered without waiting (auth/authenticate.ts).
   http.decorateRequest('auth', null)
-  http.addHook('onRequest', async (request) => {
-    request.auth = await authenticate(request)
+  http.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    const auth = authenticate(request)
+    if (!(auth instanceof Promise)) {
+      request.auth = auth
+      return done()
+    }
+    auth.then(
+      (a) => {
+        request.auth = a
+        done()
+      },
+      (err: Error) => done(err),
+    )
   })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })

@@ -5,8 +5,11 @@ import type { CollectionRegistry } from '../records/registry.ts'
 import type { AuthCache } from './auth-cache.ts'
 import { findRowByToken, type Db } from './records.ts'
 
-/** The request's auth from its `Authorization` header (`TOKEN` or `Bearer TOKEN`); null for guests and bad tokens. */
-export type Authenticate = (request: FastifyRequest) => Promise<AuthInfo | null>
+/**
+ * The request's auth from its `Authorization` header (`TOKEN` or `Bearer TOKEN`); null for guests
+ * and bad tokens. Answers at once (no promise) for a guest and a token already verified.
+ */
+export type Authenticate = (request: Pick<FastifyRequest, 'headers'>) => AuthInfo | null | Promise<AuthInfo | null>
 
 export const SUPERUSERS = '_superusers'
 
@@ -29,11 +32,7 @@ export interface AuthenticatorDeps {
  * token (null), as PocketBase does; routes that need auth answer 401 themselves.
  */
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
-  return async (request) => {
-    const token = tokenFromHeader(request.headers.authorization)
-    if (!token) return null
-    const cached = deps.cache?.get(token)
-    if (cached) return cached
+  const verify = async (token: string): Promise<AuthInfo | null> => {
     const epoch = deps.cache?.epoch() ?? 0
     const match = await findRowByToken({ registry: deps.registry, db: deps.db() }, token, 'auth')
     if (!match) return null
@@ -45,5 +44,10 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
     })
     deps.cache?.put(token, info, match.claims.exp, epoch)
     return info
+  }
+  return (request) => {
+    const token = tokenFromHeader(request.headers.authorization)
+    if (!token) return null
+    return deps.cache?.get(token) ?? verify(token)
   }
 }
