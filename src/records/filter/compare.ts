@@ -119,7 +119,7 @@ export class Comparer {
       // A column on the right is a pattern as it is, wrapped in `%` (PocketBase's contains-match).
       const right = b.t === 'const' ? sql`${likeParam(constText(b.value))}` : sql`concat('%', ${this.value(b, 'text')}, '%')`
       const not = op === '!~' ? sql`not ` : sql``
-      return sql<SqlBool>`(lower(${left}) ${not}like lower(${right}) escape ${this.dialect.likeEscape})`
+      return sql<SqlBool>`(${this.dialect.likeLower(left)} ${not}like ${this.dialect.likeLower(right)} escape ${this.dialect.likeEscape})`
     }
     const mode = modeOf(a, b)
     const sqlOp = op === '!=' ? '<>' : op

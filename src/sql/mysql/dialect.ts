@@ -159,6 +159,7 @@ export const mysqlDialect: SqlDialect = {
   random: () => sql`rand()`,
   // MySQL reads `\\` in literals as one backslash.
   likeEscape: sql.raw(`'\\\\'`),
+  likeLower: (e) => sql`lower(${e})`,
   // NB: json_unquote turns a JSON null into the text 'null': map it to NULL as the others do.
   jsonExtract: (j, path) =>
     sql`(case when json_type(json_extract(${j}, ${jsonPath(path)})) = 'NULL' then null else json_unquote(json_extract(${j}, ${jsonPath(path)})) end)`,

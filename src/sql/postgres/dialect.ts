@@ -94,6 +94,8 @@ export const postgresDialect: SqlDialect = {
     sql<number>`(case when ${e} is null then null when cast(${e} as text) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' then cast(cast(${e} as text) as double precision) else 0 end)`,
   random: () => sql`random()`,
   likeEscape: sql.raw(`'\\'`),
+  // The C collation lower-cases ASCII only, as SQLite does, and skips the locale.
+  likeLower: (e) => sql`lower(${e} collate "C")`,
   jsonExtract: (j, path) => sql`(${j}::jsonb #>> ${`{${path.map((p) => p.replaceAll(/[{},"]/g, '')).join(',')}}`}::text[])`,
   strftime: (time, format, modifiers) => strftimeFromKit(dates, time, format.pieces, modifiers.parsed),
 }

@@ -77,6 +77,7 @@ export const sqliteDialect: SqlDialect = {
   asNumber: (e) => sql<number>`cast(${e} as real)`,
   random: () => sql`random()`,
   likeEscape: sql.raw(`'\\'`),
+  likeLower: (e) => sql`lower(${e})`,
   jsonExtract: (j, path) => {
     const doc = validJson(j)
     const p = jsonPath(path)
