@@ -24,10 +24,11 @@ export function visibleRecord(collection: Collection, record: RecordJson, reques
 export function stripRecord(collection: Collection, record: RecordJson, show: { showHidden: boolean; showEmail: boolean }): RecordJson {
   const out: Record<string, unknown> = {}
   const { hidden, isAuth: auth } = compiledOf(collection)
-  for (const [key, value] of Object.entries(record)) {
+  // NB: `for...in` over a plain record (no inherited enumerable keys); no entry arrays per field.
+  for (const key in record) {
     if (key === 'password' || key === 'tokenKey') continue
-    if (auth && key === 'email' ? !show.showEmail : hidden.has(key) && !show.showHidden) continue
-    out[key] = value
+    if (auth && key === 'email' ? !show.showEmail : !show.showHidden && hidden.has(key)) continue
+    out[key] = record[key]
   }
   return out as RecordJson
 }
