@@ -92,6 +92,19 @@ describe('log output to stdout', () => {
     assert.equal(lines.at(-1)!.msg, 'last')
   })
 
+  test('a process that exits without endLog still writes what is held, in order', async () => {
+    const out = await child(`
+      const log = createLogger({ logLevel: 'info' })
+      for (let i = 0; i < 1000; i++) log.info({ i }, 'line')
+      log.info('going down')
+      process.exit(3)
+    `)
+    const lines = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { i?: number; msg: string })
+    assert.equal(lines.length, 1001)
+    lines.slice(0, 1000).forEach((l, i) => assert.equal(l.i, i))
+    assert.equal(lines.at(-1)!.msg, 'going down')
+  })
+
   test('a line too small to fill the buffer still goes out while the process runs on', async () => {
     // The child would run for a minute (and write its buffer at exit); it is killed as soon as its
     // one line arrives, or after 20 s, which only bounds a hang: the flush is due within 0.2 s.
