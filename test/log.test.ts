@@ -105,6 +105,19 @@ describe('log output to stdout', () => {
     assert.equal(lines.at(-1)!.msg, 'going down')
   })
 
+  test('pino-pretty is loaded only when pretty is chosen', async () => {
+    const out = await child(`
+      import { createRequire } from 'node:module'
+      const cache = createRequire(import.meta.url).cache
+      const loaded = () => Object.keys(cache).some((k) => k.includes('pino-pretty'))
+      createLogger({ logLevel: 'info', logFormat: 'json' })
+      const json = loaded()
+      createLogger({ logLevel: 'info', logFormat: 'pretty' })
+      process.stdout.write(JSON.stringify({ json, pretty: loaded() }) + '\\n')
+    `)
+    assert.deepEqual(JSON.parse(out), { json: false, pretty: true })
+  })
+
   test('a line too small to fill the buffer still goes out while the process runs on', async () => {
     // The child would run for a minute (and write its buffer at exit); it is killed as soon as its
     // one line arrives, or after 20 s, which only bounds a hang: the flush is due within 0.2 s.
