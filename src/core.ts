@@ -14,16 +14,13 @@ import { CollectionStore } from './records/collections/store.ts'
 import { syncCollections } from './records/collections/sync.ts'
 import { compileFilter } from './records/filter/index.ts'
 import { RecordHooks } from './records/hooks.ts'
-import type { RequestInfo } from './records/record.ts'
+import { GUEST_REQUEST } from './records/record.ts'
 import { RecordsService } from './records/records-service.ts'
 import type { Bus } from './bus/bus.ts'
 import type { Cache } from './cache/cache.ts'
 import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { SqlRouter } from './sql/router.ts'
-
-/** The request a rule is compiled against when it is saved: a guest, nothing sent. */
-const ruleCheckRequest: RequestInfo = { auth: null, method: 'GET', headers: {}, query: {}, body: {}, context: 'default' }
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -82,7 +79,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     // A rule must compile when it is saved, not fail later on every request.
     const collections: CollectionStore = await CollectionStore.open(primary, {
       validateRule: (collection, rule) =>
-        void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: ruleCheckRequest, allowHidden: true }),
+        void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: GUEST_REQUEST, allowHidden: true }),
       log: (message, detail) => log.warn(detail, message),
     })
     // Schema changes reach the other nodes over the bus, and the stored version is also checked

@@ -21,7 +21,7 @@ export default {
     },
     {
       name: 'plinth',
-      notes: 'plinth serve with its defaults: a JSON log line per request start and end (to /dev/null)',
+      notes: 'plinth serve with its defaults: one JSON log line per request (to /dev/null)',
       start: () => startPlinth(),
       request: () => health,
     },

@@ -4,15 +4,8 @@ import type { FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.ts'
 import type { UploadedFile } from '../records/fields/index.ts'
 import { jsonTextTooDeep } from '../records/fields/cast.ts'
+import { isForbiddenKey, withoutForbiddenKeys } from '../records/fields/forbidden-keys.ts'
 import { MAX_BODY_JSON_DEPTH, tooDeep } from './json-body.ts'
-
-/** Keys that must never reach a record, whatever the body's format. */
-const forbidden = new Set(['__proto__', 'constructor', 'prototype'])
-
-/** The object's own entries without the keys that could reach a prototype. */
-export function withoutForbiddenKeys(body: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !forbidden.has(k)))
-}
 
 /** A file name PocketBase-style: `name_RANDOM.ext`, only safe characters. */
 function storedName(original: string): string {
@@ -35,7 +28,7 @@ export async function readRecordBody(request: FastifyRequest): Promise<Record<st
   }
   const out: Record<string, unknown> = Object.create(null)
   const add = (key: string, value: unknown) => {
-    if (forbidden.has(key)) return
+    if (isForbiddenKey(key)) return
     const prev = out[key]
     out[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
   }

@@ -66,7 +66,8 @@ export function installErrorHandling(http: FastifyInstance): void {
     const apiErr = toApiError(err)
     if (apiErr.status === 503) request.log.warn({ code: apiErr.code, reason: (err as Error).message }, apiErr.message)
     else if (apiErr.status >= 500) request.log.error({ err }, 'request failed')
-    else request.log.info({ code: apiErr.code }, apiErr.message)
+    // A client's mistake: the request's own line already names the code (src/api/request-log.ts).
+    else request.log.debug({ code: apiErr.code }, apiErr.message)
     if (apiErr.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(apiErr.retryAfterSeconds))))
     return reply.code(apiErr.status).header(ERROR_CODE_HEADER, apiErr.code).send(apiErr.toJSON())
   })

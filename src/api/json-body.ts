@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ApiError } from '../errors.ts'
 import { MAX_JSON_DEPTH, jsonTextTooDeep } from '../records/fields/cast.ts'
+import { dropPrototypeKeys } from '../records/fields/forbidden-keys.ts'
 
 /**
  * How deep a request's JSON may nest: a json field value's limit (MAX_JSON_DEPTH) plus room for
@@ -26,7 +27,7 @@ export function installJsonBodyParser(http: FastifyInstance): void {
     // recurses (the reviver below, JSON.stringify) and overflow the stack.
     if (jsonTextTooDeep(text, MAX_BODY_JSON_DEPTH)) return done(tooDeep(), undefined)
     try {
-      done(null, JSON.parse(text, (key, value: unknown) => (key === '__proto__' || key === 'constructor' ? undefined : value)))
+      done(null, JSON.parse(text, dropPrototypeKeys))
     } catch {
       done(new ApiError('invalid_json'), undefined)
     }

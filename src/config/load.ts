@@ -26,6 +26,8 @@ export interface LoadOptions {
   /** Defaults to `process.env`; tests pass their own. */
   env?: Record<string, string | undefined>
   cwd?: string
+  /** Whether stdout is a terminal (picks the default `logFormat`); defaults to `process.stdout.isTTY`. */
+  tty?: boolean
 }
 
 const fileNames = ['plinth.config.json', 'plinth.config.yaml', 'plinth.config.yml']
@@ -205,7 +207,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   // derived from it and a relative SQLite path is resolved the same way, so nothing later (the
   // root, any command) depends on the process's working directory.
   const dir = path.resolve(cwd, typeof layered.dir === 'string' && layered.dir ? layered.dir : './plinth_data')
-  const config = merge(defaults(dir) as unknown as Record<string, unknown>, layered) as unknown as PlinthConfig
+  const config = merge(defaults(dir, opts.tty ?? process.stdout.isTTY === true) as unknown as Record<string, unknown>, layered) as unknown as PlinthConfig
   check(ConfigSchema, config, 'settings')
   checkValues(config)
   config.dir = dir

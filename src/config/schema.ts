@@ -57,6 +57,11 @@ export const ConfigSchema = Type.Object(
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
+    /**
+     * How log lines look: `json` (one JSON object a line, for collectors) or `pretty` (for people).
+     * Default: `pretty` when stdout is a terminal, else `json`.
+     */
+    logFormat: Type.Union([Type.Literal('json'), Type.Literal('pretty')]),
     metrics: Type.Object(
       {
         /** IPs or CIDRs that may read `/api/metrics` without a superuser token. Empty by default. */
@@ -124,6 +129,7 @@ export const envKeys = {
   PLINTH_TRUST_PROXY: 'trustProxy',
   PLINTH_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
   PLINTH_LOG_LEVEL: 'logLevel',
+  PLINTH_LOG_FORMAT: 'logFormat',
   PLINTH_MAIL: 'mail',
   PLINTH_REDIS: 'redis',
   PLINTH_CACHE: 'cache',
@@ -152,9 +158,10 @@ export const toolingEnvKeys = new Set(['PLINTH_REQUIRE_SERVICES', 'PLINTH_TEST_P
 /**
  * The embedded defaults for a data folder `dir` (absolute, or relative to the working directory:
  * the loader resolves it first). The SQLite file lives in it; cache, counters and bus run in
- * this process unless `redis` is set (the loader applies that).
+ * this process unless `redis` is set (the loader applies that). Logs are `pretty` for a terminal
+ * (`tty`), else `json`.
  */
-export function defaults(dir: string): PlinthConfig {
+export function defaults(dir: string, tty = false): PlinthConfig {
   return {
     http: '127.0.0.1:8090',
     dir,
@@ -171,6 +178,7 @@ export function defaults(dir: string): PlinthConfig {
     // so the proxy never reuses a connection this server is closing (a 502). Fastify's default.
     keepAliveTimeout: 72_000,
     logLevel: 'info',
+    logFormat: tty ? 'pretty' : 'json',
     mail: 'log://',
     redis: '',
     cache: 'memory://',

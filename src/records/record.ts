@@ -44,6 +44,19 @@ export function actsAsSuperuser(request: RequestInfo): boolean {
 }
 
 /**
+ * A guest's request with nothing sent (no auth, headers, query or body): what a rule is checked
+ * against when it is saved, and a neutral request for code that needs one. Frozen: it is shared.
+ */
+export const GUEST_REQUEST: Readonly<RequestInfo> = Object.freeze({
+  auth: null,
+  method: 'GET',
+  headers: Object.freeze({}),
+  query: Object.freeze({}),
+  body: Object.freeze({}),
+  context: 'default',
+})
+
+/**
  * The request context of a write the server makes itself (auth flows, the CLI, app code): no
  * API rules, but the same field validation, hooks and events as any API write. `auth` is null
  * (no record made the change); hooks can tell it apart by `system: true`.

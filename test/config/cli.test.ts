@@ -44,6 +44,7 @@ const bad: { name: string; args?: string[]; env?: Record<string, string>; files?
   { name: 'unknown key in the file', files: { 'plinth.config.json': '{"queue":"bullmq://x"}' }, line: /^plinth: config: queue: unknown key/ },
   { name: 'wrong type in the environment', env: { PLINTH_BODY_LIMIT: 'lots' }, line: /^plinth: config: PLINTH_BODY_LIMIT: expected a whole number/ },
   { name: 'malformed URL in the environment', env: { PLINTH_DB: 'postgres://' }, line: /^plinth: config: db: / },
+  { name: 'unknown log format in the environment', env: { PLINTH_LOG_FORMAT: 'plain' }, line: /^plinth: config: PLINTH_LOG_FORMAT \(logFormat\): expected "json" or "pretty", got "plain"/ },
   { name: 'bad flag value', args: ['--http', 'nowhere'], line: /^plinth: config: http: expected HOST:PORT/ },
 ]
 

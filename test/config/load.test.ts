@@ -52,6 +52,14 @@ describe('config: defaults', () => {
     assert.throws(() => load({ env: { PLINTH_AUTH_THROTTLE_PER_IDENTITY: 'five' } }), /PLINTH_AUTH_THROTTLE_PER_IDENTITY: expected a whole number/)
   })
 
+  test('log format: pretty for a terminal, JSON otherwise, unless set', () => {
+    assert.equal(load({ tty: true }).logFormat, 'pretty')
+    assert.equal(load({ tty: false }).logFormat, 'json')
+    assert.equal(load({ tty: true, env: { PLINTH_LOG_FORMAT: 'json' } }).logFormat, 'json')
+    assert.equal(load({ tty: false, env: { PLINTH_LOG_FORMAT: 'pretty' } }).logFormat, 'pretty')
+    assert.equal(load({ tty: false, cwd: tempDir({ 'plinth.config.yaml': 'logFormat: pretty\n' }) }).logFormat, 'pretty')
+  })
+
   test('--dir moves the SQLite database with it', () => {
     const cwd = tempDir()
     const c = load({ cwd, overrides: { dir: 'elsewhere' } })
@@ -137,6 +145,7 @@ const mistakes: { name: string; opts?: LoadOptions; files?: Record<string, strin
   { name: 'wrong type in a file', files: { 'plinth.config.json': '{"bodyLimit":"32MB"}' }, names: /config: bodyLimit: expected integer, got "32MB"/ },
   { name: 'wrong type in the environment', opts: { env: { PLINTH_SHUTDOWN_TIMEOUT: 'soon' } }, names: /PLINTH_SHUTDOWN_TIMEOUT: expected a whole number/ },
   { name: 'value outside the allowed set', opts: { env: { PLINTH_LOG_LEVEL: 'loud' } }, names: /config: PLINTH_LOG_LEVEL \(logLevel\): expected .*"info".*got "loud"/ },
+  { name: 'a log format that does not exist', opts: { env: { PLINTH_LOG_FORMAT: 'xml' } }, names: /config: PLINTH_LOG_FORMAT \(logFormat\): expected "json" or "pretty", got "xml" \(in environment\)/ },
   { name: 'listen address without a port', opts: { overrides: { http: 'localhost' } }, names: /config: http: expected HOST:PORT/ },
   { name: 'malformed database URL', opts: { env: { PLINTH_DB: 'postgres://[::1' } }, names: /config: db: malformed URL/ },
   { name: 'database URL without a database', opts: { env: { PLINTH_DB: 'mysql://root@127.0.0.1:3306' } }, names: /config: db: URL needs a database name/ },

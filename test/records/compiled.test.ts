@@ -11,7 +11,7 @@ import { CollectionStore } from '../../src/records/collections/store.ts'
 import { compiledOf } from '../../src/records/compiled.ts'
 import { rowToRecord } from '../../src/records/fields/index.ts'
 import { parseCached } from '../../src/records/filter/index.ts'
-import type { RequestInfo } from '../../src/records/record.ts'
+import { GUEST_REQUEST, type RequestInfo } from '../../src/records/record.ts'
 import { ruleAccess } from '../../src/records/records-rules.ts'
 import { stripRecord } from '../../src/records/records-visibility.ts'
 import { migrate } from '../../src/sql/migrate.ts'
@@ -19,8 +19,6 @@ import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
-
-const guest: RequestInfo = { auth: null, method: 'GET', headers: {}, query: {}, body: {}, context: 'default' }
 
 async function openStore(engine: 'sqlite' | 'postgres' | 'mysql'): Promise<{ testDb: TestDb; db: SqlEngine; store: CollectionStore }> {
   const testDb = await createTestDb(engine)
@@ -132,9 +130,9 @@ describe('compiled collections', () => {
     assert.ok(rule.kind === 'expr' && rule.error instanceof ApiError)
     const deps = { registry: store, capabilities: db.capabilities }
     for (let i = 0; i < 2; i++) {
-      assert.throws(() => ruleAccess(broken.listRule, broken, guest, deps), (err) => err instanceof ApiError && err.status === 400)
+      assert.throws(() => ruleAccess(broken.listRule, broken, GUEST_REQUEST, deps), (err) => err instanceof ApiError && err.status === 400)
     }
-    assert.deepEqual(ruleAccess(broken.listRule, broken, { ...guest, auth: { isSuperuser: true } as RequestInfo['auth'] }, deps), { kind: 'allow' })
+    assert.deepEqual(ruleAccess(broken.listRule, broken, { ...GUEST_REQUEST, auth: { isSuperuser: true } as RequestInfo['auth'] }, deps), { kind: 'allow' })
     await store.delete('broken')
   })
 

@@ -4,6 +4,7 @@ import { isMulti, nowDate, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
 import { MAX_JSON_DEPTH, hasNul, inspectJsonValue, jsonTextTooDeep, toBool, toDate, toGeoPoint, toJsonText, toNumber, toStr, toUniqueStrings } from './cast.ts'
 import { fileName, isUploadedFile, toFileList, type UploadedFile } from './file-values.ts'
+import { isForbiddenKey } from './forbidden-keys.ts'
 import { randomFromPattern } from './random.ts'
 import { compiledPattern, validateTextValue } from './text-rules.ts'
 import type { PrepareContext, PreparedRecord } from './types.ts'
@@ -13,7 +14,6 @@ const EDITOR_MAX = 5 << 20
 const JSON_MAX = 1 << 20
 const FILE_MAX = 5 << 20
 const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/
-const BLOCKED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 const err = (code: ValidationCode, message: string, params?: Record<string, unknown>): FieldError => (params ? { code, message, params } : { code, message })
 const REQUIRED = err('validation_required', 'Cannot be blank.')
@@ -25,7 +25,7 @@ const jsonTooDeep = (maxDepth: number) => err('validation_invalid_json', `JSON v
 /** The submitted keys, without the ones that could reach an object's prototype. */
 function readInput(input: Record<string, unknown>): Map<string, unknown> {
   const m = new Map<string, unknown>()
-  for (const k of Object.keys(input)) if (!BLOCKED_KEYS.has(k)) m.set(k, input[k])
+  for (const k of Object.keys(input)) if (!isForbiddenKey(k)) m.set(k, input[k])
   return m
 }
 
