@@ -10,6 +10,7 @@ import { Metrics } from './metrics.ts'
 import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
 import { installJsonBodyParser } from './api/json-body.ts'
+import { compileValidatorsOnFirstUse } from './api/lazy-validators.ts'
 import multipart from '@fastify/multipart'
 import cors from '@fastify/cors'
 import { ERROR_CODE_HEADER } from './errors.ts'
@@ -114,6 +115,7 @@ async function mount(core: Core): Promise<Plinth> {
     },
   })
   installErrorHandling(http)
+  const lazyValidators = compileValidatorsOnFirstUse(http)
   // CORS as PocketBase: every origin by default, narrowed by `cors.origins`. Browsers may read
   // the error code and request id headers cross-origin.
   await http.register(cors, {
@@ -153,6 +155,7 @@ async function mount(core: Core): Promise<Plinth> {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,
   })
+  lazyValidators.done()
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
