@@ -10,7 +10,7 @@ import { Metrics } from './metrics.ts'
 import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
 import { installJsonBodyParser } from './api/json-body.ts'
-import { compileValidatorsOnFirstUse } from './api/lazy-validators.ts'
+import { lazySchemaCompilers } from './api/lazy-compilers.ts'
 import multipart from '@fastify/multipart'
 import cors from '@fastify/cors'
 import { ERROR_CODE_HEADER } from './errors.ts'
@@ -105,6 +105,8 @@ async function mount(core: Core): Promise<Plinth> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
+    // Ajv is loaded, and each route's validator compiled, on first use (api/lazy-compilers.ts).
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     // A client that trickles its headers or body is answered 408 and cut once these run out.
     // Node checks them every connectionsCheckingInterval (default 30 s, far coarser than the limits).
     requestTimeout: config.requestTimeout,
@@ -115,7 +117,6 @@ async function mount(core: Core): Promise<Plinth> {
     },
   })
   installErrorHandling(http)
-  const lazyValidators = compileValidatorsOnFirstUse(http)
   // CORS as PocketBase: every origin by default, narrowed by `cors.origins`. Browsers may read
   // the error code and request id headers cross-origin.
   await http.register(cors, {
@@ -155,7 +156,6 @@ async function mount(core: Core): Promise<Plinth> {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,
   })
-  lazyValidators.done()
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
