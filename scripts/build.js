@@ -2,10 +2,15 @@
 // Builds src/ into dist/, what `plinth` runs and what `import ... from 'plinth'` loads:
 // - JavaScript: esbuild bundles the two entry points (src/index.ts, the library; src/cli/main.ts,
 //   the command) with code splitting, so both share one copy of every module (an app module's
-//   `ApiError` is the server's) and the commands' lazy imports stay lazy chunks. Dependencies stay
-//   external, except Kysely and TypeBox: as Node 20 loads them, ~500 small ES modules, they cost
-//   ~300 ms of every start; bundled they load in ~30 ms. Both are safe to carry a copy of (Kysely
-//   checks nodes by shape, TypeBox marks schemas with Symbol.for keys). Takes well under a second.
+//   `ApiError` is the server's) and the commands' lazy imports stay lazy chunks. Takes under a second.
+//   Fastify (with its plugins), Kysely and TypeBox are bundled in: as separate files they are ~900
+//   modules, and loading them one by one was most of every start (Kysely and TypeBox alone, ~500
+//   small ES modules, ~300 ms on Node 20). Each is safe to carry a copy of: TypeBox marks schemas
+//   with Symbol.for keys, Kysely checks nodes by shape, and Fastify recognises plugins by
+//   Symbol.for keys and its version number, never by identity. What stays outside (EXTERNAL) is
+//   native or loaded only when configured (SQL and Redis drivers, mail), resolved by path at run
+//   time (pino's transports, tsx's loader), or loaded on first need through createRequire (yaml,
+//   prom-client's parts).
 // - Declarations: tsc (tsconfig.build.json, incremental), for `plinth`'s types.
 // `node scripts/build.js` builds both (the `prepare` and `build` scripts); `--js` only the
 // JavaScript (scripts/test.js, `npm run bench`: the processes they spawn run the current sources).
@@ -16,13 +21,15 @@ import { fileURLToPath } from 'node:url'
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 const dist = path.join(root, 'dist')
-const BUNDLED = new Set(['kysely', '@sinclair/typebox'])
+const EXTERNAL = ['better-sqlite3', 'pg', 'mysql2', 'ioredis', 'nodemailer', 'pino', 'pino-pretty', 'tsx', 'yaml', 'prom-client']
 
 /** Bundles the JavaScript into dist/; removes chunks of earlier builds that are no longer used. */
 export async function buildJs() {
   const { build } = await import('esbuild')
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
-  const external = Object.keys(pkg.dependencies).filter((d) => !BUNDLED.has(d)).flatMap((d) => [d, `${d}/*`])
+  const unknown = EXTERNAL.filter((d) => !pkg.dependencies[d])
+  if (unknown.length) throw new Error(`scripts/build.js: ${unknown.join(', ')} in EXTERNAL but not a dependency`)
+  const external = EXTERNAL.flatMap((d) => [d, `${d}/*`])
   const result = await build({
     absWorkingDir: root,
     entryPoints: ['src/index.ts', 'src/cli/main.ts'],
@@ -36,6 +43,8 @@ export async function buildJs() {
     target: 'node20',
     sourcemap: 'linked',
     external,
+    // Bundled CommonJS (Fastify) requires Node's own modules and the external packages.
+    banner: { js: "import { createRequire as __plinthRequire } from 'node:module'; const require = __plinthRequire(import.meta.url);" },
     metafile: true,
     logLevel: 'warning',
   })
