@@ -15,7 +15,7 @@
 // `node scripts/build.js` builds both (the `prepare` and `build` scripts); `--js` only the
 // JavaScript (scripts/test.js, `npm run bench`: the processes they spawn run the current sources).
 import { spawnSync } from 'node:child_process'
-import { readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -56,9 +56,16 @@ export async function buildJs() {
   }
 }
 
-/** Emits the declarations (dist/**\/*.d.ts); returns tsc's exit status. */
+/**
+ * Emits the declarations (dist/**\/*.d.ts); returns tsc's exit status. Skipped, with a note, where
+ * TypeScript is not installed (`npm ci --omit=dev` on a server): running needs only the JavaScript.
+ */
 export function buildTypes() {
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  if (!existsSync(tsc)) {
+    process.stderr.write('scripts/build.js: typescript is not installed (dev dependency): dist/ has no type declarations\n')
+    return 0
+  }
   return spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' }).status ?? 1
 }
 

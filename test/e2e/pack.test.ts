@@ -70,9 +70,10 @@ describe('plinth as a dependency: npm pack, install, run', () => {
     assert.equal(existsSync(path.join(project, 'node_modules', 'typescript')), false, 'no TypeScript compiler in the project')
   })
 
-  test('npx plinth serve starts in the project and answers /api/health', async () => {
+  /** Runs `npx plinth serve ...args` in the project until `check(url)` is done, then stops it. */
+  async function npxServe(args: string[], check: (url: string) => Promise<void>): Promise<CliResult> {
     // Its own process group, so the npx wrapper and the server under it stop together.
-    const child = spawn('npx', ['plinth', 'serve', '--http', '127.0.0.1:0', '--dir', 'data'], {
+    const child = spawn('npx', ['plinth', 'serve', '--http', '127.0.0.1:0', ...args], {
       cwd: project,
       env: cleanEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,15 +90,39 @@ describe('plinth as a dependency: npm pack, install, run', () => {
         })
         void exited.then((r) => reject(new Error(`npx plinth serve exited early (${r.code}):\n${r.stdout}\n${r.stderr}`)))
       })
-      const res = await fetch(`${url}/api/health`)
-      assert.equal(res.status, 200)
-      assert.deepEqual(await res.json(), { code: 200, message: 'API is healthy.', data: {} })
+      await check(url)
     } finally {
       process.kill(-child.pid!, 'SIGTERM')
     }
     const r = await exited
     assert.doesNotMatch(r.stderr, /plinth:/)
+    return r
+  }
+
+  test('npx plinth serve starts in the project and answers /api/health', async () => {
+    await npxServe(['--dir', 'data'], async (url) => {
+      const res = await fetch(`${url}/api/health`)
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { code: 200, message: 'API is healthy.', data: {} })
+    })
     assert.ok(existsSync(path.join(project, 'data', 'data.db')), 'the SQLite database is in --dir')
+  })
+
+  test("a TypeScript app module importing from 'plinth' loads under npx plinth serve", async () => {
+    // tsx (a dependency of Plinth) compiles it; its ApiError is the server's own.
+    writeFileSync(
+      path.join(project, 'tea.app.ts'),
+      `import { ApiError, type Plinth } from 'plinth'
+export default (app: Plinth): void => {
+  app.http.get('/api/tea', async (): Promise<never> => { throw new ApiError('bad_request', 'No tea here.') })
+}
+`,
+    )
+    await npxServe(['--dir', 'data', '--app', 'tea.app.ts'], async (url) => {
+      const res = await fetch(`${url}/api/tea`)
+      assert.equal(res.status, 400)
+      assert.deepEqual(await res.json(), { status: 400, message: 'No tea here.', data: {} })
+    })
   })
 
   test("a .mjs file imports createPlinth from 'plinth', adds a route and serves it", async () => {
