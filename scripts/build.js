@@ -41,7 +41,10 @@ export async function buildJs() {
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    // For `node --enable-source-maps`: stack traces name the source files and lines. The maps
+    // carry only the mappings, not the sources' text (Plinth's `src/` is not in the package).
     sourcemap: 'linked',
+    sourcesContent: false,
     external,
     // Bundled CommonJS (Fastify) requires Node's own modules and the external packages.
     banner: { js: "import { createRequire as __plinthRequire } from 'node:module'; const require = __plinthRequire(import.meta.url);" },
