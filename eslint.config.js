@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'plinth_data/', 'bench/.peers/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', 'plinth_data/', 'bench/.peers/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -11,6 +11,7 @@ import { collectionsRoutes } from './api/collections.ts'
 import { recordAuthRoutes } from './api/record-auth.ts'
 import { installJsonBodyParser } from './api/json-body.ts'
 import { RequestLog } from './api/request-log.ts'
+import { lazySchemaCompilers } from './api/lazy-compilers.ts'
 import multipart from '@fastify/multipart'
 import cors from '@fastify/cors'
 import { ERROR_CODE_HEADER } from './errors.ts'
@@ -117,6 +118,8 @@ async function mount(core: Core): Promise<Plinth> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
+    // Ajv is loaded, and each route's validator compiled, on first use (api/lazy-compilers.ts).
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     // A client that trickles its headers or body is answered 408 and cut once these run out.
     // Node checks them every connectionsCheckingInterval (default 30 s, far coarser than the limits).
     requestTimeout: config.requestTimeout,

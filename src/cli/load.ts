@@ -79,6 +79,9 @@ export async function loadAppModule(file: string): Promise<AppModule> {
       `app: ${name} would load as CommonJS: add "type": "module" to the package.json beside it, or rename it ${name.replace(/\.[jt]s$/, (ext) => (ext === '.ts' ? '.mts' : '.mjs'))}`,
     )
   }
+  // Plinth itself runs as compiled JavaScript; a TypeScript app module (and what it imports)
+  // loads through tsx, whose hooks are registered only now, so a JavaScript app pays nothing.
+  if (/\.[mc]?ts$/.test(file)) (await import('tsx/esm/api')).register()
   const mod = (await import(pathToFileURL(file).href)) as { default?: unknown }
   if (typeof mod.default !== 'function') {
     throw new ConfigError(`app: ${path.basename(file)} must export a default function (app) => void`)
