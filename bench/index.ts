@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measure } from './lib/load.ts'
 import { ROOT } from './lib/servers.ts'
-import type { LoadOptions, LoadResult, Scenario } from './lib/types.ts'
+import type { LoadOptions, LoadResult, Scenario, Target } from './lib/types.ts'
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -46,9 +46,10 @@ async function loadScenarios(names: string[]): Promise<Scenario[]> {
     const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default: Scenario | Scenario[] }
     all.push(...(Array.isArray(mod.default) ? mod.default : [mod.default]))
   }
-  const unknown = names.filter((n) => !all.some((s) => s.name === n))
-  if (unknown.length) throw new Error(`bench: no scenario ${unknown.join(', ')} (have ${all.map((s) => s.name).join(', ')})`)
-  return names.length ? all.filter((s) => names.includes(s.name)) : all
+  const groups = [...new Set(all.flatMap((s) => (s.group ? [s.group] : [])))]
+  const unknown = names.filter((n) => !all.some((s) => s.name === n || s.group === n))
+  if (unknown.length) throw new Error(`bench: no scenario ${unknown.join(', ')} (have ${all.map((s) => s.name).join(', ')}; groups ${groups.join(', ')})`)
+  return names.length ? all.filter((s) => names.includes(s.name) || (s.group !== undefined && names.includes(s.group))) : all
 }
 
 interface TargetResult extends Partial<LoadResult> {
@@ -59,12 +60,15 @@ interface TargetResult extends Partial<LoadResult> {
   /** requests/s of each round, in order. */
   rounds?: number[]
   skipped?: string
+  /** The figure was published elsewhere, not measured in this run. */
+  published?: boolean
 }
 
 interface ScenarioResult {
   scenario: string
   description: string
   reference: string
+  connections: number
   results: TargetResult[]
 }
 
@@ -78,11 +82,14 @@ function printTable(r: ScenarioResult): void {
     ...r.results.map((t) =>
       t.skipped
         ? [t.target, `skipped: ${t.skipped}`, '', '', '', '', '']
+        : t.published
+        ? [`${t.target} (published)`, fmt(t.requestsPerSec), fmt(t.ratio, 2), '', '', '', '']
         : [t.target, fmt(t.requestsPerSec), fmt(t.ratio, 2), fmt(t.latencyP50Ms, 1), fmt(t.latencyP99Ms, 1), fmt(t.non2xx), fmt((t.errors ?? 0) + (t.timeouts ?? 0))],
     ),
   ]
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
-  process.stdout.write(`\n${r.scenario}: ${r.description}\n`)
+  const conc = r.connections === opts.connections ? '' : ` [${r.connections} connections]`
+  process.stdout.write(`\n${r.scenario}: ${r.description}${conc}\n`)
   for (const [i, row] of rows.entries()) {
     process.stdout.write(`  ${row.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ')}\n`)
     if (i === 0) process.stdout.write(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`)
@@ -98,18 +105,20 @@ function median(xs: number[]): number {
 async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const runs = new Map<string, LoadResult[]>()
   const skips = new Map<string, string>()
-  for (const target of s.targets) {
+  const load = { ...opts, connections: s.connections ?? opts.connections }
+  const live = s.targets.filter((t): t is Target => !t.published)
+  for (const target of live) {
     const skipped = await target.skip?.()
     if (skipped) skips.set(target.name, skipped)
   }
   for (let round = 1; round <= rounds; round++) {
-    for (const target of s.targets) {
+    for (const target of live) {
       if (skips.has(target.name)) continue
-      process.stderr.write(`bench: ${s.name} / ${target.name}: round ${round}/${rounds}, ${opts.connections} connections, ${opts.durationSec} s\n`)
+      process.stderr.write(`bench: ${s.name} / ${target.name}: round ${round}/${rounds}, ${load.connections} connections, ${load.durationSec} s\n`)
       const server = await target.start()
       try {
         const request = await target.request(server)
-        const result = await measure(server.url, request, opts)
+        const result = await measure(server.url, request, load)
         runs.set(target.name, [...(runs.get(target.name) ?? []), result])
       } finally {
         await server.stop()
@@ -117,6 +126,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     }
   }
   const results: TargetResult[] = s.targets.map((t) => {
+    if (t.published) return { target: t.name, notes: t.notes, requestsPerSec: t.published.requestsPerSec, published: true }
     const skipped = skips.get(t.name)
     if (skipped) return { target: t.name, notes: t.notes, skipped }
     const rs = runs.get(t.name)!
@@ -127,7 +137,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   })
   const ref = results.find((r) => r.target === s.reference)?.requestsPerSec
   for (const r of results) if (ref && r.requestsPerSec !== undefined) r.ratio = r.requestsPerSec / ref
-  return { scenario: s.name, description: s.description, reference: s.reference, results }
+  return { scenario: s.name, description: s.description, reference: s.reference, connections: load.connections, results }
 }
 
 const scenarios = await loadScenarios(positionals)

@@ -1,9 +1,11 @@
 /** The load generator: autocannon's own CLI in its own process, so it never shares a core's event loop with a server. */
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import type { BenchRequest, LoadOptions, LoadResult } from './types.ts'
 
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
+const UNIQUE = fileURLToPath(new URL('./autocannon-unique.mjs', import.meta.url))
 
 interface AutocannonJson {
   requests: { average: number; total: number }
@@ -15,7 +17,7 @@ interface AutocannonJson {
 
 function runAutocannon(args: string[]): Promise<AutocannonJson> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AUTOCANNON, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -39,11 +41,16 @@ function runAutocannon(args: string[]): Promise<AutocannonJson> {
 export async function measure(baseUrl: string, request: BenchRequest, opts: LoadOptions): Promise<LoadResult> {
   const url = new URL(request.path, baseUrl)
   if (url.hostname !== '127.0.0.1') throw new Error(`bench targets must be on 127.0.0.1, not ${url.hostname}`)
-  const common = ['--json', '--no-progress', '-c', String(opts.connections), '-m', request.method ?? 'GET']
+  const method = request.method ?? 'GET'
+  const common = [AUTOCANNON, '--json', '--no-progress', '-c', String(opts.connections), '-m', method]
   for (const [k, v] of Object.entries(request.headers ?? {})) common.push('-H', `${k}=${v}`)
   if (request.body !== undefined) common.push('-b', request.body)
-  if (opts.warmupSec > 0) await runAutocannon([...common, '-d', String(opts.warmupSec), url.href])
-  const r = await runAutocannon([...common, '-d', String(opts.durationSec), url.href])
+  const args = (sec: number) =>
+    request.uniqueIds
+      ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, method, headers: request.headers ?? {}, body: request.body ?? '' })]
+      : [...common, '-d', String(sec), url.href]
+  if (opts.warmupSec > 0) await runAutocannon(args(opts.warmupSec))
+  const r = await runAutocannon(args(opts.durationSec))
   return {
     requestsPerSec: r.requests.average,
     latencyP50Ms: r.latency.p50,

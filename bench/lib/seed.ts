@@ -73,27 +73,32 @@ function upsertSuperuser(dbUrl: string): void {
   if (cli.status !== 0) throw new Error(`superuser upsert failed: ${cli.stderr}`)
 }
 
-/** Starts Plinth on `dbUrl`, runs `fn` as its superuser, stops it. */
+/** Signs the bench superuser in on a running Plinth (made by `asAdmin` on the same database). */
+export async function adminOn(url: string): Promise<Admin> {
+  const { token } = await call<{ token: string }>(`${url}/api/collections/_superusers/auth-with-password`, 'POST', { identity: ROOT_EMAIL, password: ROOT_PASSWORD })
+  const admin: Admin = {
+    url,
+    token,
+    call: (method, apiPath, body) => call(`${url}${apiPath}`, method, body, token),
+    async createMany(collection, rows) {
+      const ids: string[] = []
+      for (let i = 0; i < rows.length; i += 50) {
+        const requests = rows.slice(i, i + 50).map((body) => ({ method: 'POST', url: `/api/collections/${collection}/records`, body }))
+        const res = await admin.call<{ status: number; body: { id: string } }[]>('POST', '/api/batch', { requests })
+        ids.push(...res.map((r) => r.body.id))
+      }
+      return ids
+    },
+  }
+  return admin
+}
+
+/** Starts Plinth on `dbUrl`, makes the bench superuser, runs `fn` as it, stops Plinth. */
 export async function asAdmin<T>(dbUrl: string, fn: (admin: Admin) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
   const plinth = await startPlinth({ PLINTH_DB: dbUrl, ...QUIET, ...env })
   try {
     upsertSuperuser(dbUrl)
-    const { token } = await call<{ token: string }>(`${plinth.url}/api/collections/_superusers/auth-with-password`, 'POST', { identity: ROOT_EMAIL, password: ROOT_PASSWORD })
-    const admin: Admin = {
-      url: plinth.url,
-      token,
-      call: (method, apiPath, body) => call(`${plinth.url}${apiPath}`, method, body, token),
-      async createMany(collection, rows) {
-        const ids: string[] = []
-        for (let i = 0; i < rows.length; i += 50) {
-          const requests = rows.slice(i, i + 50).map((body) => ({ method: 'POST', url: `/api/collections/${collection}/records`, body }))
-          const res = await admin.call<{ status: number; body: { id: string } }[]>('POST', '/api/batch', { requests })
-          ids.push(...res.map((r) => r.body.id))
-        }
-        return ids
-      },
-    }
-    return await fn(admin)
+    return await fn(await adminOn(plinth.url))
   } finally {
     await plinth.stop()
   }
