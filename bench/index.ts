@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- [--duration SEC] [--connections N] [--warmup SEC] [--rounds N] [SCENARIO...]]`
+ * `npm run bench [-- [--duration SEC] [--connections N] [--warmup SEC] [--rounds N] [--list] [SCENARIO|GROUP...]]`
  *
  * Runs every scenario in bench/scenarios/ (or those named): for each target, starts its server in
  * its own process, loads it with autocannon (another process) on 127.0.0.1, stops it, and reports
@@ -14,6 +14,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measure } from './lib/load.ts'
+import { dropDatabases } from './lib/seed.ts'
 import { ROOT } from './lib/servers.ts'
 import type { LoadOptions, LoadResult, Scenario, Target } from './lib/types.ts'
 
@@ -25,6 +26,7 @@ const { values, positionals } = parseArgs({
     connections: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '1' },
+    list: { type: 'boolean', default: false },
   },
 })
 const rounds = Number(values.rounds)
@@ -69,6 +71,7 @@ interface ScenarioResult {
   description: string
   reference: string
   connections: number
+  amount?: number
   results: TargetResult[]
 }
 
@@ -88,7 +91,7 @@ function printTable(r: ScenarioResult): void {
     ),
   ]
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
-  const conc = r.connections === opts.connections ? '' : ` [${r.connections} connections]`
+  const conc = r.connections === opts.connections && !r.amount ? '' : ` [${r.amount ? `${r.amount} requests, ` : ''}${r.connections} connections]`
   process.stdout.write(`\n${r.scenario}: ${r.description}${conc}\n`)
   for (const [i, row] of rows.entries()) {
     process.stdout.write(`  ${row.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ')}\n`)
@@ -105,7 +108,7 @@ function median(xs: number[]): number {
 async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const runs = new Map<string, LoadResult[]>()
   const skips = new Map<string, string>()
-  const load = { ...opts, connections: s.connections ?? opts.connections }
+  const load: LoadOptions = { ...opts, connections: s.connections ?? opts.connections, amount: s.amount }
   const live = s.targets.filter((t): t is Target => !t.published)
   for (const target of live) {
     const skipped = await target.skip?.()
@@ -114,7 +117,8 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   for (let round = 1; round <= rounds; round++) {
     for (const target of live) {
       if (skips.has(target.name)) continue
-      process.stderr.write(`bench: ${s.name} / ${target.name}: round ${round}/${rounds}, ${load.connections} connections, ${load.durationSec} s\n`)
+      const length = load.amount ? `${load.amount} requests` : `${load.durationSec} s`
+      process.stderr.write(`bench: ${s.name} / ${target.name}: round ${round}/${rounds}, ${load.connections} connections, ${length}\n`)
       const server = await target.start()
       try {
         const request = await target.request(server)
@@ -137,10 +141,14 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   })
   const ref = results.find((r) => r.target === s.reference)?.requestsPerSec
   for (const r of results) if (ref && r.requestsPerSec !== undefined) r.ratio = r.requestsPerSec / ref
-  return { scenario: s.name, description: s.description, reference: s.reference, connections: load.connections, results }
+  return { scenario: s.name, description: s.description, reference: s.reference, connections: load.connections, amount: load.amount, results }
 }
 
 const scenarios = await loadScenarios(positionals)
+if (values.list) {
+  for (const s of scenarios) process.stdout.write(`${s.name}${s.group ? ` (${s.group})` : ''}: ${s.description}\n`)
+  process.exit(0)
+}
 const report = {
   date: new Date().toISOString(),
   command: `npm run bench -- --duration ${opts.durationSec} --connections ${opts.connections} --warmup ${opts.warmupSec} --rounds ${rounds}${positionals.length ? ` ${positionals.join(' ')}` : ''}`,
@@ -155,10 +163,14 @@ const report = {
   load: { ...opts, rounds },
   scenarios: [] as ScenarioResult[],
 }
-for (const s of scenarios) {
-  const r = await runScenario(s)
-  report.scenarios.push(r)
-  printTable(r)
+try {
+  for (const s of scenarios) {
+    const r = await runScenario(s)
+    report.scenarios.push(r)
+    printTable(r)
+  }
+} finally {
+  await dropDatabases()
 }
 // Other work on the machine skews the figures: the load average after the run shows how much.
 Object.assign(report.machine, { loadAverageAfter: os.loadavg().map((l) => Math.round(l * 100) / 100) })

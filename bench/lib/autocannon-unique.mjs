@@ -13,6 +13,7 @@ const result = await autocannon({
   url: opts.url,
   connections: opts.connections,
   duration: opts.duration,
+  amount: opts.amount,
   requests: [{ method: opts.method, headers: opts.headers, setupRequest: (req) => ({ ...req, body: opts.body.replaceAll('[<id>]', `${prefix}${(n++).toString(36)}`) }) }],
 })
 process.stdout.write(JSON.stringify(result))

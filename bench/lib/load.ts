@@ -13,6 +13,8 @@ interface AutocannonJson {
   non2xx: number
   errors: number
   timeouts: number
+  start: string
+  finish: string
 }
 
 function runAutocannon(args: string[]): Promise<AutocannonJson> {
@@ -36,7 +38,9 @@ function runAutocannon(args: string[]): Promise<AutocannonJson> {
 
 /**
  * Repeats `request` against `baseUrl` (127.0.0.1 only) with `connections` connections for
- * `durationSec` seconds, after an unrecorded warm-up run.
+ * `durationSec` seconds, after an unrecorded warm-up run. With `amount`, sends exactly that many
+ * requests instead (the warm-up, if any, sends as many) and requests/s is the amount divided by
+ * the wall time, the way PocketBase's benchmark reports.
  */
 export async function measure(baseUrl: string, request: BenchRequest, opts: LoadOptions): Promise<LoadResult> {
   const url = new URL(request.path, baseUrl)
@@ -47,12 +51,13 @@ export async function measure(baseUrl: string, request: BenchRequest, opts: Load
   if (request.body !== undefined) common.push('-b', request.body)
   const args = (sec: number) =>
     request.uniqueIds
-      ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, method, headers: request.headers ?? {}, body: request.body ?? '' })]
-      : [...common, '-d', String(sec), url.href]
+      ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, amount: opts.amount, method, headers: request.headers ?? {}, body: request.body ?? '' })]
+      : [...common, ...(opts.amount ? ['-a', String(opts.amount)] : ['-d', String(sec)]), url.href]
   if (opts.warmupSec > 0) await runAutocannon(args(opts.warmupSec))
   const r = await runAutocannon(args(opts.durationSec))
+  const wallSec = (Date.parse(r.finish) - Date.parse(r.start)) / 1000
   return {
-    requestsPerSec: r.requests.average,
+    requestsPerSec: opts.amount ? r.requests.total / wallSec : r.requests.average,
     latencyP50Ms: r.latency.p50,
     latencyP99Ms: r.latency.p99,
     requests: r.requests.total,

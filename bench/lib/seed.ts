@@ -4,10 +4,7 @@
  * Targets then serve the seeded database. Shared by every records-like scenario.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { createTestDb, engines, type EngineName } from '../../test/helpers/engines.ts'
+import { createTestDb, engines, type EngineName, type TestDb } from '../../test/helpers/engines.ts'
 import { PLINTH_BIN, ROOT, startPlinth } from './servers.ts'
 
 /** The engines a records scenario runs on; `mysql` is MariaDB here. */
@@ -57,10 +54,18 @@ export async function unavailable(engine: Engine): Promise<string | undefined> {
   return e?.skip || undefined
 }
 
-/** A fresh, empty database on `engine`, as a PLINTH_DB URL. */
+const made: TestDb[] = []
+
+/** A fresh, empty database on `engine`, as a PLINTH_DB URL; `dropDatabases` removes it. */
 export async function freshDb(engine: Engine): Promise<string> {
-  if (engine === 'sqlite') return `sqlite://${mkdtempSync(path.join(tmpdir(), 'plinth-bench-db-'))}/data.db`
-  return (await createTestDb(engine)).url
+  const db = await createTestDb(engine)
+  made.push(db)
+  return db.url
+}
+
+/** Drops every database `freshDb` made in this run (the bench calls it once at the end). */
+export async function dropDatabases(): Promise<void> {
+  await Promise.all(made.splice(0).map((db) => db.drop().catch((err: Error) => process.stderr.write(`bench: could not drop ${db.url}: ${err.message}\n`))))
 }
 
 /** Makes (or updates) the bench superuser with Plinth's CLI on `dbUrl`. */

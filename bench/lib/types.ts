@@ -50,6 +50,8 @@ export interface Scenario {
   description: string
   /** Connections for this scenario whatever `--connections` says (a peer's published figure was measured at this concurrency). */
   connections?: number
+  /** Requests per round for this scenario instead of `--duration` (as the peer's published figure was measured). */
+  amount?: number
   /** The name of the target the others are divided by. */
   reference: string
   targets: (Target | PublishedTarget)[]
@@ -57,6 +59,8 @@ export interface Scenario {
 
 export interface LoadOptions {
   connections: number
+  /** Send exactly this many requests (instead of for `durationSec`); requests/s = amount / wall time. */
+  amount?: number
   durationSec: number
   warmupSec: number
 }
