@@ -9,11 +9,12 @@ import autocannon from 'autocannon'
 const opts = JSON.parse(process.argv[2])
 const prefix = randomBytes(4).toString('hex')
 let n = 0
+// Only the options given: an `undefined` would replace autocannon's default.
+const given = Object.fromEntries(['duration', 'amount', 'timeout', 'sampleInt'].filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]))
 const result = await autocannon({
   url: opts.url,
   connections: opts.connections,
-  duration: opts.duration,
-  amount: opts.amount,
+  ...given,
   requests: [{ method: opts.method, headers: opts.headers, setupRequest: (req) => ({ ...req, body: opts.body.replaceAll('[<id>]', `${prefix}${(n++).toString(36)}`) }) }],
 })
 process.stdout.write(JSON.stringify(result))

@@ -6,6 +6,13 @@ import type { BenchRequest, LoadOptions, LoadResult } from './types.ts'
 
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
 const UNIQUE = fileURLToPath(new URL('./autocannon-unique.mjs', import.meta.url))
+/** A request slower than this counts as an error; with `amount` it is not 10 s (autocannon's default), as PocketBase's client waits as long as it takes. */
+const TIMEOUT_SEC = 120
+/**
+ * autocannon ends a run at its next sample tick (1 s by default), so a run of a fixed amount
+ * would last at least 1 s; ticking every millisecond makes its wall time the requests' own.
+ */
+const AMOUNT_SAMPLE_MS = 1
 
 interface AutocannonJson {
   requests: { average: number; total: number }
@@ -51,8 +58,8 @@ export async function measure(baseUrl: string, request: BenchRequest, opts: Load
   if (request.body !== undefined) common.push('-b', request.body)
   const args = (sec: number) =>
     request.uniqueIds
-      ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, amount: opts.amount, method, headers: request.headers ?? {}, body: request.body ?? '' })]
-      : [...common, ...(opts.amount ? ['-a', String(opts.amount)] : ['-d', String(sec)]), url.href]
+      ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, amount: opts.amount, ...(opts.amount ? { timeout: TIMEOUT_SEC, sampleInt: AMOUNT_SAMPLE_MS } : {}), method, headers: request.headers ?? {}, body: request.body ?? '' })]
+      : [...common, ...(opts.amount ? ['-a', String(opts.amount), '-t', String(TIMEOUT_SEC), '-L', String(AMOUNT_SAMPLE_MS)] : ['-d', String(sec)]), url.href]
   if (opts.warmupSec > 0) await runAutocannon(args(opts.warmupSec))
   const r = await runAutocannon(args(opts.durationSec))
   const wallSec = (Date.parse(r.finish) - Date.parse(r.start)) / 1000
