@@ -13,6 +13,8 @@ const TIMEOUT_SEC = 120
  * would last at least 1 s; ticking every millisecond makes its wall time the requests' own.
  */
 const AMOUNT_SAMPLE_MS = 1
+/** A warm-up before a fixed amount sends as many requests, and at least this many, so a case of 25 does not measure a cold server. */
+const MIN_WARMUP_AMOUNT = 200
 
 interface AutocannonJson {
   requests: { average: number; total: number }
@@ -46,8 +48,8 @@ function runAutocannon(args: string[]): Promise<AutocannonJson> {
 /**
  * Repeats `request` against `baseUrl` (127.0.0.1 only) with `connections` connections for
  * `durationSec` seconds, after an unrecorded warm-up run. With `amount`, sends exactly that many
- * requests instead (the warm-up, if any, sends as many) and requests/s is the amount divided by
- * the wall time, the way PocketBase's benchmark reports.
+ * requests instead (the warm-up, if any, sends as many, at least MIN_WARMUP_AMOUNT) and
+ * requests/s is the amount divided by the wall time, the way PocketBase's benchmark reports.
  */
 export async function measure(baseUrl: string, request: BenchRequest, opts: LoadOptions): Promise<LoadResult> {
   const url = new URL(request.path, baseUrl)
@@ -56,12 +58,12 @@ export async function measure(baseUrl: string, request: BenchRequest, opts: Load
   const common = [AUTOCANNON, '--json', '--no-progress', '-c', String(opts.connections), '-m', method]
   for (const [k, v] of Object.entries(request.headers ?? {})) common.push('-H', `${k}=${v}`)
   if (request.body !== undefined) common.push('-b', request.body)
-  const args = (sec: number) =>
+  const args = (sec: number, amount?: number) =>
     request.uniqueIds
-      ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, amount: opts.amount, ...(opts.amount ? { timeout: TIMEOUT_SEC, sampleInt: AMOUNT_SAMPLE_MS } : {}), method, headers: request.headers ?? {}, body: request.body ?? '' })]
-      : [...common, ...(opts.amount ? ['-a', String(opts.amount), '-t', String(TIMEOUT_SEC), '-L', String(AMOUNT_SAMPLE_MS)] : ['-d', String(sec)]), url.href]
-  if (opts.warmupSec > 0) await runAutocannon(args(opts.warmupSec))
-  const r = await runAutocannon(args(opts.durationSec))
+      ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, amount, ...(amount ? { timeout: TIMEOUT_SEC, sampleInt: AMOUNT_SAMPLE_MS } : {}), method, headers: request.headers ?? {}, body: request.body ?? '' })]
+      : [...common, ...(amount ? ['-a', String(amount), '-t', String(TIMEOUT_SEC), '-L', String(AMOUNT_SAMPLE_MS)] : ['-d', String(sec)]), url.href]
+  if (opts.warmupSec > 0) await runAutocannon(args(opts.warmupSec, opts.amount && Math.max(opts.amount, MIN_WARMUP_AMOUNT)))
+  const r = await runAutocannon(args(opts.durationSec, opts.amount))
   const wallSec = (Date.parse(r.finish) - Date.parse(r.start)) / 1000
   return {
     requestsPerSec: opts.amount ? r.requests.total / wallSec : r.requests.average,
