@@ -1,7 +1,8 @@
 /**
  * PocketBase's own benchmark (pocketbase/benchmarks) replayed against Plinth: the same schema,
  * rules, indexes, data volumes (posts10k only) and HTTP requests, as many at the same concurrency
- * (after a warm-up of as many, unless `--warmup 0`), each beside PocketBase's published figure for a 2 vCPU ARM64 host (bench/pocketbase/published.json).
+ * (after a warm-up, unless `--warmup 0`), each beside PocketBase's published figure for a 2 vCPU
+ * ARM64 host (bench/pocketbase/published.json).
  * Groups `pb-sqlite` and `pb-postgres`. Not reproduced: the 25k/50k/100k post tables, the mixed
  * read/write list, custom routes and hooks, and deletes (each request needs its own id).
  * Creates run last, so every list sees exactly the seeded volumes.
