@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- [--duration SEC] [--connections N] [--warmup SEC] [--rounds N] [SCENARIO...]]`
+ * `npm run bench [-- [--duration SEC] [--connections N] [--warmup SEC] [--rounds N] [--list] [SCENARIO|GROUP...]]`
  *
  * Runs every scenario in bench/scenarios/ (or those named): for each target, starts its server in
  * its own process, loads it with autocannon (another process) on 127.0.0.1, stops it, and reports
@@ -14,8 +14,9 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measure } from './lib/load.ts'
+import { dropDatabases } from './lib/seed.ts'
 import { ROOT } from './lib/servers.ts'
-import type { LoadOptions, LoadResult, Scenario } from './lib/types.ts'
+import type { LoadOptions, LoadResult, Scenario, Target } from './lib/types.ts'
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -25,6 +26,7 @@ const { values, positionals } = parseArgs({
     connections: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '1' },
+    list: { type: 'boolean', default: false },
   },
 })
 const rounds = Number(values.rounds)
@@ -46,9 +48,10 @@ async function loadScenarios(names: string[]): Promise<Scenario[]> {
     const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default: Scenario | Scenario[] }
     all.push(...(Array.isArray(mod.default) ? mod.default : [mod.default]))
   }
-  const unknown = names.filter((n) => !all.some((s) => s.name === n))
-  if (unknown.length) throw new Error(`bench: no scenario ${unknown.join(', ')} (have ${all.map((s) => s.name).join(', ')})`)
-  return names.length ? all.filter((s) => names.includes(s.name)) : all
+  const groups = [...new Set(all.flatMap((s) => (s.group ? [s.group] : [])))]
+  const unknown = names.filter((n) => !all.some((s) => s.name === n || s.group === n))
+  if (unknown.length) throw new Error(`bench: no scenario ${unknown.join(', ')} (have ${all.map((s) => s.name).join(', ')}; groups ${groups.join(', ')})`)
+  return names.length ? all.filter((s) => names.includes(s.name) || (s.group !== undefined && names.includes(s.group))) : all
 }
 
 interface TargetResult extends Partial<LoadResult> {
@@ -59,12 +62,16 @@ interface TargetResult extends Partial<LoadResult> {
   /** requests/s of each round, in order. */
   rounds?: number[]
   skipped?: string
+  /** The figure was published elsewhere, not measured in this run. */
+  published?: boolean
 }
 
 interface ScenarioResult {
   scenario: string
   description: string
   reference: string
+  connections: number
+  amount?: number
   results: TargetResult[]
 }
 
@@ -78,11 +85,14 @@ function printTable(r: ScenarioResult): void {
     ...r.results.map((t) =>
       t.skipped
         ? [t.target, `skipped: ${t.skipped}`, '', '', '', '', '']
+        : t.published
+        ? [`${t.target} (published)`, fmt(t.requestsPerSec), fmt(t.ratio, 2), '', '', '', '']
         : [t.target, fmt(t.requestsPerSec), fmt(t.ratio, 2), fmt(t.latencyP50Ms, 1), fmt(t.latencyP99Ms, 1), fmt(t.non2xx), fmt((t.errors ?? 0) + (t.timeouts ?? 0))],
     ),
   ]
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
-  process.stdout.write(`\n${r.scenario}: ${r.description}\n`)
+  const conc = r.connections === opts.connections && !r.amount ? '' : ` [${r.amount ? `${r.amount} requests, ` : ''}${r.connections} connections]`
+  process.stdout.write(`\n${r.scenario}: ${r.description}${conc}\n`)
   for (const [i, row] of rows.entries()) {
     process.stdout.write(`  ${row.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ')}\n`)
     if (i === 0) process.stdout.write(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`)
@@ -98,18 +108,21 @@ function median(xs: number[]): number {
 async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const runs = new Map<string, LoadResult[]>()
   const skips = new Map<string, string>()
-  for (const target of s.targets) {
+  const load: LoadOptions = { ...opts, connections: s.connections ?? opts.connections, amount: s.amount }
+  const live = s.targets.filter((t): t is Target => !t.published)
+  for (const target of live) {
     const skipped = await target.skip?.()
     if (skipped) skips.set(target.name, skipped)
   }
   for (let round = 1; round <= rounds; round++) {
-    for (const target of s.targets) {
+    for (const target of live) {
       if (skips.has(target.name)) continue
-      process.stderr.write(`bench: ${s.name} / ${target.name}: round ${round}/${rounds}, ${opts.connections} connections, ${opts.durationSec} s\n`)
+      const length = load.amount ? `${load.amount} requests` : `${load.durationSec} s`
+      process.stderr.write(`bench: ${s.name} / ${target.name}: round ${round}/${rounds}, ${load.connections} connections, ${length}\n`)
       const server = await target.start()
       try {
         const request = await target.request(server)
-        const result = await measure(server.url, request, opts)
+        const result = await measure(server.url, request, load)
         runs.set(target.name, [...(runs.get(target.name) ?? []), result])
       } finally {
         await server.stop()
@@ -117,6 +130,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     }
   }
   const results: TargetResult[] = s.targets.map((t) => {
+    if (t.published) return { target: t.name, notes: t.notes, requestsPerSec: t.published.requestsPerSec, published: true }
     const skipped = skips.get(t.name)
     if (skipped) return { target: t.name, notes: t.notes, skipped }
     const rs = runs.get(t.name)!
@@ -127,10 +141,14 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   })
   const ref = results.find((r) => r.target === s.reference)?.requestsPerSec
   for (const r of results) if (ref && r.requestsPerSec !== undefined) r.ratio = r.requestsPerSec / ref
-  return { scenario: s.name, description: s.description, reference: s.reference, results }
+  return { scenario: s.name, description: s.description, reference: s.reference, connections: load.connections, amount: load.amount, results }
 }
 
 const scenarios = await loadScenarios(positionals)
+if (values.list) {
+  for (const s of scenarios) process.stdout.write(`${s.name}${s.group ? ` (${s.group})` : ''}: ${s.description}\n`)
+  process.exit(0)
+}
 const report = {
   date: new Date().toISOString(),
   command: `npm run bench -- --duration ${opts.durationSec} --connections ${opts.connections} --warmup ${opts.warmupSec} --rounds ${rounds}${positionals.length ? ` ${positionals.join(' ')}` : ''}`,
@@ -145,10 +163,14 @@ const report = {
   load: { ...opts, rounds },
   scenarios: [] as ScenarioResult[],
 }
-for (const s of scenarios) {
-  const r = await runScenario(s)
-  report.scenarios.push(r)
-  printTable(r)
+try {
+  for (const s of scenarios) {
+    const r = await runScenario(s)
+    report.scenarios.push(r)
+    printTable(r)
+  }
+} finally {
+  await dropDatabases()
 }
 // Other work on the machine skews the figures: the load average after the run shows how much.
 Object.assign(report.machine, { loadAverageAfter: os.loadavg().map((l) => Math.round(l * 100) / 100) })

@@ -17,9 +17,13 @@ export interface BenchRequest {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   headers?: Record<string, string>
   body?: string
+  /** Replace each `[<id>]` in the body with a new id per request, for creates of unique values (bench/lib/autocannon-unique.mjs). */
+  uniqueIds?: boolean
 }
 
 export interface Target {
+  /** A figure published elsewhere (another project's own benchmark), shown beside the measured ones instead of being run. */
+  published?: undefined
   /** Unique within the scenario; shown in the table. */
   name: string
   /** What this target is, for BENCHMARKS.md readers (engine, logging, version). */
@@ -32,16 +36,31 @@ export interface Target {
   skip?(): Promise<string | undefined>
 }
 
+/** A figure someone else published, not measured here: the bench shows it and divides by it. */
+export interface PublishedTarget {
+  name: string
+  notes?: string
+  published: { requestsPerSec: number }
+}
+
 export interface Scenario {
   name: string
+  /** A name several scenarios share, so `npm run bench -- GROUP` runs them all (`pb-sqlite`). */
+  group?: string
   description: string
+  /** Connections for this scenario whatever `--connections` says (a peer's published figure was measured at this concurrency). */
+  connections?: number
+  /** Requests per round for this scenario instead of `--duration` (as the peer's published figure was measured). */
+  amount?: number
   /** The name of the target the others are divided by. */
   reference: string
-  targets: Target[]
+  targets: (Target | PublishedTarget)[]
 }
 
 export interface LoadOptions {
   connections: number
+  /** Send exactly this many requests (instead of for `durationSec`); requests/s = amount / wall time. */
+  amount?: number
   durationSec: number
   warmupSec: number
 }

@@ -3,26 +3,12 @@
 // driver used directly: no token check, no rules engine, no JSON shaping beyond the rows.
 // Usage: node bench/servers/fastify-records.mjs ENGINE DB_URL USER_ID PORT
 import Fastify from 'fastify'
+import { listen, openDb } from './db.mjs'
 
 const [engine, dbUrl, userId, port] = process.argv.slice(2)
 const app = Fastify({ logger: false })
-let query
-if (engine === 'sqlite') {
-  const { default: Database } = await import('better-sqlite3')
-  const db = new Database(dbUrl.replace(/^sqlite:\/\//, ''))
-  db.pragma('journal_mode = WAL')
-  const cache = new Map()
-  query = async (text, params) => {
-    let stmt = cache.get(text)
-    if (!stmt) cache.set(text, (stmt = db.prepare(text.replace(/\$\d+/g, '?'))))
-    return stmt.all(...params)
-  }
-} else {
-  const { default: pg } = await import('pg')
-  const pool = new pg.Pool({ connectionString: dbUrl, max: 10 })
-  query = async (text, params) => (await pool.query(text, params)).rows
-}
-const published = engine === 'sqlite' ? 1 : true
+const { query } = await openDb(engine, dbUrl)
+const published = engine === 'postgres' ? true : 1
 
 app.get('/api/collections/posts/records/:id', async (request, reply) => {
   const [auth] = await query('select * from users where id = $1', [userId])
@@ -43,8 +29,4 @@ app.get('/api/collections/posts/records', async (request, reply) => {
   return { page: 1, perPage: 30, totalItems: total, totalPages: Math.ceil(total / 30), items }
 })
 
-app.get('/api/health', async () => ({ code: 200 }))
-await app.listen({ host: '127.0.0.1', port: Number(port) })
-const stop = () => app.close().then(() => process.exit(0))
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
+await listen(app, port)
