@@ -2,13 +2,15 @@ import type { RawBuilder, SqlBool } from 'kysely'
 import { ApiError } from '../errors.ts'
 import type { SqlDialect } from '../sql/dialect.ts'
 import { compiledOf, type CompiledRule } from './compiled.ts'
-import { compileFilter, compileParsed, type FilterScope } from './filter/index.ts'
+import { compileFilter, compileParsed, TRUE, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
 import { actsAsSuperuser, type AuthInfo, type RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /** What an API rule means for one request: everyone, superusers only, or rows matching SQL. */
 export type RuleAccess = { kind: 'allow' } | { kind: 'deny' } | { kind: 'where'; where: RawBuilder<SqlBool> }
+
+const ALLOW: RuleAccess = Object.freeze({ kind: 'allow' })
 
 /**
  * PocketBase's rule semantics: superusers pass every rule; `null` lets nobody else in; `''` lets
@@ -31,7 +33,9 @@ export function ruleAccess(
   const perCaller = keptFor(compiled, request.auth)
   let access = perCaller?.get(compiled)
   if (!access) {
-    access = { kind: 'where', where: compiledRuleWhere(compiled, scope) }
+    const where = compiledRuleWhere(compiled, scope)
+    // A rule that folds to TRUE for this caller (`@request.auth.id != ''` when signed in) lets everyone in.
+    access = where === TRUE ? ALLOW : { kind: 'where', where }
     perCaller?.set(compiled, access)
   }
   return access

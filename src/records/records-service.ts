@@ -8,7 +8,7 @@ import { expandRecords, parseExpand } from './expand.ts'
 import { hasNul } from './fields/cast.ts'
 import { prepareRecord, rowToRecord } from './fields/index.ts'
 import type { PasswordGuard } from './fields/types.ts'
-import { compileFilter, compileSort } from './filter/index.ts'
+import { compileFilter, compileSort, TRUE } from './filter/index.ts'
 import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
@@ -164,7 +164,9 @@ export class RecordsService {
     const db = this.readDb()
     // Both statements, with the page left as parameters (`limit`, `offset`).
     const build = (limit: unknown, offset: unknown) => {
-      let base = db.selectFrom(c.name).where(compileFilter(q.filter ?? '', scope))
+      const filter = compileFilter(q.filter ?? '', scope)
+      // No WHERE at all for an empty filter: SQLite counts a whole table without reading it then.
+      let base = filter === TRUE ? db.selectFrom(c.name) : db.selectFrom(c.name).where(filter)
       if (access.kind === 'where') base = base.where(access.where)
       const order = q.sort ? compileSort(q.sort, scope) : []
       // Without a sort, insertion order as PocketBase (its rowid; every engine's tables have one).

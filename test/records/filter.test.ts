@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { ApiError } from '../../src/errors.ts'
-import { compileFilter, compileSort } from '../../src/records/filter/index.ts'
+import { compileFilter, compileSort, TRUE } from '../../src/records/filter/index.ts'
 import { engines } from '../helpers/engines.ts'
 import { openFixture, P, U, type Fixture } from './filter-fixture.ts'
 
@@ -98,6 +98,17 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual(await rows("author.id != 'user00000000001'", rule), [p2, p4])
       const compiled = fx.db.db.selectFrom('posts').select('id').where(compileFilter('author.id = @request.auth.id', fx.scope(rule))).compile()
       assert.doesNotMatch(compiled.sql.slice(compiled.sql.indexOf(' where ')), /select/i, compiled.sql)
+    })
+
+    test('constant parts fold away: a signed-in caller under `@request.auth.id != \'\'` gets no condition at all', async () => {
+      const rule = { auth: u1, allowHidden: true }
+      assert.equal(compileFilter("@request.auth.id != ''", fx.scope(rule)), TRUE)
+      assert.equal(compileFilter("@request.auth.id != '' || title = 'x'", fx.scope(rule)), TRUE)
+      const sqlOf = (f: string, o = rule) => fx.db.db.selectFrom('posts').select('id').where(compileFilter(f, fx.scope(o))).compile().sql
+      assert.doesNotMatch(sqlOf("views > 5 && @request.auth.id != ''"), /1=1/)
+      assert.deepEqual(await rows("views > 5 && @request.auth.id != ''", rule), await rows('views > 5'))
+      assert.deepEqual(await rows("views > 5 && @request.auth.id != ''", { allowHidden: true }), [])
+      assert.deepEqual(await rows("views > 5 || @request.auth.id != ''", { allowHidden: true }), [p1, p4])
     })
 
     test('@request.body, query and headers are values, never SQL', async () => {

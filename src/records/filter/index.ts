@@ -1,5 +1,5 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
-import { Comparer, TRUE } from './compare.ts'
+import { Comparer, FALSE, TRUE } from './compare.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { resolveCall } from './functions.ts'
 import { filterError } from './lexer.ts'
@@ -11,6 +11,7 @@ import type { FilterScope } from './scope.ts'
 import type { Operand } from './parser.ts'
 
 export type { FilterScope, Expr }
+export { TRUE }
 export { parseFilter }
 
 /** How many parsed filters `parseCached` keeps (rules and recent client filters). */
@@ -99,7 +100,15 @@ function operand(ctx: ResolveContext, o: Operand): Resolved {
 
 function compileExpr(ctx: ResolveContext, comparer: Comparer, e: Expr): RawBuilder<SqlBool> {
   if (e.kind === 'compare') return comparer.compare(e.op, operand(ctx, e.left), operand(ctx, e.right))
-  const parts = e.items.map((item) => compileExpr(ctx, comparer, item))
+  // Constant parts fold away (sound in SQL's three-valued logic: x AND TRUE is x, x OR FALSE is x),
+  // so a rule such as `@request.auth.id != ''` leaves no WHERE at all for a signed-in caller,
+  // and SQLite can count a whole table without reading it.
+  // Every item is compiled even after a decisive one: a bad field name is an error either way.
+  const [unit, zero] = e.kind === 'and' ? [TRUE, FALSE] : [FALSE, TRUE]
+  const compiled = e.items.map((item) => compileExpr(ctx, comparer, item))
+  if (compiled.includes(zero)) return zero
+  const parts = compiled.filter((p) => p !== unit)
+  if (parts.length <= 1) return parts[0] ?? unit
   return sql<SqlBool>`(${sql.join(parts, sql.raw(e.kind === 'and' ? ' and ' : ' or '))})`
 }
 
