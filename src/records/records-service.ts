@@ -14,6 +14,7 @@ import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { checkRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
 import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.ts'
+import { compiledOf } from './compiled.ts'
 import { RecordsTransaction } from './records-tx.ts'
 import { listStatements, SLOT, viewStatement } from './statements.ts'
 import { managedIds, visibleRecord } from './records-visibility.ts'
@@ -274,17 +275,23 @@ export class RecordsService {
     if (hasNul(id)) throw notFound()
     // PocketBase's order: load the record, resolve the modifiers against it, then check the rule
     // with that body (404 when it does not match), and only then report validation errors.
-    const row = await db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id).executeTakeFirst()
+    const superuser = actsAsSuperuser(request)
+    // A rule that reads nothing of the request but the caller cannot depend on the body: it is
+    // checked by the same read that loads the record (a miss is 404 either way, as PocketBase).
+    const rule = c.updateRule === null ? undefined : compiledOf(c).ruleByText(c.updateRule)
+    const early = !superuser && rule?.kind === 'expr' && rule.authOnly && rule.error === undefined ? this.access(c.updateRule, c, request) : undefined
+    let load = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
+    if (early?.kind === 'where') load = load.where(early.where)
+    const row = await load.executeTakeFirst()
     if (!row) throw notFound()
     const existing = rowToRecord(c, row)
-    const superuser = actsAsSuperuser(request)
     // The body the rules see drops hidden fields for everyone but superusers (as PocketBase's),
     // so it comes from a pass as the caller; a manager's own write is prepared again with rights.
     let prepared = await prepareRecord(c, input, existing, { capabilities: this.caps, isSuperuser: superuser, deferOldPassword: true })
     const ruled: RequestInfo = { ...request, body: rulesBody(prepared.body) }
     const manager = !superuser && (await isManager(this.deps, db, c, id, ruled))
-    const access = this.access(c.updateRule, c, ruled)
-    if (access.kind === 'where') {
+    const access = early ?? this.access(c.updateRule, c, ruled)
+    if (access.kind === 'where' && !early) {
       const ok = await db.selectFrom(c.name).select('id').where(sql.ref(`${c.name}.id`), '=', id).where(access.where).executeTakeFirst()
       if (!ok) throw notFound()
     }
