@@ -26,7 +26,7 @@ export interface RecordAuthOptions {
   /** Where the confirm endpoints write (password reset, verification, email change): the one write path. */
   records: RecordsService
   /** The engine auth endpoints read and write (the primary: logins must see a just-changed password). */
-  db: () => Pick<SqlEngine, 'db' | 'capabilities'>
+  db: () => Pick<SqlEngine, 'db' | 'capabilities' | 'query'>
   mail: Mailer
   authenticate: Authenticate
   /** Where background mail failures are logged; defaults to the Fastify logger. */

@@ -88,7 +88,8 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
 }
 
 async function reload(opts: RecordAuthOptions, table: string, id: string): Promise<Row> {
-  const row = (await opts.db().db.selectFrom(table).selectAll().where('id', '=', id).executeTakeFirst()) as Row | undefined
+  const engine = opts.db()
+  const [row] = await engine.query<Row>(engine.db.selectFrom(table).selectAll().where('id', '=', id).limit(1).compile())
   if (!row) throw new ApiError('unauthorized', 'The request requires valid record authorization token.')
   return row
 }
