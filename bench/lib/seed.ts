@@ -18,6 +18,15 @@ export const ALL_ENGINES: readonly Engine[] = ['sqlite', 'postgres', 'mysql']
 export const QUIET = { PLINTH_LOG_LEVEL: 'warn' }
 
 export const USERS_ID = '_pb_users_auth_'
+
+/** The fields of a user-owned text record (the feed's articles, the writes' notes). */
+export const OWNED_TEXT_FIELDS = [
+  { name: 'title', type: 'text' },
+  { name: 'body', type: 'text' },
+  { name: 'owner', type: 'relation', collectionId: USERS_ID, maxSelect: 1 },
+  { name: 'created', type: 'autodate', onCreate: true },
+  { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
+]
 const ROOT_EMAIL = 'root@bench.local'
 const ROOT_PASSWORD = 'bench-root-password'
 export const USER_PASSWORD = 'bench-password'

@@ -4,7 +4,7 @@
  * author expanded, and `auth-refresh`. Each on SQLite, PostgreSQL and MariaDB against bare
  * Fastify running the same SQL.
  */
-import { ALL_ENGINES, asAdmin, createUsers, ENGINE_LABEL, ENGINE_NAME, filler, freshDb, once, USERS_ID, type Engine } from '../lib/seed.ts'
+import { ALL_ENGINES, asAdmin, createUsers, ENGINE_LABEL, ENGINE_NAME, filler, freshDb, once, OWNED_TEXT_FIELDS, type Engine } from '../lib/seed.ts'
 import { bareAndPlinth } from '../lib/targets.ts'
 import type { BenchRequest, Scenario } from '../lib/types.ts'
 
@@ -26,13 +26,7 @@ export const seed = once(async (engine: Engine): Promise<Seed> => {
       name: 'articles',
       listRule: SIGNED_IN,
       viewRule: SIGNED_IN,
-      fields: [
-        { name: 'title', type: 'text' },
-        { name: 'body', type: 'text' },
-        { name: 'owner', type: 'relation', collectionId: USERS_ID, maxSelect: 1 },
-        { name: 'created', type: 'autodate', onCreate: true },
-        { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
-      ],
+      fields: OWNED_TEXT_FIELDS,
       indexes: ['CREATE INDEX idx_articles_created ON articles (created)'],
     })
     const { ids, first } = await createUsers(admin, Array.from({ length: 10 }, (_, i) => `user${i}`))

@@ -4,7 +4,7 @@
  * PostgreSQL and MariaDB against bare Fastify doing the same INSERT / UPDATE (after loading the
  * auth record, as the read reference does) on the same database.
  */
-import { ALL_ENGINES, asAdmin, createUsers, ENGINE_LABEL, ENGINE_NAME, filler, freshDb, once, USERS_ID, type Engine } from '../lib/seed.ts'
+import { ALL_ENGINES, asAdmin, createUsers, ENGINE_LABEL, ENGINE_NAME, filler, freshDb, once, OWNED_TEXT_FIELDS, type Engine } from '../lib/seed.ts'
 import { bareAndPlinth } from '../lib/targets.ts'
 import type { Scenario } from '../lib/types.ts'
 
@@ -28,13 +28,7 @@ export const seed = once(async (engine: Engine): Promise<Seed> => {
       viewRule: OWNER_RULE,
       createRule: CREATE_RULE,
       updateRule: OWNER_RULE,
-      fields: [
-        { name: 'title', type: 'text' },
-        { name: 'body', type: 'text' },
-        { name: 'owner', type: 'relation', collectionId: USERS_ID, maxSelect: 1 },
-        { name: 'created', type: 'autodate', onCreate: true },
-        { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
-      ],
+      fields: OWNED_TEXT_FIELDS,
       indexes: ['CREATE INDEX idx_notes_owner ON notes (owner)'],
     })
     const { ids, first } = await createUsers(admin, ['ann', 'bob'])
