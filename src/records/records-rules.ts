@@ -4,7 +4,7 @@ import type { SqlDialect } from '../sql/dialect.ts'
 import { compiledOf, type CompiledRule } from './compiled.ts'
 import { compileFilter, compileParsed, TRUE, type FilterScope } from './filter/index.ts'
 import type { Collection, Rule } from './model.ts'
-import { actsAsSuperuser, type AuthInfo, type RequestInfo } from './record.ts'
+import { actsAsSuperuser, type RequestInfo } from './record.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /** What an API rule means for one request: everyone, superusers only, or rows matching SQL. */
@@ -30,7 +30,9 @@ export function ruleAccess(
   const compiled = compiledOf(collection).ruleByText(rule)
   const scope: FilterScope = { collection, registry: deps.registry, capabilities: deps.capabilities, request, allowHidden: true }
   if (!compiled) return { kind: 'where', where: compileFilter(rule, scope) }
-  const perCaller = keptFor(compiled, request.auth)
+  const caller = readsOnlyCaller(compiled) ? callerKey(request) : undefined
+  let perCaller = caller && callerRules.get(caller)
+  if (caller && !perCaller) callerRules.set(caller, (perCaller = new WeakMap()))
   let access = perCaller?.get(compiled)
   if (!access) {
     const where = compiledRuleWhere(compiled, scope)
@@ -42,24 +44,36 @@ export function ruleAccess(
 }
 
 /**
- * Rule SQL kept per caller: for a rule that reads only `@request.auth.*`, the SQL is the same
- * for every request of one caller, so it is compiled once per auth record (the frozen AuthInfo
- * that the token cache hands to each request with that token) and once for guests. Keyed by the
- * compiled rule, which is new with every schema version, so a changed rule is never served
- * from here; a changed auth record comes as a new AuthInfo.
- * NB: an AuthInfo that is not frozen could still change, so it gets nothing kept.
+ * Whether a rule's SQL depends on nothing of the request but its caller (`authOnly`: it reads
+ * only `@request.auth.*` and no clock; a rule that failed to parse never does), so it may be
+ * kept per caller, here and by the kept statements (statements.ts).
  */
-const guestRules = new WeakMap<CompiledRule, RuleAccess>()
-const callerRules = new WeakMap<AuthInfo, WeakMap<CompiledRule, RuleAccess>>()
-
-function keptFor(rule: CompiledRule, auth: AuthInfo | null): WeakMap<CompiledRule, RuleAccess> | undefined {
-  if (rule.kind !== 'expr' || !rule.authOnly || rule.error !== undefined) return undefined
-  if (auth === null) return guestRules
-  if (!Object.isFrozen(auth) || !Object.isFrozen(auth.record)) return undefined
-  let kept = callerRules.get(auth)
-  if (!kept) callerRules.set(auth, (kept = new WeakMap()))
-  return kept
+export function readsOnlyCaller(rule: CompiledRule | undefined): boolean {
+  return rule?.kind === 'expr' && rule.authOnly
 }
+
+/** The one key every guest's kept SQL is filed under. */
+const GUEST = Object.freeze({})
+
+/**
+ * What SQL kept per caller is filed under: the frozen AuthInfo the token cache hands to every
+ * request with that token, or one object for every guest. Undefined when nothing may be kept:
+ * an AuthInfo that is not frozen could still change, and the server's own requests act with
+ * every right.
+ */
+export function callerKey(request: RequestInfo): object | undefined {
+  if (request.system) return undefined
+  const auth = request.auth
+  if (auth === null) return GUEST
+  return Object.isFrozen(auth) && Object.isFrozen(auth.record) ? auth : undefined
+}
+
+/**
+ * Rule SQL kept per caller (`callerKey`) for the rules that read only the caller. Keyed by the
+ * compiled rule, which is new with every schema version, so a changed rule is never served from
+ * here; a changed auth record comes as a new AuthInfo.
+ */
+const callerRules = new WeakMap<object, WeakMap<CompiledRule, RuleAccess>>()
 
 /**
  * The SQL condition of a parsed rule expression for one request. A rule that did not parse when

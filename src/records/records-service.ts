@@ -13,7 +13,7 @@ import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { checkRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
-import { clientFilterScope, ruleAccess, type RuleAccess } from './records-rules.ts'
+import { clientFilterScope, readsOnlyCaller, ruleAccess, type RuleAccess } from './records-rules.ts'
 import { compiledOf } from './compiled.ts'
 import { RecordsTransaction } from './records-tx.ts'
 import { listStatements, SLOT, viewStatement } from './statements.ts'
@@ -117,11 +117,19 @@ export class RecordsService {
   }
 
   /**
-   * Runs a read built on `readDb()`: through the open transaction when there is one, else on the
-   * reader's direct path (`SqlEngine.query`: no executor round trips for the hottest statements).
+   * The reader's direct path (`SqlEngine.query`: no executor round trips for the hottest
+   * statements), or undefined inside a unit of work, whose reads must see its own writes.
    */
+  private direct(): ((compiled: CompiledQuery) => Promise<Record<string, unknown>[]>) | undefined {
+    if (this.units.active()) return undefined
+    const reader = this.sql.reader()
+    return (compiled) => reader.query(compiled)
+  }
+
+  /** Runs a read built on `readDb()`: on the direct path outside a unit, else through its transaction. */
   private read<R>(query: { compile(): CompiledQuery<R>; execute(): Promise<R[]> }): Promise<R[]> {
-    return this.units.active() ? query.execute() : this.sql.reader().query<R>(query.compile())
+    const direct = this.direct()
+    return direct ? (direct(query.compile()) as Promise<R[]>) : query.execute()
   }
 
   /** The table of a collection (its name), for callers outside the service such as batch upserts. */
@@ -146,10 +154,7 @@ export class RecordsService {
     const pick = q.fields ? parseFields(q.fields) : undefined
     const managed = await managedIds(db, c, records.map((r) => r.id), request, { registry: this.registry, capabilities: this.caps })
     const out = records.map((r) => visibleRecord(c, r, request, managed.has(r.id)))
-    if (q.expand) {
-      const query = this.units.active() ? undefined : (compiled: CompiledQuery) => this.sql.reader().query(compiled)
-      await expandRecords({ registry: this.registry, capabilities: this.caps, db, query }, c, out, parseExpand(q.expand), request)
-    }
+    if (q.expand) await expandRecords({ registry: this.registry, capabilities: this.caps, db, query: this.direct() }, c, out, parseExpand(q.expand), request)
     return out.map((r) => pickFields(r, pick))
   }
 
@@ -179,13 +184,13 @@ export class RecordsService {
       }
       return { rows: order.reduce((qb, o) => qb.orderBy(o), base.selectAll()).limit(limit as number).offset(offset as number), count: base.select(sql<number>`count(*)`.as('n')) }
     }
-    const kept = this.units.active() ? undefined : listStatements(c, access, request, q, this.registry, () => build(SLOT.limit, SLOT.offset))
+    const direct = this.direct()
+    const kept = direct && listStatements(c, access, request, q, this.registry, () => build(SLOT.limit, SLOT.offset))
     const built = kept ? undefined : build(perPage, offset)
-    const reader = this.sql.reader()
     const [rows, total] = await Promise.all([
       // NB: an offset past 2^53 cannot be bound exactly, and no table has that many rows: no query.
-      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : built ? this.read(built.rows) : reader.query(kept!.rows.with(perPage, offset)),
-      q.skipTotal ? Promise.resolve(-1) : (built ? this.read(built.count) : reader.query<{ n: unknown }>(kept!.count)).then((r) => Number(r[0]?.n ?? 0)),
+      offset > Number.MAX_SAFE_INTEGER ? Promise.resolve([]) : built ? this.read(built.rows) : direct!(kept!.rows.with(perPage, offset)),
+      q.skipTotal ? Promise.resolve(-1) : (built ? this.read(built.count) : direct!(kept!.count)).then((r) => Number(r[0]?.n ?? 0)),
     ])
     const items = await this.present(db, c, rows.map((row) => rowToRecord(c, row)), request, q)
     return { page, perPage, totalItems: total, totalPages: total < 0 ? -1 : Math.ceil(total / perPage), items }
@@ -203,7 +208,8 @@ export class RecordsService {
       const query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', idValue)
       return access.kind === 'where' ? query.where(access.where) : query
     }
-    const [row] = this.units.active() ? await build(id).execute() : await this.sql.reader().query(viewStatement(c, access, build).with(id, undefined))
+    const direct = this.direct()
+    const [row] = direct ? await direct(viewStatement(c, access, build).with(id, undefined)) : await build(id).execute()
     if (!row) throw notFound()
     return (await this.present(db, c, [rowToRecord(c, row)], request, q))[0]!
   }
@@ -279,7 +285,7 @@ export class RecordsService {
     // A rule that reads nothing of the request but the caller cannot depend on the body: it is
     // checked by the same read that loads the record (a miss is 404 either way, as PocketBase).
     const rule = c.updateRule === null ? undefined : compiledOf(c).ruleByText(c.updateRule)
-    const early = !superuser && rule?.kind === 'expr' && rule.authOnly && rule.error === undefined ? this.access(c.updateRule, c, request) : undefined
+    const early = !superuser && readsOnlyCaller(rule) ? this.access(c.updateRule, c, request) : undefined
     let load = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
     if (early?.kind === 'where') load = load.where(early.where)
     const row = await load.executeTakeFirst()

@@ -1,8 +1,8 @@
 import type { CompiledQuery } from 'kysely'
 import { compiledOf } from './compiled.ts'
 import type { Collection } from './model.ts'
-import type { AuthInfo, RequestInfo } from './record.ts'
-import type { RuleAccess } from './records-rules.ts'
+import type { RequestInfo } from './record.ts'
+import { callerKey, readsOnlyCaller, type RuleAccess } from './records-rules.ts'
 import type { CollectionRegistry } from './registry.ts'
 
 /**
@@ -69,7 +69,6 @@ export interface ListStatements {
 
 /** Filter and sort texts kept per caller and collection, least recently used out first. */
 const LISTS_PER_CALLER = 32
-const GUEST = Object.freeze({})
 const lists = new WeakMap<object, WeakMap<object, Map<string, ListStatements>>>()
 const schemaAuthOnly = new WeakMap<readonly Collection[], boolean>()
 
@@ -78,7 +77,7 @@ function rulesReadOnlyAuth(registry: CollectionRegistry): boolean {
   const all = registry.all()
   let yes = schemaAuthOnly.get(all)
   if (yes === undefined) {
-    yes = all.every((c) => Object.values(compiledOf(c).rules).every((r) => r.kind !== 'expr' || (r.authOnly && r.error === undefined)))
+    yes = all.every((c) => Object.values(compiledOf(c).rules).every((r) => r.kind !== 'expr' || readsOnlyCaller(r)))
     schemaAuthOnly.set(all, yes)
   }
   return yes
@@ -98,13 +97,12 @@ export function listStatements(
 ): ListStatements | undefined {
   const filter = q.filter ?? ''
   const sort = q.sort ?? ''
-  if (request.system || filter.includes('@') || sort.includes('@')) return undefined
-  const caller: AuthInfo | object = request.auth ?? GUEST
-  if (request.auth && (!Object.isFrozen(request.auth) || !Object.isFrozen(request.auth.record))) return undefined
+  const caller = callerKey(request)
+  if (!caller || filter.includes('@') || sort.includes('@')) return undefined
   const compiled = compiledOf(c)
-  // The access is the list rule's, compiled for this caller (records-rules.ts keeps it per caller only when it reads just the caller).
-  const rule = c.listRule === null ? undefined : compiled.ruleByText(c.listRule)
-  if (access.kind === 'where' && !(rule?.kind === 'expr' && rule.authOnly && rule.error === undefined)) return undefined
+  // The access is the list rule's, compiled for this caller: the same for every request of it
+  // only when the rule reads just the caller.
+  if (access.kind === 'where' && !readsOnlyCaller(c.listRule === null ? undefined : compiled.ruleByText(c.listRule))) return undefined
   if (!rulesReadOnlyAuth(registry)) return undefined
   let perCaller = lists.get(compiled)
   if (!perCaller) lists.set(compiled, (perCaller = new WeakMap()))
