@@ -12,7 +12,7 @@ import { createPlinth } from '../../src/app.ts'
 import { createLogger } from '../../src/log.ts'
 import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { sqliteDialect } from '../../src/sql/sqlite/dialect.ts'
-import { collect, runCli, startCli } from '../helpers/cli.ts'
+import { runCli, startServe } from '../helpers/cli.ts'
 
 describe('one data folder for every command', () => {
   test('migrate, superuser and serve with --dir data, run from another directory, share one SQLite file', async () => {
@@ -26,17 +26,7 @@ describe('one data folder for every command', () => {
       const su = await runCli(['superuser', 'create', 'root@example.com', 'root-password-1', '--dir', 'data'], { PLINTH_LOG_LEVEL: 'silent' }, cwd)
       assert.equal(su.code, 0, su.stderr)
 
-      const child = startCli(['serve', '--http', '127.0.0.1:0', '--dir', 'data'], {}, cwd)
-      const exited = collect(child)
-      let out = ''
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout!.on('data', (d: Buffer) => {
-          out += d.toString()
-          const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)
-          if (m) resolve(m[1]!)
-        })
-        void exited.then((r) => reject(new Error(`serve exited early (${r.code}):\n${r.stdout}\n${r.stderr}`)))
-      })
+      const { child, url, exited } = await startServe(['--dir', 'data'], {}, cwd)
       // The superuser the CLI wrote is in the database serve opened.
       const signIn = await fetch(`${url}/api/collections/_superusers/auth-with-password`, {
         method: 'POST',

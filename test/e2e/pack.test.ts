@@ -15,7 +15,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { collect, type CliResult } from '../helpers/cli.ts'
+import { collect, listeningUrl, type CliResult } from '../helpers/cli.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
@@ -81,16 +81,7 @@ describe('plinth as a dependency: npm pack, install, run', () => {
     })
     const exited = collect(child)
     try {
-      let out = ''
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout!.on('data', (d: Buffer) => {
-          out += d.toString()
-          const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)
-          if (m) resolve(m[1]!)
-        })
-        void exited.then((r) => reject(new Error(`npx plinth serve exited early (${r.code}):\n${r.stdout}\n${r.stderr}`)))
-      })
-      await check(url)
+      await check(await listeningUrl(child, exited))
     } finally {
       process.kill(-child.pid!, 'SIGTERM')
     }

@@ -55,8 +55,16 @@ export async function startServe(args: string[], env: Record<string, string>, cw
   const child = startCli(['serve', '--http', '127.0.0.1:0', ...args], env, cwd)
   const exited = collect(child)
   onStart?.({ child, exited })
+  return { child, url: await listeningUrl(child, exited), exited }
+}
+
+/**
+ * The URL a starting `plinth serve` (`child`, its output collected into `exited`) logs once it
+ * listens; rejects when it exits first. The 60 s bound only turns a hang into a readable failure.
+ */
+export function listeningUrl(child: ChildProcess, exited: Promise<CliResult>): Promise<string> {
   let out = ''
-  const url = await new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     const guard = setTimeout(() => reject(new Error(`no listening line within 60 s:\n${out}`)), 60_000)
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
@@ -71,5 +79,4 @@ export async function startServe(args: string[], env: Record<string, string>, cw
       reject(new Error(`plinth exited early (${r.code}):\n${r.stdout}\n${r.stderr}`))
     })
   })
-  return { child, url, exited }
 }
