@@ -17,6 +17,7 @@ import type { CollectionRegistry } from './registry.ts'
  *   the target's rules let the caller list; hidden fields only for superusers), so lists are
  *   kept per caller (the frozen AuthInfo the token cache hands out) and per filter and sort text,
  *   and only while every rule in the schema reads nothing of the request but `@request.auth.*`;
+ *   at most `LISTS_KEPT` of them in all;
  * - a filter or sort naming anything with `@` (macros such as `@now`, superusers' `@request.*`)
  *   is never kept.
  */
@@ -67,9 +68,25 @@ export interface ListStatements {
   count: CompiledQuery
 }
 
-/** Filter and sort texts kept per caller and collection, least recently used out first. */
-const LISTS_PER_CALLER = 32
-const lists = new WeakMap<object, WeakMap<object, Map<string, ListStatements>>>()
+/**
+ * List statements kept, least recently used out first, across every caller and collection: a
+ * bound on memory whatever the number of callers (every signed-up user is one) and filter texts.
+ */
+const LISTS_KEPT = 2000
+const lists = new Map<string, ListStatements>()
+/** How many list statements are kept now (for tests of the bound). */
+export function keptListCount(): number {
+  return lists.size
+}
+
+/** A number per object a list statement is kept under (a compiled collection, a caller); never reused. */
+const numbers = new WeakMap<object, number>()
+let lastNumber = 0
+const numberOf = (o: object): number => {
+  let n = numbers.get(o)
+  if (n === undefined) numbers.set(o, (n = ++lastNumber))
+  return n
+}
 const schemaAuthOnly = new WeakMap<readonly Collection[], boolean>()
 
 /** Whether every rule of every collection reads only `@request.auth.*` (see above); once per schema. */
@@ -104,19 +121,17 @@ export function listStatements(
   // only when the rule reads just the caller.
   if (access.kind === 'where' && !readsOnlyCaller(c.listRule === null ? undefined : compiled.ruleByText(c.listRule))) return undefined
   if (!rulesReadOnlyAuth(registry)) return undefined
-  let perCaller = lists.get(compiled)
-  if (!perCaller) lists.set(compiled, (perCaller = new WeakMap()))
-  let texts = perCaller.get(caller)
-  if (!texts) perCaller.set(caller, (texts = new Map()))
-  const key = `${filter}\n${sort}`
-  let kept = texts.get(key)
+  // A collection version and a caller are new objects, so new numbers: a key never comes back
+  // for another schema or caller, and old ones age out.
+  const key = `${numberOf(compiled)}/${numberOf(caller)}\n${filter}\n${sort}`
+  let kept = lists.get(key)
   if (kept) {
-    texts.delete(key)
+    lists.delete(key)
   } else {
     const built = build()
     kept = { rows: slotted(built.rows.compile(), SLOT.limit, SLOT.offset), count: built.count.compile() }
-    if (texts.size >= LISTS_PER_CALLER) texts.delete(texts.keys().next().value!)
+    if (lists.size >= LISTS_KEPT) lists.delete(lists.keys().next().value!)
   }
-  texts.set(key, kept)
+  lists.set(key, kept)
   return kept
 }
