@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely'
 import type { FieldError } from '../errors.ts'
 import type { SqlDialect } from '../sql/dialect.ts'
 import { compiledOf } from './compiled.ts'
@@ -41,27 +41,80 @@ export async function isManager(deps: CheckDeps, db: Db, c: Collection, recordId
   return !!(await db.selectFrom(c.name).select('id').where('id', '=', recordId).where(access.where).executeTakeFirst())
 }
 
+/** A relation field's submitted ids (each once) and the collection they must exist in. */
+export interface RelationLookup {
+  field: string
+  target: Collection | undefined
+  ids: string[]
+}
+
+const MISSING_RELATIONS: FieldError = Object.freeze({ code: 'validation_missing_rel_records', message: 'Failed to find all relation records with the provided ids.' })
+
+/** The relation values to look up; fields that already failed validation are left out. */
+function relationLookups(deps: CheckDeps, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>): RelationLookup[] {
+  const lookups: RelationLookup[] = []
+  for (const f of c.fields) {
+    if (f.type !== 'relation' || !(f.name in values) || failed[f.name]) continue
+    const raw = values[f.name]
+    const ids: string[] = isMulti(f) ? (typeof raw === 'string' ? (JSON.parse(raw) as string[]) : ((raw as string[] | null) ?? [])) : raw ? [String(raw)] : []
+    if (ids.length) lookups.push({ field: f.name, target: deps.registry.get((f as RelationField).collectionId), ids: [...new Set(ids)] })
+  }
+  return lookups
+}
+
 /**
  * Relation values must point at existing records: 400 on the field otherwise. Fields that
  * already failed validation (too many ids, NUL characters) are not looked up.
  */
 export async function checkRelations(deps: CheckDeps, db: Db, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>): Promise<Record<string, FieldError>> {
   const errors: Record<string, FieldError> = {}
-  for (const f of c.fields) {
-    if (f.type !== 'relation' || !(f.name in values) || failed[f.name]) continue
-    const raw = values[f.name]
-    const ids: string[] = isMulti(f) ? (typeof raw === 'string' ? (JSON.parse(raw) as string[]) : ((raw as string[] | null) ?? [])) : raw ? [String(raw)] : []
-    if (ids.length === 0) continue
-    const target = deps.registry.get((f as RelationField).collectionId)
-    const unique = [...new Set(ids)]
+  for (const { field, target, ids } of relationLookups(deps, c, values, failed)) {
     let found = 0
     // In chunks: engines cap bound parameters per statement (SQLite 32766, PostgreSQL 65535).
-    for (let i = 0; target && i < unique.length; i += LOOKUP_CHUNK) {
-      found += (await db.selectFrom(target.name).select('id').where('id', 'in', unique.slice(i, i + LOOKUP_CHUNK)).execute()).length
-      if (found < Math.min(i + LOOKUP_CHUNK, unique.length)) break
+    for (let i = 0; target && i < ids.length; i += LOOKUP_CHUNK) {
+      found += (await db.selectFrom(target.name).select('id').where('id', 'in', ids.slice(i, i + LOOKUP_CHUNK)).execute()).length
+      if (found < Math.min(i + LOOKUP_CHUNK, ids.length)) break
     }
-    if (found !== unique.length) errors[f.name] = { code: 'validation_missing_rel_records', message: 'Failed to find all relation records with the provided ids.' }
+    if (found !== ids.length) errors[field] = MISSING_RELATIONS
   }
+  return errors
+}
+
+/** At most this many relation ids are counted inside another statement (`countRelations`). */
+const FOLDED_IDS = 100
+
+/**
+ * The relation lookups of a write when they can ride on a statement that runs anyway (the
+ * read-back under the create rule) as counts, saving a round trip per write: undefined when there
+ * are too many ids for that or a target collection is gone (then `checkRelations`).
+ */
+export function foldableRelations(deps: CheckDeps, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>): RelationLookup[] | undefined {
+  const lookups = relationLookups(deps, c, values, failed)
+  let ids = 0
+  for (const l of lookups) {
+    if (!l.target) return undefined
+    ids += l.ids.length
+  }
+  return ids <= FOLDED_IDS ? lookups : undefined
+}
+
+const countColumn = (i: number) => `__plinth_rel_${i}`
+
+/** `query` with one more column per lookup: how many of its ids exist. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function countRelations<Q extends SelectQueryBuilder<any, any, any>>(query: Q, lookups: RelationLookup[]): Q {
+  return lookups.reduce(
+    (q, l, i) => q.select((eb) => eb.selectFrom(l.target!.name).select(eb.fn.countAll().as('n')).where('id', 'in', l.ids).as(countColumn(i))) as Q,
+    query,
+  )
+}
+
+/** The field errors a row of `countRelations` reports. */
+export function relationErrors(row: Record<string, unknown>, lookups: RelationLookup[]): Record<string, FieldError> {
+  const errors: Record<string, FieldError> = {}
+  lookups.forEach((l, i) => {
+    if (Number(row[countColumn(i)]) !== l.ids.length) errors[l.field] = MISSING_RELATIONS
+  })
   return errors
 }
 

@@ -12,7 +12,7 @@ import { compileFilter, compileSort, TRUE } from './filter/index.ts'
 import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
-import { checkRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
+import { checkRelations, countRelations, foldableRelations, isManager, passesOnDummyRow, relationErrors, rulesBody, uniqueErrors } from './records-checks.ts'
 import { clientFilterScope, readsOnlyCaller, ruleAccess, type RuleAccess } from './records-rules.ts'
 import { compiledOf } from './compiled.ts'
 import { RecordsTransaction } from './records-tx.ts'
@@ -249,14 +249,18 @@ export class RecordsService {
     // Missing relations are field errors like the others; uniqueness is reported only when
     // everything else is valid (PocketBase learns it from the insert).
     const invalid = { ...errors }
-    Object.assign(errors, await checkRelations(this.deps, db, c, values, errors))
+    // Under a create rule the new row is read back anyway: relations are counted by that read.
+    const folded = access.kind === 'where' && !Object.keys(errors).length ? foldableRelations(this.deps, c, values, errors) : undefined
+    if (!folded) Object.assign(errors, await checkRelations(this.deps, db, c, values, errors))
     // A server-made id (15 random characters) is not looked up first: a clash is still caught by
     // the insert and answered like the others (`write`).
     const madeId = input.id === undefined || input.id === null || input.id === ''
     if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors, undefined, madeId))
     if (Object.keys(errors).length) {
       if (access.kind === 'where' && !(await passesOnDummyRow(this.deps, db, c, values, invalid, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
-      throw validationError(errors, 'Failed to create record.')
+      // Uniqueness is reported only when the relations are valid (see above).
+      const missing = folded ? await checkRelations(this.deps, db, c, values, invalid) : {}
+      throw validationError(Object.keys(missing).length ? missing : errors, 'Failed to create record.')
     }
     const id = String(values.id)
     const created = await this.write(c, values, 'Failed to create record.', async () => {
@@ -266,8 +270,10 @@ export class RecordsService {
       // (the unit of work rolls back with the error); the same read gives the row.
       let read = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
       if (access.kind === 'where') read = read.where(access.where)
-      const row = await read.executeTakeFirst()
+      const row = await (folded ? countRelations(read, folded) : read).executeTakeFirst()
       if (!row) throw new ApiError('bad_request', 'Failed to create record.')
+      const missing = folded ? relationErrors(row, folded) : {}
+      if (Object.keys(missing).length) throw validationError(missing, 'Failed to create record.')
       return rowToRecord(c, row)
     })
     uow.add({ action: 'create', collection: c, record: created, request })

@@ -155,6 +155,58 @@ for (const { engine, skip } of await engines()) {
       assert.equal(nul.status, 400, nul.raw)
     })
 
+    test('under a create rule, relations are checked by the rule read: found, missing, many ids, and before uniqueness', async () => {
+      const alice = await t.user('erin@example.com')
+      const tags = await t.collection({ name: 'rtags', type: 'base', fields: [{ name: 'x', type: 'text' }] })
+      const tagIds: string[] = []
+      for (let start = 0; start < 120; start += 40) {
+        const made = await t.call('POST', '/api/batch', {
+          token: t.su,
+          body: { requests: Array.from({ length: 40 }, (_, i) => ({ method: 'POST', url: '/api/collections/rtags/records', body: { x: `t${start + i}` } })) },
+        })
+        assert.equal(made.status, 200, made.raw)
+        tagIds.push(...(made.body as unknown as { body: { id: string } }[]).map((r) => r.body.id))
+      }
+      await t.collection({
+        name: 'rnotes',
+        type: 'base',
+        createRule: 'owner = @request.auth.id',
+        listRule: 'owner = @request.auth.id',
+        fields: [
+          { name: 'code', type: 'text' },
+          { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+          { name: 'tags', type: 'relation', collectionId: tags.id, maxSelect: 500 },
+        ],
+        indexes: ['CREATE UNIQUE INDEX idx_rnotes_code ON rnotes (code)'],
+      })
+      const url = '/api/collections/rnotes/records'
+      const post = (body: Record<string, unknown>) => t.call('POST', url, { token: alice.token, body })
+      // Existing ids, one repeated: created, with each id once.
+      const ok = await post({ code: 'a', owner: alice.id, tags: [tagIds[0], tagIds[1], tagIds[0]] })
+      assert.equal(ok.status, 200, ok.raw)
+      assert.deepEqual(ok.body.tags, [tagIds[0], tagIds[1]])
+      // One missing id among existing ones: the field error, and nothing was written.
+      const missing = await post({ code: 'b', owner: alice.id, tags: [tagIds[2], 'nosuchrecord001'] })
+      assert.equal(missing.status, 400, missing.raw)
+      assert.deepEqual(Object.keys(missing.body.data ?? {}), ['tags'])
+      assert.equal(missing.body.data?.tags?.code, 'validation_missing_rel_records')
+      // The same past the ids counted inside the rule read (they are then looked up on their own).
+      const many = await post({ code: 'c', owner: alice.id, tags: [...tagIds.slice(0, 110), 'nosuchrecord002'] })
+      assert.equal(many.body.data?.tags?.code, 'validation_missing_rel_records', many.raw)
+      const manyOk = await post({ code: 'd', owner: alice.id, tags: tagIds.slice(0, 110) })
+      assert.equal(manyOk.status, 200, manyOk.raw)
+      // A taken code and a missing relation: the relation is reported, as when nothing else is wrong.
+      const both = await post({ code: 'a', owner: alice.id, tags: ['nosuchrecord001'] })
+      assert.deepEqual(Object.keys(both.body.data ?? {}), ['tags'], both.raw)
+      const dup = await post({ code: 'a', owner: alice.id, tags: [tagIds[3]] })
+      assert.equal(dup.body.data?.code?.code, 'validation_not_unique', dup.raw)
+      // Refused by the rule and missing a relation: the plain refusal.
+      const refused = await post({ code: 'e', owner: 'nosuchuser0001', tags: [tagIds[4]] })
+      assert.deepEqual(refused.body, { status: 400, message: 'Failed to create record.', data: {} })
+      const list = await t.call('GET', `${url}?sort=code`, { token: alice.token })
+      assert.deepEqual((list.body.items as { code: string }[]).map((r) => r.code), ['a', 'd'])
+    })
+
     test('@request.body holds the resolved value under the plain name', async () => {
       await t.collection({
         name: 'counters',
