@@ -6,6 +6,7 @@ import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { ruleAccess } from './records-rules.ts'
 import { visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
+import { viewById } from './statements.ts'
 import type { SqlDialect } from '../sql/dialect.ts'
 
 const MAX_DEPTH = 6
@@ -56,6 +57,14 @@ async function loadVisible(deps: ExpandDeps, target: Collection, where: RawBuild
   return rows.map((row) => visibleRecord(target, rowToRecord(target, row), request))
 }
 
+/** The record `id` of `target` if the caller may view it, through its kept view statement. */
+async function loadOne(deps: ExpandDeps, query: NonNullable<ExpandDeps['query']>, target: Collection, id: string, request: RequestInfo): Promise<RecordJson[]> {
+  const access = ruleAccess(target.viewRule, target, request, deps)
+  if (access.kind === 'deny') return []
+  const rows = await query(viewById(deps.db, target, access, id))
+  return rows.map((row) => visibleRecord(target, rowToRecord(target, row), request))
+}
+
 /**
  * Adds `expand` to each record, PocketBase's way: single relations as one record, multi relations
  * and back-relations as arrays; each expanded record subject to its collection's viewRule.
@@ -76,9 +85,14 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
       if (ids.length === 0) continue
       // In chunks: engines cap bound parameters per statement (a page of multi relations can hold more).
       const found: RecordJson[] = []
-      for (let i = 0; i < ids.length; i += ID_CHUNK) {
-        const chunk = ids.slice(i, i + ID_CHUNK)
-        found.push(...(await loadVisible(deps, target, sql<SqlBool>`${sql.ref(`${target.name}.id`)} in (${sql.join(chunk)})`, request)))
+      // One id (a single relation of one record: a view's expand) reads like a GET of that record.
+      if (ids.length === 1 && deps.query) {
+        found.push(...(await loadOne(deps, deps.query, target, ids[0]!, request)))
+      } else {
+        for (let i = 0; i < ids.length; i += ID_CHUNK) {
+          const chunk = ids.slice(i, i + ID_CHUNK)
+          found.push(...(await loadVisible(deps, target, sql<SqlBool>`${sql.ref(`${target.name}.id`)} in (${sql.join(chunk)})`, request)))
+        }
       }
       await expandRecords(deps, target, found, subtree, request)
       const byId = new Map(found.map((r) => [r.id, r]))

@@ -16,7 +16,7 @@ import { checkRelations, countRelations, foldableRelations, isManager, passesOnD
 import { clientFilterScope, readsOnlyCaller, ruleAccess, type RuleAccess } from './records-rules.ts'
 import { compiledOf } from './compiled.ts'
 import { RecordsTransaction } from './records-tx.ts'
-import { listStatements, SLOT, viewStatement } from './statements.ts'
+import { listStatements, SLOT, viewById } from './statements.ts'
 import { managedIds, visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
 import { Units, type CommitListener, type UnitOfWork } from './unit-of-work.ts'
@@ -204,12 +204,8 @@ export class RecordsService {
     // A NUL in a path id matches no record (and PostgreSQL refuses it in a query).
     if (hasNul(id)) throw notFound()
     const db = this.readDb()
-    const build = (idValue: unknown) => {
-      const query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', idValue)
-      return access.kind === 'where' ? query.where(access.where) : query
-    }
     const direct = this.direct()
-    const [row] = direct ? await direct(viewStatement(c, access, build).with(id, undefined)) : await build(id).execute()
+    const [row] = direct ? await direct(viewById(db, c, access, id)) : await db.executeQuery(viewById(db, c, access, id)).then((r) => r.rows as Record<string, unknown>[])
     if (!row) throw notFound()
     return (await this.present(db, c, [rowToRecord(c, row)], request, q))[0]!
   }

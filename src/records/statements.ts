@@ -1,4 +1,4 @@
-import type { CompiledQuery } from 'kysely'
+import { sql, type CompiledQuery, type Kysely } from 'kysely'
 import { compiledOf } from './compiled.ts'
 import type { Collection } from './model.ts'
 import type { RequestInfo } from './record.ts'
@@ -60,6 +60,19 @@ export function viewStatement(c: Collection, access: RuleAccess, build: (id: unk
   let kept = views.get(key)
   if (!kept) views.set(key, (kept = slotted(build(SLOT.id).compile(), SLOT.id)))
   return kept
+}
+
+/**
+ * The read of one record of `c` by id under `access` (a GET of it, or an expand of one relation
+ * id), as its kept statement with `id` filled in.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function viewById(db: Kysely<any>, c: Collection, access: RuleAccess, id: unknown): CompiledQuery {
+  const build = (idValue: unknown) => {
+    const query = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', idValue)
+    return access.kind === 'where' ? query.where(access.where) : query
+  }
+  return viewStatement(c, access, build).with(id, undefined)
 }
 
 export interface ListStatements {
