@@ -13,6 +13,9 @@ import {
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
+import { ALLOW } from '../records/records-rules.ts'
+import { viewById } from '../records/statements.ts'
+import type { Collection } from '../records/model.ts'
 
 export type { RecordAuthOptions } from './record-auth-context.ts'
 
@@ -77,7 +80,7 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
     const c = authCollection(opts, request.params.collection)
     const auth = await requireSameCollectionAuth(opts, request, c)
     const token = tokenFromHeader(request.headers.authorization)
-    const row = await reload(opts, c.name, auth.record.id)
+    const row = await reload(opts, c, auth.record.id)
     // Static tokens (installer, impersonation) are not renewed: the same token comes back.
     const renew = readUnverified(token)?.refreshable === true
     const issued = renew ? await signRecordToken(c, { id: auth.record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth') : token
@@ -87,9 +90,10 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
   await http.register(recordAuthFlows, opts)
 }
 
-async function reload(opts: RecordAuthOptions, table: string, id: string): Promise<Row> {
+/** The auth record as stored now (its kept by-id statement: no rule, the caller is that record). */
+async function reload(opts: RecordAuthOptions, c: Collection, id: string): Promise<Row> {
   const engine = opts.db()
-  const [row] = await engine.query<Row>(engine.db.selectFrom(table).selectAll().where('id', '=', id).limit(1).compile())
+  const [row] = await engine.query<Row>(viewById(engine.db, c, ALLOW, id))
   if (!row) throw new ApiError('unauthorized', 'The request requires valid record authorization token.')
   return row
 }

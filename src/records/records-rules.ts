@@ -10,7 +10,7 @@ import type { CollectionRegistry } from './registry.ts'
 /** What an API rule means for one request: everyone, superusers only, or rows matching SQL. */
 export type RuleAccess = { kind: 'allow' } | { kind: 'deny' } | { kind: 'where'; where: RawBuilder<SqlBool> }
 
-const ALLOW: RuleAccess = Object.freeze({ kind: 'allow' })
+export const ALLOW: RuleAccess = Object.freeze({ kind: 'allow' })
 
 /**
  * PocketBase's rule semantics: superusers pass every rule; `null` lets nobody else in; `''` lets

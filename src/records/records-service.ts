@@ -254,8 +254,7 @@ export class RecordsService {
     if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors, undefined, madeId))
     if (Object.keys(errors).length) {
       if (access.kind === 'where' && !(await passesOnDummyRow(this.deps, db, c, values, invalid, ruled))) throw new ApiError('bad_request', 'Failed to create record.')
-      // Uniqueness is reported only when the relations are valid (see above).
-      const missing = folded ? await checkRelations(this.deps, db, c, values, invalid) : {}
+      const missing = folded ? await checkRelations(this.deps, db, c, values, invalid) : {} // reported before uniqueness
       throw validationError(Object.keys(missing).length ? missing : errors, 'Failed to create record.')
     }
     const id = String(values.id)
