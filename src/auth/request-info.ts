@@ -15,12 +15,21 @@ export function authRequestInfo(
   // (a rule's SQL is even kept per caller when it reads only @request.auth).
   let headers: Record<string, string> | undefined
   let query: Record<string, string> | undefined
-  const info = { auth, method: request.method, body, context, ip: request.ip } as RequestInfo
-  Object.defineProperties(info, {
-    headers: { enumerable: true, get: () => (headers ??= ruleHeaders(request.headers)) },
-    query: { enumerable: true, get: () => (query ??= ruleQuery(request.query)) },
-  })
-  return info
+  // NB: getters of an object literal (enumerable, so a spread `{ ...info }` still carries them),
+  // not `Object.defineProperties` on a new object, which costs microseconds per request.
+  return {
+    auth,
+    method: request.method,
+    body,
+    context,
+    ip: request.ip,
+    get headers() {
+      return (headers ??= ruleHeaders(request.headers))
+    },
+    get query() {
+      return (query ??= ruleQuery(request.query))
+    },
+  }
 }
 
 function ruleHeaders(raw: FastifyRequest['headers']): Record<string, string> {
