@@ -1,0 +1,98 @@
+import type { ServerResponse } from 'node:http'
+import { randomString } from '../records/fields/random.ts'
+import type { AuthInfo } from '../records/record.ts'
+import { parseSubscription, type Subscription } from './subscription.ts'
+
+/** One message to a client: the SSE `event:` name and its `data:` (one line of JSON). */
+export interface RealtimeMessage {
+  name: string
+  data: string
+}
+
+/** How a client's stream ended, for logs and the disconnect hook. */
+export type CloseReason = 'client' | 'idle' | 'overflow' | 'auth' | 'shutdown'
+
+/**
+ * One connected SSE stream (`GET /api/realtime`) on this node, with the subscriptions and the
+ * auth its last `POST /api/realtime` set. Writes go straight to the socket; what the socket has
+ * not taken yet is the client's send queue, and it is bounded (`maxQueueBytes`): a client that
+ * falls that far behind is cut (the SDKs reconnect and resubscribe).
+ */
+export class RealtimeClient {
+  /** PocketBase's form: 40 random letters and digits. */
+  readonly id = randomString(40)
+  /** Who the client is: set by its subscribe requests, refreshed when its auth record changes. */
+  auth: AuthInfo | null = null
+  #subscriptions = new Map<string, Subscription>()
+  #closed = false
+  readonly #idle: NodeJS.Timeout
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly opts: { idleMs: number; maxQueueBytes: number; onClose: (client: RealtimeClient, reason: CloseReason) => void },
+  ) {
+    this.#idle = setTimeout(() => this.close('idle'), opts.idleMs)
+    this.#idle.unref()
+    res.on('close', () => this.#ended('client'))
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** The subscriptions, by key (the event name). */
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.#subscriptions
+  }
+
+  /** Replaces every subscription (PocketBase's subscribe request does the same). */
+  setSubscriptions(keys: readonly string[]): void {
+    this.#subscriptions = new Map(keys.filter((k) => k !== '').map((k) => [k, parseSubscription(k)]))
+  }
+
+  /**
+   * The subscriptions that receive events of `topic`: those whose topic is exactly it (with or
+   * without options).
+   */
+  *subscribedTo(topic: string): Iterable<Subscription> {
+    for (const s of this.#subscriptions.values()) if (s.topic === topic) yield s
+  }
+
+  /**
+   * Writes one event, PocketBase's way (`id:` the client id, `event:`, `data:`), and restarts the
+   * idle timer. A client whose unsent bytes pass the bound is disconnected instead.
+   */
+  send(message: RealtimeMessage): void {
+    if (this.#closed) return
+    if (this.res.writableLength > this.opts.maxQueueBytes) {
+      this.close('overflow')
+      return
+    }
+    this.res.write(`id:${this.id}\nevent:${message.name}\ndata:${message.data}\n\n`)
+    this.#idle.refresh()
+  }
+
+  /**
+   * Ends the stream. An overflowing client's socket is destroyed (its buffer will not drain);
+   * otherwise the stream ends cleanly, so the client reconnects (to another node, on shutdown).
+   */
+  close(reason: CloseReason): void {
+    if (this.#closed) return
+    if (reason === 'overflow') this.res.destroy()
+    else this.res.end()
+    this.#ended(reason)
+  }
+
+  /** Forgets a client whose stream never opened (its connect hook refused it); the response is left alone. */
+  discard(): void {
+    this.#closed = true
+    clearTimeout(this.#idle)
+  }
+
+  #ended(reason: CloseReason): void {
+    if (this.#closed) return
+    this.#closed = true
+    clearTimeout(this.#idle)
+    this.opts.onClose(this, reason)
+  }
+}
