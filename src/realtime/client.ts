@@ -3,6 +3,9 @@ import { randomString } from '../records/fields/random.ts'
 import type { AuthInfo } from '../records/record.ts'
 import { parseSubscription, type Subscription } from './subscription.ts'
 
+/** The length of a client id (PocketBase's). */
+export const CLIENT_ID_LENGTH = 40
+
 /** One message to a client: the SSE `event:` name and its `data:` (one line of JSON). */
 export interface RealtimeMessage {
   name: string
@@ -19,8 +22,11 @@ export type CloseReason = 'client' | 'idle' | 'overflow' | 'auth' | 'shutdown'
  * falls that far behind is cut (the SDKs reconnect and resubscribe).
  */
 export class RealtimeClient {
-  /** PocketBase's form: 40 random letters and digits. */
-  readonly id = randomString(40)
+  /**
+   * PocketBase's form, 40 letters and digits: this node's id, then random ones, so any node can
+   * tell where a client is connected (`Realtime.subscribe`).
+   */
+  readonly id: string
   /** Who the client is: set by its subscribe requests, refreshed when its auth record changes. */
   auth: AuthInfo | null = null
   #subscriptions = new Map<string, Subscription>()
@@ -29,8 +35,10 @@ export class RealtimeClient {
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly opts: { idleMs: number; maxQueueBytes: number; onClose: (client: RealtimeClient, reason: CloseReason) => void },
+    private readonly opts: { idleMs: number; maxQueueBytes: number; onClose: (client: RealtimeClient, reason: CloseReason) => void; idPrefix?: string },
   ) {
+    const prefix = opts.idPrefix ?? ''
+    this.id = prefix + randomString(CLIENT_ID_LENGTH - prefix.length)
     this.#idle = setTimeout(() => this.close('idle'), opts.idleMs)
     this.#idle.unref()
     res.on('close', () => this.#ended('client'))

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import type { AuthInfo } from '../records/record.ts'
 import type { RealtimeClient, RealtimeMessage } from './client.ts'
 
 /**
@@ -14,9 +15,16 @@ export interface RealtimeConnectEvent {
   client: RealtimeClient
   request: FastifyRequest
 }
+/**
+ * A subscribe request, on the node that received it. `client` is set when the stream is on this
+ * node; behind a proxy it may be on another one, which applies what `next()` passes on.
+ */
 export interface RealtimeSubscribeEvent {
-  client: RealtimeClient
+  clientId: string
+  client?: RealtimeClient
   request: FastifyRequest
+  /** Who the client will be (the request's auth); a hook may change it before `next()`. */
+  auth: AuthInfo | null
   /** The requested subscriptions; a hook may change them before `next()`. */
   subscriptions: string[]
 }

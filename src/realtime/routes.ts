@@ -1,9 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { ApiError } from '../errors.ts'
-import type { AuthInfo } from '../records/record.ts'
 import '../auth/request.ts'
-import type { Realtime } from './realtime.ts'
+import { sameAuth, type Realtime, type SubscribeOutcome } from './realtime.ts'
 import { MAX_SUBSCRIPTION_LENGTH, MAX_SUBSCRIPTIONS } from './subscription.ts'
 
 export interface RealtimeApiOptions {
@@ -14,12 +13,6 @@ const SubscribeBody = Type.Object({
   clientId: Type.String({ minLength: 1, maxLength: 255 }),
   subscriptions: Type.Optional(Type.Array(Type.String({ maxLength: MAX_SUBSCRIPTION_LENGTH }), { maxItems: MAX_SUBSCRIPTIONS })),
 })
-
-/** PocketBase's check: the same auth record (or both guests). */
-function sameAuth(a: AuthInfo | null, b: AuthInfo | null): boolean {
-  if (!a || !b) return a === b
-  return a.record.id === b.record.id && a.collection.id === b.collection.id
-}
 
 /** The headers of an event stream, PocketBase's; `X-Accel-Buffering: no` keeps nginx from buffering it. */
 const STREAM_HEADERS = {
@@ -32,9 +25,12 @@ const STREAM_HEADERS = {
 /**
  * PocketBase's realtime API: `GET /api/realtime` opens a client's event stream (its first event,
  * `PB_CONNECT`, carries the client id), `POST /api/realtime` replaces that client's
- * subscriptions and sets its auth (the request's). Streams end when the app closes (`preClose`),
+ * subscriptions and sets its auth (the request's), on whichever node holds its stream. Streams end when the app closes (`preClose`),
  * before Fastify waits for in-flight requests, so a stop is not held up by open streams.
  */
+const notFound = () => new ApiError('not_found', 'Missing or invalid client id.')
+const forbidden = () => new ApiError('forbidden', "The current and the previous request authorization don't match.")
+
 export async function realtimeRoutes(http: FastifyInstance, opts: RealtimeApiOptions): Promise<void> {
   const { realtime } = opts
   http.addHook('preClose', async () => {
@@ -66,13 +62,17 @@ export async function realtimeRoutes(http: FastifyInstance, opts: RealtimeApiOpt
   http.post<{ Body: Static<typeof SubscribeBody> }>('/api/realtime', { schema: { body: SubscribeBody } }, async (request, reply) => {
     const { clientId, subscriptions = [] } = request.body
     const client = realtime.client(clientId)
-    if (!client) throw new ApiError('not_found', 'Missing or invalid client id.')
     const auth = request.auth ?? null
-    if (client.auth && !sameAuth(client.auth, auth)) throw new ApiError('forbidden', "The current and the previous request authorization don't match.")
-    await realtime.hooks.subscribe.run({ client, request, subscriptions: [...subscriptions] }, (e) => {
-      e.client.auth = auth
-      e.client.setSubscriptions(e.subscriptions)
+    // Checked here first for a client of this node, as PocketBase does; the node that has a
+    // client of another node checks again (after the hooks ran here).
+    if (!client && realtime.isLocal(clientId)) throw notFound()
+    if (client?.auth && !sameAuth(client.auth, auth)) throw forbidden()
+    let outcome = 'ok' as SubscribeOutcome
+    await realtime.hooks.subscribe.run({ clientId, client, request, auth, subscriptions: [...subscriptions] }, async (e) => {
+      outcome = await realtime.subscribe(e.clientId, e.auth, e.subscriptions)
     })
+    if (outcome === 'not_found') throw notFound()
+    if (outcome === 'forbidden') throw forbidden()
     return reply.code(204).send()
   })
 }

@@ -94,6 +94,25 @@ describe('realtime across two plinth serve nodes on one PostgreSQL and one Redis
     await hangUp(onA)
     await hangUp(onB)
 
+    // Behind a round-robin proxy a subscribe request may reach another node than the stream:
+    // the stream on B, every request (the subscribe too) sent to A, which forwards it to B.
+    const split = new PocketBase(b.url)
+    split.beforeSend = (u, options) => ({ url: u.replace(b.url, a.url), options })
+    const seenSplit: string[] = []
+    await split.collection('feed').subscribe('*', (e) => seenSplit.push(`${e.action}:${String(e.record.title)}`))
+    await admin.collection('feed').create({ title: 'split' })
+    await eventually('the event on the stream whose subscribe went to the other node', () => seenSplit.length >= 1)
+    assert.deepEqual(seenSplit, ['create:split'])
+    const clientId = split.realtime.clientId
+    const postToA = (id: string, token?: string) =>
+      fetch(`${a.url}/api/realtime`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: token } : {}) }, body: JSON.stringify({ clientId: id, subscriptions: ['feed/*'] }) })
+    assert.equal((await postToA(clientId, admin.authStore.token)).status, 204, 'a guest client may sign in, through the other node')
+    const refused = await postToA(clientId)
+    assert.equal(refused.status, 403, 'B refuses a change of auth sent through A')
+    assert.equal(((await refused.json()) as { message: string }).message, "The current and the previous request authorization don't match.")
+    assert.equal((await postToA(clientId.slice(0, 8) + 'x'.repeat(32))).status, 404, 'B has no such client')
+    await hangUp(split)
+
     // A raw stream on B: SIGTERM ends it (the read sees the end) and B exits 0.
     const res = await fetch(`${b.url}/api/realtime`)
     const reader = res.body!.getReader()

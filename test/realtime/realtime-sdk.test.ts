@@ -279,6 +279,9 @@ for (const { engine, skip } of await engines()) {
       const pb = sdk()
       const events: Ev[] = []
       await pb.collection('rt_other').subscribe('*', (e) => events.push(e as Ev))
+      // PocketBase's deprecated topic form: the collection name alone, as `NAME/*`.
+      const bare: Ev[] = []
+      await pb.realtime.subscribe('rt_other', (e) => bare.push(e as Ev))
       const failed = su.createBatch()
       failed.collection('rt_other').create({ title: 'rolled-back' })
       failed.collection('rt_other').update('missing-id-0001', { title: 'x' })
@@ -286,8 +289,9 @@ for (const { engine, skip } of await engines()) {
       const ok = su.createBatch()
       for (const t of ['b1', 'b2', 'b3']) ok.collection('rt_other').create({ title: t })
       await ok.send()
-      await waitFor('the batch', () => events.length >= 3)
+      await waitFor('the batch', () => events.length >= 3 && bare.length >= 3)
       assert.deepEqual(titles(events), ['create:b1', 'create:b2', 'create:b3'])
+      assert.deepEqual(titles(bare), ['create:b1', 'create:b2', 'create:b3'])
       await hangUp(pb)
     })
 
