@@ -10,7 +10,7 @@ import type { SqlEngine } from '../sql/sql.ts'
 import { randomString } from '../records/fields/random.ts'
 import { CLIENT_ID_LENGTH, RealtimeClient, type CloseReason, type RealtimeMessage } from './client.ts'
 import { RealtimeHooks } from './hooks.ts'
-import { recordFor } from './record-access.ts'
+import { presentTo, visibleTo, type Check } from './record-access.ts'
 
 /** Bus topics: committed record changes, and messages app code publishes to custom topics. */
 export const RECORDS_TOPIC = 'realtime.records'
@@ -101,6 +101,8 @@ export class Realtime {
   readonly nodeId = randomString(NODE_ID_LENGTH)
   /** Subscribe requests sent to other nodes, waiting for their answer. */
   readonly #forwards = new Map<string, (outcome: SubscribeOutcome) => void>()
+  readonly #authKeys = new WeakMap<AuthInfo, string>()
+  #authSeq = 0
   readonly #clients = new Map<string, RealtimeClient>()
   #chain: Promise<void> = Promise.resolve()
   #pending = 0
@@ -270,19 +272,26 @@ export class Realtime {
    * tokenKey changed (its tokens are revoked), ends their streams.
    */
   #authChanged(c: Collection, action: RecordAction, record: RecordJson): void {
-    for (const client of this.#clients.values()) {
+    // One new object per old one, so clients that shared an auth still do (see `#authKey`).
+    const refreshed = new Map<AuthInfo, AuthInfo>()
+    for (const client of [...this.#clients.values()]) {
       const auth = client.auth
       if (!auth || auth.collection.id !== c.id || auth.record.id !== record.id) continue
       if (action === 'delete' || auth.record.tokenKey !== record.tokenKey) {
         client.close('auth')
         continue
       }
-      const info: AuthInfo = Object.freeze({ collection: c, record: Object.freeze({ ...auth.record, ...record }), isSuperuser: auth.isSuperuser })
+      let info = refreshed.get(auth)
+      if (!info) refreshed.set(auth, (info = Object.freeze({ collection: c, record: Object.freeze({ ...auth.record, ...record }), isSuperuser: auth.isSuperuser })))
       client.auth = info
     }
   }
 
-  /** One record event to every client subscribed to it here, each checked with its own auth. */
+  /**
+   * One record event to every client subscribed to it here, each checked with its own auth: the
+   * checks that need SQL are asked together (`visibleTo`), then each passing group gets the record
+   * as it may see it.
+   */
   async #broadcast(c: Collection, action: RecordAction, record: RecordJson): Promise<void> {
     // By name and by id (a Map: the two are one topic when a collection's id is its name).
     const topics = new Map<string, 'listRule' | 'viewRule'>([
@@ -294,25 +303,55 @@ export class Realtime {
       [c.name, 'listRule'],
       [c.id, 'listRule'],
     ])
-    const work: Promise<[RealtimeClient, RealtimeMessage] | undefined>[] = []
+    // Clients that ask the same question (the same auth object, rule and subscription with its
+    // options) share one answer: a thousand guests on `posts/*` cost one check.
+    const groups = new Map<string, { check: Check; clients: RealtimeClient[] }>()
     for (const client of this.#clients.values()) {
       if (client.subscriptions.size === 0) continue
       for (const [topic, ruleName] of topics) {
         for (const sub of client.subscribedTo(topic)) {
-          const request: RequestInfo = { auth: client.auth, method: 'GET', headers: sub.headers, query: sub.query, body: {}, context: 'realtime' }
-          work.push(
-            recordFor(this.deps, c, record, c[ruleName], request, sub).then(
-              (visible) => (visible ? [client, { name: sub.key, data: JSON.stringify({ action, record: visible }) }] : undefined),
-              (err: unknown) => {
-                this.deps.log.warn({ err, clientId: client.id }, 'realtime: a subscription check failed; the event was not sent to it')
-                return undefined
-              },
-            ),
-          )
+          const key = `${this.#authKey(client.auth)}\n${sub.key}`
+          let group = groups.get(key)
+          if (!group) {
+            const request: RequestInfo = { auth: client.auth, method: 'GET', headers: sub.headers, query: sub.query, body: {}, context: 'realtime' }
+            groups.set(key, (group = { check: { rule: c[ruleName], request, sub }, clients: [] }))
+          }
+          group.clients.push(client)
         }
       }
     }
-    for (const out of await Promise.all(work)) if (out) await this.send(out[0], out[1])
+    if (groups.size === 0) return
+    const list = [...groups.values()]
+    let seen: boolean[]
+    try {
+      seen = await visibleTo(this.deps, c, record, list.map((g) => g.check))
+    } catch (err) {
+      this.deps.log.warn({ err, collection: c.name }, 'realtime: the subscription checks of an event failed; it was not sent')
+      return
+    }
+    const payloads = await Promise.all(
+      list.map(async (g, i) => {
+        if (!seen[i]) return undefined
+        try {
+          return JSON.stringify({ action, record: await presentTo(this.deps, c, record, g.check.request, g.check.sub) })
+        } catch (err) {
+          this.deps.log.warn({ err, collection: c.name }, 'realtime: an event could not be prepared for a subscription; it was not sent to it')
+          return undefined
+        }
+      }),
+    )
+    for (const [i, g] of list.entries()) {
+      const data = payloads[i]
+      if (data !== undefined) for (const client of g.clients) await this.send(client, { name: g.check.sub.key, data })
+    }
+  }
+
+  /** A key per auth object (guests share ''): clients signed in with one token share theirs. */
+  #authKey(auth: AuthInfo | null): string {
+    if (!auth) return ''
+    let key = this.#authKeys.get(auth)
+    if (key === undefined) this.#authKeys.set(auth, (key = String(++this.#authSeq)))
+    return key
   }
 
   async #onCustom(message: string): Promise<void> {

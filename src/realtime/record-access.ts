@@ -22,7 +22,8 @@ import type { Subscription } from './subscription.ts'
  * columns (typed by a never-true select of the real table, like the create rule's dummy row in
  * `records-checks.ts`), so a deleted record is judged as it was before the delete, and a record
  * changed again since is judged as it was at this commit. `@collection.*` and relation paths
- * still reach the real tables.
+ * still reach the real tables. The checks of one event are asked together, up to
+ * `CHECKS_PER_QUERY` to a query, so a thousand owners cost ten queries, not a thousand.
  */
 export interface AccessDeps {
   registry: CollectionRegistry
@@ -51,13 +52,13 @@ function columnValue(f: Field, v: unknown): unknown {
   }
 }
 
-/**
- * Whether `record` (raw: hidden fields included) matches every condition in `conditions`,
- * compiled onto the one-row CTE. No condition: true without SQL.
- */
-async function rowMatches(deps: AccessDeps, c: Collection, record: RecordJson, conditions: ((alias: string) => RawBuilder<SqlBool>)[]): Promise<boolean> {
-  if (conditions.length === 0) return true
-  const engine = deps.reader()
+/** Conditions one query may hold at most (their bound values add up; SQLite allows 32766). */
+export const CHECKS_PER_QUERY = 100
+
+type Condition = (alias: string) => RawBuilder<SqlBool>
+
+/** The event's row as a one-row CTE named `ALIAS`, typed by a never-true select of the real table. */
+function rowCte(c: Collection, record: RecordJson): RawBuilder<unknown> {
   const fields = new Map<string, Field | undefined>([['id', undefined]])
   for (const f of c.fields) fields.set(f.name, f)
   const cols = [...fields.keys()]
@@ -65,45 +66,93 @@ async function rowMatches(deps: AccessDeps, c: Collection, record: RecordJson, c
     const f = fields.get(k)
     return f ? columnValue(f, record[k]) : record.id
   })
-  const where = sql.join(conditions.map((fn) => sql`(${fn(ALIAS)})`), sql` and `)
   const typed = sql`select ${sql.join(cols.map((k) => sql.ref(k)))} from ${sql.table(c.name)} where 1 = 0`
   const row = sql`select ${sql.join(values.map((v) => sql`${v}`))}`
-  const q = sql<{ ok: number }>`with ${sql.id(ALIAS)} as (${typed} union all ${row}) select 1 as ok from ${sql.id(ALIAS)} where ${where} limit 1`
-  return (await q.execute(engine.db)).rows.length > 0
+  return sql`with ${sql.id(ALIAS)} as (${typed} union all ${row})`
+}
+
+/**
+ * For each set of conditions, whether `record` (raw: hidden fields included) matches all of them.
+ * An empty set matches without SQL; the others are asked together, `CHECKS_PER_QUERY` to a query,
+ * each as one `case when ... then 1 else 0 end` column over the one-row CTE.
+ */
+async function rowMatchesEach(deps: AccessDeps, c: Collection, record: RecordJson, sets: Condition[][]): Promise<boolean[]> {
+  const out = sets.map((conditions) => conditions.length === 0)
+  const asked = sets.flatMap((conditions, i) => (conditions.length ? [i] : []))
+  if (asked.length === 0) return out
+  const engine = deps.reader()
+  const cte = rowCte(c, record)
+  for (let at = 0; at < asked.length; at += CHECKS_PER_QUERY) {
+    const chunk = asked.slice(at, at + CHECKS_PER_QUERY)
+    const columns = chunk.map((i, k) => {
+      const where = sql.join(sets[i]!.map((fn) => sql`(${fn(ALIAS)})`), sql` and `)
+      return sql`case when ${where} then 1 else 0 end as ${sql.id(`m${k}`)}`
+    })
+    const row = (await sql<Record<string, unknown>>`${cte} select ${sql.join(columns)} from ${sql.id(ALIAS)}`.execute(engine.db)).rows[0]
+    chunk.forEach((i, k) => (out[i] = Number(row?.[`m${k}`]) === 1))
+  }
+  return out
+}
+
+async function rowMatches(deps: AccessDeps, c: Collection, record: RecordJson, conditions: Condition[]): Promise<boolean> {
+  return (await rowMatchesEach(deps, c, record, [conditions]))[0]!
 }
 
 /** The rule as a condition for `request`, or a decision without SQL. */
-function ruleCondition(deps: AccessDeps, capabilities: SqlDialect, c: Collection, rule: Rule, request: RequestInfo): boolean | ((alias: string) => RawBuilder<SqlBool>) {
+function ruleCondition(deps: AccessDeps, capabilities: SqlDialect, c: Collection, rule: Rule, request: RequestInfo): boolean | Condition {
   if (actsAsSuperuser(request)) return true
   if (rule === null) return false
   if (rule.trim() === '') return true
   return (alias) => compileFilter(rule, { collection: c, alias, registry: deps.registry, capabilities, request, allowHidden: true })
 }
 
+/** One subscription's question about an event: may this request see the record through this rule? */
+export interface Check {
+  rule: Rule
+  request: RequestInfo
+  sub: Subscription
+}
+
 /**
- * The record as the client should receive it for one subscription, or undefined when the rule
- * (`listRule` for `COLLECTION/*`, `viewRule` for `COLLECTION/ID`) or the subscription's `filter`
- * refuses it. A filter that does not compile (a typo, `@collection` from a non-superuser) sends
- * nothing, as its GET would fail.
+ * The conditions a check needs (none: it passes without SQL), or false when it fails without SQL:
+ * the rule (`listRule` for `COLLECTION/*`, `viewRule` for `COLLECTION/ID`) and the subscription's
+ * `filter`. A filter that does not compile (a typo, `@collection` from a non-superuser) fails, as
+ * its GET would.
  */
-export async function recordFor(deps: AccessDeps, c: Collection, record: RecordJson, rule: Rule, request: RequestInfo, sub: Subscription): Promise<RecordJson | undefined> {
-  const engine = deps.reader()
-  const capabilities = engine.capabilities
-  const access = ruleCondition(deps, capabilities, c, rule, request)
-  if (access === false) return undefined
+function plan(deps: AccessDeps, capabilities: SqlDialect, c: Collection, check: Check): Condition[] | false {
+  const access = ruleCondition(deps, capabilities, c, check.rule, check.request)
+  if (access === false) return false
   const conditions = access === true ? [] : [access]
-  const filter = sub.query.filter
+  const filter = check.sub.query.filter
   if (filter) {
     let scope
     try {
-      scope = clientFilterScope(c, { filter }, request, { registry: deps.registry, capabilities })
+      scope = clientFilterScope(c, { filter }, check.request, { registry: deps.registry, capabilities })
       compileFilter(filter, scope)
     } catch {
-      return undefined
+      return false
     }
     conditions.push((alias) => compileFilter(filter, { ...scope, alias }))
   }
-  if (!(await rowMatches(deps, c, record, conditions))) return undefined
+  return conditions
+}
+
+/** Which of `checks` let their client see `record`: the SQL ones asked together (`rowMatchesEach`). */
+export async function visibleTo(deps: AccessDeps, c: Collection, record: RecordJson, checks: readonly Check[]): Promise<boolean[]> {
+  const capabilities = deps.reader().capabilities
+  const plans = checks.map((check) => plan(deps, capabilities, c, check))
+  const asked = plans.map((p) => (p === false ? [] : p))
+  const matched = await rowMatchesEach(deps, c, record, asked)
+  return plans.map((p, i) => p !== false && matched[i]!)
+}
+
+/**
+ * The record as a client that may see it receives it: hidden fields, email visibility (the
+ * `manageRule` checked on the event's row the same way), `expand` and `fields`, as a GET would.
+ */
+export async function presentTo(deps: AccessDeps, c: Collection, record: RecordJson, request: RequestInfo, sub: Subscription): Promise<RecordJson> {
+  const engine = deps.reader()
+  const capabilities = engine.capabilities
   let manager = false
   const compiled = compiledOf(c)
   if (compiled.isAuth && request.auth && !actsAsSuperuser(request) && compiled.rules.manage.kind === 'expr') {

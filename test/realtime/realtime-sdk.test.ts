@@ -295,6 +295,34 @@ for (const { engine, skip } of await engines()) {
       await hangUp(pb)
     })
 
+    test('checks asked together: 150 subscriptions past one query of checks each get only what their filter and the rule allow', async () => {
+      const alice = await user('alice')
+      const res = await fetch(`${url}/api/realtime`)
+      const reader = res.body!.getReader()
+      let text = ''
+      const decoder = new TextDecoder()
+      while (!text.includes('\n\n')) text += decoder.decode((await reader.read()).value)
+      const clientId = /^id:(\w+)/.exec(text)![1]!
+      const option = (i: number) => `rt_notes/*?options=${encodeURIComponent(JSON.stringify({ query: { filter: `title = "n${i}" || title = "all"` } }))}`
+      const subscriptions = [...Array.from({ length: 150 }, (_, i) => option(i)), 'rt_other/*']
+      const post = await fetch(`${url}/api/realtime`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: alice.authStore.token }, body: JSON.stringify({ clientId, subscriptions }) })
+      assert.equal(post.status, 204)
+      await su.collection('rt_notes').create({ title: 'n137', owner: users.alice })
+      await su.collection('rt_notes').create({ title: 'n3', owner: users.bob })
+      await su.collection('rt_notes').create({ title: 'all', tag: 'public' })
+      await su.collection('rt_other').create({ title: 'batched-sentinel' })
+      while (!text.includes('batched-sentinel')) text += decoder.decode((await reader.read()).value)
+      await reader.cancel()
+      const names = [...text.matchAll(/^event:(.*)$/gm)].map((m) => m[1]!).slice(1)
+      const titlesSeen = [...text.matchAll(/"title":"([^"]*)"/g)].map((m) => m[1])
+      // n137 to its one subscription; n3 (bob's) to none; `all` to every one of the 150, in order.
+      assert.equal(names[0], option(137))
+      assert.equal(titlesSeen[0], 'n137')
+      assert.deepEqual(names.slice(1, 151), subscriptions.slice(0, 150))
+      assert.ok(titlesSeen.slice(1, 151).every((t) => t === 'all'))
+      assert.equal(names.length, 152)
+    })
+
     test('custom topics: app.realtime.publish, with a filter; connect, subscribe and message hooks', async () => {
       const seen: string[] = []
       app.realtime.hooks.onRealtimeConnect(async (e, next) => {
