@@ -6,6 +6,8 @@ import { parseSubscription, type Subscription } from './subscription.ts'
 /** The length of a client id (PocketBase's). */
 export const CLIENT_ID_LENGTH = 40
 
+const LINE_BREAK = /[\r\n]/
+
 /** One message to a client: the SSE `event:` name and its `data:` (one line of JSON). */
 export interface RealtimeMessage {
   name: string
@@ -53,9 +55,12 @@ export class RealtimeClient {
     return this.#subscriptions
   }
 
-  /** Replaces every subscription (PocketBase's subscribe request does the same). */
+  /**
+   * Replaces every subscription (PocketBase's subscribe request does the same). A key with a line
+   * break is dropped: it would be an `event:` line that ends early.
+   */
   setSubscriptions(keys: readonly string[]): void {
-    this.#subscriptions = new Map(keys.filter((k) => k !== '').map((k) => [k, parseSubscription(k)]))
+    this.#subscriptions = new Map(keys.filter((k) => k !== '' && !LINE_BREAK.test(k)).map((k) => [k, parseSubscription(k)]))
   }
 
   /**
@@ -76,7 +81,10 @@ export class RealtimeClient {
       this.close('overflow')
       return
     }
-    this.res.write(`id:${this.id}\nevent:${message.name}\ndata:${message.data}\n\n`)
+    if (LINE_BREAK.test(message.name)) return
+    // A line break in the data (a hook's text; JSON has none) continues it on another `data:` line.
+    const data = LINE_BREAK.test(message.data) ? message.data.split(/\r\n|\r|\n/).join('\ndata:') : message.data
+    this.res.write(`id:${this.id}\nevent:${message.name}\ndata:${data}\n\n`)
     this.#idle.refresh()
   }
 

@@ -56,7 +56,13 @@ export async function realtimeRoutes(http: FastifyInstance, opts: RealtimeApiOpt
     reply.hijack()
     reply.raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...STREAM_HEADERS })
     realtime.register(client)
-    await realtime.send(client, { name: 'PB_CONNECT', data: JSON.stringify({ clientId: client.id }) })
+    try {
+      await realtime.send(client, { name: 'PB_CONNECT', data: JSON.stringify({ clientId: client.id }) })
+    } catch (err) {
+      // The reply is hijacked: nothing can answer the error any more but the log.
+      request.log.warn({ err }, 'realtime: PB_CONNECT could not be sent; the stream is closed')
+      client.close('client')
+    }
   })
 
   http.post<{ Body: Static<typeof SubscribeBody> }>('/api/realtime', { schema: { body: SubscribeBody } }, async (request, reply) => {

@@ -58,6 +58,19 @@ describe('realtime client', () => {
     assert.ok(client.closed)
   })
 
+  test('line breaks cannot end a line early: data continues on another data line, such names are not written', async () => {
+    const s = await streamServer({ idleMs: 200, maxQueueBytes: 1 << 20 })
+    servers.push(s.server)
+    const { client, closed, text } = await s.open(true)
+    client.setSubscriptions(['a/*', 'b\nevent:x', ''])
+    assert.deepEqual([...client.subscriptions.keys()], ['a/*'])
+    client.send({ name: 'evil\nevent:x', data: '{}' })
+    client.send({ name: 'a/*', data: 'one\ntwo\r\nthree' })
+    await closed
+    assert.ok(!text().includes('evil'), text())
+    assert.ok(text().includes(`event:a/*\ndata:one\ndata:two\ndata:three\n\n`), text())
+  })
+
   test('a client that stops reading is disconnected once its queue passes the bound', async () => {
     const s = await streamServer({ idleMs: 60_000, maxQueueBytes: 64 * 1024 })
     servers.push(s.server)
