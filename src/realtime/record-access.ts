@@ -11,6 +11,7 @@ import { actsAsSuperuser, type RecordJson, type RequestInfo } from '../records/r
 import { clientFilterScope } from '../records/records-rules.ts'
 import { visibleRecord } from '../records/records-visibility.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
+import { ruleInMemory } from './rule-memory.ts'
 import type { Subscription } from './subscription.ts'
 
 /**
@@ -29,6 +30,8 @@ export interface AccessDeps {
   registry: CollectionRegistry
   /** Where checks and expands read (the reader: no replicas exist yet, so it is the primary). */
   reader: () => SqlEngine
+  /** False: every rule through SQL (tests compare the two). */
+  inMemory?: boolean
 }
 
 const ALIAS = '__rt_row__'
@@ -98,11 +101,18 @@ async function rowMatches(deps: AccessDeps, c: Collection, record: RecordJson, c
   return (await rowMatchesEach(deps, c, record, [conditions]))[0]!
 }
 
-/** The rule as a condition for `request`, or a decision without SQL. */
-function ruleCondition(deps: AccessDeps, capabilities: SqlDialect, c: Collection, rule: Rule, request: RequestInfo): boolean | Condition {
+/**
+ * The rule as a condition for `request` on `record`, or a decision without SQL: superusers, null
+ * and blank rules, and rules simple enough to decide in memory (`rule-memory.ts`).
+ */
+function ruleCondition(deps: AccessDeps, capabilities: SqlDialect, c: Collection, rule: Rule, request: RequestInfo, record: RecordJson): boolean | Condition {
   if (actsAsSuperuser(request)) return true
   if (rule === null) return false
   if (rule.trim() === '') return true
+  if (deps.inMemory !== false) {
+    const decided = ruleInMemory(compiledOf(c).ruleByText(rule), c, record, request)
+    if (decided !== undefined) return decided
+  }
   return (alias) => compileFilter(rule, { collection: c, alias, registry: deps.registry, capabilities, request, allowHidden: true })
 }
 
@@ -119,8 +129,8 @@ export interface Check {
  * `filter`. A filter that does not compile (a typo, `@collection` from a non-superuser) fails, as
  * its GET would.
  */
-function plan(deps: AccessDeps, capabilities: SqlDialect, c: Collection, check: Check): Condition[] | false {
-  const access = ruleCondition(deps, capabilities, c, check.rule, check.request)
+function plan(deps: AccessDeps, capabilities: SqlDialect, c: Collection, record: RecordJson, check: Check): Condition[] | false {
+  const access = ruleCondition(deps, capabilities, c, check.rule, check.request, record)
   if (access === false) return false
   const conditions = access === true ? [] : [access]
   const filter = check.sub.query.filter
@@ -140,7 +150,7 @@ function plan(deps: AccessDeps, capabilities: SqlDialect, c: Collection, check: 
 /** Which of `checks` let their client see `record`: the SQL ones asked together (`rowMatchesEach`). */
 export async function visibleTo(deps: AccessDeps, c: Collection, record: RecordJson, checks: readonly Check[]): Promise<boolean[]> {
   const capabilities = deps.reader().capabilities
-  const plans = checks.map((check) => plan(deps, capabilities, c, check))
+  const plans = checks.map((check) => plan(deps, capabilities, c, record, check))
   const asked = plans.map((p) => (p === false ? [] : p))
   const matched = await rowMatchesEach(deps, c, record, asked)
   return plans.map((p, i) => p !== false && matched[i]!)
@@ -156,7 +166,7 @@ export async function presentTo(deps: AccessDeps, c: Collection, record: RecordJ
   let manager = false
   const compiled = compiledOf(c)
   if (compiled.isAuth && request.auth && !actsAsSuperuser(request) && compiled.rules.manage.kind === 'expr') {
-    const manage = ruleCondition(deps, capabilities, c, compiled.rules.manage.text, request)
+    const manage = ruleCondition(deps, capabilities, c, compiled.rules.manage.text, request, record)
     manager = manage === true || (manage !== false && (await rowMatches(deps, c, record, [manage])))
   }
   const out = visibleRecord(c, record, request, manager)
