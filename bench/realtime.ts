@@ -10,7 +10,8 @@
  *   N password hashes). The rule lets the owner or anyone see a `shared` record, and every write
  *   is shared, so each write reaches all N. Timed from the write request's start to the last
  *   subscriber's receipt (the commit happens inside that request), p50 and p99 over the writes;
- *   once with a rule on the record's own fields, once with one that follows a relation (a join).
+ *   once with a rule on the record's own fields (decided in memory), once with one that follows a
+ *   relation (a join: SQL, the checks of one event asked 100 to a query).
  *
  * It reports figures, not a pass or fail (this file is not run by `npm test` or `npm run bench`);
  * results go to bench/results/realtime.json. Fan-out across two nodes through Redis is not measured

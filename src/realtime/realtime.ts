@@ -329,15 +329,27 @@ export class Realtime {
       this.deps.log.warn({ err, collection: c.name }, 'realtime: the subscription checks of an event failed; it was not sent')
       return
     }
+    // What a client receives depends on its auth (hidden fields, emails), its headers and query
+    // (rules of expanded relations and the manageRule may read them), `expand` and `fields`, but
+    // not on its filter: groups that differ only there share one payload.
+    const prepared = new Map<string, Promise<string | undefined>>()
     const payloads = await Promise.all(
-      list.map(async (g, i) => {
+      list.map((g, i) => {
         if (!seen[i]) return undefined
-        try {
-          return JSON.stringify({ action, record: await presentTo(this.deps, c, record, g.check.request, g.check.sub) })
-        } catch (err) {
-          this.deps.log.warn({ err, collection: c.name }, 'realtime: an event could not be prepared for a subscription; it was not sent to it')
-          return undefined
+        const { request, sub } = g.check
+        const key = `${this.#authKey(request.auth)}\n${JSON.stringify(sub.headers)}\n${JSON.stringify({ ...sub.query, filter: undefined })}`
+        let payload = prepared.get(key)
+        if (!payload) {
+          payload = presentTo(this.deps, c, record, request, sub).then(
+            (visible) => JSON.stringify({ action, record: visible }),
+            (err: unknown) => {
+              this.deps.log.warn({ err, collection: c.name }, 'realtime: an event could not be prepared for a subscription; it was not sent to it')
+              return undefined
+            },
+          )
+          prepared.set(key, payload)
         }
+        return payload
       }),
     )
     for (const [i, g] of list.entries()) {
