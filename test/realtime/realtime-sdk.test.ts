@@ -157,13 +157,18 @@ for (const { engine, skip } of await engines()) {
     test('`*`: create, update and delete of what the rule lets a guest see, in commit order; nothing else', async () => {
       const guest = sdk()
       const events: Ev[] = []
+      const filtered: Ev[] = []
       await guest.collection('rt_notes').subscribe('*', (e) => events.push(e as Ev))
+      // A filter is always asked in SQL, on the event's row: the delete too, after the row is gone.
+      await guest.collection('rt_notes').subscribe('*', (e) => filtered.push(e as Ev), { filter: 'title ~ "g-public"' })
       await su.collection('rt_notes').create({ title: 'g-private', tag: 'x' })
       const pub = await su.collection('rt_notes').create({ title: 'g-public', tag: 'public', secret: 's' })
       await su.collection('rt_notes').update(pub.id, { title: 'g-public2' })
       await su.collection('rt_notes').delete(pub.id)
       await waitFor('the delete', () => events.some((e) => e.action === 'delete'))
       assert.deepEqual(titles(events), ['create:g-public', 'update:g-public2', 'delete:g-public2'])
+      await waitFor('the filtered delete', () => filtered.some((e) => e.action === 'delete'))
+      assert.deepEqual(titles(filtered), ['create:g-public', 'update:g-public2', 'delete:g-public2'])
       assert.equal(events[0]!.record.collectionName, 'rt_notes')
       assert.ok(!('secret' in events[0]!.record), 'a hidden field reaches no guest')
       await hangUp(guest)
@@ -216,6 +221,46 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual(titles(keyed), ['create:k'])
       assert.deepEqual(unkeyed, [])
       await hangUp(alice)
+    })
+
+    test('one record by id is checked against the viewRule, `*` against the listRule', async () => {
+      const guest = sdk()
+      const rec = await su.collection('rt_keyed').create({ title: 'v1' })
+      const byId: Ev[] = []
+      const all: Ev[] = []
+      const sentinel: Ev[] = []
+      await guest.collection('rt_keyed').subscribe(rec.id, (e) => byId.push(e as Ev))
+      await guest.collection('rt_keyed').subscribe('*', (e) => all.push(e as Ev))
+      await guest.collection('rt_other').subscribe('*', (e) => sentinel.push(e as Ev))
+      await su.collection('rt_keyed').update(rec.id, { title: 'v2' })
+      await su.collection('rt_other').create({ title: 'view-sentinel' })
+      await waitFor('the sentinel', () => sentinel.length > 0)
+      assert.deepEqual(titles(byId), ['update:v2'])
+      assert.deepEqual(all, [], 'the listRule wants a header this guest did not send')
+      await hangUp(guest)
+    })
+
+    test("auth records: one's own email is shown, another's (emailVisibility off) only to a superuser", async () => {
+      const erin = await user('erin')
+      const mine: Ev[] = []
+      const seenBySu: Ev[] = []
+      await erin.collection('users').subscribe(users.erin!, (e) => mine.push(e as Ev))
+      await su.collection('users').subscribe('*', (e) => seenBySu.push(e as Ev))
+      await su.collection('users').update(users.erin!, { name: 'erin2' })
+      await waitFor('both events', () => mine.length > 0 && seenBySu.some((e) => e.record.id === users.erin))
+      assert.equal(mine[0]!.record.email, 'erin@example.com')
+      assert.equal(seenBySu.find((e) => e.record.id === users.erin)!.record.email, 'erin@example.com')
+      assert.ok(!('password' in mine[0]!.record) && !('tokenKey' in mine[0]!.record))
+      const guest = sdk()
+      const other: Ev[] = []
+      await guest.realtime.subscribe(`users/${users.erin}`, (e) => other.push(e as Ev))
+      const guestSentinel: Ev[] = []
+      await guest.collection('rt_other').subscribe('*', (e) => guestSentinel.push(e as Ev))
+      await su.collection('users').update(users.erin!, { name: 'erin3' })
+      await su.collection('rt_other').create({ title: 'users-sentinel' })
+      await waitFor("the guest's sentinel", () => guestSentinel.length > 0)
+      assert.deepEqual(other, [], 'the users viewRule lets no guest see erin')
+      await Promise.all([erin, su, guest].map(hangUp))
     })
 
     test('unsubscribe stops one topic and keeps the others', async () => {
