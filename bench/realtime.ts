@@ -14,8 +14,8 @@
  *   relation (a join: SQL, the checks of one event asked 100 to a query).
  *
  * It reports figures, not a pass or fail (this file is not run by `npm test` or `npm run bench`);
- * results go to bench/results/realtime.json. Fan-out across two nodes through Redis is not measured
- * here yet.
+ * results go to bench/results/realtime.json. With PostgreSQL and Redis reachable, the same fan-out
+ * also runs on one node and across two (writes on one, subscribers on the other).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -23,6 +23,7 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { dropDatabases, freshDb, unavailable } from './lib/seed.ts'
 import { freePort, PLINTH_BIN, ROOT } from './lib/servers.ts'
 
 const { values } = parseArgs({
@@ -91,10 +92,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-async function startServer(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLINTH_'))), PLINTH_LOG_LEVEL: 'warn' }
-  const su = spawn(process.execPath, [PLINTH_BIN, 'superuser', 'upsert', 'root@example.com', 'bench-password-1', '--dir', dir], { cwd: dir, env, stdio: 'ignore' })
-  await new Promise((r) => su.once('exit', r))
+async function startServer(dir: string, extra: Record<string, string> = {}, superuser = true): Promise<{ url: string; child: ChildProcess }> {
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLINTH_'))), PLINTH_LOG_LEVEL: 'warn', ...extra }
+  if (superuser) {
+    const su = spawn(process.execPath, [PLINTH_BIN, 'superuser', 'upsert', 'root@example.com', 'bench-password-1', '--dir', dir], { cwd: dir, env, stdio: 'ignore' })
+    await new Promise((r) => su.once('exit', r))
+  }
   const port = await freePort()
   const child = spawn(process.execPath, [PLINTH_BIN, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] })
   const url = `http://127.0.0.1:${port}`
@@ -116,12 +119,12 @@ async function openMany(base: string, n: number): Promise<Stream[]> {
   return out
 }
 
-async function fanOut(base: string, token: string, collection: string, body: (i: number) => Record<string, unknown>): Promise<{ p50: number; p99: number; max: number }> {
-  const streams = await openMany(base, SUBSCRIBERS)
+async function fanOut(base: string, token: string, collection: string, body: (i: number) => Record<string, unknown>, subscribeOn = base): Promise<{ p50: number; p99: number; max: number }> {
+  const streams = await openMany(subscribeOn, SUBSCRIBERS)
   await Promise.all(
     streams.map((s, i) => {
       const topic = `${collection}/*?options=${encodeURIComponent(JSON.stringify({ headers: { x_user: `u${i}` } }))}`
-      return call(base, 'POST', '/api/realtime', { clientId: s.clientId, subscriptions: [topic] })
+      return call(subscribeOn, 'POST', '/api/realtime', { clientId: s.clientId, subscriptions: [topic] })
     }),
   )
   const times: number[] = []
@@ -137,6 +140,53 @@ async function fanOut(base: string, token: string, collection: string, body: (i:
   return { p50: percentile(times, 50), p99: percentile(times, 99), max: times[times.length - 1]! }
 }
 
+const OWN_RULE = 'owner = @request.headers.x_user || shared = true'
+
+/**
+ * One node against two on one PostgreSQL and one Redis, same run: subscribers on the node that
+ * writes, then subscribers on the other node (each change crosses Redis). Undefined when
+ * PostgreSQL or Redis is not reachable.
+ */
+async function acrossNodes(): Promise<{ oneNodeMs: Awaited<ReturnType<typeof fanOut>>; twoNodesMs: Awaited<ReturnType<typeof fanOut>> } | string> {
+  const why = (await unavailable('postgres')) ?? (await redisUnavailable())
+  if (why) return why
+  const db = await freshDb('postgres')
+  const env = { PLINTH_DB: db, PLINTH_REDIS: `redis://127.0.0.1:6379/14?prefix=plinth-bench-rt-${process.pid}:` }
+  const dirA = mkdtempSync(path.join(tmpdir(), 'plinth-bench-rt-a-'))
+  const dirB = mkdtempSync(path.join(tmpdir(), 'plinth-bench-rt-b-'))
+  const a = await startServer(dirA, env)
+  const b = await startServer(dirB, env, false)
+  try {
+    const { token } = (await call(a.url, 'POST', '/api/collections/_superusers/auth-with-password', { identity: 'root@example.com', password: 'bench-password-1' })) as { token: string }
+    await call(a.url, 'POST', '/api/collections', { name: 'rt_items', type: 'base', listRule: OWN_RULE, fields: [{ name: 'title', type: 'text' }, { name: 'owner', type: 'text' }, { name: 'shared', type: 'bool' }] }, token)
+    while ((await fetch(`${b.url}/api/collections/rt_items/records`)).status !== 200) await sleep(50)
+    const body = (w: number) => ({ title: `w${w}`, owner: 'nobody', shared: true })
+    const oneNodeMs = await fanOut(a.url, token, 'rt_items', body)
+    const twoNodesMs = await fanOut(a.url, token, 'rt_items', body, b.url)
+    return { oneNodeMs, twoNodesMs }
+  } finally {
+    for (const n of [a, b]) {
+      n.child.kill('SIGTERM')
+      await new Promise((r) => n.child.once('exit', r))
+    }
+    rmSync(dirA, { recursive: true, force: true })
+    rmSync(dirB, { recursive: true, force: true })
+    await dropDatabases()
+  }
+}
+
+/** Why Redis cannot be used here, or undefined. */
+async function redisUnavailable(): Promise<string | undefined> {
+  const net = await import('node:net')
+  return new Promise((resolve) => {
+    const socket = net.connect(6379, '127.0.0.1', () => {
+      socket.end()
+      resolve(undefined)
+    })
+    socket.on('error', () => resolve('Redis is not reachable on 127.0.0.1:6379'))
+  })
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), 'plinth-bench-rt-'))
 const { url, child } = await startServer(dir)
 try {
@@ -145,7 +195,7 @@ try {
   await call(url, 'POST', '/api/collections', {
     name: 'rt_items',
     type: 'base',
-    listRule: 'owner = @request.headers.x_user || shared = true',
+    listRule: OWN_RULE,
     fields: [{ name: 'title', type: 'text' }, { name: 'owner', type: 'text' }, { name: 'shared', type: 'bool' }],
   }, token)
   await call(url, 'POST', '/api/collections', {
@@ -171,11 +221,18 @@ try {
   const own = await fanOut(url, token, 'rt_items', (w) => ({ title: `w${w}`, owner: 'nobody', shared: true }))
   const join = await fanOut(url, token, 'rt_jitems', (w) => ({ title: `w${w}`, owner: everyone.id }))
 
-  const result = { date: new Date().toISOString(), node: process.version, idle: idleResult, fanOut: { subscribers: SUBSCRIBERS, writes: WRITES, ownFieldsMs: own, joinMs: join } }
+  const nodes = await acrossNodes()
+  const result = { date: new Date().toISOString(), node: process.version, idle: idleResult, fanOut: { subscribers: SUBSCRIBERS, writes: WRITES, ownFieldsMs: own, joinMs: join }, acrossNodes: nodes }
   console.log(`idle streams: ${IDLE}, server RSS ${idleResult.rssBeforeMiB.toFixed(1)} -> ${idleResult.rssAfterMiB.toFixed(1)} MiB, ${idleResult.bytesPerStream} bytes per stream`)
   console.log(`fan-out to ${SUBSCRIBERS} subscribers, ${WRITES} writes (write start -> last delivery):`)
   console.log(`  rule on own fields: p50 ${own.p50.toFixed(1)} ms, p99 ${own.p99.toFixed(1)} ms, max ${own.max.toFixed(1)} ms`)
   console.log(`  rule with a join:   p50 ${join.p50.toFixed(1)} ms, p99 ${join.p99.toFixed(1)} ms, max ${join.max.toFixed(1)} ms`)
+  if (typeof nodes === 'string') console.log(`across nodes: skipped (${nodes})`)
+  else {
+    console.log(`PostgreSQL + Redis, own-field rule, ${SUBSCRIBERS} subscribers:`)
+    console.log(`  one node:  p50 ${nodes.oneNodeMs.p50.toFixed(1)} ms, p99 ${nodes.oneNodeMs.p99.toFixed(1)} ms`)
+    console.log(`  two nodes: p50 ${nodes.twoNodesMs.p50.toFixed(1)} ms, p99 ${nodes.twoNodesMs.p99.toFixed(1)} ms (writes on one, subscribers on the other)`)
+  }
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true })
   writeFileSync(path.join(ROOT, 'bench', 'results', 'realtime.json'), JSON.stringify(result, null, 2))
 } finally {
