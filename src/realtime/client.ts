@@ -7,6 +7,7 @@ import { parseSubscription, type Subscription } from './subscription.ts'
 export const CLIENT_ID_LENGTH = 40
 
 const LINE_BREAK = /[\r\n]/
+const NONE: readonly Subscription[] = Object.freeze([])
 
 /** One message to a client: the SSE `event:` name and its `data:` (one line of JSON). */
 export interface RealtimeMessage {
@@ -32,6 +33,8 @@ export class RealtimeClient {
   /** Who the client is: set by its subscribe requests, refreshed when its auth record changes. */
   auth: AuthInfo | null = null
   #subscriptions = new Map<string, Subscription>()
+  /** The same subscriptions by topic, so an event looks up its topics instead of scanning them all. */
+  #byTopic = new Map<string, Subscription[]>()
   #closed = false
   readonly #idle: NodeJS.Timeout
 
@@ -61,14 +64,20 @@ export class RealtimeClient {
    */
   setSubscriptions(keys: readonly string[]): void {
     this.#subscriptions = new Map(keys.filter((k) => k !== '' && !LINE_BREAK.test(k)).map((k) => [k, parseSubscription(k)]))
+    this.#byTopic = new Map()
+    for (const sub of this.#subscriptions.values()) {
+      const list = this.#byTopic.get(sub.topic)
+      if (list) list.push(sub)
+      else this.#byTopic.set(sub.topic, [sub])
+    }
   }
 
   /**
    * The subscriptions that receive events of `topic`: those whose topic is exactly it (with or
    * without options).
    */
-  *subscribedTo(topic: string): Iterable<Subscription> {
-    for (const s of this.#subscriptions.values()) if (s.topic === topic) yield s
+  subscribedTo(topic: string): readonly Subscription[] {
+    return this.#byTopic.get(topic) ?? NONE
   }
 
   /**
