@@ -8,22 +8,14 @@ import type { CollectionRegistry } from '../records/registry.ts'
 import type { RecordAction, RecordChange } from '../records/unit-of-work.ts'
 import type { SqlEngine } from '../sql/sql.ts'
 import { randomString } from '../records/fields/random.ts'
-import { CLIENT_ID_LENGTH, RealtimeClient, type CloseReason, type RealtimeMessage } from './client.ts'
+import { NODE_ID_LENGTH, SubscribeForwarder, withoutPassword, type SubscribeOutcome } from './forward.ts'
+import { RealtimeClient, type CloseReason, type RealtimeMessage } from './client.ts'
 import { RealtimeHooks } from './hooks.ts'
 import { presentTo, visibleTo, type Check } from './record-access.ts'
 
 /** Bus topics: committed record changes, and messages app code publishes to custom topics. */
 export const RECORDS_TOPIC = 'realtime.records'
 export const CUSTOM_TOPIC = 'realtime.custom'
-/** Each node's own topic (`realtime.node.NODE_ID`): subscribe requests for its clients, and the answers. */
-export const NODE_TOPIC = 'realtime.node.'
-
-/** The length of a node id, which starts each of its client ids. */
-const NODE_ID_LENGTH = 8
-/** How long a subscribe request for a client of another node waits for that node (then 404: it is gone). */
-const FORWARD_TIMEOUT_MS = 3_000
-/** Subscribe requests waiting for another node at once; past it, 404 at once. */
-const MAX_FORWARDS = 1_000
 
 /** PocketBase closes a stream that had nothing to send for 5 minutes; the SDKs reconnect. */
 export const IDLE_MS = 5 * 60_000
@@ -41,30 +33,10 @@ interface WireChange {
   r: RecordJson
 }
 
-/** An auth as it travels between nodes: the collection id, the raw record (no password hash), superuser or not. */
-interface WireAuth {
-  c: string
-  r: RecordJson
-  su: boolean
-}
-
-/** What a subscribe request for a client came to: PocketBase's 204, 404 or 403. */
-export type SubscribeOutcome = 'ok' | 'not_found' | 'forbidden'
-
-type NodeMessage =
-  | { k: 'sub'; id: string; from: string; clientId: string; auth: WireAuth | null; subs: string[] }
-  | { k: 're'; id: string; outcome: SubscribeOutcome }
-
 /** PocketBase's check: the same auth record (or both guests). */
 export function sameAuth(a: AuthInfo | null, b: AuthInfo | null): boolean {
   if (!a || !b) return a === b
   return a.record.id === b.record.id && a.collection.id === b.collection.id
-}
-
-function withoutPassword(record: RecordJson): RecordJson {
-  const r: RecordJson = { ...record }
-  delete r.password
-  return r
 }
 
 /** Which clients a custom message reaches, besides their subscription to its topic. */
@@ -99,8 +71,7 @@ export class Realtime {
   readonly hooks = new RealtimeHooks()
   /** Starts the ids of this node's clients. */
   readonly nodeId = randomString(NODE_ID_LENGTH)
-  /** Subscribe requests sent to other nodes, waiting for their answer. */
-  readonly #forwards = new Map<string, (outcome: SubscribeOutcome) => void>()
+  readonly #forwarder: SubscribeForwarder
   readonly #authKeys = new WeakMap<AuthInfo, string>()
   #authSeq = 0
   readonly #clients = new Map<string, RealtimeClient>()
@@ -112,14 +83,16 @@ export class Realtime {
   private constructor(
     private readonly deps: RealtimeDeps,
     private readonly opts: Required<RealtimeOptions>,
-  ) {}
+  ) {
+    this.#forwarder = new SubscribeForwarder(deps, this.nodeId, (clientId, auth, subs) => this.#apply(clientId, auth, subs))
+  }
 
   /** Starts following committed changes and the bus. */
   static async start(deps: RealtimeDeps, opts: RealtimeOptions = {}): Promise<Realtime> {
     const rt = new Realtime(deps, { idleMs: opts.idleMs ?? IDLE_MS, maxQueueBytes: opts.maxQueueBytes ?? MAX_QUEUE_BYTES })
     rt.#stops.push(await deps.bus.subscribe(RECORDS_TOPIC, (m) => rt.#enqueue(() => rt.#onRecords(m))))
     rt.#stops.push(await deps.bus.subscribe(CUSTOM_TOPIC, (m) => rt.#enqueue(() => rt.#onCustom(m))))
-    rt.#stops.push(await deps.bus.subscribe(NODE_TOPIC + rt.nodeId, (m) => rt.#onNodeMessage(m)))
+    rt.#stops.push(await rt.#forwarder.start())
     rt.#stops.push(deps.records.onCommit((changes) => rt.#publishChanges(changes)))
     return rt
   }
@@ -163,21 +136,8 @@ export class Realtime {
    */
   async subscribe(clientId: string, auth: AuthInfo | null, subscriptions: string[]): Promise<SubscribeOutcome> {
     if (this.isLocal(clientId)) return this.#apply(clientId, auth, subscriptions)
-    if (clientId.length !== CLIENT_ID_LENGTH || this.#forwards.size >= MAX_FORWARDS || this.#closed) return 'not_found'
-    const id = randomString(16)
-    const answer = new Promise<SubscribeOutcome>((resolve) => {
-      const timer = setTimeout(() => settle('not_found'), FORWARD_TIMEOUT_MS)
-      const settle = (outcome: SubscribeOutcome) => {
-        clearTimeout(timer)
-        this.#forwards.delete(id)
-        resolve(outcome)
-      }
-      this.#forwards.set(id, settle)
-    })
-    const wire: WireAuth | null = auth && { c: auth.collection.id, r: withoutPassword(auth.record), su: auth.isSuperuser }
-    const message: NodeMessage = { k: 'sub', id, from: this.nodeId, clientId, auth: wire, subs: subscriptions }
-    this.deps.bus.publish(NODE_TOPIC + clientId.slice(0, NODE_ID_LENGTH), JSON.stringify(message)).catch(() => this.#forwards.get(id)?.('not_found'))
-    return answer
+    if (this.#closed) return 'not_found'
+    return this.#forwarder.request(clientId, auth, subscriptions)
   }
 
   #apply(clientId: string, auth: AuthInfo | null, subscriptions: string[]): SubscribeOutcome {
@@ -187,22 +147,6 @@ export class Realtime {
     client.auth = auth
     client.setSubscriptions(subscriptions)
     return 'ok'
-  }
-
-  /** A subscribe request from another node for a client of this one, or the answer to one of ours. */
-  #onNodeMessage(text: string): void {
-    const m = JSON.parse(text) as NodeMessage
-    if (m.k === 're') return this.#forwards.get(m.id)?.(m.outcome)
-    let auth: AuthInfo | null = null
-    let outcome: SubscribeOutcome
-    if (m.auth) {
-      const collection = this.deps.registry.get(m.auth.c)
-      if (collection) auth = Object.freeze({ collection, record: Object.freeze(m.auth.r), isSuperuser: m.auth.su })
-    }
-    if (m.auth && !auth) outcome = 'forbidden'
-    else outcome = this.#apply(m.clientId, auth, m.subs)
-    const reply: NodeMessage = { k: 're', id: m.id, outcome }
-    this.deps.bus.publish(NODE_TOPIC + m.from, JSON.stringify(reply)).catch((err: unknown) => this.deps.log.warn({ err }, 'realtime: could not answer a subscribe request of another node'))
   }
 
   /** Writes one message through the message hooks. */
@@ -227,7 +171,7 @@ export class Realtime {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const settle of [...this.#forwards.values()]) settle('not_found')
+    this.#forwarder.close()
     for (const stop of this.#stops.splice(0)) await Promise.resolve(stop()).catch(() => undefined)
     for (const client of [...this.#clients.values()]) client.close('shutdown')
   }

@@ -2,7 +2,8 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { ApiError } from '../errors.ts'
 import '../auth/request.ts'
-import { sameAuth, type Realtime, type SubscribeOutcome } from './realtime.ts'
+import type { SubscribeOutcome } from './forward.ts'
+import { sameAuth, type Realtime } from './realtime.ts'
 import { MAX_SUBSCRIPTION_LENGTH, MAX_SUBSCRIPTIONS } from './subscription.ts'
 
 export interface RealtimeApiOptions {
