@@ -29,6 +29,8 @@ import type { Cache } from './cache/cache.ts'
 import type { Counters } from './counters/counters.ts'
 import type { Bus } from './bus/bus.ts'
 import { openCore, type Core } from './core.ts'
+import { Realtime } from './realtime/realtime.ts'
+import { realtimeRoutes } from './realtime/routes.ts'
 import type { SqlRouter } from './sql/router.ts'
 
 export interface CreateOptions {
@@ -58,6 +60,8 @@ export interface Plinth {
   readonly records: RecordsService
   /** Record hooks for app code: `app.hooks.onRecordCreate((e, next) => ..., 'posts')`. */
   readonly hooks: RecordHooks
+  /** Realtime (SSE): `app.realtime.publish(topic, data)`, and hooks in `app.realtime.hooks`. */
+  readonly realtime: Realtime
   /** The public base URL (config `publicUrl`, else derived from `http`). */
   readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
@@ -188,6 +192,9 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
   await http.register(batchRoutes, { records })
+  // Record events from committed writes, fanned out between nodes through the bus.
+  const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log })
+  await http.register(realtimeRoutes, { realtime })
   await http.register(recordAuthRoutes, {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,
@@ -203,6 +210,7 @@ async function mount(core: Core): Promise<Plinth> {
     collections,
     records,
     hooks: core.hooks,
+    realtime,
     mail,
     cache: core.cache,
     counters,

@@ -11,3 +11,6 @@ export type { RecordsService, ListQuery, ListResult, ViewQuery } from './records
 export type { RecordsTransaction, Transactional } from './records/records-tx.ts'
 export type { RecordChange, RecordAction, CommitListener } from './records/unit-of-work.ts'
 export type { Collection, Field } from './records/model.ts'
+export type { Realtime, ClientFilter } from './realtime/realtime.ts'
+export type { RealtimeClient, RealtimeMessage } from './realtime/client.ts'
+export type { RealtimeHooks, RealtimeConnectEvent, RealtimeSubscribeEvent, RealtimeMessageEvent } from './realtime/hooks.ts'
