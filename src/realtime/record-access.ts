@@ -11,7 +11,7 @@ import { actsAsSuperuser, type RecordJson, type RequestInfo } from '../records/r
 import { clientFilterScope } from '../records/records-rules.ts'
 import { visibleRecord } from '../records/records-visibility.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
-import { ruleInMemory } from './rule-memory.ts'
+import { ruleInMemory } from '../records/rule-memory.ts'
 import type { Subscription } from './subscription.ts'
 
 /**

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type SelectQueryBuilder } from 'kysely'
+import { sql, type AliasedExpression, type ExpressionBuilder, type Kysely } from 'kysely'
 import type { FieldError } from '../errors.ts'
 import type { SqlDialect } from '../sql/dialect.ts'
 import { compiledOf } from './compiled.ts'
@@ -100,16 +100,16 @@ export function foldableRelations(deps: CheckDeps, c: Collection, values: Record
 
 const countColumn = (i: number) => `__plinth_rel_${i}`
 
-/** `query` with one more column per lookup: how many of its ids exist. */
+/**
+ * One more column per lookup, how many of its ids exist: for a select's `.select()` or an
+ * insert's `.returning()` (SQLite and PostgreSQL take a subquery there).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function countRelations<Q extends SelectQueryBuilder<any, any, any>>(query: Q, lookups: RelationLookup[]): Q {
-  return lookups.reduce(
-    (q, l, i) => q.select((eb) => eb.selectFrom(l.target!.name).select(eb.fn.countAll().as('n')).where('id', 'in', l.ids).as(countColumn(i))) as Q,
-    query,
-  )
+export function relationCounts(lookups: RelationLookup[]): (eb: ExpressionBuilder<any, any>) => AliasedExpression<unknown, string>[] {
+  return (eb) => lookups.map((l, i) => eb.selectFrom(l.target!.name).select(eb.fn.countAll().as('n')).where('id', 'in', l.ids).as(countColumn(i)))
 }
 
-/** The field errors a row of `countRelations` reports. */
+/** The field errors a row with `relationCounts` reports. */
 export function relationErrors(row: Record<string, unknown>, lookups: RelationLookup[]): Record<string, FieldError> {
   const errors: Record<string, FieldError> = {}
   lookups.forEach((l, i) => {

@@ -12,7 +12,8 @@ import { compileFilter, compileSort, TRUE } from './filter/index.ts'
 import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
-import { checkRelations, countRelations, foldableRelations, isManager, passesOnDummyRow, relationErrors, rulesBody, uniqueErrors } from './records-checks.ts'
+import { checkRelations, foldableRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
+import { insertRecord } from './records-insert.ts'
 import { clientFilterScope, readsOnlyCaller, ruleAccess, type RuleAccess } from './records-rules.ts'
 import { compiledOf } from './compiled.ts'
 import { RecordsTransaction } from './records-tx.ts'
@@ -245,8 +246,8 @@ export class RecordsService {
     // Missing relations are field errors like the others; uniqueness is reported only when
     // everything else is valid (PocketBase learns it from the insert).
     const invalid = { ...errors }
-    // Under a create rule the new row is read back anyway: relations are counted by that read.
-    const folded = access.kind === 'where' && !Object.keys(errors).length ? foldableRelations(this.deps, c, values, errors) : undefined
+    // Relations are counted by the statement that inserts or reads back the row (`insertRecord`).
+    const folded = !Object.keys(errors).length ? foldableRelations(this.deps, c, values, errors) : undefined
     if (!folded) Object.assign(errors, await checkRelations(this.deps, db, c, values, errors))
     // A server-made id (15 random characters) is not looked up first: a clash is still caught by
     // the insert and answered like the others (`write`).
@@ -257,20 +258,8 @@ export class RecordsService {
       const missing = folded ? await checkRelations(this.deps, db, c, values, invalid) : {} // reported before uniqueness
       throw validationError(Object.keys(missing).length ? missing : errors, 'Failed to create record.')
     }
-    const id = String(values.id)
-    const created = await this.write(c, values, 'Failed to create record.', async () => {
-      if (access.kind !== 'where' && this.caps.returning) return rowToRecord(c, (await db.insertInto(c.name).values(values).returningAll().executeTakeFirst())!)
-      await db.insertInto(c.name).values(values).execute()
-      // PocketBase checks a create rule against the new row, then keeps or rolls back the insert
-      // (the unit of work rolls back with the error); the same read gives the row.
-      let read = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
-      if (access.kind === 'where') read = read.where(access.where)
-      const row = await (folded ? countRelations(read, folded) : read).executeTakeFirst()
-      if (!row) throw new ApiError('bad_request', 'Failed to create record.')
-      const missing = folded ? relationErrors(row, folded) : {}
-      if (Object.keys(missing).length) throw validationError(missing, 'Failed to create record.')
-      return rowToRecord(c, row)
-    })
+    const options = { access, request: ruled, returning: this.caps.returning, relations: folded }
+    const created = await this.write(c, values, 'Failed to create record.', () => insertRecord(db, c, values, options))
     uow.add({ action: 'create', collection: c, record: created, request })
     return created
   }

@@ -207,6 +207,46 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual((list.body.items as { code: string }[]).map((r) => r.code), ['a', 'd'])
     })
 
+    test('a create rule is judged on the inserted row, in memory or in SQL, with the same answers', async () => {
+      const alice = await t.user('fay@example.com')
+      const bob = await t.user('gus@example.com')
+      // The first two are decided in memory on the returned row; the others need SQL (the body, a relation path).
+      const rules = [
+        'owner = @request.auth.id',
+        'owner = @request.auth.id && title != "x"',
+        '@request.body.title != "x" && owner = @request.auth.id',
+        'owner.email = @request.auth.email && title != "x"',
+      ]
+      for (const [i, rule] of rules.entries()) {
+        const name = `judged${i}`
+        await t.collection({
+          name,
+          type: 'base',
+          createRule: rule,
+          fields: [
+            { name: 'title', type: 'text' },
+            { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+          ],
+        })
+        const url = `/api/collections/${name}/records`
+        const cases: [string | undefined, Record<string, unknown>, number][] = [
+          [alice.token, { title: 'mine', owner: alice.id }, 200],
+          [alice.token, { title: 'for bob', owner: bob.id }, 400],
+          [alice.token, { title: 'x', owner: alice.id }, i === 0 ? 200 : 400],
+          [undefined, { title: 'guest', owner: alice.id }, 400],
+          [bob.token, { title: 'bob', owner: bob.id }, 200],
+        ]
+        for (const [token, body, status] of cases) {
+          const res = await t.call('POST', url, { token, body })
+          assert.equal(res.status, status, `${rule}: ${JSON.stringify(body)}: ${res.raw}`)
+          if (status === 400) assert.deepEqual(res.body, { status: 400, message: 'Failed to create record.', data: {} }, rule)
+        }
+        // Refused creates left nothing behind.
+        const all = await t.call('GET', `${url}?sort=title`, { token: t.su })
+        assert.deepEqual((all.body.items as { title: string }[]).map((r) => r.title), i === 0 ? ['bob', 'mine', 'x'] : ['bob', 'mine'], rule)
+      }
+    })
+
     test('@request.body holds the resolved value under the plain name', async () => {
       await t.collection({
         name: 'counters',

@@ -1,5 +1,5 @@
 /**
- * Rules decided in memory (src/realtime/rule-memory.ts) against the same rules through SQL, on
+ * Rules decided in memory (src/records/rule-memory.ts) against the same rules through SQL, on
  * every engine: for every rule, record and caller below, an answer from memory must be SQL's
  * answer, and the rules meant to be decided in memory must be (else the test proves nothing).
  */
@@ -9,7 +9,7 @@ import { compileRule } from '../../src/records/compiled.ts'
 import type { AuthInfo, RecordJson, RequestInfo } from '../../src/records/record.ts'
 import { systemRequest } from '../../src/records/record.ts'
 import { visibleTo } from '../../src/realtime/record-access.ts'
-import { ruleInMemory } from '../../src/realtime/rule-memory.ts'
+import { ruleInMemory } from '../../src/records/rule-memory.ts'
 import { parseSubscription } from '../../src/realtime/subscription.ts'
 import { startApp, type TestApp } from '../helpers/app.ts'
 import { engines } from '../helpers/engines.ts'

@@ -1,13 +1,14 @@
-import { storageKind } from '../records/columns.ts'
-import type { CompiledRule } from '../records/compiled.ts'
-import type { Expr, Operand } from '../records/filter/parser.ts'
-import { findField, isAuthCollection, isMulti, type Collection, type Field } from '../records/model.ts'
-import type { RecordJson, RequestInfo } from '../records/record.ts'
+import { storageKind } from './columns.ts'
+import type { CompiledRule } from './compiled.ts'
+import type { Expr, Operand } from './filter/parser.ts'
+import { findField, isAuthCollection, isMulti, type Collection, type Field } from './model.ts'
+import type { RecordJson, RequestInfo } from './record.ts'
 
 /**
- * A rule decided in memory for one record and one request, instead of one SQL query per client
- * and event: true or false, or undefined when the rule uses anything outside the small part of the
- * filter language this knows, and SQL must decide.
+ * A rule decided in memory for one record and one request, instead of a SQL query: a realtime
+ * event's checks (one per client and event otherwise), a create rule on the row its INSERT gave
+ * back (`records-insert.ts`). True or false, or undefined when the rule uses anything outside the
+ * small part of the filter language this knows, and SQL must decide.
  *
  * What it knows, with the SQL compiler's semantics (`records/filter/compare.ts`) for exactly
  * these cases and nothing more:
