@@ -21,7 +21,7 @@ interface Seed {
 const POSTS_PER_USER = 300
 
 /** A database with two users and their posts, made once per engine through Plinth's own API. */
-const seed = once(async (engine: Engine): Promise<Seed> => {
+export const seed = once(async (engine: Engine): Promise<Seed> => {
   const dbUrl = await freshDb(engine)
   return asAdmin(dbUrl, async (admin) => {
     const owner = 'owner = @request.auth.id'
