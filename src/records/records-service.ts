@@ -14,7 +14,7 @@ import { parseFields, pickFields } from './pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { checkRelations, foldableRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
 import { insertRecord } from './records-insert.ts'
-import { clientFilterScope, readsOnlyCaller, ruleAccess, type RuleAccess } from './records-rules.ts'
+import { ALLOW, clientFilterScope, readsOnlyCaller, ruleAccess, type RuleAccess } from './records-rules.ts'
 import { compiledOf } from './compiled.ts'
 import { RecordsTransaction } from './records-tx.ts'
 import { listStatements, SLOT, viewById } from './statements.ts'
@@ -276,9 +276,7 @@ export class RecordsService {
     // checked by the same read that loads the record (a miss is 404 either way, as PocketBase).
     const rule = c.updateRule === null ? undefined : compiledOf(c).ruleByText(c.updateRule)
     const early = !superuser && readsOnlyCaller(rule) ? this.access(c.updateRule, c, request) : undefined
-    let load = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', id)
-    if (early?.kind === 'where') load = load.where(early.where)
-    const row = await load.executeTakeFirst()
+    const [row] = (await db.executeQuery(viewById(db, c, early ?? ALLOW, id))).rows as Record<string, unknown>[]
     if (!row) throw notFound()
     const existing = rowToRecord(c, row)
     // The body the rules see drops hidden fields for everyone but superusers (as PocketBase's),
