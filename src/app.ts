@@ -32,6 +32,7 @@ import { openCore, type Core } from './core.ts'
 import { Realtime } from './realtime/realtime.ts'
 import { realtimeRoutes } from './realtime/routes.ts'
 import type { SqlRouter } from './sql/router.ts'
+import type { CronHandler, Jobs } from './jobs/jobs.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -62,6 +63,10 @@ export interface Plinth {
   readonly hooks: RecordHooks
   /** Realtime (SSE): `app.realtime.publish(topic, data)`, and hooks in `app.realtime.hooks`. */
   readonly realtime: Realtime
+  /** Background jobs: `app.jobs.define(name, handler, opts)`, `app.jobs.enqueue(name, data, opts)` (jobs/jobs.ts). */
+  readonly jobs: Jobs
+  /** Runs `handler` on a cron schedule, once per tick across every worker node: `app.cron('digest', '0 8 * * *', fn)`. */
+  cron(id: string, expression: string, handler: CronHandler): void
   /** The public base URL (config `publicUrl`, else derived from `http`). */
   readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
@@ -215,6 +220,8 @@ async function mount(core: Core): Promise<Plinth> {
     cache: core.cache,
     counters,
     bus: core.bus,
+    jobs: core.jobs,
+    cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
     async start() {
       const target = listenTarget(config.http)
