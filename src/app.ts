@@ -33,6 +33,7 @@ import { Realtime } from './realtime/realtime.ts'
 import { realtimeRoutes } from './realtime/routes.ts'
 import type { SqlRouter } from './sql/router.ts'
 import type { CronHandler, Jobs } from './jobs/jobs.ts'
+import { jobsRoutes } from './api/jobs.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -204,6 +205,8 @@ async function mount(core: Core): Promise<Plinth> {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,
   })
+  await http.register(jobsRoutes, { jobs: core.jobs, log })
+  metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
