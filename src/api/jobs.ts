@@ -32,7 +32,8 @@ function requireSuperuser(request: FastifyRequest): void {
  * - Plinth's jobs API: `GET /api/jobs` counts per job name and state; `GET /api/jobs/{name}?state=
  *   &limit=` lists (default `failed`, the dead letters, newest first); `GET /api/jobs/{name}/{id}`
  *   shows one with its attempts and last error; `POST .../{id}/retry` puts a failed job back;
- *   `DELETE .../{id}` removes one that is not running.
+ *   `DELETE .../{id}` removes one that is not running; `POST /api/jobs/{name}/pause` and `/resume`
+ *   stop and restart a name's jobs on every worker (`GET /api/jobs` lists the paused names).
  */
 export const jobsRoutes: FastifyPluginAsync<JobsApiOptions> = async (http, { jobs, log }) => {
   http.get('/api/crons', async (request) => {
@@ -50,7 +51,7 @@ export const jobsRoutes: FastifyPluginAsync<JobsApiOptions> = async (http, { job
 
   http.get('/api/jobs', async (request) => {
     requireSuperuser(request)
-    return { queue: jobs.engine, counts: await jobs.counts() }
+    return { queue: jobs.engine, counts: await jobs.counts(), paused: await jobs.paused() }
   })
 
   const known = (name: string) => {
@@ -67,6 +68,15 @@ export const jobsRoutes: FastifyPluginAsync<JobsApiOptions> = async (http, { job
       return { items: await jobs.list(request.params.name, state, request.query.limit ?? 100) }
     },
   )
+
+  for (const action of ['pause', 'resume'] as const) {
+    http.post<{ Params: Static<typeof NameParams> }>(`/api/jobs/:name/${action}`, { schema: { params: NameParams } }, async (request, reply) => {
+      requireSuperuser(request)
+      known(request.params.name)
+      await jobs.setPaused(request.params.name, action === 'pause')
+      return reply.code(204).send()
+    })
+  }
 
   http.get<{ Params: Static<typeof JobParams> }>('/api/jobs/:name/:id', { schema: { params: JobParams } }, async (request) => {
     requireSuperuser(request)

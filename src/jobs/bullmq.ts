@@ -147,6 +147,17 @@ export class BullMqQueue implements Queue {
     return true
   }
 
+  async setPaused(name: string, paused: boolean): Promise<void> {
+    // BullMQ's pause is the queue's, seen by every worker.
+    await (paused ? this.#queue(name).pause() : this.#queue(name).resume())
+  }
+
+  async paused(names: readonly string[]): Promise<string[]> {
+    const out: string[] = []
+    for (const n of names) if (await this.#queue(n).isPaused()) out.push(n)
+    return out
+  }
+
   async remove(name: string, id: string): Promise<boolean> {
     const job = await this.#queue(name).getJob(id)
     if (!job || (await job.getState()) === 'active') return false

@@ -232,6 +232,15 @@ export class Jobs {
   remove(name: string, id: string): Promise<boolean> {
     return this.#queue.remove(name, id)
   }
+  /** Pauses or resumes a job name on every worker (jobs can still be enqueued). */
+  setPaused(name: string, paused: boolean): Promise<void> {
+    if (!this.#defs.has(name)) return Promise.reject(new Error(`jobs: no job named "${name}" is defined`))
+    return this.#queue.setPaused(name, paused)
+  }
+  /** The defined job names that are paused now. */
+  paused(): Promise<string[]> {
+    return this.#queue.paused(this.names())
+  }
 
   #work(def: Definition): void {
     this.#queue.work(def.name, def.concurrency, (job) => this.#attempt(def, job))

@@ -89,6 +89,13 @@ export interface Queue {
   get(name: string, id: string): Promise<JobInfo | undefined>
   /** Puts a failed job back to waiting with its attempts reset; false when it is not failed. */
   retry(name: string, id: string): Promise<boolean>
+  /**
+   * Stops (`true`) or restarts (`false`) the running of `name`'s jobs on every worker; jobs may
+   * still be added, and an attempt already running finishes.
+   */
+  setPaused(name: string, paused: boolean): Promise<void>
+  /** Which of `names` are paused. */
+  paused(names: readonly string[]): Promise<string[]>
   /** Deletes a job that is not active; false when there is none (or it runs). */
   remove(name: string, id: string): Promise<boolean>
   close(): Promise<void>

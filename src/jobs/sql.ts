@@ -152,8 +152,17 @@ export class SqlQueue implements Queue {
     const until = now + this.#leaseMs
     const set = (db: Db) =>
       db.updateTable(JOBS_TABLE).set((eb) => ({ state: 'active', lockedBy: this.#owner, runAt: until, updated: now, attempts: eb('attempts', '+', 1) }))
+    // A paused name has its marker row in `_params`; the check rides along in the claim.
     const due = (db: Db) =>
-      db.selectFrom(JOBS_TABLE).where('name', '=', name).where('state', 'in', ['waiting', 'active']).where('runAt', '<=', now).orderBy('runAt').orderBy('created').limit(limit)
+      db
+        .selectFrom(JOBS_TABLE)
+        .where('name', '=', name)
+        .where('state', 'in', ['waiting', 'active'])
+        .where('runAt', '<=', now)
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('_params').select('id').where('id', '=', pausedKey(name)))))
+        .orderBy('runAt')
+        .orderBy('created')
+        .limit(limit)
     const toJob = (r: Row, attempts: number): ClaimedJob => ({ id: r.id, name: r.name, data: JSON.parse(r.data) as unknown, attempt: attempts })
     const writer = this.#sql.writer()
     if (!writer.capabilities.concurrentConnections) {
@@ -278,6 +287,25 @@ export class SqlQueue implements Queue {
     return Number(r.numUpdatedRows) > 0
   }
 
+  async setPaused(name: string, paused: boolean): Promise<void> {
+    const id = pausedKey(name)
+    if (!paused) {
+      await this.#db.deleteFrom('_params').where('id', '=', id).execute()
+      this.nudge(name)
+      return
+    }
+    const now = new Date().toISOString().replace('T', ' ')
+    const insert = this.#db.insertInto('_params').values({ id, value: 'true', created: now, updated: now })
+    await (this.#sql.writer().capabilities.upsert === 'on-conflict' ? insert.onConflict((oc) => oc.column('id').doNothing()) : insert.ignore()).execute()
+  }
+
+  async paused(names: readonly string[]): Promise<string[]> {
+    if (!names.length) return []
+    const rows = (await this.#db.selectFrom('_params').select('id').where('id', 'in', names.map(pausedKey)).execute()) as { id: string }[]
+    const ids = new Set(rows.map((r) => r.id))
+    return names.filter((n) => ids.has(pausedKey(n)))
+  }
+
   async remove(name: string, id: string): Promise<boolean> {
     const r = await this.#db.deleteFrom(JOBS_TABLE).where('id', '=', id).where('name', '=', name).where('state', '!=', 'active').executeTakeFirst()
     return Number(r.numDeletedRows) > 0
@@ -286,6 +314,11 @@ export class SqlQueue implements Queue {
   async close(): Promise<void> {
     await this.stopWorking(0)
   }
+}
+
+/** The `_params` row whose presence pauses `name`. */
+function pausedKey(name: string): string {
+  return `queue.paused.${name}`
 }
 
 function info(r: Row): JobInfo {

@@ -71,7 +71,7 @@ describe('jobs and crons API', () => {
   })
 
   test('a dead letter is counted, listed, shown with its error, retried and deleted', async () => {
-    const counts = (await t.must('GET', '/api/jobs')) as { queue: string; counts: Record<string, Record<string, number>> }
+    const counts = (await t.must('GET', '/api/jobs')) as { queue: string; counts: Record<string, Record<string, number>>; paused: string[] }
     assert.equal(counts.queue, 'sql')
     assert.equal(counts.counts.mail?.failed, 1)
     assert.equal(counts.counts['cron.nightly']?.failed, 0)
@@ -84,6 +84,13 @@ describe('jobs and crons API', () => {
 
     const metrics = await t.call('GET', '/api/metrics', { token: t.su })
     assert.match(metrics.body, /plinth_jobs\{queue="sql",name="mail",state="failed"\} 1/)
+
+    assert.deepEqual(counts.paused, [])
+    assert.equal((await t.call('POST', '/api/jobs/mail/pause', { token: user })).statusCode, 403)
+    assert.equal((await t.call('POST', '/api/jobs/mail/pause', { token: t.su })).statusCode, 204)
+    assert.deepEqual(((await t.must('GET', '/api/jobs')) as { paused: string[] }).paused, ['mail'])
+    assert.equal((await t.call('POST', '/api/jobs/mail/resume', { token: t.su })).statusCode, 204)
+    assert.deepEqual(((await t.must('GET', '/api/jobs')) as { paused: string[] }).paused, [])
 
     assert.equal((await t.call('DELETE', '/api/jobs/mail/welcome-1', { token: user })).statusCode, 403)
     assert.equal((await t.call('POST', '/api/jobs/mail/welcome-1/retry', { token: t.su })).statusCode, 204)

@@ -210,6 +210,23 @@ for (const c of cases) {
       assert.deepEqual(seen, [3, 4])
     })
 
+    test('a paused name runs nothing until resumed; jobs can still be added', async () => {
+      const seen: number[] = []
+      let other = false
+      core.jobs.define<{ n: number }>('held', (d) => void seen.push(d.n))
+      core.jobs.define('free', () => void (other = true))
+      await core.jobs.setPaused('held', true)
+      assert.deepEqual(await core.jobs.paused(), ['held'])
+      await core.jobs.enqueue('held', { n: 1 })
+      await core.jobs.enqueue('free', {})
+      await until('the other name to run', () => other)
+      assert.equal((await core.jobs.counts()).held?.waiting, 1)
+      assert.deepEqual(seen, [])
+      await core.jobs.setPaused('held', false)
+      await until('the resumed job', () => seen.length === 1)
+      assert.deepEqual(await core.jobs.paused(), [])
+    })
+
     test('concurrency bounds the jobs of one name running at once', async () => {
       let running = 0
       let most = 0
