@@ -248,11 +248,14 @@ async function mount(core: Core): Promise<Plinth> {
         // A keep-alive connection whose request was in flight turns idle once answered; close it
         // then, rather than holding the stop until shutdownTimeout.
         const sweep = setInterval(() => http.server.closeIdleConnections(), 50)
+        // The worker (if running) stops beside the HTTP server, within the same shutdownTimeout.
+        const worker = core.jobs.stopWorker(config.shutdownTimeout).catch((err: unknown) => log.error({ err }, 'stopping the worker failed'))
         try {
           await http.close()
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)
+          await worker
           await stopAuthCache().catch(() => undefined)
           await core.close()
         }

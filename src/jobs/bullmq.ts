@@ -32,7 +32,7 @@ export class BullMqQueue implements Queue {
   readonly #leaseMs: number
   readonly #keepCompletedMs: number
   readonly #queues = new Map<string, BullQueue>()
-  readonly #workers: Worker[] = []
+  readonly #workers: { worker: Worker; running: Set<Promise<void>> }[] = []
 
   constructor(bull: typeof import('bullmq'), opts: BullQueueOptions) {
     this.#bull = bull
@@ -75,9 +75,18 @@ export class BullMqQueue implements Queue {
   }
 
   work(name: string, concurrency: number, processor: Processor): void {
+    const running = new Set<Promise<void>>()
     const worker = new this.#bull.Worker(
       name,
-      async (job: Job) => processor({ id: job.id!, name, data: job.data as unknown, attempt: job.attemptsMade + 1 }),
+      async (job: Job) => {
+        const p = processor({ id: job.id!, name, data: job.data as unknown, attempt: job.attemptsMade + 1 })
+        running.add(p)
+        try {
+          await p
+        } finally {
+          running.delete(p)
+        }
+      },
       {
         connection: this.#connection,
         prefix: this.#prefix,
@@ -89,20 +98,20 @@ export class BullMqQueue implements Queue {
       },
     )
     worker.on('error', (err) => this.#log.error({ err, job: name }, 'queue: worker error'))
-    this.#workers.push(worker)
+    this.#workers.push({ worker, running })
   }
 
   async stopWorking(graceMs: number): Promise<void> {
     const workers = this.#workers.splice(0)
-    await Promise.all(
-      workers.map(async (w) => {
-        let timer: NodeJS.Timeout | undefined
-        const finished = await Promise.race([w.close().then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))])
-        clearTimeout(timer)
-        // NB: a forced close leaves the running jobs locked; they come back when the lock ends.
-        if (!finished) await w.close(true)
-      }),
-    )
+    // No new jobs; then the running ones get the grace. NB: `close()` cannot be forced once an
+    // unforced one is under way, so the grace is waited out here and the close is forced after it.
+    await Promise.all(workers.map((w) => w.worker.pause(true)))
+    let timer: NodeJS.Timeout | undefined
+    const all = workers.flatMap((w) => [...w.running])
+    await Promise.race([Promise.allSettled(all), new Promise((r) => (timer = setTimeout(r, graceMs)))])
+    clearTimeout(timer)
+    // A job still running keeps its lock only until the lease ends; then it is stalled and runs again.
+    await Promise.all(workers.map((w) => w.worker.close(w.running.size > 0)))
   }
 
   async counts(names: readonly string[]): Promise<Record<string, Record<JobState, number>>> {

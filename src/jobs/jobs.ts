@@ -256,6 +256,8 @@ export class Jobs {
         abort.abort(err)
         reject(err)
       }, def.timeout)
+      // Only a bound: the handler's own work keeps the process alive, not its deadline.
+      timer.unref()
     })
     try {
       const run = Promise.resolve().then(() => def.handler(job.data, { id: job.id, name: job.name, attempt: job.attempt, signal: abort.signal }))

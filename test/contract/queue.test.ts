@@ -251,5 +251,42 @@ for (const c of cases) {
       }
       assert.equal(most, 2)
     })
+
+    // Last: these stop and restart the worker.
+    test('a stopping worker lets a running job finish', async () => {
+      let release!: () => void
+      let started = false
+      core.jobs.define('finishing', async () => {
+        started = true
+        await new Promise<void>((r) => (release = r))
+      })
+      const id = await core.jobs.enqueue('finishing', {})
+      await until('the job to start', () => started)
+      const stopped = core.jobs.stopWorker(60_000)
+      release()
+      await stopped
+      assert.equal((await core.jobs.get('finishing', id))?.state, 'completed')
+      core.jobs.startWorker()
+    })
+
+    test('a job still running when the grace ends is handed back and runs again', async () => {
+      const attempts: number[] = []
+      let releaseFirst: (() => void) | undefined
+      core.jobs.define(
+        'handed',
+        async (_d, job) => {
+          attempts.push(job.attempt)
+          if (attempts.length === 1) await new Promise<void>((r) => (releaseFirst = r))
+        },
+        { timeout: 600_000 },
+      )
+      const id = await core.jobs.enqueue('handed', {})
+      await until('the first run', () => attempts.length === 1)
+      await core.jobs.stopWorker(50)
+      core.jobs.startWorker()
+      await until('the second run to complete', async () => (await core.jobs.get('handed', id))?.state === 'completed')
+      assert.equal(attempts.length, 2)
+      releaseFirst?.()
+    })
   })
 }
