@@ -32,6 +32,8 @@ import { openCore, type Core } from './core.ts'
 import { Realtime } from './realtime/realtime.ts'
 import { realtimeRoutes } from './realtime/routes.ts'
 import type { SqlRouter } from './sql/router.ts'
+import type { CronHandler, Jobs } from './jobs/jobs.ts'
+import { jobsRoutes } from './api/jobs.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -62,6 +64,10 @@ export interface Plinth {
   readonly hooks: RecordHooks
   /** Realtime (SSE): `app.realtime.publish(topic, data)`, and hooks in `app.realtime.hooks`. */
   readonly realtime: Realtime
+  /** Background jobs: `app.jobs.define(name, handler, opts)`, `app.jobs.enqueue(name, data, opts)` (jobs/jobs.ts). */
+  readonly jobs: Jobs
+  /** Runs `handler` on a cron schedule, once per tick across every worker node: `app.cron('digest', '0 8 * * *', fn)`. */
+  cron(id: string, expression: string, handler: CronHandler): void
   /** The public base URL (config `publicUrl`, else derived from `http`). */
   readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
@@ -199,6 +205,8 @@ async function mount(core: Core): Promise<Plinth> {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,
   })
+  await http.register(jobsRoutes, { jobs: core.jobs, log })
+  metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
@@ -215,6 +223,8 @@ async function mount(core: Core): Promise<Plinth> {
     cache: core.cache,
     counters,
     bus: core.bus,
+    jobs: core.jobs,
+    cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
     async start() {
       const target = listenTarget(config.http)
@@ -238,11 +248,14 @@ async function mount(core: Core): Promise<Plinth> {
         // A keep-alive connection whose request was in flight turns idle once answered; close it
         // then, rather than holding the stop until shutdownTimeout.
         const sweep = setInterval(() => http.server.closeIdleConnections(), 50)
+        // The worker (if running) stops beside the HTTP server, within the same shutdownTimeout.
+        const worker = core.jobs.stopWorker(config.shutdownTimeout).catch((err: unknown) => log.error({ err }, 'stopping the worker failed'))
         try {
           await http.close()
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)
+          await worker
           await stopAuthCache().catch(() => undefined)
           await core.close()
         }

@@ -21,6 +21,7 @@ import type { Cache } from './cache/cache.ts'
 import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { SqlRouter } from './sql/router.ts'
+import { Jobs } from './jobs/jobs.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -52,6 +53,8 @@ export interface Core {
   readonly authThrottle: AuthThrottle
   /** Records of every collection, with API rules: the one write path. */
   readonly records: RecordsService
+  /** Background jobs and cron over the queue port; its worker runs only once started. */
+  readonly jobs: Jobs
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
   /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
@@ -73,7 +76,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const log = opts.logger
   const metrics = opts.metrics ?? new Metrics()
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
-  const { db: sql, mail, cache, counters, bus }: Ports = opened.ports
+  const { db: sql, mail, cache, counters, bus, queue }: Ports = opened.ports
   try {
     const primary = sql.primary
     // A rule must compile when it is saved, not fail later on every request.
@@ -91,6 +94,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     const records = new RecordsService(collections, sql, hooks, authThrottle)
     // Auth builds on records: the first real superuser removes the install-link placeholder.
     removeInstallerOnSuperuserCreate(records)
+    const jobs = new Jobs({ queue, records, counters, log })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
     let closing: Promise<void> | undefined
     return {
@@ -106,6 +110,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       collections,
       hooks,
       records,
+      jobs,
       applied: opened.prepared.db ?? [],
       services: (): Record<string, 'ok' | 'unreachable'> => {
         const up = [...opened.redis.values()].map((c) => c.ready)
@@ -113,7 +118,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       },
       close: () =>
         (closing ??= (async () => {
-          // Before the ports: a reload in flight still needs the database.
+          // Before the ports: running jobs and a reload in flight still need the database.
+          await jobs.stopWorker(config.shutdownTimeout).catch((err: unknown) => log.error({ err }, 'stopping the worker failed'))
           await stopSync().catch(() => undefined)
           await opened.close()
         })()),

@@ -60,6 +60,24 @@ export class Metrics {
     })
   }
 
+  /**
+   * `plinth_jobs{name, state}`: the jobs of each name in each state, read from the queue at each
+   * scrape (`counts`); a queue that cannot answer leaves the gauge empty for that scrape.
+   */
+  watchJobs(queue: string, counts: () => Promise<Record<string, Record<string, number>>>): void {
+    new Gauge({
+      name: 'plinth_jobs',
+      help: 'Background jobs by queue engine, job name and state (waiting, delayed, active, completed, failed).',
+      labelNames: ['queue', 'name', 'state'] as const,
+      registers: [this.metricsRegistry],
+      async collect() {
+        this.reset()
+        const all = await counts().catch(() => ({}) as Record<string, Record<string, number>>)
+        for (const [name, states] of Object.entries(all)) for (const [state, n] of Object.entries(states)) this.set({ queue, name, state }, n)
+      },
+    })
+  }
+
   /** The registry to scrape; it holds the process and Node.js default metrics from the first read. */
   get registry(): PromClient.Registry {
     this.collectDefaults()

@@ -16,11 +16,13 @@ import {
   parseCountersUrl,
   parseDbUrl,
   parseMailUrl,
+  parseQueueUrl,
   type BusTarget,
   type CacheTarget,
   type CountersTarget,
   type DbTarget,
   type MailTarget,
+  type QueueTarget,
 } from './config/urls.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
@@ -28,6 +30,7 @@ import type { Bus } from './bus/bus.ts'
 import type { Cache } from './cache/cache.ts'
 import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
+import type { Queue } from './jobs/queue.ts'
 import type { RedisConnection } from './redis/client.ts'
 import { migrate } from './sql/migrate.ts'
 import { systemMigrations } from './records/collections/migrations.ts'
@@ -40,6 +43,7 @@ export interface Ports {
   cache: Cache
   counters: Counters
   bus: Bus
+  queue: Queue
 }
 /** A port's name, which is also its config key. */
 export type PortKey = keyof Ports
@@ -55,6 +59,8 @@ export interface PortContext {
    * after the ports that use it; engines given it must not close it.
    */
   redis(url: string): Promise<RedisConnection>
+  /** The ports opened before this one (the SQL queue works on `db`). */
+  readonly opened: Readonly<Partial<Ports>>
 }
 
 /** One engine: opens the port from its parsed URL, importing its module only now. */
@@ -149,6 +155,15 @@ export const portList = [
       redis: async (t, ctx) => (await import('./bus/redis.ts')).redisBus({ connection: await ctx.redis(t.url), log: ctx.log }),
     },
   }),
+  describePort<Queue, QueueTarget>({
+    key: 'queue',
+    parse: (url) => parseQueueUrl(url, 'queue'),
+    engines: {
+      // The `_jobs` table is made by the system migrations, with `db`.
+      sql: async (t, ctx) => (await import('./jobs/sql.ts')).sqlQueue({ sql: ctx.opened.db!, log: ctx.log, leaseMs: t.leaseMs, pollMs: t.pollMs }),
+      bullmq: async (t, ctx) => (await import('./jobs/bullmq.ts')).bullQueue({ redis: t.redis, log: ctx.log, leaseMs: t.leaseMs }),
+    },
+  }),
 ] as const
 
 /** Opened ports and how to release them. */
@@ -172,15 +187,17 @@ export type AnyDescriptor = PortDescriptor<unknown, { engine: string }>
  */
 export async function openPorts(
   config: Readonly<PlinthConfig>,
-  ctx: Omit<PortContext, 'redis' | 'config'>,
+  ctx: Omit<PortContext, 'redis' | 'config' | 'opened'>,
   /** Tests pass their own list; the result is typed as `Ports` only for the default one. */
   list: readonly AnyDescriptor[] = portList as readonly AnyDescriptor[],
 ): Promise<OpenedPorts> {
   const targets = list.map((d) => d.parse(config[d.key], config))
+  const ports: Partial<Record<PortKey, unknown>> = {}
   const connections = new Map<string, Promise<RedisConnection>>()
   const context: PortContext = {
     ...ctx,
     config,
+    opened: ports as Partial<Ports>,
     redis(url) {
       let c = connections.get(url)
       if (!c) {
@@ -198,7 +215,6 @@ export async function openPorts(
     const shared = await Promise.allSettled(connections.values())
     await Promise.allSettled(shared.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)))
   }
-  const ports: Partial<Record<PortKey, unknown>> = {}
   const prepared: Partial<Record<PortKey, string[]>> = {}
   try {
     for (const [i, d] of list.entries()) {

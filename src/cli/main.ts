@@ -14,6 +14,7 @@ const usage = `Usage: plinth <command> [options]
 
 Commands:
   serve      start the HTTP API (and everything else) on 127.0.0.1:8090
+  worker     run background jobs and cron only (no HTTP)
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
@@ -30,6 +31,15 @@ const commandHelp: Record<string, string> = {
 Starts the HTTP API on --http (default 127.0.0.1:8090, this machine only; --http :8090 or
 0.0.0.0:8090 listens on every interface). Applies pending migrations first. Stops gracefully on
 SIGTERM or SIGINT. Every setting may also come from the config file or PLINTH_* variables.
+
+${commonOptions}  --app FILE         app module (default plinth.app.ts or .js beside the config, if present)
+  --no-worker        do not run background jobs and cron in this process (run \`plinth worker\` elsewhere)
+`,
+  worker: `Usage: plinth worker [options]
+
+Runs the app module's background jobs and cron schedules, without the HTTP API: a dedicated job
+node. Uses the same queue as serve (PLINTH_QUEUE: sql:// by default, or redis://...). Stops
+gracefully on SIGTERM or SIGINT: running jobs get shutdownTimeout to finish, then are handed back.
 
 ${commonOptions}  --app FILE         app module (default plinth.app.ts or .js beside the config, if present)
 `,
@@ -55,6 +65,8 @@ export interface CliFlags {
   dir?: string
   config?: string
   app?: string
+  /** serve: no worker in this process. */
+  noWorker?: boolean
 }
 
 function version(): string {
@@ -71,11 +83,13 @@ async function main(argv: string[]): Promise<number> {
       dir: { type: 'string' },
       config: { type: 'string' },
       app: { type: 'string' },
+      'no-worker': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
   })
-  const { help, version: wantsVersion, ...flags } = values
+  const { help, version: wantsVersion, 'no-worker': noWorker, ...rest } = values
+  const flags: CliFlags = { ...rest, ...(noWorker ? { noWorker } : {}) }
   if (wantsVersion) {
     process.stdout.write(`plinth ${version()}\n`)
     return 0
@@ -100,6 +114,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return (await import('./serve.ts')).serve(flags)
+    case 'worker':
+      return (await import('./worker.ts')).worker(flags)
     case 'config':
       return (await import('./config.ts')).printConfig(flags)
     case 'migrate':
@@ -117,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
 
 try {
   const code = await main(process.argv.slice(2))
-  if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code
+  if (code !== 0 || (process.argv[2] !== 'serve' && process.argv[2] !== 'worker')) process.exitCode = code
 } catch (err) {
   // A problem the operator must fix (setting, address, database): one line, no stack, exit 2.
   if (err instanceof StartupError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

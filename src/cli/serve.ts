@@ -20,6 +20,8 @@ export async function serve(flags: CliFlags): Promise<number> {
       app.log.info({ module: appFile }, 'loaded app module')
     }
     url = await app.start()
+    // Jobs and cron run here too unless a dedicated `plinth worker` does them.
+    if (!flags.noWorker) app.jobs.startWorker()
     app.log.info(
       { url, api: `${url}/api/`, health: `${url}/api/health`, engine: app.sql.primary.name, dir: config.dir },
       `Plinth listening on ${url} (REST API ${url}/api/)`,

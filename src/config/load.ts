@@ -14,7 +14,7 @@ import {
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { absoluteDbUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseRedisUrl } from './urls.ts'
+import { absoluteDbUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -220,6 +220,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   parseCacheUrl(config.cache, 'cache')
   parseCountersUrl(config.counters, 'counters')
   parseBusUrl(config.bus, 'bus')
+  parseQueueUrl(config.queue, 'queue')
   return deepFreeze(config)
 }
 

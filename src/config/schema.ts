@@ -54,6 +54,13 @@ export const ConfigSchema = Type.Object(
     counters: Type.String({ minLength: 1 }),
     /** The bus (pub/sub between nodes): `memory://` or `redis://...`. Default: `redis`, else `memory://`. */
     bus: Type.String({ minLength: 1 }),
+    /**
+     * The job queue: `sql://` (the default: a table in the `db` database, so jobs survive a restart)
+     * or `redis://...` (BullMQ). Both take `?leaseMs=N` (how long a worker's claim on a job lasts
+     * without renewal; default 30 000) and `sql://` also `?pollMs=N` (default 1000). Never follows
+     * `redis`: moving jobs onto Redis changes their durability, so it is set on its own.
+     */
+    queue: Type.String({ minLength: 1 }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -135,6 +142,7 @@ export const envKeys = {
   PLINTH_CACHE: 'cache',
   PLINTH_COUNTERS: 'counters',
   PLINTH_BUS: 'bus',
+  PLINTH_QUEUE: 'queue',
   PLINTH_PUBLIC_URL: 'publicUrl',
   PLINTH_METRICS_ALLOW: 'metrics.allow',
   PLINTH_STATEMENT_TIMEOUT: 'statementTimeout',
@@ -184,6 +192,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     cache: 'memory://',
     counters: 'memory://',
     bus: 'memory://',
+    queue: 'sql://',
     publicUrl: '',
     metrics: { allow: [] },
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },

@@ -249,3 +249,52 @@ export function maskUrl(value: string): string {
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):([^@]*)@/i, '$1:****@')
     .replace(/([?&](?:password|secret|token|key)=)[^&]*/gi, '$1****')
 }
+
+/** The job queue in the SQL database (`sql://`). */
+export interface SqlQueueTarget {
+  engine: 'sql'
+  leaseMs: number
+  pollMs: number
+}
+/** The job queue on Redis, through BullMQ (`redis://...`); `url` has the queue's own parameters removed. */
+export interface BullQueueTarget {
+  engine: 'bullmq'
+  url: string
+  redis: RedisTarget
+  leaseMs: number
+}
+export type QueueTarget = SqlQueueTarget | BullQueueTarget
+
+/**
+ * The `queue` URL: `sql://` (a table in the `db` database; `?leaseMs=N&pollMs=N`) or
+ * `redis://...` / `rediss://...` (BullMQ; `?leaseMs=N` beside the Redis URL's own `prefix`).
+ */
+export function parseQueueUrl(value: string, key = 'queue'): QueueTarget {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase()
+  if (scheme !== 'sql' && scheme !== 'redis' && scheme !== 'rediss') {
+    throw new ConfigError(`config: ${key}: unsupported scheme "${scheme ?? maskUrl(value)}" (expected sql:// or redis://)`)
+  }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(`config: ${key}: malformed URL "${maskUrl(value)}"`)
+  }
+  const whole = (name: string, fallback: number): number => {
+    const text = url.searchParams.get(name)
+    url.searchParams.delete(name)
+    if (text === null) return fallback
+    if (!/^[1-9]\d{0,9}$/.test(text)) throw new ConfigError(`config: ${key}: ${name} must be a whole number above 0, got "${text}"`)
+    return Number(text)
+  }
+  const leaseMs = whole('leaseMs', 30_000)
+  if (scheme === 'sql') {
+    const pollMs = whole('pollMs', 1000)
+    if (url.host || (url.pathname !== '' && url.pathname !== '/')) throw new ConfigError(`config: ${key}: sql:// takes no host or path, got "${maskUrl(value)}"`)
+    const unknown = [...url.searchParams.keys()][0]
+    if (unknown !== undefined) throw new ConfigError(`config: ${key}: unknown parameter "${unknown}" (expected leaseMs, pollMs)`)
+    return { engine: 'sql', leaseMs, pollMs }
+  }
+  const rest = url.toString()
+  return { engine: 'bullmq', url: rest, redis: parseRedisUrl(rest, key), leaseMs }
+}

@@ -107,6 +107,16 @@ export class RecordsService {
     return this.units.onCommit(listener)
   }
 
+  /**
+   * The transaction open in this async context, if any: its SQL handle (for a write that must
+   * commit or roll back with it, like a job in the SQL queue) and `afterCommit`, for work that
+   * must wait until it commits and never run if it rolls back.
+   */
+  openTransaction(): { db: Db; afterCommit(fn: () => Promise<void>): void } | undefined {
+    const uow = this.units.active()
+    return uow && { db: uow.db, afterCommit: (fn) => void uow.afterCommit.push(fn) }
+  }
+
   /** A collection by id or name, if it exists. */
   collection(idOrName: string): Collection | undefined {
     return this.registry.get(idOrName)

@@ -37,6 +37,8 @@ export type CommitListener = (changes: readonly RecordChange[]) => void | Promis
 /** An open transaction of the records service and the changes its writes collected so far. */
 export class UnitOfWork {
   readonly changes: RecordChange[] = []
+  /** Work to run once the outermost transaction commits (a job added to a queue outside the database); dropped on rollback. */
+  readonly afterCommit: (() => Promise<void>)[] = []
   /** False once committed or rolled back: the transaction can no longer be used. */
   open = true
 
@@ -100,8 +102,8 @@ export class Units {
         uow = u
         return this.carry(u, () => fn(u))
       })
-      const changes = uow!.changes
-      return { value, deliver: () => this.deliver(changes) }
+      const { changes, afterCommit } = uow!
+      return { value, deliver: () => this.deliver(changes, afterCommit) }
     } finally {
       if (uow) uow.open = false
     }
@@ -146,8 +148,8 @@ export class Units {
    * hooks, in order. Every listener and hook runs even when one fails; the first failure is then
    * thrown (the writes stay committed), as an after-success hook's error was before.
    */
-  private async deliver(changes: readonly RecordChange[]): Promise<void> {
-    if (!changes.length) return
+  private async deliver(changes: readonly RecordChange[], afterCommit: readonly (() => Promise<void>)[] = []): Promise<void> {
+    if (!changes.length && !afterCommit.length) return
     const failures: unknown[] = []
     const attempt = async (fn: () => unknown) => {
       try {
@@ -156,6 +158,7 @@ export class Units {
         failures.push(err)
       }
     }
+    for (const fn of afterCommit) await attempt(fn)
     for (const listener of [...this.listeners]) await attempt(() => listener(changes))
     const done = async () => {}
     for (const ch of changes) {

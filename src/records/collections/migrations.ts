@@ -1,6 +1,7 @@
 import type { Kysely, Migration } from 'kysely'
 import type { SqlDialect } from '../../sql/dialect.ts'
 import { sqlMigrations } from '../../sql/migrations/index.ts'
+import { jobsMigration } from '../../sql/migrations/0006-jobs.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { superusersCollection, usersCollection } from './defaults.ts'
@@ -112,5 +113,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0003-rowid': rowidMigration(dialect),
     '0004-schema-journal': journal(dialect),
     '0005-rowid-index': rowidIndexMigration(dialect),
+    '0006-jobs': jobsMigration(dialect),
   }
 }
