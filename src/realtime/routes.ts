@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.ts'
@@ -75,6 +75,17 @@ function flattenHead(res: ServerResponse): void {
 }
 const HEAD_END = /\r\n\r\n$/
 
+/**
+ * Nothing reads a stream's request headers once it is open (the connect hook had them, the
+ * request line keeps what it logs), but Node keeps them twice (`rawHeaders` and `headers`) for
+ * the stream's life: a browser's come to ~1 KB a stream, more with cookies. Both are public,
+ * writable properties of the request; emptied here.
+ */
+function releaseHeaders(req: IncomingMessage): void {
+  req.headers = {}
+  req.rawHeaders = []
+}
+
 const notFound = () => new ApiError('not_found', 'Missing or invalid client id.')
 const forbidden = () => new ApiError('forbidden', "The current and the previous request authorization don't match.")
 
@@ -104,6 +115,7 @@ export async function realtimeRoutes(http: FastifyInstance, opts: RealtimeApiOpt
     reply.raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...STREAM_HEADERS })
     flattenHead(reply.raw)
     logWhenClosed(http, request, reply, metrics)
+    releaseHeaders(request.raw)
     realtime.register(client)
     try {
       await realtime.send(client, { name: 'PB_CONNECT', data: JSON.stringify({ clientId: client.id }) })
