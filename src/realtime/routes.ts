@@ -28,12 +28,6 @@ const STREAM_HEADERS = {
 }
 
 /**
- * PocketBase's realtime API: `GET /api/realtime` opens a client's event stream (its first event,
- * `PB_CONNECT`, carries the client id), `POST /api/realtime` replaces that client's
- * subscriptions and sets its auth (the request's), on whichever node holds its stream. Streams end when the app closes (`preClose`),
- * before Fastify waits for in-flight requests, so a stop is not held up by open streams.
- */
-/**
  * A stream's request line and request metrics, once, when the stream closes (whoever closes it),
  * with its whole duration; the same line as any request's (api/request-log.ts).
  *
@@ -41,7 +35,7 @@ const STREAM_HEADERS = {
  * for a stream is wrong twice: it holds the request, the reply and their child loggers for the
  * stream's whole life (about 1 KB a stream), and `finish` never comes when the client goes away
  * (the usual end), so most streams were never logged. That listener is removed here, found by
- * its name; test/realtime/realtime-request-log.test.ts fails (two lines) if Fastify renames it.
+ * its name; test/realtime/realtime-node.test.ts fails (two lines) if Fastify renames it.
  * The closure keeps a few strings, not the request.
  */
 function logWhenClosed(http: FastifyInstance, request: FastifyRequest, reply: FastifyReply, metrics: RealtimeApiOptions['metrics']): void {
@@ -86,6 +80,12 @@ function releaseHeaders(req: IncomingMessage): void {
   req.rawHeaders = []
 }
 
+/**
+ * PocketBase's realtime API: `GET /api/realtime` opens a client's event stream (its first event,
+ * `PB_CONNECT`, carries the client id), `POST /api/realtime` replaces that client's
+ * subscriptions and sets its auth (the request's), on whichever node holds its stream. Streams end when the app closes (`preClose`),
+ * before Fastify waits for in-flight requests, so a stop is not held up by open streams.
+ */
 const notFound = () => new ApiError('not_found', 'Missing or invalid client id.')
 const forbidden = () => new ApiError('forbidden', "The current and the previous request authorization don't match.")
 
