@@ -7,6 +7,8 @@
  * writes bench/results/latest.json. Targets run one after another, so each has both cores' share.
  * With `--rounds N` the targets take turns N times and each figure is the median of its rounds, so
  * a burst of other work on the machine skews one round of every target rather than one target.
+ * A scenario with `measure()` (realtime) runs itself once and reports its own figures, each as a
+ * ratio to another of its figures, in a table of the same style.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -16,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { measure } from './lib/load.ts'
 import { dropDatabases } from './lib/seed.ts'
 import { ROOT } from './lib/servers.ts'
-import type { LoadOptions, LoadResult, Scenario, Target } from './lib/types.ts'
+import type { Figure, LoadOptions, LoadResult, MeasuredScenario, Scenario, Target } from './lib/types.ts'
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -40,12 +42,14 @@ for (const [k, v] of Object.entries(opts)) {
   if (!Number.isFinite(v) || v < 0 || (k !== 'warmupSec' && v === 0)) throw new Error(`bench: bad --${k}: ${v}`)
 }
 
-async function loadScenarios(names: string[]): Promise<Scenario[]> {
+type AnyScenario = Scenario | MeasuredScenario
+
+async function loadScenarios(names: string[]): Promise<AnyScenario[]> {
   const dir = path.join(ROOT, 'bench', 'scenarios')
-  const all: Scenario[] = []
+  const all: AnyScenario[] = []
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
     // A file exports one scenario, or several (the same scenario over several engines).
-    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default: Scenario | Scenario[] }
+    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default: AnyScenario | AnyScenario[] }
     all.push(...(Array.isArray(mod.default) ? mod.default : [mod.default]))
   }
   const groups = [...new Set(all.flatMap((s) => (s.group ? [s.group] : [])))]
@@ -95,6 +99,44 @@ function printTable(r: ScenarioResult): void {
   process.stdout.write(`\n${r.scenario}: ${r.description}${conc}\n`)
   for (const [i, row] of rows.entries()) {
     process.stdout.write(`  ${row.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ')}\n`)
+    if (i === 0) process.stdout.write(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`)
+  }
+}
+
+interface MeasuredResult {
+  scenario: string
+  description: string
+  skipped?: string
+  figures: (Figure & { ratio?: number })[]
+}
+
+async function runMeasured(s: MeasuredScenario): Promise<MeasuredResult> {
+  const skipped = await s.skip?.()
+  if (skipped) return { scenario: s.name, description: s.description, skipped, figures: [] }
+  process.stderr.write(`bench: ${s.name}: measuring\n`)
+  const figures = await s.measure()
+  const byName = new Map(figures.map((f) => [f.name, f.value]))
+  return {
+    scenario: s.name,
+    description: s.description,
+    figures: figures.map((f) => {
+      const ref = f.reference === undefined ? undefined : byName.get(f.reference)
+      return ref ? { ...f, ratio: f.value / ref } : f
+    }),
+  }
+}
+
+function printMeasured(r: MeasuredResult): void {
+  const rows = r.skipped
+    ? [['figure', 'value'], ['-', `skipped: ${r.skipped}`]]
+    : [
+        ['figure', 'value', 'unit', 'ratio', 'to'],
+        ...r.figures.map((f) => [f.name, fmt(f.value, f.unit === 'MiB' ? 1 : f.unit === 'ms' ? 1 : 0), f.unit, f.ratio === undefined ? '' : fmt(f.ratio, 2), f.reference ?? '']),
+      ]
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
+  process.stdout.write(`\n${r.scenario}: ${r.description}\n`)
+  for (const [i, row] of rows.entries()) {
+    process.stdout.write(`  ${row.map((c, j) => (j === 0 || j === 4 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ')}\n`)
     if (i === 0) process.stdout.write(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`)
   }
 }
@@ -161,10 +203,16 @@ const report = {
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
   },
   load: { ...opts, rounds },
-  scenarios: [] as ScenarioResult[],
+  scenarios: [] as (ScenarioResult | MeasuredResult)[],
 }
 try {
   for (const s of scenarios) {
+    if ('measure' in s) {
+      const r = await runMeasured(s)
+      report.scenarios.push(r)
+      printMeasured(r)
+      continue
+    }
     const r = await runScenario(s)
     report.scenarios.push(r)
     printTable(r)

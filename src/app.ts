@@ -150,23 +150,8 @@ async function mount(core: Core): Promise<Plinth> {
   // PocketBase's SDK sends `Content-Type: application/json` with no body on DELETE and refresh
   // calls: an empty body is `{}`; `__proto__`/`constructor` keys are dropped, not a 400.
   installJsonBodyParser(http)
-  // Route labels come from the matched route template, so ids in URLs do not explode cardinality.
-  // The labelled series are looked up once per method, route and status (prom-client hashes the
-  // labels on every call otherwise).
-  const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>()
   http.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched'
-    const key = `${request.method} ${reply.statusCode} ${route}`
-    let s = series.get(key)
-    if (!s) {
-      s = {
-        count: metrics.httpRequests.labels({ method: request.method, route, status: String(reply.statusCode) }),
-        time: metrics.httpDuration.labels({ method: request.method, route }),
-      }
-      series.set(key, s)
-    }
-    s.count.inc()
-    s.time.observe(reply.elapsedTime / 1000)
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime)
     done()
   })
   // Every request knows who makes it before any handler runs (null for guests and bad tokens);
@@ -199,8 +184,8 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(recordsRoutes, { records })
   await http.register(batchRoutes, { records })
   // Record events from committed writes, fanned out between nodes through the bus.
-  const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log })
-  await http.register(realtimeRoutes, { realtime })
+  const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
+  await http.register(realtimeRoutes, { realtime, metrics })
   await http.register(recordAuthRoutes, {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,

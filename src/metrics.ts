@@ -38,7 +38,24 @@ export class Metrics {
     buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
     registers: [this.metricsRegistry],
   })
+  readonly realtimeClients = new Gauge({
+    name: 'plinth_realtime_clients',
+    help: 'Realtime (SSE) streams open on this node.',
+    registers: [this.metricsRegistry],
+  })
+  readonly realtimeEvents = new Counter({
+    name: 'plinth_realtime_events_sent_total',
+    help: 'Realtime events written to streams on this node (PB_CONNECT included).',
+    registers: [this.metricsRegistry],
+  })
+  readonly realtimeDropped = new Counter({
+    name: 'plinth_realtime_clients_dropped_total',
+    help: 'Realtime streams cut because the client fell behind (its send queue passed the bound).',
+    registers: [this.metricsRegistry],
+  })
   private readonly engines: SqlEngine[] = []
+  /** The labelled request series, looked up once per method, route and status (prom-client hashes the labels on every call otherwise). */
+  private readonly requestSeries = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>()
 
   constructor() {
     // Off the start-up path: a second after creation, or at the first scrape if that comes sooner.
@@ -90,6 +107,24 @@ export class Metrics {
     this.defaultsCollected = true
     const collectDefaultMetrics = require('prom-client/lib/defaultMetrics') as typeof PromClient.collectDefaultMetrics
     collectDefaultMetrics({ register: this.metricsRegistry, prefix: 'plinth_', eventLoopMonitoringPrecision: 20 })
+  }
+
+  /**
+   * Counts one answered request and its duration. `route` is the matched route template, so ids
+   * in URLs do not explode cardinality.
+   */
+  observeRequest(method: string, route: string, status: number, ms: number): void {
+    const key = `${method} ${status} ${route}`
+    let s = this.requestSeries.get(key)
+    if (!s) {
+      s = {
+        count: this.httpRequests.labels({ method, route, status: String(status) }),
+        time: this.httpDuration.labels({ method, route }),
+      }
+      this.requestSeries.set(key, s)
+    }
+    s.count.inc()
+    s.time.observe(ms / 1000)
   }
 
   /** A query observer for an engine about to be opened (its name and role label the figures). */

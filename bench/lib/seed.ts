@@ -78,7 +78,7 @@ export async function dropDatabases(): Promise<void> {
 }
 
 /** Makes (or updates) the bench superuser with Plinth's CLI on `dbUrl`. */
-function upsertSuperuser(dbUrl: string): void {
+export function upsertSuperuser(dbUrl: string): void {
   const cli = spawnSync(process.execPath, [PLINTH_BIN, 'superuser', 'upsert', ROOT_EMAIL, ROOT_PASSWORD], {
     env: { ...process.env, PLINTH_DB: dbUrl },
     cwd: ROOT,

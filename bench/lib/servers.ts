@@ -72,6 +72,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<RunningServer> {
   }
   return {
     url,
+    pid: child.pid,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM')

@@ -8,6 +8,8 @@
 export interface RunningServer {
   /** Base URL on 127.0.0.1, no trailing slash. */
   url: string
+  /** Its process id (for memory figures read from /proc). */
+  pid?: number
   stop(): Promise<void>
 }
 
@@ -55,6 +57,31 @@ export interface Scenario {
   /** The name of the target the others are divided by. */
   reference: string
   targets: (Target | PublishedTarget)[]
+}
+
+/** One figure a self-measuring scenario reports: a row of its table. */
+export interface Figure {
+  /** Unique within the scenario; shown in the table. */
+  name: string
+  value: number
+  /** `ms`, `bytes`, `MiB`... */
+  unit: string
+  /** The name of the figure (same scenario) this one is divided by, for the ratio column. */
+  reference?: string
+  notes?: string
+}
+
+/**
+ * A scenario that measures itself instead of being loaded by autocannon (realtime streams: the
+ * load is open connections and pushed events, not request rates). It starts and stops its own
+ * servers, returns its figures, and says why it cannot run here through `skip`.
+ */
+export interface MeasuredScenario {
+  name: string
+  group?: string
+  description: string
+  skip?(): Promise<string | undefined>
+  measure(): Promise<Figure[]>
 }
 
 export interface LoadOptions {

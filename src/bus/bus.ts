@@ -22,6 +22,11 @@ export interface Bus {
   /** For logs only: never branch on it. */
   readonly name: 'memory' | 'redis'
   /**
+   * Whether a message can reach another process (another node). False for the in-process bus:
+   * a publisher whose own node has nobody to hear a message may then skip making it at all.
+   */
+  readonly reachesOtherNodes: boolean
+  /**
    * Sends `message` to every subscriber of `topic` on every node. Resolves once the message is
    * handed over (not delivered); rejects with `BusUnavailableError` when it cannot be (Redis down),
    * so the caller knows that message is lost.

@@ -21,6 +21,7 @@ interface Subscription {
 
 export class MemoryBus implements Bus {
   readonly name = 'memory' as const
+  readonly reachesOtherNodes = false
   readonly #topics = new Map<string, Set<Subscription>>()
   readonly #queue: { topic: string; message: string; to: Subscription[] }[] = []
   readonly #log: BusLog

@@ -32,6 +32,7 @@ interface Topic {
 
 export class RedisBus implements Bus {
   readonly name = 'redis' as const
+  readonly reachesOtherNodes = true
   readonly #pub: RedisConnection
   readonly #ownsPub: boolean
   readonly #sub: RedisConnection

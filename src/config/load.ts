@@ -94,7 +94,9 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'keepAliveTimeout':
     case 'authThrottle.perIdentity':
     case 'authThrottle.perIp':
-    case 'authThrottle.windowSeconds': {
+    case 'authThrottle.windowSeconds':
+    case 'realtime.idleTimeout':
+    case 'realtime.maxQueueBytes': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }

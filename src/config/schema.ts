@@ -88,6 +88,16 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Realtime (SSE) streams. */
+    realtime: Type.Object(
+      {
+        /** ms a stream may go without an event before it is closed (the SDKs reconnect); PocketBase's 5 minutes. */
+        idleTimeout: Type.Integer({ minimum: 1000 }),
+        /** Bytes a client may leave unread in its stream before it is cut (its send queue's bound). */
+        maxQueueBytes: Type.Integer({ minimum: 1024 }),
+      },
+      { additionalProperties: false },
+    ),
     cors: Type.Object(
       {
         /**
@@ -155,6 +165,8 @@ export const envKeys = {
   PLINTH_AUTH_THROTTLE_PER_IDENTITY: 'authThrottle.perIdentity',
   PLINTH_AUTH_THROTTLE_PER_IP: 'authThrottle.perIp',
   PLINTH_AUTH_THROTTLE_WINDOW_SECONDS: 'authThrottle.windowSeconds',
+  PLINTH_REALTIME_IDLE_TIMEOUT: 'realtime.idleTimeout',
+  PLINTH_REALTIME_MAX_QUEUE_BYTES: 'realtime.maxQueueBytes',
 } as const satisfies Record<string, string>
 
 /**
@@ -196,6 +208,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     publicUrl: '',
     metrics: { allow: [] },
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },
+    realtime: { idleTimeout: 5 * 60_000, maxQueueBytes: 1 << 20 },
     cors: { origins: ['*'] },
   }
 }

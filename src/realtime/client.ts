@@ -8,6 +8,16 @@ export const CLIENT_ID_LENGTH = 40
 
 const LINE_BREAK = /[\r\n]/
 const NONE: readonly Subscription[] = Object.freeze([])
+/** The subscriptions of a client that has none yet (most idle streams): one shared empty map. */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map()
+const NO_TOPICS: ReadonlyMap<string, Subscription[]> = new Map()
+
+/** What every client of one node shares (one object, not one per stream). */
+export interface ClientOptions {
+  maxQueueBytes: number
+  onClose: (client: RealtimeClient, reason: CloseReason) => void
+  idPrefix?: string
+}
 
 /** One message to a client: the SSE `event:` name and its `data:` (one line of JSON). */
 export interface RealtimeMessage {
@@ -32,20 +42,22 @@ export class RealtimeClient {
   readonly id: string
   /** Who the client is: set by its subscribe requests, refreshed when its auth record changes. */
   auth: AuthInfo | null = null
-  #subscriptions = new Map<string, Subscription>()
+  #subscriptions = NO_SUBSCRIPTIONS
   /** The same subscriptions by topic, so an event looks up its topics instead of scanning them all. */
-  #byTopic = new Map<string, Subscription[]>()
+  #byTopic = NO_TOPICS
   #closed = false
-  readonly #idle: NodeJS.Timeout
+  /**
+   * When the stream last had something written (`performance.now()`); `closeIfIdle` compares it.
+   * A number, not a timer per client: one sweep per node checks them all (`sweepIdle`).
+   */
+  #lastWrite = performance.now()
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly opts: { idleMs: number; maxQueueBytes: number; onClose: (client: RealtimeClient, reason: CloseReason) => void; idPrefix?: string },
+    private readonly opts: ClientOptions,
   ) {
     const prefix = opts.idPrefix ?? ''
     this.id = prefix + randomString(CLIENT_ID_LENGTH - prefix.length)
-    this.#idle = setTimeout(() => this.close('idle'), opts.idleMs)
-    this.#idle.unref()
     res.on('close', () => this.#ended('client'))
   }
 
@@ -63,13 +75,15 @@ export class RealtimeClient {
    * break is dropped: it would be an `event:` line that ends early.
    */
   setSubscriptions(keys: readonly string[]): void {
-    this.#subscriptions = new Map(keys.filter((k) => k !== '' && !LINE_BREAK.test(k)).map((k) => [k, parseSubscription(k)]))
-    this.#byTopic = new Map()
-    for (const sub of this.#subscriptions.values()) {
-      const list = this.#byTopic.get(sub.topic)
+    const subscriptions = new Map(keys.filter((k) => k !== '' && !LINE_BREAK.test(k)).map((k) => [k, parseSubscription(k)]))
+    const byTopic = new Map<string, Subscription[]>()
+    for (const sub of subscriptions.values()) {
+      const list = byTopic.get(sub.topic)
       if (list) list.push(sub)
-      else this.#byTopic.set(sub.topic, [sub])
+      else byTopic.set(sub.topic, [sub])
     }
+    this.#subscriptions = subscriptions.size ? subscriptions : NO_SUBSCRIPTIONS
+    this.#byTopic = byTopic.size ? byTopic : NO_TOPICS
   }
 
   /**
@@ -82,19 +96,26 @@ export class RealtimeClient {
 
   /**
    * Writes one event, PocketBase's way (`id:` the client id, `event:`, `data:`), and restarts the
-   * idle timer. A client whose unsent bytes pass the bound is disconnected instead.
+   * idle time. A client whose unsent bytes pass the bound is disconnected instead. True when the
+   * event was written.
    */
-  send(message: RealtimeMessage): void {
-    if (this.#closed) return
+  send(message: RealtimeMessage): boolean {
+    if (this.#closed) return false
     if (this.res.writableLength > this.opts.maxQueueBytes) {
       this.close('overflow')
-      return
+      return false
     }
-    if (LINE_BREAK.test(message.name)) return
+    if (LINE_BREAK.test(message.name)) return false
     // A line break in the data (a hook's text; JSON has none) continues it on another `data:` line.
     const data = LINE_BREAK.test(message.data) ? message.data.split(/\r\n|\r|\n/).join('\ndata:') : message.data
     this.res.write(`id:${this.id}\nevent:${message.name}\ndata:${data}\n\n`)
-    this.#idle.refresh()
+    this.#lastWrite = performance.now()
+    return true
+  }
+
+  /** Ends the stream if nothing was written to it for `idleMs` (PocketBase's idle close). */
+  closeIfIdle(idleMs: number, now = performance.now()): void {
+    if (now - this.#lastWrite >= idleMs) this.close('idle')
   }
 
   /**
@@ -111,13 +132,26 @@ export class RealtimeClient {
   /** Forgets a client whose stream never opened (its connect hook refused it); the response is left alone. */
   discard(): void {
     this.#closed = true
-    clearTimeout(this.#idle)
   }
 
   #ended(reason: CloseReason): void {
     if (this.#closed) return
     this.#closed = true
-    clearTimeout(this.#idle)
     this.opts.onClose(this, reason)
   }
+}
+
+/**
+ * Every `period` ms, ends the streams of `clients()` that had nothing written for `idleMs`: one
+ * timer for a node's clients instead of one per client (a timer is ~200 bytes a stream; a stream
+ * closes between `idleMs` and `idleMs + period` after its last event). Returns the stop.
+ */
+export function sweepIdle(clients: () => Iterable<RealtimeClient>, idleMs: number): () => void {
+  const period = Math.min(10_000, Math.max(10, Math.floor(idleMs / 10)))
+  const timer = setInterval(() => {
+    const now = performance.now()
+    for (const client of [...clients()]) client.closeIfIdle(idleMs, now)
+  }, period)
+  timer.unref()
+  return () => clearInterval(timer)
 }

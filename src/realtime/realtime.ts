@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Bus } from '../bus/bus.ts'
 import type { Logger } from '../log.ts'
+import type { Metrics } from '../metrics.ts'
 import { isAuthCollection, type Collection } from '../records/model.ts'
 import type { AuthInfo, RecordJson, RequestInfo } from '../records/record.ts'
 import type { RecordsService } from '../records/records-service.ts'
@@ -9,7 +10,7 @@ import type { RecordAction, RecordChange } from '../records/unit-of-work.ts'
 import type { SqlEngine } from '../sql/sql.ts'
 import { randomString } from '../records/fields/random.ts'
 import { NODE_ID_LENGTH, SubscribeForwarder, withoutPassword, type SubscribeOutcome } from './forward.ts'
-import { RealtimeClient, type CloseReason, type RealtimeMessage } from './client.ts'
+import { RealtimeClient, sweepIdle, type ClientOptions, type CloseReason, type RealtimeMessage } from './client.ts'
 import { RealtimeHooks } from './hooks.ts'
 import { presentTo, visibleTo, type Check } from './record-access.ts'
 
@@ -17,9 +18,9 @@ import { presentTo, visibleTo, type Check } from './record-access.ts'
 export const RECORDS_TOPIC = 'realtime.records'
 export const CUSTOM_TOPIC = 'realtime.custom'
 
-/** PocketBase closes a stream that had nothing to send for 5 minutes; the SDKs reconnect. */
+/** PocketBase closes a stream that had nothing to send for 5 minutes; the SDKs reconnect (config `realtime.idleTimeout`). */
 export const IDLE_MS = 5 * 60_000
-/** Bytes a client may have waiting in its socket before it is cut (its send queue's bound). */
+/** Bytes a client may have waiting in its socket before it is cut (its send queue's bound; config `realtime.maxQueueBytes`). */
 export const MAX_QUEUE_BYTES = 1 << 20
 /** Bus messages waiting to be delivered on this node before new ones are dropped (and logged). */
 const MAX_PENDING = 10_000
@@ -48,6 +49,7 @@ export interface RealtimeDeps {
   bus: Bus
   records: Pick<RecordsService, 'onCommit'>
   log: Logger
+  metrics: Pick<Metrics, 'realtimeClients' | 'realtimeEvents' | 'realtimeDropped'>
 }
 
 export interface RealtimeOptions {
@@ -75,6 +77,14 @@ export class Realtime {
   readonly #authKeys = new WeakMap<AuthInfo, string>()
   #authSeq = 0
   readonly #clients = new Map<string, RealtimeClient>()
+  /** What every client of this node shares. */
+  readonly #clientOptions: ClientOptions
+  /**
+   * Registered clients that a record change concerns: those with a subscription or an auth (an
+   * auth record's change may end their stream). With none, and a bus that stays in this process,
+   * a commit publishes nothing.
+   */
+  #interested = 0
   #chain: Promise<void> = Promise.resolve()
   #pending = 0
   #stops: (() => Promise<void> | void)[] = []
@@ -85,6 +95,7 @@ export class Realtime {
     private readonly opts: Required<RealtimeOptions>,
   ) {
     this.#forwarder = new SubscribeForwarder(deps, this.nodeId, (clientId, auth, subs) => this.#apply(clientId, auth, subs))
+    this.#clientOptions = { maxQueueBytes: opts.maxQueueBytes, onClose: (c, reason) => this.#closedClient(c, reason), idPrefix: this.nodeId }
   }
 
   /** Starts following committed changes and the bus. */
@@ -94,6 +105,7 @@ export class Realtime {
     rt.#stops.push(await deps.bus.subscribe(CUSTOM_TOPIC, (m) => rt.#enqueue(() => rt.#onCustom(m))))
     rt.#stops.push(await rt.#forwarder.start())
     rt.#stops.push(deps.records.onCommit((changes) => rt.#publishChanges(changes)))
+    rt.#stops.push(sweepIdle(() => rt.#clients.values(), rt.opts.idleMs))
     return rt
   }
 
@@ -114,7 +126,7 @@ export class Realtime {
 
   /** A client for a new stream, not yet registered (its connect hook runs first). */
   open(res: ServerResponse): RealtimeClient {
-    return new RealtimeClient(res, { idleMs: this.opts.idleMs, maxQueueBytes: this.opts.maxQueueBytes, onClose: (c, reason) => this.#closedClient(c, reason), idPrefix: this.nodeId })
+    return new RealtimeClient(res, this.#clientOptions)
   }
 
   /** Registers a client whose stream is open: from now on it receives what it subscribes to. */
@@ -122,6 +134,7 @@ export class Realtime {
     if (client.closed) return
     if (this.#closed) return client.close('shutdown')
     this.#clients.set(client.id, client)
+    this.deps.metrics.realtimeClients.inc()
   }
 
   /** Whether `clientId` was made by this node (it may be gone since). */
@@ -144,15 +157,21 @@ export class Realtime {
     const client = this.#clients.get(clientId)
     if (!client) return 'not_found'
     if (client.auth && !sameAuth(client.auth, auth)) return 'forbidden'
+    const before = interest(client)
     client.auth = auth
     client.setSubscriptions(subscriptions)
+    this.#interested += interest(client) - before
     return 'ok'
   }
 
   /** Writes one message through the message hooks. */
   async send(client: RealtimeClient, message: RealtimeMessage): Promise<void> {
-    if (this.hooks.message.empty) return client.send(message)
-    await this.hooks.message.run({ client, message }, (e) => e.client.send(e.message))
+    if (this.hooks.message.empty) return this.#write(client, message)
+    await this.hooks.message.run({ client, message }, (e) => this.#write(e.client, e.message))
+  }
+
+  #write(client: RealtimeClient, message: RealtimeMessage): void {
+    if (client.send(message)) this.deps.metrics.realtimeEvents.inc()
   }
 
   /**
@@ -177,8 +196,15 @@ export class Realtime {
   }
 
   #closedClient(client: RealtimeClient, reason: CloseReason): void {
-    if (this.#clients.get(client.id) === client) this.#clients.delete(client.id)
-    if (reason === 'overflow') this.deps.log.warn({ clientId: client.id }, 'realtime: a client fell too far behind and was disconnected')
+    if (this.#clients.get(client.id) === client) {
+      this.#clients.delete(client.id)
+      this.#interested -= interest(client)
+      this.deps.metrics.realtimeClients.dec()
+    }
+    if (reason === 'overflow') {
+      this.deps.metrics.realtimeDropped.inc()
+      this.deps.log.warn({ clientId: client.id }, 'realtime: a client fell too far behind and was disconnected')
+    }
   }
 
   /** Runs `fn` after everything enqueued before it; drops (and logs) past `MAX_PENDING`. */
@@ -193,8 +219,13 @@ export class Realtime {
     return this.#chain
   }
 
-  /** After a commit: one bus message for the whole unit of work, in commit order. */
+  /**
+   * After a commit: one bus message for the whole unit of work, in commit order. Nothing when the
+   * bus stays in this process and no client here has a subscription or an auth: nobody anywhere
+   * could receive it, so it is not even serialised.
+   */
   #publishChanges(changes: readonly RecordChange[]): void {
+    if (this.#interested === 0 && !this.deps.bus.reachesOtherNodes) return
     const wire: WireChange[] = changes.map((ch) => ({ a: ch.action, c: ch.collection.id, r: withoutPassword(ch.record) }))
     this.deps.bus.publish(RECORDS_TOPIC, JSON.stringify(wire)).catch((err: unknown) =>
       this.deps.log.warn({ err }, 'realtime: could not publish committed changes; subscribers miss them'),
@@ -227,6 +258,7 @@ export class Realtime {
       }
       let info = refreshed.get(auth)
       if (!info) refreshed.set(auth, (info = Object.freeze({ collection: c, record: Object.freeze({ ...auth.record, ...record }), isSuperuser: auth.isSuperuser })))
+      // An auth for an auth: the client's interest (#interested) is unchanged.
       client.auth = info
     }
   }
@@ -321,4 +353,9 @@ export class Realtime {
       for (const sub of client.subscribedTo(topic)) await this.send(client, { name: sub.key, data })
     }
   }
+}
+
+/** 1 when a record change may concern `client` (it subscribes to something or is signed in), else 0. */
+function interest(client: RealtimeClient): number {
+  return client.subscriptions.size > 0 || client.auth !== null ? 1 : 0
 }

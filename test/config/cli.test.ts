@@ -45,6 +45,8 @@ const bad: { name: string; args?: string[]; env?: Record<string, string>; files?
   { name: 'wrong type in the environment', env: { PLINTH_BODY_LIMIT: 'lots' }, line: /^plinth: config: PLINTH_BODY_LIMIT: expected a whole number/ },
   { name: 'malformed URL in the environment', env: { PLINTH_DB: 'postgres://' }, line: /^plinth: config: db: / },
   { name: 'unknown log format in the environment', env: { PLINTH_LOG_FORMAT: 'plain' }, line: /^plinth: config: PLINTH_LOG_FORMAT \(logFormat\): expected "json" or "pretty", got "plain"/ },
+  { name: 'realtime idle timeout not a number', env: { PLINTH_REALTIME_IDLE_TIMEOUT: '5m' }, line: /^plinth: config: PLINTH_REALTIME_IDLE_TIMEOUT: expected a whole number, got "5m"/ },
+  { name: 'realtime queue bound too small', env: { PLINTH_REALTIME_MAX_QUEUE_BYTES: '10' }, line: /^plinth: config: PLINTH_REALTIME_MAX_QUEUE_BYTES \(realtime\.maxQueueBytes\): / },
   { name: 'bad flag value', args: ['--http', 'nowhere'], line: /^plinth: config: http: expected HOST:PORT/ },
 ]
 

@@ -171,6 +171,16 @@ function busContract({ name, make, skip }: BusEngine): void {
       await Promise.all([ok.next(1), logged])
     })
 
+    test('reachesOtherNodes: true exactly for an engine whose messages reach another node', async () => {
+      assert.equal(bus.reachesOtherNodes, t.peer !== undefined)
+      if (!t.peer) return
+      const other = await t.peer()
+      const there = inbox()
+      await other.subscribe('reach', there.handler)
+      await bus.publish('reach', 'x')
+      await there.next(1)
+    })
+
     if (name === 'redis') {
       test('two nodes: each sees the messages the other publishes, and its own', async () => {
         const other = await t.peer!()

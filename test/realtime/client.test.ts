@@ -1,25 +1,35 @@
 /**
  * One realtime client over a real HTTP server and socket: its messages in PocketBase's wire form,
- * the idle close, and the bounded send queue (a client that stops reading is cut, not buffered
+ * the idle close (one sweep for the server's clients, as a node runs it), and the bounded send queue (a client that stops reading is cut, not buffered
  * without end). The small bounds here are the test's own, set through the client's options.
  */
 import assert from 'node:assert/strict'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { after, describe, test } from 'node:test'
-import { RealtimeClient, type CloseReason } from '../../src/realtime/client.ts'
+import { RealtimeClient, sweepIdle, type CloseReason } from '../../src/realtime/client.ts'
 import { parseSubscription } from '../../src/realtime/subscription.ts'
 
 /** A server whose every request becomes a stream; resolves with the client made for the next one. */
 async function streamServer(opts: { idleMs: number; maxQueueBytes: number }) {
   const waiting: ((v: { client: RealtimeClient; closed: Promise<CloseReason> }) => void)[] = []
+  const clients = new Set<RealtimeClient>()
   const server: Server = createServer((_req, res: ServerResponse) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     let closed!: (r: CloseReason) => void
     const done = new Promise<CloseReason>((r) => (closed = r))
-    const client = new RealtimeClient(res, { ...opts, onClose: (_c, reason) => closed(reason) })
+    const client = new RealtimeClient(res, {
+      maxQueueBytes: opts.maxQueueBytes,
+      onClose: (c, reason) => {
+        clients.delete(c)
+        closed(reason)
+      },
+    })
+    clients.add(client)
     waiting.shift()?.({ client, closed: done })
   })
+  const stopSweep = sweepIdle(() => clients, opts.idleMs)
+  server.on('close', stopSweep)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as { port: number }).port
   return {

@@ -34,6 +34,7 @@ async function until(cond: () => boolean, what: string, ms = 20_000): Promise<vo
 function lossy(bus: Bus): Bus & { lose: boolean; lost: number } {
   const out = {
     name: bus.name,
+    reachesOtherNodes: bus.reachesOtherNodes,
     lose: false,
     lost: 0,
     publish: async (topic: string, message: string) => {
@@ -175,6 +176,7 @@ describe('collections sync: a bus that cannot publish', () => {
     const { a } = nodes
     const broken: Bus = {
       name: 'redis',
+      reachesOtherNodes: true,
       publish: async () => {
         throw new BusUnavailableError()
       },
