@@ -1,7 +1,7 @@
 import type { Job, Queue as BullQueue, Worker, ConnectionOptions, JobType } from 'bullmq'
 import type { RedisTarget } from '../config/urls.ts'
 import type { Logger } from '../log.ts'
-import { jobStates, type JobInfo, type JobState, type NewJob, type Processor, type Queue } from './queue.ts'
+import { jobStates, LOST_LEASE_ERROR, LOST_LEASE_GRACE, type JobInfo, type JobState, type NewJob, type Processor, type Queue } from './queue.ts'
 
 export interface BullQueueOptions {
   redis: RedisTarget
@@ -74,7 +74,7 @@ export class BullMqQueue implements Queue {
     // BullMQ workers block on Redis and wake by themselves.
   }
 
-  work(name: string, concurrency: number, processor: Processor): void {
+  work(name: string, concurrency: number, maxAttempts: number, processor: Processor): void {
     const running = new Set<Promise<void>>()
     const worker = new this.#bull.Worker(
       name,
@@ -93,8 +93,11 @@ export class BullMqQueue implements Queue {
         concurrency,
         lockDuration: this.#leaseMs,
         stalledInterval: this.#leaseMs,
-        // A job whose worker died comes back; as on the SQL engine, dying is not a failed attempt.
-        maxStalledCount: 1000,
+        // A job whose worker died comes back; as on the SQL engine, dying is not a failed attempt,
+        // but a job stalled more than this is failed (BULL_STALLED_ERROR): started runs are bounded
+        // by attempts + LOST_LEASE_GRACE for a job that always kills its worker. NB: BullMQ counts
+        // stalls apart from failed attempts, so a job that does both may run a little more here.
+        maxStalledCount: maxAttempts - 1 + LOST_LEASE_GRACE,
       },
     )
     worker.on('error', (err) => this.#log.error({ err, job: name }, 'queue: worker error'))
@@ -145,7 +148,7 @@ export class BullMqQueue implements Queue {
     return {
       id: job.id!, name: job.name, data: job.data as unknown, state,
       attempts: job.attemptsStarted, maxAttempts: job.opts.attempts ?? 1,
-      error: job.failedReason || null, created: job.timestamp,
+      error: job.failedReason === BULL_STALLED_ERROR ? LOST_LEASE_ERROR : job.failedReason || null, created: job.timestamp,
     }
   }
 
@@ -180,6 +183,9 @@ export class BullMqQueue implements Queue {
     this.#queues.clear()
   }
 }
+
+/** BullMQ's `failedReason` for a job past `maxStalledCount`, shown as the SQL engine's error. */
+const BULL_STALLED_ERROR = 'job stalled more than allowable limit'
 
 /** Opens the BullMQ engine, importing BullMQ only now. */
 export async function bullQueue(opts: BullQueueOptions): Promise<BullMqQueue> {

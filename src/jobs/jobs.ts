@@ -243,7 +243,7 @@ export class Jobs {
   }
 
   #work(def: Definition): void {
-    this.#queue.work(def.name, def.concurrency, (job) => this.#attempt(def, job))
+    this.#queue.work(def.name, def.concurrency, def.attempts, (job) => this.#attempt(def, job))
   }
 
   /** One attempt, raced against the definition's timeout. */

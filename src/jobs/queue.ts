@@ -8,6 +8,9 @@
  *   worker that dies stops renewing, and once the lease ends another worker runs the job again;
  * - a failed attempt is retried after `backoff * 2^(attempt-1)` ms until `maxAttempts`, then the
  *   job is kept as `failed` with its last error (the dead letters);
+ * - a job whose worker dies is not charged a failed attempt for it, but the runs it may start
+ *   are bounded: after `maxAttempts + LOST_LEASE_GRACE` started runs, a lost lease ends it as
+ *   `failed` with `LOST_LEASE_ERROR` (a job that kills its worker every time would else run forever);
  * - `delay` holds a job back; among ready jobs of one name the one due first runs first;
  * - `concurrency` bounds the jobs of one name running at once in one process;
  * - an id given by the caller makes the add idempotent: a second add with it is ignored while
@@ -75,8 +78,11 @@ export interface Queue {
   add(job: NewJob, tx?: QueueTx): Promise<string>
   /** Tells this process's worker that `name` may have a job now (saves a poll). */
   nudge(name: string): void
-  /** Starts running jobs of `name` in this process, at most `concurrency` at once. */
-  work(name: string, concurrency: number, processor: Processor): void
+  /**
+   * Starts running jobs of `name` in this process, at most `concurrency` at once; `maxAttempts`
+   * is the name's attempts, which with `LOST_LEASE_GRACE` bounds the leases its jobs may lose.
+   */
+  work(name: string, concurrency: number, maxAttempts: number, processor: Processor): void
   /**
    * Stops taking jobs; waits up to `graceMs` for running ones, then hands back what still runs
    * (it runs again elsewhere, as after a lost lease). Resolves once this process holds no job.
@@ -100,6 +106,17 @@ export interface Queue {
   remove(name: string, id: string): Promise<boolean>
   close(): Promise<void>
 }
+
+/**
+ * How many lost leases a job may have beyond its attempts. A lost lease is most often a deploy or
+ * a crash that has nothing to do with the job, so it is not charged as a failed attempt (a job
+ * with one attempt survives a restarted worker); but two more than its attempts is enough for
+ * that, and past it the job itself is the likely cause (it kills or hangs the process).
+ */
+export const LOST_LEASE_GRACE = 2
+
+/** The error a job ends with once it lost too many leases. */
+export const LOST_LEASE_ERROR = 'the job stopped its worker (its lease ran out) too many times; failed without another run'
 
 /** The delay before the retry after failed attempt `attempt` (1, 2, ...). */
 export function backoffDelay(backoff: number, attempt: number): number {

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely'
 import type { Logger } from '../log.ts'
 import type { SqlRouter } from '../sql/router.ts'
 import { JOBS_TABLE } from '../sql/migrations/0006-jobs.ts'
-import { backoffDelay, jobStates, type ClaimedJob, type JobInfo, type JobState, type NewJob, type Processor, type Queue, type QueueTx } from './queue.ts'
+import { backoffDelay, jobStates, LOST_LEASE_ERROR, LOST_LEASE_GRACE, type ClaimedJob, type JobInfo, type JobState, type NewJob, type Processor, type Queue, type QueueTx } from './queue.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = Kysely<any>
@@ -52,8 +52,10 @@ interface Lane {
  * lease has ended (`active`, `runAt` passed) is claimable again: that is how a killed worker's
  * jobs come back. Every later write of a claimed job checks `lockedBy`, so a worker that lost its
  * lease cannot overwrite the new owner's result.
- * NB: a job that kills its worker every time is retried forever (a lost lease does not spend an
- * attempt beyond the one counted when it was claimed); the failed-attempt limit applies to errors.
+ * A lost lease is not a failed attempt, but each claim counts one in `attempts` (a graceful
+ * hand-back gives it back), so `attempts` also counts runs whose worker died: a job whose lease ran
+ * out with `maxAttempts + LOST_LEASE_GRACE` runs started is not claimed again but dead-lettered by
+ * the heartbeat of any working process (no extra column: the count is the one `attempts` holds).
  */
 export class SqlQueue implements Queue {
   readonly name = 'sql' as const
@@ -102,7 +104,7 @@ export class SqlQueue implements Queue {
     this.#lanes.get(name)?.wake?.()
   }
 
-  work(name: string, concurrency: number, processor: Processor): void {
+  work(name: string, concurrency: number, _maxAttempts: number, processor: Processor): void {
     if (this.#lanes.has(name)) throw new Error(`queue: ${name} is already worked on`)
     const lane: Lane = { name, concurrency, processor, running: new Map() }
     this.#lanes.set(name, lane)
@@ -159,6 +161,7 @@ export class SqlQueue implements Queue {
         .where('name', '=', name)
         .where('state', 'in', ['waiting', 'active'])
         .where('runAt', '<=', now)
+        .where((eb) => eb.or([eb('state', '=', 'waiting'), eb('attempts', '<', eb('maxAttempts', '+', LOST_LEASE_GRACE))]))
         .where((eb) => eb.not(eb.exists(eb.selectFrom('_params').select('id').where('id', '=', pausedKey(name)))))
         .orderBy('runAt')
         .orderBy('created')
@@ -202,11 +205,22 @@ export class SqlQueue implements Queue {
     }
   }
 
-  /** Extends the leases of the jobs this process runs; now and then drops old completed jobs. */
+  /**
+   * Extends the leases of the jobs this process runs; dead-letters jobs of the names it works on
+   * that lost too many leases (on any node: the claim skips them); now and then drops old completed jobs.
+   */
   async #renew(): Promise<void> {
     const now = Date.now()
     try {
       await this.#db.updateTable(JOBS_TABLE).set({ runAt: now + this.#leaseMs }).where('lockedBy', '=', this.#owner).where('state', '=', 'active').execute()
+      await this.#db
+        .updateTable(JOBS_TABLE)
+        .set({ state: 'failed', lockedBy: null, error: LOST_LEASE_ERROR, updated: now })
+        .where('name', 'in', [...this.#lanes.keys()])
+        .where('state', '=', 'active')
+        .where('runAt', '<', now)
+        .where((eb) => eb('attempts', '>=', eb('maxAttempts', '+', LOST_LEASE_GRACE)))
+        .execute()
       if (now - this.#lastPrune > 60_000) {
         this.#lastPrune = now
         await this.#db.deleteFrom(JOBS_TABLE).where('state', '=', 'completed').where('updated', '<', now - this.#keepCompletedMs).execute()

@@ -1,6 +1,8 @@
 /**
  * Real `plinth worker` processes over one queue: a worker killed with SIGKILL mid-job has the job
- * run again by another once the lease ends, to completion, with its effect once; two workers and
+ * run again by another once the lease ends, to completion, with its effect once; a job that kills
+ * its worker every time ends failed (lost leases are bounded: the queue port's contract, needing
+ * real deaths, so checked here on both engines); two workers and
  * one cron run each tick once; SIGTERM stops a worker cleanly. Run on the SQL queue (SQLite file
  * shared by the processes, counters in each process, so only the job id keeps a tick to one run)
  * and on BullMQ with counters on Redis (the tick lock). Waits are for events; no durations asserted.
@@ -12,6 +14,7 @@ import path from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { after, describe, test } from 'node:test'
 import { collect, runCli, startCli, type CliResult } from '../helpers/cli.ts'
+import { LOST_LEASE_ERROR, LOST_LEASE_GRACE } from '../../src/jobs/queue.ts'
 import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix } from '../helpers/redis.ts'
 
 const MODULE = `
@@ -27,6 +30,21 @@ export default async (app) => {
       if (!lines().includes('done ' + job.id)) appendFileSync(LOG, 'done ' + job.id + '\\n')
     }, { timeout: 600000, attempts: 1 })
     await app.jobs.enqueue('slow', {}, { jobId: 'kill-me' })
+  } else if (process.env.JOBS_MODE === 'doom') {
+    // Kills its worker on every run; once the job is failed, a worker says so (and with what).
+    app.jobs.define('doomed', (data, job) => {
+      appendFileSync(LOG, 'start ' + job.id + ' ' + job.attempt + ' ' + process.pid + '\\n')
+      process.kill(process.pid, 'SIGKILL')
+      return new Promise(() => {})
+    }, { attempts: 1 })
+    await app.jobs.enqueue('doomed', {}, { jobId: 'doom-me' })
+    const timer = setInterval(async () => {
+      const job = await app.jobs.get('doomed', 'doom-me')
+      if (job?.state === 'failed') {
+        clearInterval(timer)
+        appendFileSync(LOG, 'failed ' + job.error + '\\n')
+      }
+    }, 100)
   } else {
     app.cron('tick', '* * * * * *', ({ tick }) => appendFileSync(LOG, 'tick ' + tick.getTime() + ' ' + process.pid + '\\n'))
   }
@@ -130,6 +148,25 @@ for (const s of setups) {
       const r = await b.exited
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /"msg":"worker stopped"/)
+    })
+
+    test('a job that kills its worker every time ends failed after its attempts and LOST_LEASE_GRACE lost leases', async () => {
+      const { dir, log, env } = folder('doom')
+      const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [])
+      const failed = () => lines().find((l) => l.startsWith('failed '))
+      // One worker at a time: each either dies running the job or, once it is failed, reports it.
+      // The bound on workers only turns a job run forever into a failure.
+      let last: Worker | undefined
+      for (let i = 0; i < 8 && !failed(); i++) {
+        last = startWorker(dir, env, workers)
+        let dead = false
+        void last.exited.then(() => (dead = true))
+        while (!dead && !failed()) await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.equal(failed(), `failed ${LOST_LEASE_ERROR}`, lines().join('\n'))
+      assert.equal(lines().filter((l) => l.startsWith('start doom-me')).length, 1 + LOST_LEASE_GRACE, lines().join('\n'))
+      last!.child.kill('SIGTERM')
+      assert.equal((await last!.exited).code, 0)
     })
 
     test('two workers and one cron: each tick runs once', async () => {
