@@ -1,7 +1,7 @@
 import { createPlinth } from '../app.ts'
-import { endLog } from '../log.ts'
 import { configFromFlags, findAppModule, loadAppModule } from './load.ts'
 import type { CliFlags } from './main.ts'
+import { stopOnSignals } from './stop.ts'
 
 /**
  * `plinth worker`: runs the app module's jobs and cron schedules, without listening for HTTP.
@@ -27,33 +27,6 @@ export async function worker(flags: CliFlags): Promise<number> {
   // Something must keep the process alive while it waits for jobs: the SQL queue's timers do, but
   // BullMQ's blocking connections may be between commands, and a module with no jobs has none.
   const alive = setInterval(() => {}, 1 << 30)
-  let signalled = false
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
-      app.log.warn({ signal }, 'second signal: exiting now')
-      process.exit(1)
-    }
-    signalled = true
-    app.log.info({ signal }, 'stopping: finishing running jobs')
-    const exit = (code: number) => {
-      clearInterval(alive)
-      process.exitCode = code
-      const force = setTimeout(() => process.exit(code), 2000)
-      force.unref()
-      endLog(app.log, () => process.exit(code))
-    }
-    app.stop().then(
-      () => {
-        app.log.info('stopped')
-        exit(0)
-      },
-      (err: unknown) => {
-        app.log.error({ err }, 'stop failed')
-        exit(1)
-      },
-    )
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
+  stopOnSignals(app, 'finishing running jobs', () => clearInterval(alive))
   return 0
 }
