@@ -3,7 +3,7 @@ import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowToRecord } from './fields/index.ts'
 import { findField, isMulti, type Collection } from './model.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
-import { ruleAccess } from './records-rules.ts'
+import { ruleAccess, type RuleAccess } from './records-rules.ts'
 import { visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
 import { viewById } from './statements.ts'
@@ -46,23 +46,24 @@ export function parseExpand(param: string): Tree {
   return root
 }
 
-/** Loads the rows of `target` matching `where` that the caller may view, as visible records. */
-async function loadVisible(deps: ExpandDeps, target: Collection, where: RawBuilder<SqlBool>, request: RequestInfo): Promise<RecordJson[]> {
+/**
+ * The records of `target` the caller may view among those `read` selects under the caller's view
+ * rule, as visible records: on the reader's direct path when there is one, else on `db`.
+ */
+async function loadVisible(deps: ExpandDeps, target: Collection, request: RequestInfo, read: (access: RuleAccess) => CompiledQuery): Promise<RecordJson[]> {
   const access = ruleAccess(target.viewRule, target, request, deps)
   if (access.kind === 'deny') return []
-  let q = deps.db.selectFrom(target.name).selectAll().where(where)
-  if (access.kind === 'where') q = q.where(access.where)
-  const limited = q.limit(1000)
-  const rows = deps.query ? await deps.query(limited.compile()) : await limited.execute()
+  const compiled = read(access)
+  const rows = deps.query ? await deps.query(compiled) : ((await deps.db.executeQuery(compiled)).rows as Record<string, unknown>[])
   return rows.map((row) => visibleRecord(target, rowToRecord(target, row), request))
 }
 
-/** The record `id` of `target` if the caller may view it, through its kept view statement. */
-async function loadOne(deps: ExpandDeps, query: NonNullable<ExpandDeps['query']>, target: Collection, id: string, request: RequestInfo): Promise<RecordJson[]> {
-  const access = ruleAccess(target.viewRule, target, request, deps)
-  if (access.kind === 'deny') return []
-  const rows = await query(viewById(deps.db, target, access, id))
-  return rows.map((row) => visibleRecord(target, rowToRecord(target, row), request))
+/** Rows of `target` matching `where` (at most `ID_CHUNK`), under `access`. */
+function matching(deps: ExpandDeps, target: Collection, where: RawBuilder<SqlBool>): (access: RuleAccess) => CompiledQuery {
+  return (access) => {
+    const q = deps.db.selectFrom(target.name).selectAll().where(where)
+    return (access.kind === 'where' ? q.where(access.where) : q).limit(ID_CHUNK).compile()
+  }
 }
 
 /**
@@ -86,12 +87,12 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
       // In chunks: engines cap bound parameters per statement (a page of multi relations can hold more).
       const found: RecordJson[] = []
       // One id (a single relation of one record: a view's expand) reads like a GET of that record.
-      if (ids.length === 1 && deps.query) {
-        found.push(...(await loadOne(deps, deps.query, target, ids[0]!, request)))
+      if (ids.length === 1) {
+        found.push(...(await loadVisible(deps, target, request, (access) => viewById(deps.db, target, access, ids[0]))))
       } else {
         for (let i = 0; i < ids.length; i += ID_CHUNK) {
           const chunk = ids.slice(i, i + ID_CHUNK)
-          found.push(...(await loadVisible(deps, target, sql<SqlBool>`${sql.ref(`${target.name}.id`)} in (${sql.join(chunk)})`, request)))
+          found.push(...(await loadVisible(deps, target, request, matching(deps, target, sql<SqlBool>`${sql.ref(`${target.name}.id`)} in (${sql.join(chunk)})`))))
         }
       }
       await expandRecords(deps, target, found, subtree, request)
@@ -118,7 +119,7 @@ export async function expandRecords(deps: ExpandDeps, collection: Collection, re
       } else {
         where = sql<SqlBool>`${column} in (${ids})`
       }
-      const found = await loadVisible(deps, source, where, request)
+      const found = await loadVisible(deps, source, request, matching(deps, source, where))
       await expandRecords(deps, source, found, subtree, request)
       // A back-relation through a field with a single-column unique index holds at most one
       // record per target: PocketBase expands it as one object, not an array.

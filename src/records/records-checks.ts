@@ -84,8 +84,9 @@ export async function checkRelations(deps: CheckDeps, db: Db, c: Collection, val
 const FOLDED_IDS = 100
 
 /**
- * The relation lookups of a write when they can ride on a statement that runs anyway (the
- * read-back under the create rule) as counts, saving a round trip per write: undefined when there
+ * The relation lookups of a write when they can ride on a statement that runs anyway (a create's
+ * INSERT ... RETURNING or its read-back, `records-insert.ts`) as counts, saving a round trip per
+ * write: undefined when there
  * are too many ids for that or a target collection is gone (then `checkRelations`).
  */
 export function foldableRelations(deps: CheckDeps, c: Collection, values: Record<string, unknown>, failed: Record<string, FieldError>): RelationLookup[] | undefined {

@@ -37,7 +37,8 @@ export async function insertRecord(db: Kysely<any>, c: Collection, values: Recor
   let row: Record<string, unknown> | undefined
   if (o.returning) row = await (relations ? insert.returningAll().returning(relationCounts(relations)) : insert.returningAll()).executeTakeFirst()
   else await insert.execute()
-  const decided = access.kind !== 'where' ? true : row && ruleInMemory(compiledOf(c).ruleByText(c.createRule ?? ''), c, rowToRecord(c, row), o.request)
+  const record = row && rowToRecord(c, row)
+  const decided = access.kind !== 'where' ? true : record && ruleInMemory(compiledOf(c).ruleByText(c.createRule ?? ''), c, record, o.request)
   if (decided === false) throw refused()
   if (decided === undefined || !row) {
     let read = db.selectFrom(c.name).selectAll().where(sql.ref(`${c.name}.id`), '=', String(values.id))
@@ -48,5 +49,5 @@ export async function insertRecord(db: Kysely<any>, c: Collection, values: Recor
   }
   const missing = relations ? relationErrors(row, relations) : {}
   if (Object.keys(missing).length) throw validationError(missing, 'Failed to create record.')
-  return rowToRecord(c, row)
+  return record ?? rowToRecord(c, row)
 }
