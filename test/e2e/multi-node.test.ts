@@ -4,13 +4,11 @@
  * travels over the bus; each node recompiles its collections).
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { after, describe, test } from 'node:test'
-import { runCli, startServe, type ServeProcess } from '../helpers/cli.ts'
-import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
-import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix } from '../helpers/redis.ts'
+import { startServe, type ServeProcess } from '../helpers/cli.ts'
+import { clusterSetup } from '../helpers/cluster.ts'
+import { engines } from '../helpers/engines.ts'
+import { redisSkip } from '../helpers/redis.ts'
 
 type Node = ServeProcess
 
@@ -43,20 +41,7 @@ describe('two plinth serve nodes on one PostgreSQL and one Redis', { skip }, () 
   })
 
   test('each serves the collections the other creates, changes and deletes, without a restart', async () => {
-    const db: TestDb = await createTestDb('postgres')
-    cleanup.push(() => db.drop())
-    const prefix = testPrefix()
-    cleanup.push(async () => {
-      const admin = await adminRedis()
-      await deleteKeys(admin, prefix)
-      await admin.quit()
-    })
-    const redis = new URL(REDIS_TEST_URL)
-    redis.searchParams.set('prefix', prefix)
-    const env = { PLINTH_DB: db.url, PLINTH_REDIS: redis.toString() }
-    const cwd = mkdtempSync(path.join(tmpdir(), 'plinth-nodes-'))
-    const su = await runCli(['superuser', 'upsert', 'root@example.com', 'a-long-password'], env, cwd)
-    assert.equal(su.code, 0, su.stderr)
+    const { env, cwd } = await clusterSetup(cleanup, 'plinth-nodes')
 
     const a = await startNode(env, cwd, cleanup)
     const b = await startNode(env, cwd, cleanup)

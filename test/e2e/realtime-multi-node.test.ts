@@ -5,15 +5,13 @@
  * open streams cleanly before it exits 0, so clients can reconnect to the other node.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { EventSource } from 'eventsource'
 import PocketBase from 'pocketbase'
-import { runCli, startServe, type ServeProcess } from '../helpers/cli.ts'
-import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
-import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix } from '../helpers/redis.ts'
+import { startServe, type ServeProcess } from '../helpers/cli.ts'
+import { clusterSetup } from '../helpers/cluster.ts'
+import { engines } from '../helpers/engines.ts'
+import { redisSkip } from '../helpers/redis.ts'
 
 // The SDK opens its stream with the global EventSource, which Node 20 does not have.
 ;(globalThis as { EventSource?: unknown }).EventSource = EventSource
@@ -43,20 +41,7 @@ describe('realtime across two plinth serve nodes on one PostgreSQL and one Redis
   })
 
   test('a write on one node reaches subscribers on the other; SIGTERM ends streams cleanly', async () => {
-    const db: TestDb = await createTestDb('postgres')
-    cleanup.push(() => db.drop())
-    const prefix = testPrefix()
-    cleanup.push(async () => {
-      const admin = await adminRedis()
-      await deleteKeys(admin, prefix)
-      await admin.quit()
-    })
-    const redis = new URL(REDIS_TEST_URL)
-    redis.searchParams.set('prefix', prefix)
-    const env = { PLINTH_DB: db.url, PLINTH_REDIS: redis.toString() }
-    const cwd = mkdtempSync(path.join(tmpdir(), 'plinth-rt-nodes-'))
-    const su = await runCli(['superuser', 'upsert', 'root@example.com', 'a-long-password'], env, cwd)
-    assert.equal(su.code, 0, su.stderr)
+    const { env, cwd } = await clusterSetup(cleanup, 'plinth-rt-nodes')
     const start = () =>
       startServe([], env, cwd, ({ child, exited }) =>
         cleanup.push(async () => {

@@ -1,0 +1,30 @@
+/**
+ * What a test of several `plinth serve` processes shares: a fresh PostgreSQL database, a Redis key
+ * prefix of its own (`PLINTH_REDIS`), a working folder and a superuser made with the CLI. Each
+ * step's undoing goes onto `cleanup`, which the test runs in reverse order.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { runCli } from './cli.ts'
+import { createTestDb } from './engines.ts'
+import { adminRedis, deleteKeys, REDIS_TEST_URL, testPrefix } from './redis.ts'
+
+export async function clusterSetup(cleanup: (() => Promise<unknown>)[], name: string): Promise<{ env: Record<string, string>; cwd: string }> {
+  const db = await createTestDb('postgres')
+  cleanup.push(() => db.drop())
+  const prefix = testPrefix()
+  cleanup.push(async () => {
+    const admin = await adminRedis()
+    await deleteKeys(admin, prefix)
+    await admin.quit()
+  })
+  const redis = new URL(REDIS_TEST_URL)
+  redis.searchParams.set('prefix', prefix)
+  const env = { PLINTH_DB: db.url, PLINTH_REDIS: redis.toString() }
+  const cwd = mkdtempSync(path.join(tmpdir(), `${name}-`))
+  const su = await runCli(['superuser', 'upsert', 'root@example.com', 'a-long-password'], env, cwd)
+  assert.equal(su.code, 0, su.stderr)
+  return { env, cwd }
+}
