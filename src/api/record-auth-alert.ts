@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { templateMail } from '../auth/mails.ts'
+import { recordPlaceholders, templateMail } from '../auth/mails.ts'
 import { rowString, type Row } from '../auth/records.ts'
 import { AUTH_ORIGINS } from '../records/collections/auth-system.ts'
 import type { AuthCollection } from '../records/model.ts'
@@ -46,7 +46,7 @@ export async function recordAuthOrigin(opts: RecordAuthOptions, request: Fastify
   const email = rowString(row, 'email')
   if (origins.length > 0 && email) {
     const info = `${new Date().toISOString().replace('T', ' ')} - ${ip} ${agent}`
-    await opts.mail.send(templateMail({ appName: opts.appName ?? 'Plinth', appUrl: opts.appUrl }, c.authAlert.emailTemplate, email, { '{ALERT_INFO}': info }))
+    await opts.mail.send(templateMail({ appName: opts.appName ?? 'Plinth', appUrl: opts.appUrl }, c.authAlert.emailTemplate, email, { ...recordPlaceholders(c.fields, row), '{ALERT_INFO}': info }))
   }
   for (const old of origins.slice(MAX_ORIGINS - 1)) await opts.records.delete(AUTH_ORIGINS, rowString(old, 'id'), systemRequest())
   await opts.records.create(AUTH_ORIGINS, { collectionRef: c.id, recordRef: recordId, fingerprint }, systemRequest())

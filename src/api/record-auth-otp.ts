@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { templateMail } from '../auth/mails.ts'
+import { recordPlaceholders, templateMail } from '../auth/mails.ts'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { findRowByEmail, findRowById, rowBool, rowString, type Row } from '../auth/records.ts'
 import { INSTALLER_EMAIL } from '../auth/superusers.ts'
@@ -116,7 +116,7 @@ export async function recordAuthOtp(http: FastifyInstance, opts: RecordAuthOptio
     const otp = await issueOtp(opts, c, rowString(row, 'id'), address, c.otp.length, c.otp.duration)
     if (otp.code) {
       try {
-        await opts.mail.send(templateMail(app, c.otp.emailTemplate, address, { '{OTP}': otp.code, '{OTP_ID}': otp.id }))
+        await opts.mail.send(templateMail(app, c.otp.emailTemplate, address, { ...recordPlaceholders(c.fields, row), '{OTP}': otp.code, '{OTP_ID}': otp.id }))
       } catch (err) {
         log.error({ err, collection: c.name }, 'failed to send the OTP mail')
         await opts.db().db.deleteFrom(OTPS).where('id', '=', otp.id).execute()

@@ -95,3 +95,14 @@ function htmlToText(html: string): string {
     .replace(/\n{3,}/g, '\n\n')
     .trim()
 }
+
+/** PocketBase's `{RECORD:field}` placeholders: the record's non-hidden fields as text. */
+export function recordPlaceholders(fields: readonly { name: string; hidden: boolean }[], row: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const f of fields) {
+    if (f.hidden) continue
+    const v = row[f.name]
+    out[`{RECORD:${f.name}}`] = v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)
+  }
+  return out
+}
