@@ -8,11 +8,14 @@ import { AuthWithPasswordBody, isEmail, readBody } from './record-auth-body.ts'
 import {
   attemptStarter,
   authCollection,
+  authMethodsReport,
   requireSameCollectionAuth,
   respondWithAuth,
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
+import { recordAuthImpersonate } from './record-auth-impersonate.ts'
+import { recordAuthOtp } from './record-auth-otp.ts'
 import { ALLOW } from '../records/records-rules.ts'
 import { viewById } from '../records/statements.ts'
 import type { Collection } from '../records/model.ts'
@@ -33,18 +36,10 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
   const beginAttempt = attemptStarter(opts)
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
-    const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? c.passwordAuth.identityFields : [] }
-    return {
-      password,
-      // OAuth2, OTP and MFA are stored for compatibility but not built: always reported off.
-      oauth2: { enabled: false, providers: [] },
-      mfa: { enabled: false, duration: 0 },
-      otp: { enabled: false, duration: 0 },
-      // PocketBase's pre-0.23 fields, still read by older SDKs.
-      authProviders: [],
-      usernamePassword: password.enabled && password.identityFields.includes('username'),
-      emailPassword: password.enabled && password.identityFields.includes('email'),
-    }
+    const report = authMethodsReport(c)
+    // Other sign-in features (OAuth2 providers, SMS) fill in their part.
+    for (const fill of opts.authMethods ?? []) await fill(c, report, request)
+    return report
   })
 
   http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request) => {
@@ -73,7 +68,7 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
     const ok = await verifyPassword(body.password, row ? rowString(row, 'password') : await dummyHash())
     if (!row || !ok) throw new ApiError('bad_request', 'Failed to authenticate.')
     await attempt.succeeded()
-    return respondWithAuth(opts, request, c, row, { identity: body.identity, identityField: body.identityField ?? '' }, 'password')
+    return respondWithAuth(opts, request, c, row, { identity: body.identity, identityField: body.identityField ?? '' }, 'password', { method: 'password' })
   })
 
   http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-refresh', async (request) => {
@@ -84,10 +79,12 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
     // Static tokens (installer, impersonation) are not renewed: the same token comes back.
     const renew = readUnverified(token)?.refreshable === true
     const issued = renew ? await signRecordToken(c, { id: auth.record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth') : token
-    return respondWithAuth(opts, request, c, row, {}, 'default', issued)
+    return respondWithAuth(opts, request, c, row, {}, 'default', { token: issued })
   })
 
   await http.register(recordAuthFlows, opts)
+  await http.register(recordAuthOtp, opts)
+  await http.register(recordAuthImpersonate, opts)
 }
 
 /** The auth record as stored now (its kept by-id statement: no rule, the caller is that record). */

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test'
 import { Writable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
-import { authMail } from '../../src/auth/mails.ts'
+import { authMail, recordPlaceholders, templateMail } from '../../src/auth/mails.ts'
+import { defaultAuthAlertTemplate, defaultOtpTemplate } from '../../src/records/collections/auth-templates.ts'
 import { loadConfig, maskSecrets } from '../../src/config/load.ts'
 import { parseMailUrl } from '../../src/config/urls.ts'
 import { createLogger } from '../../src/log.ts'
@@ -42,6 +43,27 @@ describe('mail config', () => {
     ] as const) {
       assert.throws(() => loadConfig({ env: { PLINTH_MAIL: url }, cwd: '/tmp' }), why, url)
     }
+  })
+})
+
+describe('template mails (OTP, login alert)', () => {
+  test('placeholders are filled in subject and body; values are escaped in the HTML only', () => {
+    const fields = [{ name: 'name', hidden: false }, { name: 'password', hidden: true }]
+    const values = { ...recordPlaceholders(fields, { name: 'Ann <b>', password: 'hash' }), '{OTP}': '123456', '{OTP_ID}': 'abc' }
+    const m = templateMail(app, { subject: '{APP_NAME} code for {RECORD:name}', body: '<p>{OTP} {OTP_ID} {RECORD:name} {RECORD:password} {APP_URL}</p>' }, 'a@example.com', values)
+    assert.equal(m.subject, 'Acme code for Ann <b>')
+    assert.equal(m.html, '<p>123456 abc Ann &#60;b&#62; {RECORD:password} https://app.example.com</p>')
+    assert.equal(m.text, '123456 abc Ann <b> {RECORD:password} https://app.example.com')
+    assert.deepEqual(m.to, [{ address: 'a@example.com' }])
+  })
+
+  test("the defaults are PocketBase's subjects and carry the code and the alert info", () => {
+    const otp = templateMail(app, defaultOtpTemplate(), 'a@example.com', { '{OTP}': '00112233' })
+    assert.equal(otp.subject, 'OTP for Acme')
+    assert.ok(otp.html.includes('<strong>00112233</strong>'))
+    const alert = templateMail(app, defaultAuthAlertTemplate(), 'a@example.com', { '{ALERT_INFO}': '2026-01-01 - 10.0.0.1 curl/8' })
+    assert.equal(alert.subject, 'Login from a new location')
+    assert.ok(alert.html.includes('<em>2026-01-01 - 10.0.0.1 curl/8</em>'))
   })
 })
 
