@@ -13,6 +13,7 @@ import {
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
+import { oauth2Methods, recordAuthOAuth2 } from './record-auth-oauth2.ts'
 import { ALLOW } from '../records/records-rules.ts'
 import { viewById } from '../records/statements.ts'
 import type { Collection } from '../records/model.ts'
@@ -34,14 +35,15 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
     const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? c.passwordAuth.identityFields : [] }
+    const oauth2 = await oauth2Methods(c, opts.log ?? http.log)
     return {
       password,
-      // OAuth2, OTP and MFA are stored for compatibility but not built: always reported off.
-      oauth2: { enabled: false, providers: [] },
+      oauth2,
+      // OTP and MFA are stored for compatibility but not built: always reported off.
       mfa: { enabled: false, duration: 0 },
       otp: { enabled: false, duration: 0 },
       // PocketBase's pre-0.23 fields, still read by older SDKs.
-      authProviders: [],
+      authProviders: oauth2.providers.map((p) => ({ ...p, logo: '' })),
       usernamePassword: password.enabled && password.identityFields.includes('username'),
       emailPassword: password.enabled && password.identityFields.includes('email'),
     }
@@ -88,6 +90,7 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
   })
 
   await http.register(recordAuthFlows, opts)
+  await http.register(recordAuthOAuth2, opts)
 }
 
 /** The auth record as stored now (its kept by-id statement: no rule, the caller is that record). */

@@ -177,8 +177,9 @@ export interface AuthOptions {
   emailChangeToken: TokenConfig
   verificationToken: TokenConfig
   fileToken: TokenConfig
-  /** Accepted for compatibility and stored; these auth methods are not built yet (always disabled). */
+  /** OAuth2 sign-in; providers are read through `storedProviders` (collections/oauth2-options.ts). */
   oauth2: { enabled: boolean; providers: unknown[]; mappedFields: Record<string, string> }
+  /** Accepted for compatibility and stored; these auth methods are not built yet (always disabled). */
   mfa: { enabled: boolean; duration: number; rule: string }
   otp: { enabled: boolean; duration: number; length: number }
   authAlert: { enabled: boolean }

@@ -8,10 +8,12 @@ import { GoogleProvider } from './google.ts'
 import { OidcProvider } from './oidc.ts'
 import { WechatProvider } from './wechat.ts'
 import type { OAuth2Provider, ProviderConfig } from './provider.ts'
+import type { OAuth2ProviderName } from '../../records/collections/oauth2-options.ts'
 
 export { OAuth2Error, type OAuth2Provider, type OAuth2Token, type OAuth2User, type ProviderConfig } from './provider.ts'
 
-const factories: Record<string, (c: ProviderConfig) => OAuth2Provider> = {
+/** Typed by the names collections may use (records/collections/oauth2-options.ts), so the two lists agree. */
+const factories: Record<OAuth2ProviderName, (c: ProviderConfig) => OAuth2Provider> = {
   apple: (c) => new AppleProvider(c),
   google: (c) => new GoogleProvider(c),
   github: (c) => new GithubProvider(c),
@@ -21,13 +23,7 @@ const factories: Record<string, (c: ProviderConfig) => OAuth2Provider> = {
   oidc3: (c) => new OidcProvider(c),
 }
 
-export function isKnownProvider(name: string): boolean {
-  return Object.hasOwn(factories, name)
-}
-
-export const PROVIDER_NAMES: readonly string[] = Object.keys(factories)
-
 /** A client for one configured provider; undefined for a name Plinth does not know. */
 export function initProvider(config: ProviderConfig): OAuth2Provider | undefined {
-  return Object.hasOwn(factories, config.name) ? factories[config.name]!(config) : undefined
+  return Object.hasOwn(factories, config.name) ? factories[config.name as OAuth2ProviderName](config) : undefined
 }
