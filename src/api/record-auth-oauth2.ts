@@ -13,7 +13,7 @@ import { storedProviders } from '../records/collections/oauth2-options.ts'
 import { randomString } from '../records/fields/random.ts'
 import type { AuthCollection } from '../records/model.ts'
 import { readBody } from './record-auth-body.ts'
-import { authCollection, requestAuth, respondWithAuth, type RecordAuthOptions } from './record-auth-context.ts'
+import { authCollection, requestAuth, respondWithAuth, type AuthMethodsFiller, type RecordAuthOptions } from './record-auth-context.ts'
 import { signInWithOAuth2 } from './record-auth-oauth2-link.ts'
 
 export const AuthWithOAuth2Body = Type.Object({
@@ -44,11 +44,19 @@ export interface ProviderInfo {
 }
 
 /**
- * The collection's providers with a new state and PKCE pair each. A provider that cannot build
+ * The auth-methods filler of OAuth2: the collection's providers with a new state and PKCE pair each. A provider that cannot build
  * its URL (an OIDC discovery that fails) is left out and logged, as PocketBase skips it.
  */
-export async function oauth2Methods(c: AuthCollection, log: { warn(o: object, m: string): void }): Promise<{ enabled: boolean; providers: ProviderInfo[] }> {
-  if (!c.oauth2.enabled) return { enabled: false, providers: [] }
+export function oauth2AuthMethods(log: { warn(o: object, m: string): void }): AuthMethodsFiller {
+  return async (c, report) => {
+    if (!c.oauth2.enabled) return
+    const providers = await providerInfos(c, log)
+    report.oauth2 = { enabled: true, providers }
+    report.authProviders = providers.map((p) => ({ ...p, logo: '' }))
+  }
+}
+
+async function providerInfos(c: AuthCollection, log: { warn(o: object, m: string): void }): Promise<ProviderInfo[]> {
   const providers: ProviderInfo[] = []
   for (const config of storedProviders(c)) {
     const p = initProvider(config)
@@ -66,7 +74,7 @@ export async function oauth2Methods(c: AuthCollection, log: { warn(o: object, m:
       log.warn({ err, provider: config.name, collection: c.name }, 'OAuth2 provider skipped in auth-methods')
     }
   }
-  return { enabled: true, providers }
+  return providers
 }
 
 export async function recordAuthOAuth2(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {

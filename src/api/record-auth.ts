@@ -8,12 +8,13 @@ import { AuthWithPasswordBody, isEmail, readBody } from './record-auth-body.ts'
 import {
   attemptStarter,
   authCollection,
+  authMethodsReport,
   requireSameCollectionAuth,
   respondWithAuth,
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
-import { oauth2Methods, recordAuthOAuth2 } from './record-auth-oauth2.ts'
+import { oauth2AuthMethods, recordAuthOAuth2 } from './record-auth-oauth2.ts'
 import { ALLOW } from '../records/records-rules.ts'
 import { viewById } from '../records/statements.ts'
 import type { Collection } from '../records/model.ts'
@@ -32,21 +33,13 @@ interface CollectionParams {
  */
 export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
   const beginAttempt = attemptStarter(opts)
+  const fillOAuth2 = oauth2AuthMethods(opts.log ?? http.log)
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
-    const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? c.passwordAuth.identityFields : [] }
-    const oauth2 = await oauth2Methods(c, opts.log ?? http.log)
-    return {
-      password,
-      oauth2,
-      // OTP and MFA are stored for compatibility but not built: always reported off.
-      mfa: { enabled: false, duration: 0 },
-      otp: { enabled: false, duration: 0 },
-      // PocketBase's pre-0.23 fields, still read by older SDKs.
-      authProviders: oauth2.providers.map((p) => ({ ...p, logo: '' })),
-      usernamePassword: password.enabled && password.identityFields.includes('username'),
-      emailPassword: password.enabled && password.identityFields.includes('email'),
-    }
+    const report = authMethodsReport(c)
+    // Other sign-in features (OAuth2 providers, SMS) fill in their part.
+    for (const fill of [fillOAuth2, ...(opts.authMethods ?? [])]) await fill(c, report, request)
+    return report
   })
 
   http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request) => {
