@@ -12,8 +12,10 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { OAuth2Server } from 'oauth2-mock-server'
 import PocketBase, { ClientResponseError } from 'pocketbase'
 import { startApp, type TestApp } from '../../helpers/app.ts'
+import { engines } from '../../helpers/engines.ts'
 import { CLIENT_ID, startApple, type AppleFixture } from '../../helpers/apple.ts'
 import { startVendor, type Vendor } from '../../helpers/vendor.ts'
 
@@ -24,13 +26,14 @@ interface Profile {
   name?: string
 }
 
-describe('auth-with-oauth2 through the PocketBase SDK (SQLite)', () => {
+for (const { engine, skip } of await engines()) describe(`auth-with-oauth2 through the PocketBase SDK (${engine})`, { skip }, () => {
   let t: TestApp
   let base: string
   let google: Vendor
   let wechat: Vendor
   let apple: AppleFixture
   let dir: string
+  const sso = new OAuth2Server()
   /** What Google says about the holder of each code. */
   const profiles = new Map<string, Profile>()
   const pb = () => new PocketBase(base)
@@ -57,7 +60,12 @@ describe('auth-with-oauth2 through the PocketBase SDK (SQLite)', () => {
       'GET /sns/userinfo': (r) => ({ body: { openid: r.query.openid, unionid: 'union-42', nickname: 'Wei', headimgurl: 'https://wx/h.png' } }),
     })
     apple = await startApple(dir)
-    t = await startApp('sqlite')
+    await sso.issuer.keys.generate('RS256')
+    await sso.start(0, '127.0.0.1')
+    sso.service.on('beforeUserinfo', (res: { body: Record<string, unknown> }) => {
+      res.body = { sub: 'johndoe', name: 'John Doe', preferred_username: 'jdoe', email: 'john@sso.example.com', email_verified: true }
+    })
+    t = await startApp(engine)
     await t.app.http.listen({ port: 0, host: '127.0.0.1' })
     base = `http://127.0.0.1:${(t.app.http.server.address() as AddressInfo).port}`
     await t.must('PATCH', '/api/collections/users', {
@@ -67,13 +75,14 @@ describe('auth-with-oauth2 through the PocketBase SDK (SQLite)', () => {
           googleConfig(),
           { name: 'wechat', clientId: 'wxweb', clientSecret: 'wx-secret', tokenURL: `${wechat.url}/sns/oauth2/access_token`, userInfoURL: `${wechat.url}/sns/userinfo`, extra: { appId: 'wxapp', appSecret: 'wxapp-secret' } },
           { name: 'apple', clientId: CLIENT_ID, clientSecret: '', tokenURL: `${apple.vendor.url}/auth/token`, extra: apple.extra },
+          { name: 'oidc2', clientId: 'plinth', clientSecret: 'sso-secret', displayName: 'SSO', extra: { discoveryURL: `${sso.issuer.url}/.well-known/openid-configuration` } },
         ],
       },
     })
   })
   after(async () => {
     await t?.close()
-    await Promise.all([google?.close(), wechat?.close(), apple?.vendor.close()])
+    await Promise.all([google?.close(), wechat?.close(), apple?.vendor.close(), sso.stop().catch(() => undefined)])
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -205,6 +214,22 @@ describe('auth-with-oauth2 through the PocketBase SDK (SQLite)', () => {
       const r = await status(pb().collection('users').authWithOAuth2Code('apple', 'apple-code', 'a'.repeat(43), 'https://app/cb'))
       assert.deepEqual([r.status, r.data.message], [400, 'Failed to fetch OAuth2 user.'])
     }
+  })
+
+  test('OIDC end to end: auth-methods URL, the provider redirects back with state, the SDK signs in with the PKCE verifier', async () => {
+    const methods = await pb().collection('users').listAuthMethods()
+    const p = methods.oauth2.providers.find((x) => x.name === 'oidc2')!
+    assert.equal(p.displayName, 'SSO')
+    const res = await fetch(p.authURL + encodeURIComponent('https://app.example.com/cb'), { redirect: 'manual' })
+    const back = new URL(res.headers.get('location')!)
+    assert.equal(back.searchParams.get('state'), p.state)
+    const auth = await pb().collection('users').authWithOAuth2Code('oidc2', back.searchParams.get('code')!, p.codeVerifier, 'https://app.example.com/cb')
+    assert.deepEqual([auth.record.email, auth.record.verified, auth.meta?.id, auth.meta?.username], ['john@sso.example.com', true, 'johndoe', 'jdoe'])
+    // The code was bound to the challenge: another verifier is refused by the provider.
+    const again = await fetch(p.authURL + encodeURIComponent('https://app.example.com/cb'), { redirect: 'manual' })
+    const code = new URL(again.headers.get('location')!).searchParams.get('code')!
+    const r = await status(pb().collection('users').authWithOAuth2Code('oidc2', code, 'w'.repeat(43), 'https://app.example.com/cb'))
+    assert.deepEqual([r.status, r.data.message], [400, 'Failed to fetch OAuth2 token.'])
   })
 
   test('a new record honours the createRule; existing links still sign in', async () => {
