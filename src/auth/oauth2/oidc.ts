@@ -23,6 +23,7 @@ interface Discovery {
 /** Discovery documents by URL: vendors change them rarely; an hour is PocketBase-like caching. */
 const DISCOVERY_TTL_MS = 60 * 60 * 1000
 const MAX_CACHED = 64
+const FAILURE_TTL_MS = 30_000
 const cache = new Map<string, { until: number; doc: Promise<Discovery> }>()
 
 export class OidcProvider extends StandardProvider {
@@ -79,14 +80,20 @@ export class OidcProvider extends StandardProvider {
   }
 }
 
-/** The discovery document at `url`, cached; a failed fetch is not cached. */
+/**
+ * The discovery document at `url`, cached. A failure is kept for a short while too: with the
+ * provider down, auth-methods must not wait out a timeout on every call.
+ */
 export function discover(url: string, now = Date.now()): Promise<Discovery> {
   const hit = cache.get(url)
   if (hit && hit.until > now) return hit.doc
   if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!)
   const doc = fetchDiscovery(url)
-  cache.set(url, { until: now + DISCOVERY_TTL_MS, doc })
-  doc.catch(() => cache.delete(url))
+  const entry = { until: now + DISCOVERY_TTL_MS, doc }
+  cache.set(url, entry)
+  doc.catch(() => {
+    entry.until = Date.now() + FAILURE_TTL_MS
+  })
   return doc
 }
 

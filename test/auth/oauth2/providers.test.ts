@@ -270,3 +270,26 @@ describe('oidc (oauth2-mock-server)', () => {
     await assert.rejects(p.fetchUser({ accessToken: 'a', refreshToken: '', expiry: '', idToken, raw: {} }), /id_token rejected/)
   })
 })
+
+describe('oidc discovery cache', () => {
+  test('a discovery document is fetched once; a failure is remembered briefly, not retried on every call', async () => {
+    let served = 0
+    const v = await startVendor({
+      'GET /.well-known/openid-configuration': () => {
+        served++
+        return { body: { issuer: 'https://sso', authorization_endpoint: 'https://sso/auth', token_endpoint: 'https://sso/token', jwks_uri: 'https://sso/jwks' } }
+      },
+    })
+    const down = await startVendor({ 'GET /.well-known/openid-configuration': () => ({ status: 503, body: {} }) })
+    try {
+      const p = make({ name: 'oidc', extra: { discoveryURL: `${v.url}/.well-known/openid-configuration` } })
+      for (let i = 0; i < 5; i++) assert.ok((await p.buildAuthURL({ state: 's' })).startsWith('https://sso/auth?'))
+      assert.equal(served, 1)
+      const q = make({ name: 'oidc', extra: { discoveryURL: `${down.url}/.well-known/openid-configuration` } })
+      for (let i = 0; i < 5; i++) await assert.rejects(q.buildAuthURL({ state: 's' }), OAuth2Error)
+      assert.equal(down.seen.length, 1)
+    } finally {
+      await Promise.all([v.close(), down.close()])
+    }
+  })
+})
