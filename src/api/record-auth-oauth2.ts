@@ -113,8 +113,9 @@ export async function recordAuthOAuth2(http: FastifyInstance, opts: RecordAuthOp
       log.error({ err, provider: body.provider, collection: c.name }, 'OAuth2 sign-in failed')
       throw new ApiError('bad_request', 'Failed to authenticate.')
     }
-    const res = await respondWithAuth(opts, request, c, signedIn.row, { provider: body.provider }, 'oauth2')
     // PocketBase's meta: the vendor's user (with the legacy avatarUrl) and whether the record is new.
-    return { ...res, meta: { ...user, avatarUrl: user.avatarURL, isNew: signedIn.isNew } }
+    // As the 'oauth2' method it takes part in MFA and the login alert like the other sign-ins.
+    const meta = { ...user, avatarUrl: user.avatarURL, isNew: signedIn.isNew }
+    return respondWithAuth(opts, request, c, signedIn.row, { provider: body.provider }, 'oauth2', { method: 'oauth2', meta })
   })
 }

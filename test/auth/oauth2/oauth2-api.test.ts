@@ -245,6 +245,24 @@ for (const { engine, skip } of await engines()) describe(`auth-with-oauth2 throu
     }
   })
 
+  test("MFA: OAuth2 is the 'oauth2' method, a second factor after a password (and not after itself)", async () => {
+    await t.must('PATCH', '/api/collections/users', { mfa: { enabled: true, duration: 600, rule: '' } })
+    try {
+      const first = await status(pb().collection('users').authWithPassword('known@example.com', 'known-password-1'))
+      assert.equal(first.status, 401)
+      const mfaId = String(first.data.mfaId)
+      profiles.set('mfa1', { sub: 'g-200', email: 'known@example.com', email_verified: true })
+      const done = await pb().collection('users').authWithOAuth2Code('google', 'mfa1', 'm'.repeat(43), 'https://app/cb', undefined, { mfaId })
+      assert.equal(done.record.email, 'known@example.com')
+      assert.equal(done.meta?.id, 'g-200')
+      // OAuth2 alone is only a first factor.
+      profiles.set('mfa2', profiles.get('mfa1')!)
+      assert.equal((await status(pb().collection('users').authWithOAuth2Code('google', 'mfa2', 'm'.repeat(43), 'https://app/cb'))).status, 401)
+    } finally {
+      await t.must('PATCH', '/api/collections/users', { mfa: { enabled: false } })
+    }
+  })
+
   test('body validation, unknown providers and disabled collections', async () => {
     const post = (body: unknown, collection = 'users') => t.call('POST', `/api/collections/${collection}/auth-with-oauth2`, { body })
     let res = await post({ provider: 'google' })
