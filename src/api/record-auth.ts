@@ -14,6 +14,7 @@ import {
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
+import { oauth2AuthMethods, recordAuthOAuth2 } from './record-auth-oauth2.ts'
 import { recordAuthImpersonate } from './record-auth-impersonate.ts'
 import { recordAuthOtp } from './record-auth-otp.ts'
 import { ALLOW } from '../records/records-rules.ts'
@@ -34,11 +35,12 @@ interface CollectionParams {
  */
 export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOptions): Promise<void> {
   const beginAttempt = attemptStarter(opts)
+  const fillOAuth2 = oauth2AuthMethods(opts.log ?? http.log)
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
     const report = authMethodsReport(c)
     // Other sign-in features (OAuth2 providers, SMS) fill in their part.
-    for (const fill of opts.authMethods ?? []) await fill(c, report, request)
+    for (const fill of [fillOAuth2, ...(opts.authMethods ?? [])]) await fill(c, report, request)
     return report
   })
 
@@ -83,6 +85,7 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
   })
 
   await http.register(recordAuthFlows, opts)
+  await http.register(recordAuthOAuth2, opts)
   await http.register(recordAuthOtp, opts)
   await http.register(recordAuthImpersonate, opts)
 }

@@ -177,6 +177,7 @@ export interface AuthOptions {
   emailChangeToken: TokenConfig
   verificationToken: TokenConfig
   fileToken: TokenConfig
+  /** OAuth2 sign-in; providers are read through `storedProviders` (collections/oauth2-options.ts). */
   oauth2: { enabled: boolean; providers: unknown[]; mappedFields: Record<string, string> }
   /** A second, different method is required within `duration` seconds; `rule` ('' = everyone) picks whom. */
   mfa: { enabled: boolean; duration: number; rule: string }

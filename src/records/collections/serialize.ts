@@ -3,6 +3,7 @@ import type { AuthCollection, AuthOptions, Collection, CollectionType, EmailTemp
 import { isAuthCollection } from '../model.ts'
 import { normalizeField } from '../fields/definition.ts'
 import { defaultAuthOptions } from './defaults.ts'
+import { mergeProviders } from './oauth2-options.ts'
 
 /** `_collections` rows <-> collections, API input -> collections, collections -> API JSON. */
 
@@ -110,7 +111,7 @@ export function mergeAuthOptions(base: AuthOptions, input: Record<string, unknow
   const o2 = input.oauth2
   if (isObject(o2)) {
     out.oauth2.enabled = bool(o2.enabled, out.oauth2.enabled)
-    if (Array.isArray(o2.providers)) out.oauth2.providers = o2.providers
+    if (Array.isArray(o2.providers)) out.oauth2.providers = mergeProviders(o2.providers, base.oauth2.providers)
     if (isObject(o2.mappedFields)) {
       for (const [k, v] of Object.entries(o2.mappedFields)) if (typeof v === 'string') out.oauth2.mappedFields[k] = v
     }

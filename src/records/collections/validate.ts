@@ -4,6 +4,7 @@ import { validateFieldSettings } from './validate-fields.ts'
 import { fieldError, lengthRange, badFormat, mustBeNil, notAllowedValue, required, setError, type ErrorTree } from './errors.ts'
 import { findSingleColumnUniqueIndex, indexSignature, parseIndex } from './index-definition.ts'
 import { normalizeViewQuery } from './view-query.ts'
+import { validateOAuth2 } from './oauth2-options.ts'
 
 /** Collection-level checks, PocketBase's collection validator: errors keyed like its JSON. */
 
@@ -202,11 +203,10 @@ function validateAuthOptions(next: AuthCollection, prev: AuthCollection | undefi
     else if (t.duration < 10) set([k, 'duration'], 'validation_min_greater_equal_than_required', 'Must be no less than 10.')
     else if (t.duration > 94670856) set([k, 'duration'], 'validation_max_less_equal_than_required', 'Must be no greater than 94670856.')
   }
+  validateOAuth2(next, errors)
   // Sign-in methods that are not built yet are refused rather than stored and silently ignored
-  // (a collection would look protected by MFA, or offer OAuth2, and be neither). The disabled
-  // defaults, which the SDK and PocketBase's exports send for collections that do not use them, pass.
-  if (next.oauth2.enabled) set(['oauth2', 'enabled'], 'validation_not_supported', 'OAuth2 authentication is not supported yet.')
-  if (next.oauth2.providers.length) set(['oauth2', 'providers'], 'validation_not_supported', 'OAuth2 providers are not supported yet.')
+  // (a collection would look protected by MFA and be not). The disabled defaults, which the SDK
+  // and PocketBase's exports send for collections that do not use them, pass.
   validateOtpMfa(next, prev, ctx, errors)
   if (next.passwordAuth.enabled) {
     const fields = next.passwordAuth.identityFields
