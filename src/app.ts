@@ -181,7 +181,6 @@ async function mount(core: Core): Promise<Plinth> {
   // Client address, security headers, admin allow-list, rate limits, audit (api/security.ts).
   const audit = new AuditLog(sql, log)
   const limiter = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
-  core.jobs.cron('plinth-audit-prune', '17 * * * *', () => audit.prune(config.audit.retentionDays))
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })

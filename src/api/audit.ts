@@ -34,7 +34,8 @@ const MAX_PATH = 1000
 
 /**
  * The audit log (`_audit`, migration 0010-audit): superuser actions and security failures, kept
- * in the database for `audit.retentionDays` and readable by superusers.
+ * in the database for `audit.retentionDays` (the `__plinthAuditCleanup__` cron in core.ts) and
+ * readable by superusers.
  *
  * Writes are not awaited by the request (an audit row must not slow or fail the answer); a failed
  * write is logged. Callers bound what they record: failures that an attacker can repeat at will
@@ -67,12 +68,6 @@ export class AuditLog {
       .values({ ...entry, data: JSON.stringify(entry.data) })
       .execute()
       .catch((err: unknown) => this.log.error({ err, action: entry.action }, 'audit: could not record an entry'))
-  }
-
-  /** Deletes the entries older than `days`; returns how many went. */
-  async prune(days: number, now = Date.now()): Promise<number> {
-    const res = await this.sql.writer().db.deleteFrom(AUDIT_TABLE).where('created', '<', now - days * 86_400_000).executeTakeFirst()
-    return Number(res.numDeletedRows)
   }
 
   /** A page of entries, newest first. */
