@@ -211,6 +211,15 @@ describe('headers, the admin allow-list and the audit log', () => {
     assert.equal((await call(app, { url: '/api/plinth/audit' })).statusCode, 401)
     assert.equal((await call(app, { url: '/api/plinth/audit?perPage=100000', token: su })).statusCode, 400)
   })
+
+  test('entries older than audit.retentionDays are deleted by the __plinthAuditCleanup__ cron', async () => {
+    const db = app.sql.writer().db
+    const row = (id: string, daysAgo: number) => ({ id, created: Date.now() - daysAgo * 86_400_000, action: 'test.old', actor: '', ip: '127.0.0.1', method: 'GET', path: '/', status: 200, data: '{}' })
+    await db.insertInto('_audit').values([row('old-entry', 91), row('kept-entry', 89)]).execute()
+    assert.ok(await app.jobs.runCron('__plinthAuditCleanup__'))
+    const left = (await db.selectFrom('_audit').select('id').where('action', '=', 'test.old').execute()) as { id: string }[]
+    assert.deepEqual(left.map((r) => r.id), ['kept-entry'])
+  })
 })
 
 describe('operator mistakes in the new settings', () => {
