@@ -184,7 +184,10 @@ export const ConfigFileSchema = Type.Partial(
   ),
   { additionalProperties: false },
 )
-export type ConfigInput = Static<typeof ConfigFileSchema>
+/** ConfigFileSchema's type, spelt out: TypeBox's Static loses the nested partials of the cast above. */
+export type ConfigInput = {
+  [K in keyof PlinthConfig]?: PlinthConfig[K] extends readonly unknown[] ? PlinthConfig[K] : PlinthConfig[K] extends object ? Partial<PlinthConfig[K]> : PlinthConfig[K]
+}
 
 /** The config keys holding a port's URL that `redis` sets when they are not set themselves. */
 export const redisPortKeys = ['cache', 'counters', 'bus'] as const

@@ -87,7 +87,9 @@ const skip = pg.skip || (await redisSkip())
 
 describe('rate limits on two nodes sharing Redis', { skip }, () => {
   test('one budget per client across both nodes; a spoofed X-Forwarded-For does not reset it', async () => {
-    const { env, cwd } = await clusterSetup(cleanup, 'plinth-limits')
+    const setup = await clusterSetup(cleanup, 'plinth-limits')
+    const cwd = setup.cwd
+    const env = { ...setup.env, PLINTH_RATE_LIMITS_ENABLED: 'true' }
     writeFileSync(path.join(cwd, 'plinth.config.json'), JSON.stringify({ rateLimits: { rules: [{ label: '/api/', maxRequests: 4, duration: 60 }] } }))
     const nodes = []
     for (let i = 0; i < 2; i++) {
