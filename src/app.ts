@@ -35,6 +35,9 @@ import type { SqlRouter } from './sql/router.ts'
 import type { CronHandler, Jobs } from './jobs/jobs.ts'
 import { jobsRoutes } from './api/jobs.ts'
 import { queuedMailer } from './auth/mail-queue.ts'
+import { installSecurity } from './api/security.ts'
+import { AuditLog, auditRoutes } from './api/audit.ts'
+import { loadTls } from './api/tls.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -113,7 +116,9 @@ export async function createPlinth(opts: CreateOptions = {}): Promise<Plinth> {
 /** The HTTP API over an opened core. */
 async function mount(core: Core): Promise<Plinth> {
   const { config, log, metrics, sql, collections, mail, counters, records } = core
-  const publicUrl = (config.publicUrl || usableUrl(listenTarget(config.http))).replace(/\/+$/, '')
+  const tls = loadTls(config)
+  const scheme = (url: string) => (tls ? url.replace(/^http:/, 'https:') : url)
+  const publicUrl = (config.publicUrl || scheme(usableUrl(listenTarget(config.http)))).replace(/\/+$/, '')
   // Auth reads the primary: a token must stop working the moment its password changes.
   const authCache = new AuthCache(collections, { ttl: AUTH_CACHE_TTL, maxEntries: 10_000 })
   const stopAuthCache = await followAuthChanges(authCache, records, core.bus, log)
@@ -135,6 +140,7 @@ async function mount(core: Core): Promise<Plinth> {
     // Node checks them every connectionsCheckingInterval (default 30 s, far coarser than the limits).
     requestTimeout: config.requestTimeout,
     keepAliveTimeout: config.keepAliveTimeout,
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     http: {
       headersTimeout: config.headersTimeout,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.headersTimeout, config.requestTimeout) / 4))),
@@ -173,6 +179,9 @@ async function mount(core: Core): Promise<Plinth> {
       (err: Error) => done(err),
     )
   })
+  // Client address, security headers, admin allow-list, rate limits, audit (api/security.ts).
+  const audit = new AuditLog(sql, log)
+  const limiter = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
@@ -183,7 +192,8 @@ async function mount(core: Core): Promise<Plinth> {
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
-  await http.register(batchRoutes, { records })
+  await http.register(batchRoutes, { records, limiter })
+  await http.register(auditRoutes, { audit })
   // Record events from committed writes, fanned out between nodes through the bus.
   const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
@@ -224,7 +234,7 @@ async function mount(core: Core): Promise<Plinth> {
         throw listenError(err, config.http)
       }
       const bound = http.server.address()
-      return usableUrl({ ...target, port: bound && typeof bound === 'object' ? bound.port : target.port })
+      return scheme(usableUrl({ ...target, port: bound && typeof bound === 'object' ? bound.port : target.port }))
     },
     stop() {
       stopping ??= (async () => {

@@ -23,6 +23,7 @@ import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { SqlRouter } from './sql/router.ts'
 import { Jobs } from './jobs/jobs.ts'
+import { AUDIT_TABLE } from './sql/migrations/0010-audit.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -98,6 +99,11 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     const jobs = new Jobs({ queue, records, counters, log })
     // Built-in mails are jobs, defined on every node (API nodes enqueue, workers send).
     defineMailJob(jobs, mail)
+    // The audit log's retention (api/audit.ts writes it), a system cron as PocketBase's
+    // `__pbLogsCleanup__`: defined here so that a `plinth worker` node runs it too.
+    jobs.cron('__plinthAuditCleanup__', '17 * * * *', async () => {
+      await sql.writer().db.deleteFrom(AUDIT_TABLE).where('created', '<', Date.now() - config.audit.retentionDays * 86_400_000).execute()
+    })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
     let closing: Promise<void> | undefined
     return {

@@ -1,6 +1,6 @@
 /** Starting bench servers as child processes on free 127.0.0.1 ports, and stopping them. */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -87,13 +87,17 @@ export async function spawnServer(opts: SpawnOptions): Promise<RunningServer> {
 
 /**
  * `plinth serve` as a production node would run it, on a fresh data folder in a temp dir.
- * `env` sets PLINTH_* settings (PLINTH_DB for another engine, PLINTH_LOG_LEVEL, ...).
+ * `env` sets PLINTH_* settings (PLINTH_DB for another engine, PLINTH_LOG_LEVEL, ...); `config`,
+ * when given, is written as the folder's plinth.config.json (for settings with no variable).
+ * Rate limits are off unless `env` or `config` says otherwise: one load generator on one address
+ * is exactly what they refuse (the `limits` scenario measures them).
  */
-export function startPlinth(env: Record<string, string> = {}): Promise<RunningServer> {
+export function startPlinth(env: Record<string, string> = {}, config?: object): Promise<RunningServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'plinth-bench-'))
+  if (config) writeFileSync(path.join(dir, 'plinth.config.json'), JSON.stringify(config))
   return spawnServer({
     args: [PLINTH_BIN, 'serve', '--http', '127.0.0.1:{port}', '--dir', dir],
-    env,
+    env: config ? env : { PLINTH_RATE_LIMITS_ENABLED: 'false', ...env },
     cwd: dir,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   })

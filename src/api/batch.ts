@@ -8,13 +8,19 @@ import { withoutForbiddenKeys } from '../records/fields/forbidden-keys.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import { readRecordBody } from './body.ts'
 import { toApiError } from './error-handler.ts'
+import type { RateLimiter } from './rate-limits.ts'
 import '../auth/request.ts'
 
 export interface BatchApiOptions {
   records: RecordsService
   /** Most sub-requests in one batch (PocketBase's default is 50). */
   maxRequests?: number
+  /** Rate limits (when on): each request inside a batch counts as if it were sent alone. */
+  limiter?: RateLimiter
 }
+
+/** The action a batched request is counted as; an upsert (PUT) counts as the create it may be. */
+const batchTags: Record<string, string> = { POST: 'create', PUT: 'create', PATCH: 'update', DELETE: 'delete' }
 
 const BatchBody = Type.Object({
   requests: Type.Array(
@@ -50,6 +56,16 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
     }
     const { requests } = raw as Static<typeof BatchBody>
     if (requests.length > max) throw new ApiError('bad_request', `A batch may hold at most ${max} requests.`)
+    // Counted before the transaction: a batch over a limit is refused whole (429), nothing run.
+    if (opts.limiter) {
+      for (const sub of requests) {
+        const m = recordUrl.exec(sub.url)
+        const method = sub.method.toUpperCase()
+        if (!m || !batchTags[method]) continue // refused below, with its index
+        const path = sub.url.split('?', 1)[0]!
+        await opts.limiter.check(request, { method, path, collection: safeDecode(m[1]!), tags: [batchTags[method]!] })
+      }
+    }
     const results: { status: number; body: unknown }[] = []
     await opts.records.transaction(async (tx) => {
       for (const [i, sub] of requests.entries()) {
@@ -89,4 +105,12 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
     })
     return results
   })
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
 }

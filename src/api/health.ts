@@ -47,7 +47,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
       // Plinth runs none through the API (backups are the `plinth backup` command, outside this
       // process), so nothing here can be in progress and the answer is true.
       const proxyHeader = PROXY_HEADERS.find((h) => request.headers[h.toLowerCase()] !== undefined) ?? ''
-      const data: Record<string, unknown> = { canBackup: true, realIP: request.ip, possibleProxyHeader: proxyHeader }
+      const data: Record<string, unknown> = { canBackup: true, realIP: request.clientIp, possibleProxyHeader: proxyHeader }
       Object.assign(data, services?.())
       return { code: 200, message: 'API is healthy.', data }
     },

@@ -39,7 +39,7 @@ export const metricsRoutes: FastifyPluginAsync<MetricsOptions> = async (http, op
   const isSuperuser = opts.isSuperuser ?? (async () => false)
 
   http.get('/api/metrics', async (request, reply) => {
-    if (!allowed(request.ip) && !(await isSuperuser(request))) {
+    if (!allowed(request.clientIp) && !(await isSuperuser(request))) {
       throw new ApiError(request.headers.authorization ? 'forbidden' : 'unauthorized', 'Metrics are for superusers and allow-listed IPs only.')
     }
     const body = await opts.metrics.registry.metrics()

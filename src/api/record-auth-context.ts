@@ -99,8 +99,8 @@ export type BeginAttempt = (request: FastifyRequest, collection: AuthCollection,
 
 export function attemptStarter(opts: RecordAuthOptions): BeginAttempt {
   const { throttle } = opts
-  // request.ip honours the trustProxy setting (X-Forwarded-For only from trusted proxies).
-  return (request, collection, identity) => throttle.begin(collection.id, identity, request.ip)
+  // request.clientIp reads a forwarded header only from a trusted proxy (api/client-ip.ts).
+  return (request, collection, identity) => throttle.begin(collection.id, identity, request.clientIp)
 }
 
 /** The auth collection named in the path, or PocketBase's 404. */

@@ -22,7 +22,7 @@ export function authRequestInfo(
     method: request.method,
     body,
     context,
-    ip: request.ip,
+    ip: request.clientIp,
     get headers() {
       return (headers ??= ruleHeaders(request.headers))
     },

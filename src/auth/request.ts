@@ -7,6 +7,8 @@ import type { AuthInfo } from '../records/record.ts'
 declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthInfo | null
+    /** The client's address: the peer's, or from a trusted proxy's header (api/client-ip.ts). */
+    clientIp: string
   }
 }
 

@@ -19,6 +19,7 @@ export function configFromFlags(flags: CliFlags): Readonly<PlinthConfig> {
   const overrides: Record<string, string> = {}
   if (flags.http) overrides.http = flags.http
   if (flags.dir) overrides.dir = flags.dir
+  if (flags.https) overrides.https = flags.https
   return loadConfig({ file: flags.config, overrides })
 }
 

@@ -33,6 +33,7 @@ Starts the HTTP API on --http (default 127.0.0.1:8090, this machine only; --http
 SIGTERM or SIGINT. Every setting may also come from the config file or PLINTH_* variables.
 
 ${commonOptions}  --app FILE         app module (default plinth.app.ts or .js beside the config, if present)
+  --https CERT,KEY   serve TLS with these PEM files; --https=dev makes a self-signed one for localhost
   --no-worker        do not run background jobs and cron in this process (run \`plinth worker\` elsewhere)
 `,
   worker: `Usage: plinth worker [options]
@@ -65,6 +66,8 @@ export interface CliFlags {
   dir?: string
   config?: string
   app?: string
+  /** serve: `dev` or `CERT,KEY` (config `https`). */
+  https?: string
   /** serve: no worker in this process. */
   noWorker?: boolean
 }
@@ -83,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
       dir: { type: 'string' },
       config: { type: 'string' },
       app: { type: 'string' },
+      https: { type: 'string' },
       'no-worker': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },

@@ -96,12 +96,22 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'authThrottle.perIp':
     case 'authThrottle.windowSeconds':
     case 'realtime.idleTimeout':
-    case 'realtime.maxQueueBytes': {
+    case 'realtime.maxQueueBytes':
+    case 'hstsMaxAge':
+    case 'audit.retentionDays': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
     case 'trustProxy':
       return value === 'true' ? true : value === 'false' ? false : value
+    case 'rateLimits.enabled':
+    case 'trustedProxy.useLeftmostIP':
+      if (value !== 'true' && value !== 'false') throw new ConfigError(`config: ${name}: expected true or false, got "${value}"`)
+      return value === 'true'
+    case 'trustedProxy.headers':
+      return value.split(',').map((s) => s.trim()).filter(Boolean)
+    case 'rateLimits.excludedIPs':
+    case 'adminAllow':
     case 'metrics.allow': {
       const list = value.split(',').map((s) => s.trim()).filter(Boolean)
       const bad = list.find((e) => !isIpOrCidr(e))
@@ -130,8 +140,24 @@ function checkValues(config: PlinthConfig): void {
   if (config.headersTimeout > config.requestTimeout) {
     throw new ConfigError(`config: headersTimeout: ${config.headersTimeout} is more than requestTimeout ${config.requestTimeout} (the headers are part of the request)`)
   }
-  const bad = config.metrics.allow.find((e) => !isIpOrCidr(e))
-  if (bad !== undefined) throw new ConfigError(`config: metrics.allow: "${bad}" is not an IP or CIDR`)
+  for (const [key, list] of [['metrics.allow', config.metrics.allow], ['rateLimits.excludedIPs', config.rateLimits.excludedIPs], ['adminAllow', config.adminAllow]] as const) {
+    const bad = list.find((e) => !isIpOrCidr(e))
+    if (bad !== undefined) throw new ConfigError(`config: ${key}: "${bad}" is not an IP or CIDR`)
+  }
+  if (typeof config.trustProxy === 'string') {
+    const bad = config.trustProxy.split(',').map((s) => s.trim()).find((e) => !isIpOrCidr(e))
+    if (bad !== undefined) throw new ConfigError(`config: trustProxy: "${bad}" is not an IP or CIDR (expected true, false or a comma list of proxy addresses)`)
+  }
+  const seen = new Set<string>()
+  for (const [i, rule] of config.rateLimits.rules.entries()) {
+    const key = `${rule.label}${rule.audience ?? ''}`
+    if (seen.has(key)) throw new ConfigError(`config: rateLimits.rules.${i}: "${rule.label}"${rule.audience ? ` (${rule.audience})` : ''} is already a rule`)
+    seen.add(key)
+  }
+  if (config.rateLimits.enabled && config.rateLimits.rules.length === 0) throw new ConfigError('config: rateLimits.rules: empty while rateLimits.enabled is true (set enabled: false to turn rate limits off)')
+  if (config.https !== '' && config.https !== 'dev' && !/^[^,]+,[^,]+$/.test(config.https)) {
+    throw new ConfigError(`config: https: expected "dev" or CERT_FILE,KEY_FILE, got "${config.https}"`)
+  }
 }
 
 function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
@@ -217,6 +243,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   checkValues(config)
   config.dir = dir
   config.db = absoluteDbUrl(config.db, 'db', cwd) // validates; throws ConfigError naming the key
+  // Certificate files are read at start against this working directory, like the SQLite path.
+  if (config.https.includes(',')) config.https = config.https.split(',').map((f) => path.resolve(cwd, f.trim())).join(',')
   parseMailUrl(config.mail, 'mail')
   if (config.redis) parseRedisUrl(config.redis, 'redis')
   parseCacheUrl(config.cache, 'cache')

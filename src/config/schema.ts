@@ -1,5 +1,8 @@
 import { Type, TypeGuard, type Static } from '@sinclair/typebox'
 
+/** PocketBase's rate limit label forms: `METHOD /path`, `/path`, `name:action`, `*:action`, a plain tag. */
+export const RATE_LIMIT_LABEL = '^([A-Z]+ /[\\w/.-]*|/[\\w/.-]*|\\w+:\\w+|\\*:\\w+|\\w+)$'
+
 /**
  * Plinth's configuration: one URL per port (its scheme picks the engine) plus a few HTTP knobs.
  * Only ports that have a finished engine are accepted; anything else is an unknown key and stops
@@ -98,6 +101,60 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Per-route request limits, PocketBase's `rateLimits` (src/api/rate-limits.ts): each request
+     * counts against the first rule whose label matches, per signed-in user or per guest address,
+     * in the counters port. On by default; superusers and `excludedIPs` are not counted.
+     */
+    rateLimits: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        rules: Type.Array(
+          Type.Object(
+            {
+              /** `/api/` (a path prefix), `/api/batch` (a path), `POST /api/batch`, `users:create`, `*:auth`. */
+              label: Type.String({ pattern: RATE_LIMIT_LABEL, description: 'a label like /api/, POST /api/batch, users:create or *:auth' }),
+              maxRequests: Type.Integer({ minimum: 1 }),
+              /** The window in seconds. */
+              duration: Type.Integer({ minimum: 1, maximum: 86400 }),
+              /** `''` everyone (the default), `@guest` or `@auth`. */
+              audience: Type.Optional(Type.Union([Type.Literal(''), Type.Literal('@guest'), Type.Literal('@auth')])),
+            },
+            { additionalProperties: false },
+          ),
+          { maxItems: 200 },
+        ),
+        /** IPs or CIDRs never counted (a monitoring host, an office). */
+        excludedIPs: Type.Array(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    /**
+     * PocketBase's `trustedProxy`: which request headers carry the client address and whether to
+     * take the leftmost address in them. Read only when the connection comes from a proxy that
+     * `trustProxy` names, so a client cannot choose its own address.
+     */
+    trustedProxy: Type.Object(
+      {
+        headers: Type.Array(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$', description: 'a header name like X-Forwarded-For' }), { maxItems: 10 }),
+        useLeftmostIP: Type.Boolean(),
+      },
+      { additionalProperties: false },
+    ),
+    /** Serve TLS: `''` (off), `dev` (a self-signed certificate made in the data folder) or `CERT_FILE,KEY_FILE` (PEM). */
+    https: Type.String(),
+    /** `Strict-Transport-Security` max-age in seconds, sent when serving HTTPS or when `publicUrl` is https (0 = no header). */
+    hstsMaxAge: Type.Integer({ minimum: 0 }),
+    /** IPs or CIDRs that may reach the superuser routes (collections, settings-like APIs, audit, jobs, the admin UI); empty = any. */
+    adminAllow: Type.Array(Type.String({ minLength: 1 })),
+    /** The audit log of superuser actions and security failures (`_audit`). */
+    audit: Type.Object(
+      {
+        /** Days an entry is kept; older ones are deleted by an hourly job. */
+        retentionDays: Type.Integer({ minimum: 1, maximum: 3650 }),
+      },
+      { additionalProperties: false },
+    ),
     cors: Type.Object(
       {
         /**
@@ -127,7 +184,10 @@ export const ConfigFileSchema = Type.Partial(
   ),
   { additionalProperties: false },
 )
-export type ConfigInput = Static<typeof ConfigFileSchema>
+/** ConfigFileSchema's type, spelt out: TypeBox's Static loses the nested partials of the cast above. */
+export type ConfigInput = {
+  [K in keyof PlinthConfig]?: PlinthConfig[K] extends readonly unknown[] ? PlinthConfig[K] : PlinthConfig[K] extends object ? Partial<PlinthConfig[K]> : PlinthConfig[K]
+}
 
 /** The config keys holding a port's URL that `redis` sets when they are not set themselves. */
 export const redisPortKeys = ['cache', 'counters', 'bus'] as const
@@ -167,6 +227,14 @@ export const envKeys = {
   PLINTH_AUTH_THROTTLE_WINDOW_SECONDS: 'authThrottle.windowSeconds',
   PLINTH_REALTIME_IDLE_TIMEOUT: 'realtime.idleTimeout',
   PLINTH_REALTIME_MAX_QUEUE_BYTES: 'realtime.maxQueueBytes',
+  PLINTH_RATE_LIMITS_ENABLED: 'rateLimits.enabled',
+  PLINTH_RATE_LIMITS_EXCLUDED_IPS: 'rateLimits.excludedIPs',
+  PLINTH_TRUSTED_PROXY_HEADERS: 'trustedProxy.headers',
+  PLINTH_TRUSTED_PROXY_USE_LEFTMOST_IP: 'trustedProxy.useLeftmostIP',
+  PLINTH_HTTPS: 'https',
+  PLINTH_HSTS_MAX_AGE: 'hstsMaxAge',
+  PLINTH_ADMIN_ALLOW: 'adminAllow',
+  PLINTH_AUDIT_RETENTION_DAYS: 'audit.retentionDays',
 } as const satisfies Record<string, string>
 
 /**
@@ -210,5 +278,23 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },
     realtime: { idleTimeout: 5 * 60_000, maxQueueBytes: 1 << 20 },
     cors: { origins: ['*'] },
+    rateLimits: { enabled: true, rules: DEFAULT_RATE_LIMIT_RULES.map((r) => ({ ...r })), excludedIPs: [] },
+    trustedProxy: { headers: ['X-Forwarded-For'], useLeftmostIP: false },
+    https: '',
+    hstsMaxAge: 15_552_000,
+    adminAllow: [],
+    audit: { retentionDays: 90 },
   }
 }
+
+/**
+ * The rules on by default: PocketBase's default set (off by default there), with sign-ins looser
+ * (PocketBase: 2 per 3 s) because Plinth's password throttle already counts failures per account
+ * and per address, and signing in a few devices behind one NAT must not be refused.
+ */
+export const DEFAULT_RATE_LIMIT_RULES: readonly PlinthConfig['rateLimits']['rules'][number][] = [
+  { label: '*:auth', maxRequests: 10, duration: 10 },
+  { label: '*:create', maxRequests: 20, duration: 5 },
+  { label: '/api/batch', maxRequests: 3, duration: 1 },
+  { label: '/api/', maxRequests: 300, duration: 10 },
+]

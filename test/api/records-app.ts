@@ -11,6 +11,7 @@ import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
 import { isAuthCollection } from '../../src/records/model.ts'
 import { createTestDb, type EngineName, type TestDb } from '../helpers/engines.ts'
+import { NO_RATE_LIMITS } from '../helpers/app.ts'
 
 export interface Reply {
   status: number
@@ -34,7 +35,7 @@ export async function startRecordsApp(engine: EngineName): Promise<RecordsApp> {
   const testDb: TestDb = await createTestDb(engine)
   const dir = mkdtempSync(path.join(tmpdir(), 'plinth-records-'))
   const app = await createPlinth({
-    config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+    config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
     logger: createLogger({ logLevel: 'silent' }),
   })
   const superusers = app.collections.getOrThrow('_superusers')

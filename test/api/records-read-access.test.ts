@@ -15,6 +15,7 @@ import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
 import { isAuthCollection } from '../../src/records/model.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { NO_RATE_LIMITS } from '../helpers/app.ts'
 
 type Who = 'guest' | 'su' | 'alice' | 'bob' | 'carol'
 
@@ -71,7 +72,7 @@ for (const { engine, skip } of await engines()) {
       testDb = await createTestDb(engine)
       dir = mkdtempSync(path.join(tmpdir(), 'plinth-read-access-'))
       app = await createPlinth({
-        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
         logger: createLogger({ logLevel: 'silent' }),
       })
       const superusers = app.collections.getOrThrow('_superusers')

@@ -26,6 +26,7 @@ import { openSql } from '../../src/sql/open.ts'
 import { SqlRouter } from '../../src/sql/router.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, type EngineName, type TestDb } from '../helpers/engines.ts'
+import { decorateClientIp } from '../../src/api/client-ip.ts'
 
 export class StaticRegistry implements CollectionRegistry {
   constructor(private readonly list: Collection[]) {}
@@ -88,6 +89,7 @@ export async function startHarness(engineName: EngineName): Promise<Harness> {
   removeInstallerOnSuperuserCreate(records)
   const mail = new CaptureMailer()
   const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
+  decorateClientIp(http, { trustProxy: false, trustedProxy: { headers: ['X-Forwarded-For'], useLeftmostIP: false } })
   installErrorHandling(http)
   installJsonBodyParser(http)
   const authenticate = createAuthenticator({ registry, db: () => engine.db })

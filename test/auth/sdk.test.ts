@@ -29,6 +29,7 @@ import { SqlRouter } from '../../src/sql/router.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { createTestDb, type TestDb } from '../helpers/engines.ts'
 import { CaptureMailer, insertAuthRecord, type Harness } from './harness.ts'
+import { decorateClientIp } from '../../src/api/client-ip.ts'
 
 describe('PocketBase JS SDK against the auth API (SQLite, real collections)', () => {
   let testDb: TestDb
@@ -51,6 +52,8 @@ describe('PocketBase JS SDK against the auth API (SQLite, real collections)', ()
     await createSuperuser(records, 'root@example.com', 'root-password-1')
 
     http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger })
+
+    decorateClientIp(http, { trustProxy: false, trustedProxy: { headers: ['X-Forwarded-For'], useLeftmostIP: false } })
     installErrorHandling(http)
     installJsonBodyParser(http)
     const authenticate = createAuthenticator({ registry, db: () => engine.db })

@@ -22,6 +22,7 @@ import { MemoryCounters } from '../../src/counters/memory.ts'
 import { createLogger } from '../../src/log.ts'
 import { engines } from '../helpers/engines.ts'
 import { insertAuthRecord, startHarness, type Harness } from './harness.ts'
+import { decorateClientIp } from '../../src/api/client-ip.ts'
 
 type Json = Record<string, unknown>
 const TOO_MANY = { status: 429, message: 'Too Many Requests.', data: {} }
@@ -35,6 +36,7 @@ interface Throttled {
 async function throttledApp(h: Harness, limits: AuthThrottleLimits): Promise<Throttled> {
   let now = 1_700_000_000_000
   const http = Fastify({ loggerInstance: createLogger({ logLevel: 'silent' }) as FastifyBaseLogger, trustProxy: true })
+  decorateClientIp(http, { trustProxy: true, trustedProxy: { headers: ['X-Forwarded-For'], useLeftmostIP: false } })
   installErrorHandling(http)
   installJsonBodyParser(http)
   const authenticate = createAuthenticator({ registry: h.registry, db: () => h.engine.db })

@@ -26,6 +26,12 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+/**
+ * Rate limits off for suites about something else: a test sends hundreds of requests a second
+ * from one address, which is what the default rules refuse (test/api/security.test.ts tests them).
+ */
+export const NO_RATE_LIMITS = { enabled: false }
+
 export async function startApp(engine: EngineName): Promise<TestApp> {
   let testDb: TestDb | undefined
   let dir: string | undefined
@@ -34,7 +40,7 @@ export async function startApp(engine: EngineName): Promise<TestApp> {
     testDb = await createTestDb(engine)
     dir = mkdtempSync(path.join(tmpdir(), 'plinth-app-'))
     app = await createPlinth({
-      config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, logLevel: 'silent' } },
+      config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
       logger: createLogger({ logLevel: 'silent' }),
     })
     const superusers = app.collections.getOrThrow('_superusers')

@@ -4,10 +4,13 @@ import { fileURLToPath } from 'node:url'
 
 export const PLINTH_BIN = fileURLToPath(new URL('../../bin/plinth.js', import.meta.url))
 
-/** The environment for a child: this one without PLINTH_* server settings, plus `env`. */
+/**
+ * The environment for a child: this one without PLINTH_* server settings, plus `env`. Rate limits
+ * are off unless `env` turns them on (see NO_RATE_LIMITS in app.ts).
+ */
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLINTH_') || k === 'PLINTH_REQUIRE_SERVICES'))
-  return { ...base, ...env }
+  return { ...base, PLINTH_RATE_LIMITS_ENABLED: 'false', ...env }
 }
 
 export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): ChildProcess {

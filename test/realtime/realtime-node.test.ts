@@ -19,6 +19,7 @@ import { createLogger } from '../../src/log.ts'
 import { RECORDS_TOPIC } from '../../src/realtime/realtime.ts'
 import { createTestDb, type TestDb } from '../helpers/engines.ts'
 import { REDIS_TEST_URL, redisSkip, testPrefix } from '../helpers/redis.ts'
+import { NO_RATE_LIMITS } from '../helpers/app.ts'
 
 type Line = Record<string, unknown>
 
@@ -50,7 +51,7 @@ async function startNode(env: Record<string, string> = {}): Promise<Node> {
     },
   })
   const app = await createPlinth({
-    config: { cwd: dir, env, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'info', logFormat: 'json' } },
+    config: { cwd: dir, env, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'info', logFormat: 'json', rateLimits: NO_RATE_LIMITS } },
     logger: createLogger({ logLevel: 'info', logFormat: 'json' }, sink),
   })
   const url = await app.start()

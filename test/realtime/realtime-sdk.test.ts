@@ -19,6 +19,7 @@ import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { NO_RATE_LIMITS } from '../helpers/app.ts'
 
 // The SDK opens its stream with the global EventSource, which Node 20 does not have.
 ;(globalThis as { EventSource?: unknown }).EventSource = EventSource
@@ -91,7 +92,7 @@ for (const { engine, skip } of await engines()) {
       testDb = await createTestDb(engine)
       dir = mkdtempSync(path.join(tmpdir(), 'plinth-rt-'))
       app = await createPlinth({
-        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
         logger: createLogger({ logLevel: 'silent' }),
       })
       url = await app.start()

@@ -21,6 +21,7 @@ import { createLogger } from '../../src/log.ts'
 import { isAuthCollection } from '../../src/records/model.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 import { id, openFixture, type Fixture } from './filter-fixture.ts'
+import { NO_RATE_LIMITS } from '../helpers/app.ts'
 
 const N = [1, 2, 3, 4].map((n) => id('note', n)) as [string, string, string, string]
 const [n1, n2, n3, n4] = N
@@ -324,7 +325,7 @@ for (const { engine, skip } of await engines()) {
       testDb = await createTestDb(engine)
       dir = mkdtempSync(path.join(tmpdir(), 'plinth-filter-'))
       app = await createPlinth({
-        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
         logger: createLogger({ logLevel: 'silent' }),
       })
       const url = await app.start()

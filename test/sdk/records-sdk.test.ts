@@ -15,6 +15,7 @@ import { createSuperuser } from '../../src/auth/superusers.ts'
 import { isAuthCollection } from '../../src/records/model.ts'
 import { createLogger } from '../../src/log.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { NO_RATE_LIMITS } from '../helpers/app.ts'
 
 async function status(p: Promise<unknown>): Promise<number> {
   try {
@@ -43,7 +44,7 @@ for (const { engine, skip } of await engines()) {
       testDb = await createTestDb(engine)
       dir = mkdtempSync(path.join(tmpdir(), 'plinth-sdk-'))
       app = await createPlinth({
-        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
         logger: createLogger({ logLevel: 'silent' }),
       })
       url = await app.start()

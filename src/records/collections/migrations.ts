@@ -2,6 +2,7 @@ import type { Kysely, Migration } from 'kysely'
 import type { SqlDialect } from '../../sql/dialect.ts'
 import { sqlMigrations } from '../../sql/migrations/index.ts'
 import { jobsMigration } from '../../sql/migrations/0006-jobs.ts'
+import { auditMigration } from '../../sql/migrations/0010-audit.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { authSystemMigration } from './auth-system.ts'
@@ -116,5 +117,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0005-rowid-index': rowidIndexMigration(dialect),
     '0006-jobs': jobsMigration(dialect),
     '0007-auth-system': authSystemMigration(dialect),
+    '0010-audit': auditMigration(dialect),
   }
 }
