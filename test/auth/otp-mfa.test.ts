@@ -15,6 +15,7 @@ import { MAIL_JOB } from '../../src/auth/mail-queue.ts'
 import { createLogger } from '../../src/log.ts'
 import type { MailMessage } from '../../src/mail/mail.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { NO_RATE_LIMITS } from '../helpers/app.ts'
 
 interface Res {
   status: number
@@ -61,7 +62,7 @@ for (const { engine, skip } of await engines()) {
       testDb = await createTestDb(engine)
       dir = mkdtempSync(path.join(tmpdir(), 'plinth-otp-'))
       app = await createPlinth({
-        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent' } },
+        config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
         logger: createLogger({ logLevel: 'silent' }),
       })
       url = await app.start()
