@@ -107,7 +107,6 @@ for (const { engine, skip } of await engines()) {
       try {
         assert.equal((await send('POST', '/api/collections/posts/records', [{ name: 'avatar', file: { filename: 'x.png', data: image } }])).status, 500)
         assert.equal((await send('PATCH', `/api/collections/posts/records/${id}`, [{ name: 'avatar', file: { filename: 'y.png', data: image } }])).status, 500)
-        // A batch that fails after its first create: the first one's file goes too.
         assert.deepEqual(await keys(), before)
       } finally {
         fail = false
