@@ -109,14 +109,21 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
       }
       let key = fileKey(c.id, record.id, filename)
       let name = filename
-      const original = await files.stat(key)
-      if (!original) throw notFound()
-      let object = original
-      let realType = await typeOf(original)
       const thumb = request.query.thumb
-      if (thumb && (DEFAULT_THUMB_SIZES.includes(thumb) || field.thumbs.includes(thumb)) && THUMB_SOURCE_TYPES.has(realType)) {
-        const thumbKey = `${c.id}/${record.id}/thumbs_${filename}/${thumb}_${filename}`
-        const thumbType = await thumbs.ensure(key, thumbKey, thumb, realType)
+      const thumbKey = `${c.id}/${record.id}/thumbs_${filename}/${thumb}_${filename}`
+      const wantsThumb = thumb !== undefined && (DEFAULT_THUMB_SIZES.includes(thumb) || field.thumbs.includes(thumb))
+      // A thumb made before is served without looking at the original (it goes when the original goes).
+      let object = wantsThumb ? await files.stat(thumbKey) : null
+      let realType = object && (await typeOf(object))
+      if (object) {
+        key = thumbKey
+        name = `${thumb}_${filename}`
+      } else {
+        const original = await files.stat(key)
+        if (!original) throw notFound()
+        object = original
+        realType = await typeOf(original)
+        const thumbType = wantsThumb && THUMB_SOURCE_TYPES.has(realType) ? await thumbs.ensure(key, thumbKey, thumb, realType) : null
         const made = thumbType ? await files.stat(thumbKey) : null
         if (made && thumbType) {
           key = thumbKey
@@ -125,6 +132,7 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
           realType = thumbType
         }
       }
+      if (!realType) throw notFound()
       const download = TRUE_VALUES.has(request.query.download ?? '')
       const ext = /\.([a-z0-9]+)$/.exec(name)?.[1] ?? ''
       let contentType = BY_EXTENSION[ext] ?? realType
