@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { after, before, describe, test } from 'node:test'
+import { signRecordToken } from '../../src/auth/tokens.ts'
+import type { AuthCollection } from '../../src/records/model.ts'
 import { engines } from '../helpers/engines.ts'
 import { formData, png, pngBomb, storedKeys, type FilePart } from '../helpers/files.ts'
 import { startRecordsApp, type RecordsApp } from './records-app.ts'
@@ -188,6 +190,12 @@ for (const { engine, skip } of await engines()) {
       assert.equal((await get(`${url}?token=${a.token}`)).statusCode, 404, 'an auth token is not a file token')
       assert.equal((await get(`${url}?token=${ta.token.slice(0, -2)}xx`)).statusCode, 404)
       assert.equal((await get(`${url}?token=${(await fileToken(t.su)).token}`)).statusCode, 200)
+      // An expired file token: signed for one second, tried after two.
+      const users = t.app.collections.getOrThrow('users') as AuthCollection
+      const row = await t.app.sql.writer().db.selectFrom('users').select('tokenKey').where('id', '=', a.id).executeTakeFirstOrThrow()
+      const short = await signRecordToken(users, { id: a.id, tokenKey: String(row.tokenKey) }, 'file', { duration: 1 })
+      await new Promise((r) => setTimeout(r, 2100))
+      assert.equal((await get(`${url}?token=${short}`)).statusCode, 404)
       // A file that is not protected needs no rule, even where only the owner may view the record.
       assert.equal((await get(`/api/files/secrets/${rec.body.id}/${rec.body.open}`)).body, 'open')
     })
