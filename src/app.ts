@@ -186,7 +186,7 @@ async function mount(core: Core): Promise<Plinth> {
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
-  await http.register(batchRoutes, { records })
+  await http.register(batchRoutes, { records, registry: collections })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   // Record events from committed writes, fanned out between nodes through the bus.
   const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })

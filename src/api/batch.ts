@@ -6,15 +6,22 @@ import { ApiError } from '../errors.ts'
 import { hasNul } from '../records/fields/cast.ts'
 import { withoutForbiddenKeys } from '../records/fields/forbidden-keys.ts'
 import type { RecordsService } from '../records/records-service.ts'
+import type { CollectionRegistry } from '../records/registry.ts'
 import { readRecordBody } from './body.ts'
+import { DEFAULT_FILE_MAX_SIZE, UploadSpool } from '../files/upload.ts'
 import { toApiError } from './error-handler.ts'
 import '../auth/request.ts'
 
 export interface BatchApiOptions {
   records: RecordsService
+  /** The collections, for the largest file a batch part may carry; PocketBase's 5 MiB without it. */
+  registry?: CollectionRegistry
   /** Most sub-requests in one batch (PocketBase's default is 50). */
   maxRequests?: number
 }
+
+/** A file part of a batch: `requests.{index}.{field}` (with `+`/`-` modifiers), as PocketBase's SDK names them. */
+const FILE_PART = /^requests\.(\d{1,4})\.([^.]+)$/
 
 const BatchBody = Type.Object({
   requests: Type.Array(
@@ -39,9 +46,16 @@ const recordUrl = /^\/api\/collections\/([^/?#]+)\/records(?:\/([^/?#]+))?\/?(?:
  */
 export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions): Promise<void> {
   const max = opts.maxRequests ?? 50
-  http.post('/api/batch', async (request) => {
-    // JSON, or multipart with the requests in `@jsonPayload` (what PocketBase's SDK sends).
-    const raw = await readRecordBody(request)
+  http.post('/api/batch', async (request, reply) => {
+    // JSON, or multipart with the requests in `@jsonPayload` (what PocketBase's SDK sends) and
+    // files as `requests.N.field` parts. Those come before the JSON, so each is bounded by the
+    // largest maxSize of any file field; its own field's limit is checked by validation (400).
+    const spool = new UploadSpool()
+    reply.raw.once('close', () => void spool.discard())
+    const largest = Math.max(DEFAULT_FILE_MAX_SIZE, ...(opts.registry?.all() ?? []).flatMap((c) => c.fields.map((f) => (f.type === 'file' ? f.maxSize : 0))))
+    const raw = await readRecordBody(request, { spool, maxBytesFor: (key) => (FILE_PART.test(key) ? largest : undefined) })
+    const files = Object.entries(raw).filter(([key]) => FILE_PART.test(key))
+    for (const [key] of files) delete raw[key]
     if (!Value.Check(BatchBody, raw)) {
       const first = Value.Errors(BatchBody, raw).First()
       throw new ApiError('validation_failed', undefined, {
@@ -50,6 +64,11 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
     }
     const { requests } = raw as Static<typeof BatchBody>
     if (requests.length > max) throw new ApiError('bad_request', `A batch may hold at most ${max} requests.`)
+    for (const [key, value] of files) {
+      const [, index, field] = FILE_PART.exec(key)!
+      const sub = requests[Number(index)]
+      if (sub) sub.body = { ...sub.body, [field!]: value }
+    }
     const results: { status: number; body: unknown }[] = []
     await opts.records.transaction(async (tx) => {
       for (const [i, sub] of requests.entries()) {

@@ -9,6 +9,7 @@
  * so the records service itself knows nothing of storage. A removal that fails after the commit
  * is logged and leaves an orphan, which `findOrphans` (orphans.ts) finds later.
  */
+import type { Readable } from 'node:stream'
 import type { Logger } from '../log.ts'
 import { isUploadedFile, type UploadedFile } from '../records/fields/index.ts'
 import { toFileList } from '../records/fields/file-values.ts'
@@ -47,7 +48,7 @@ export function attachRecordFiles(opts: RecordFilesOptions): () => void {
       const kept = new Set(fileNames(record[f.name]))
       const offered = [f.name, `+${f.name}`, `${f.name}+`].flatMap((k) => toFileList(data[k]).filter(isUploadedFile))
       for (const up of offered) {
-        if (!kept.has(up.name) || up.body === undefined) continue
+        if (!kept.has(up.name)) continue
         const key = fileKey(c.id, record.id, up.name)
         tx?.afterRollback(() => files.delete(key))
         await files.put(key, bodyOf(up), { contentType: up.mimeType })
@@ -103,6 +104,6 @@ export function attachRecordFiles(opts: RecordFilesOptions): () => void {
   })
 }
 
-function bodyOf(up: UploadedFile): NonNullable<ReturnType<Extract<UploadedFile['body'], () => unknown>>> | Buffer {
-  return typeof up.body === 'function' ? up.body() : up.body!
+function bodyOf(up: UploadedFile): Readable | Buffer {
+  return typeof up.body === 'function' ? up.body() : up.body
 }

@@ -80,6 +80,29 @@ describe('PocketBase SDK with files', () => {
     assert.deepEqual(await storedKeys(app.files, `${rec.collectionId}/${rec.id}/`), [`${rec.collectionId}/${rec.id}/${more.private[1]}`])
   })
 
+  test('a batch with files (requests.N.field parts) stores them all, or none when it fails', async () => {
+    const image = await png(20, 20)
+    const batch = pb.createBatch()
+    batch.collection('albums').create({ title: 'b1', cover: new File([image], 'one.png') })
+    batch.collection('albums').create({ title: 'b2', cover: new File([image], 'two.png'), private: [new File(['x'], 'x.txt'), new File(['y'], 'y.txt')] })
+    const [one, two] = (await batch.send()) as { body: { id: string; collectionId: string; cover: string; private: string[] } }[]
+    assert.match(one!.body.cover, /^one_[a-z0-9]{10}\.png$/)
+    assert.equal(two!.body.private.length, 2)
+    assert.equal((await storedKeys(app.files, `${two!.body.collectionId}/${two!.body.id}/`)).length, 3)
+    const before = await storedKeys(app.files)
+    const failing = pb.createBatch()
+    failing.collection('albums').create({ title: 'b3', cover: new File([image], 'three.png') })
+    failing.collection('albums').update('nosuchrecord00', { title: 'x' })
+    await assert.rejects(failing.send(), (err: ClientResponseError) => err.status === 400)
+    assert.deepEqual(await storedKeys(app.files), before)
+  })
+
+  test('a JSON body cannot pass an object shaped like an upload', async () => {
+    const forged = { name: '..', originalName: 'x', size: 1, mimeType: 'image/png' }
+    const rec = await pb.collection('albums').create({ title: 'forged', cover: forged })
+    assert.equal(rec.cover, '')
+  })
+
   test('an upload over maxSize is answered 413 while most of the body is unsent; nothing is stored', async () => {
     const before = await storedKeys(app.files)
     const { port } = new URL(url)

@@ -15,15 +15,19 @@ export interface UploadedFile {
   mimeType: string
   /**
    * The bytes, stored under the record once its row is written (the API gives a temp file's
-   * reader; app code may give a Buffer). Without it only the name is kept (tests of validation).
+   * reader; app code may give a Buffer). NB: required, and never something JSON can express, so a
+   * JSON body cannot pass an object that looks like an upload (with a name of its choosing).
    */
-  body?: Buffer | (() => Readable)
+  body: Buffer | (() => Readable)
 }
 
 export function isUploadedFile(v: unknown): v is UploadedFile {
   if (typeof v !== 'object' || v === null) return false
   const o = v as Record<string, unknown>
-  return typeof o.name === 'string' && typeof o.size === 'number' && typeof o.mimeType === 'string' && typeof o.originalName === 'string'
+  return (
+    typeof o.name === 'string' && typeof o.size === 'number' && typeof o.mimeType === 'string' && typeof o.originalName === 'string' &&
+    (typeof o.body === 'function' || Buffer.isBuffer(o.body))
+  )
 }
 
 /** File values: names and uploads, uniques kept in order. */
