@@ -15,9 +15,9 @@ import { authRequestInfo } from '../auth/request-info.ts'
 import { findRowByToken, type Db } from '../auth/records.ts'
 import { signRecordToken, type TokenSubject } from '../auth/tokens.ts'
 import { ApiError } from '../errors.ts'
-import type { FileStore, StoredObject } from '../files/files.ts'
+import { isSafeKey, type FileStore, type StoredObject } from '../files/files.ts'
 import { fileFields, fileKey, fileNames } from '../files/record-files.ts'
-import { DEFAULT_THUMB_SIZES, THUMB_SOURCE_TYPES, Thumbs } from '../files/thumbs.ts'
+import { DEFAULT_THUMB_SIZES, THUMB_SIZE, THUMB_SOURCE_TYPES, Thumbs } from '../files/thumbs.ts'
 import { sniffType } from '../files/upload.ts'
 import { rowToRecord } from '../records/fields/index.ts'
 import type { AuthCollection } from '../records/model.ts'
@@ -95,7 +95,8 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
     async (request, reply) => {
       const { collection: idOrName, recordId, filename } = request.params
       const c = records.collection(idOrName)
-      if (!c || c.type === 'view') throw notFound()
+      // A name stored around Plinth (an import) that is no safe key is as missing as any other.
+      if (!c || c.type === 'view' || !isSafeKey(filename)) throw notFound()
       const record = await records.view(c.id, recordId, systemRequest('file')).catch(() => null)
       const field = record && fileFields(c).find((f) => f.type === 'file' && fileNames(record[f.name]).includes(filename))
       if (!record || !field || field.type !== 'file') throw notFound()
@@ -111,7 +112,7 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
       let name = filename
       const thumb = request.query.thumb
       const thumbKey = `${c.id}/${record.id}/thumbs_${filename}/${thumb}_${filename}`
-      const wantsThumb = thumb !== undefined && (DEFAULT_THUMB_SIZES.includes(thumb) || field.thumbs.includes(thumb))
+      const wantsThumb = thumb !== undefined && THUMB_SIZE.test(thumb) && (DEFAULT_THUMB_SIZES.includes(thumb) || field.thumbs.includes(thumb))
       // A thumb made before is served without looking at the original (it goes when the original goes).
       let object = wantsThumb ? await files.stat(thumbKey) : null
       let realType = object && (await typeOf(object))
