@@ -6,13 +6,17 @@ import { ApiError } from '../errors.ts'
 import { hasNul } from '../records/fields/cast.ts'
 import { withoutForbiddenKeys } from '../records/fields/forbidden-keys.ts'
 import type { RecordsService } from '../records/records-service.ts'
+import type { CollectionRegistry } from '../records/registry.ts'
 import { readRecordBody } from './body.ts'
+import { DEFAULT_FILE_MAX_SIZE, UploadSpool } from '../files/upload.ts'
 import { toApiError } from './error-handler.ts'
 import type { RateLimiter } from './rate-limits.ts'
 import '../auth/request.ts'
 
 export interface BatchApiOptions {
   records: RecordsService
+  /** The collections, for the largest file a batch part may carry; PocketBase's 5 MiB without it. */
+  registry?: CollectionRegistry
   /** Most sub-requests in one batch (PocketBase's default is 50). */
   maxRequests?: number
   /** Rate limits (when on): each request inside a batch counts as if it were sent alone. */
@@ -21,6 +25,8 @@ export interface BatchApiOptions {
 
 /** The action a batched request is counted as; an upsert (PUT) counts as the create it may be. */
 const batchTags: Record<string, string> = { POST: 'create', PUT: 'create', PATCH: 'update', DELETE: 'delete' }
+/** A file part of a batch: `requests.{index}.{field}` (with `+`/`-` modifiers), as PocketBase's SDK names them. */
+const FILE_PART = /^requests\.(\d{1,4})\.([^.]+)$/
 
 const BatchBody = Type.Object({
   requests: Type.Array(
@@ -45,9 +51,16 @@ const recordUrl = /^\/api\/collections\/([^/?#]+)\/records(?:\/([^/?#]+))?\/?(?:
  */
 export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions): Promise<void> {
   const max = opts.maxRequests ?? 50
-  http.post('/api/batch', async (request) => {
-    // JSON, or multipart with the requests in `@jsonPayload` (what PocketBase's SDK sends).
-    const raw = await readRecordBody(request)
+  http.post('/api/batch', async (request, reply) => {
+    // JSON, or multipart with the requests in `@jsonPayload` (what PocketBase's SDK sends) and
+    // files as `requests.N.field` parts. Those come before the JSON, so each is bounded by the
+    // largest maxSize of any file field; its own field's limit is checked by validation (400).
+    const spool = new UploadSpool()
+    reply.raw.once('close', () => void spool.discard())
+    const largest = Math.max(DEFAULT_FILE_MAX_SIZE, ...(opts.registry?.all() ?? []).flatMap((c) => c.fields.map((f) => (f.type === 'file' ? f.maxSize : 0))))
+    const raw = await readRecordBody(request, { spool, maxBytesFor: (key) => (FILE_PART.test(key) ? largest : undefined) })
+    const files = Object.entries(raw).filter(([key]) => FILE_PART.test(key))
+    for (const [key] of files) delete raw[key]
     if (!Value.Check(BatchBody, raw)) {
       const first = Value.Errors(BatchBody, raw).First()
       throw new ApiError('validation_failed', undefined, {
@@ -65,6 +78,11 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
         const path = sub.url.split('?', 1)[0]!
         await opts.limiter.check(request, { method, path, collection: safeDecode(m[1]!), tags: [batchTags[method]!] })
       }
+    }
+    for (const [key, value] of files) {
+      const [, index, field] = FILE_PART.exec(key)!
+      const sub = requests[Number(index)]
+      if (sub) sub.body = { ...sub.body, [field!]: value }
     }
     const results: { status: number; body: unknown }[] = []
     await opts.records.transaction(async (tx) => {

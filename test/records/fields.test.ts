@@ -80,7 +80,7 @@ for (const { engine, skip } of await engines()) {
     }
 
     test('every field type round-trips through the table in its API form', async () => {
-      const upload: UploadedFile = { name: 'notes_abc.txt', originalName: 'notes.txt', size: 10, mimeType: 'text/plain' }
+      const upload: UploadedFile = { name: 'notes_abc.txt', originalName: 'notes.txt', size: 10, mimeType: 'text/plain', body: Buffer.from('0123456789') }
       const rec = await insert(kitchen, {
         title: 'hello', price: '12.5', count: 3, active: 'true', mail: 'kim@example.com', site: 'https://example.com/a',
         body: '<p>hi</p>', when: '2024-01-02T03:04:05Z', kind: 'b', tags: ['x', 'z', 'x'], meta: { a: [1, 2] },
@@ -131,7 +131,7 @@ for (const { engine, skip } of await engines()) {
       assert.equal(next.created, rec.created)
       assert.ok(String(next.updated) > String(rec.updated))
       // Existing file names stay valid, unknown ones are rejected, removal by name works.
-      const withPics = await update(kitchen, next, { pics: [{ name: 'a.png', originalName: 'a.png', size: 1, mimeType: 'image/png' }, { name: 'b.png', originalName: 'b.png', size: 1, mimeType: 'image/png' }] })
+      const withPics = await update(kitchen, next, { pics: [{ name: 'a.png', originalName: 'a.png', size: 1, mimeType: 'image/png', body: Buffer.alloc(1) }, { name: 'b.png', originalName: 'b.png', size: 1, mimeType: 'image/png', body: Buffer.alloc(1) }] })
       assert.deepEqual(withPics.pics, ['a.png', 'b.png'])
       const fewer = await update(kitchen, withPics, { 'pics-': 'a.png' })
       assert.deepEqual(fewer.pics, ['b.png'])
@@ -159,8 +159,8 @@ for (const { engine, skip } of await engines()) {
         [{ tags: ['x', 'y', 'z'] }, 'tags', 'validation_too_many_values'],
         [{ tags: ['q'] }, 'tags', 'validation_invalid_value'],
         [{ meta: 'x'.repeat(200) }, 'meta', 'validation_json_size_limit'],
-        [{ doc: { name: 'big.txt', originalName: 'big.txt', size: 5000, mimeType: 'text/plain' } }, 'doc', 'validation_file_size_limit'],
-        [{ doc: { name: 'a.exe', originalName: 'a.exe', size: 5, mimeType: 'application/x-msdownload' } }, 'doc', 'validation_invalid_mime_type'],
+        [{ doc: { name: 'big.txt', originalName: 'big.txt', size: 5000, mimeType: 'text/plain', body: Buffer.alloc(5000) } }, 'doc', 'validation_file_size_limit'],
+        [{ doc: { name: 'a.exe', originalName: 'a.exe', size: 5, mimeType: 'application/x-msdownload', body: Buffer.alloc(5) } }, 'doc', 'validation_invalid_mime_type'],
         [{ pics: ['not-mine.png'] }, 'pics', 'validation_invalid_file'],
         [{ id: 'Bad Id!' }, 'id', 'validation_min_text_constraint'],
         [{ id: 'UPPERCASE123456' }, 'id', 'validation_invalid_format'],

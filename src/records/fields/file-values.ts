@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream'
+
 /**
  * A new upload offered to a file field. The records API stores the bytes under `name` (the unique
  * stored file name it chose) and passes this object as the field's value (or with `field+`);
@@ -11,12 +13,21 @@ export interface UploadedFile {
   size: number
   /** The detected MIME type. */
   mimeType: string
+  /**
+   * The bytes, stored under the record once its row is written (the API gives a temp file's
+   * reader; app code may give a Buffer). NB: required, and never something JSON can express, so a
+   * JSON body cannot pass an object that looks like an upload (with a name of its choosing).
+   */
+  body: Buffer | (() => Readable)
 }
 
 export function isUploadedFile(v: unknown): v is UploadedFile {
   if (typeof v !== 'object' || v === null) return false
   const o = v as Record<string, unknown>
-  return typeof o.name === 'string' && typeof o.size === 'number' && typeof o.mimeType === 'string' && typeof o.originalName === 'string'
+  return (
+    typeof o.name === 'string' && typeof o.size === 'number' && typeof o.mimeType === 'string' && typeof o.originalName === 'string' &&
+    (typeof o.body === 'function' || Buffer.isBuffer(o.body))
+  )
 }
 
 /** File values: names and uploads, uniques kept in order. */
