@@ -8,7 +8,7 @@
 //   small ES modules, ~300 ms on Node 20). Each is safe to carry a copy of: TypeBox marks schemas
 //   with Symbol.for keys, Kysely checks nodes by shape, and Fastify recognises plugins by
 //   Symbol.for keys and its version number, never by identity. What stays outside (EXTERNAL) is
-//   native or loaded only when configured (SQL and Redis drivers, BullMQ, mail), resolved by path at run
+//   native or loaded only when configured (SQL and Redis drivers, BullMQ, mail, sharp, the S3 client), resolved by path at run
 //   time (pino's transports, tsx's loader), or loaded on first need through createRequire (yaml,
 //   prom-client's parts).
 // - Declarations: tsc (tsconfig.build.json, incremental), for `plinth`'s types.
@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 const dist = path.join(root, 'dist')
-const EXTERNAL = ['better-sqlite3', 'pg', 'mysql2', 'ioredis', 'bullmq', 'nodemailer', 'pino', 'pino-pretty', 'tsx', 'yaml', 'prom-client']
+const EXTERNAL = ['better-sqlite3', 'pg', 'mysql2', 'ioredis', 'bullmq', 'nodemailer', 'pino', 'pino-pretty', 'tsx', 'yaml', 'prom-client', 'sharp', '@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner']
 
 /** Bundles the JavaScript into dist/; removes chunks of earlier builds that are no longer used. */
 export async function buildJs() {

@@ -15,12 +15,14 @@ import {
   parseCacheUrl,
   parseCountersUrl,
   parseDbUrl,
+  parseFilesUrl,
   parseMailUrl,
   parseQueueUrl,
   type BusTarget,
   type CacheTarget,
   type CountersTarget,
   type DbTarget,
+  type FilesTarget,
   type MailTarget,
   type QueueTarget,
 } from './config/urls.ts'
@@ -31,6 +33,7 @@ import type { Cache } from './cache/cache.ts'
 import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { Queue } from './jobs/queue.ts'
+import type { FileStore } from './files/files.ts'
 import type { RedisConnection } from './redis/client.ts'
 import { migrate } from './sql/migrate.ts'
 import { systemMigrations } from './records/collections/migrations.ts'
@@ -44,6 +47,7 @@ export interface Ports {
   counters: Counters
   bus: Bus
   queue: Queue
+  files: FileStore
 }
 /** A port's name, which is also its config key. */
 export type PortKey = keyof Ports
@@ -162,6 +166,14 @@ export const portList = [
       // The `_jobs` table is made by the system migrations, with `db`.
       sql: async (t, ctx) => (await import('./jobs/sql.ts')).sqlQueue({ sql: ctx.opened.db!, log: ctx.log, leaseMs: t.leaseMs, pollMs: t.pollMs }),
       bullmq: async (t, ctx) => (await import('./jobs/bullmq.ts')).bullQueue({ redis: t.redis, log: ctx.log, leaseMs: t.leaseMs }),
+    },
+  }),
+  describePort<FileStore, FilesTarget>({
+    key: 'files',
+    parse: (url) => parseFilesUrl(url, 'files'),
+    engines: {
+      local: async (t) => (await import('./files/local.ts')).localStore({ dir: t.dir }),
+      s3: async (t, ctx) => (await import('./files/s3.ts')).openS3Store(t, ctx),
     },
   }),
 ] as const

@@ -14,7 +14,7 @@ import {
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { absoluteDbUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
+import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -223,6 +223,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   parseCountersUrl(config.counters, 'counters')
   parseBusUrl(config.bus, 'bus')
   parseQueueUrl(config.queue, 'queue')
+  config.files = absoluteFilesUrl(config.files, 'files', cwd)
   return deepFreeze(config)
 }
 

@@ -61,6 +61,11 @@ export const ConfigSchema = Type.Object(
      * `redis`: moving jobs onto Redis changes their durability, so it is set on its own.
      */
     queue: Type.String({ minLength: 1 }),
+    /**
+     * Uploaded files: `file://PATH` (a folder; the default is `storage` in the data folder) or
+     * `s3://BUCKET?endpoint=...&region=...` (any S3-compatible service; see config/urls.ts).
+     */
+    files: Type.String({ minLength: 1 }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -153,6 +158,7 @@ export const envKeys = {
   PLINTH_COUNTERS: 'counters',
   PLINTH_BUS: 'bus',
   PLINTH_QUEUE: 'queue',
+  PLINTH_FILES: 'files',
   PLINTH_PUBLIC_URL: 'publicUrl',
   PLINTH_METRICS_ALLOW: 'metrics.allow',
   PLINTH_STATEMENT_TIMEOUT: 'statementTimeout',
@@ -205,6 +211,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     counters: 'memory://',
     bus: 'memory://',
     queue: 'sql://',
+    files: `file://${dir.replace(/\/+$/, '')}/storage`,
     publicUrl: '',
     metrics: { allow: [] },
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigError } from './errors.ts'
 
@@ -247,7 +248,7 @@ export function maskUrl(value: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value
   return value
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):([^@]*)@/i, '$1:****@')
-    .replace(/([?&](?:password|secret|token|key)=)[^&]*/gi, '$1****')
+    .replace(/([?&][a-z]*(?:password|secret|token|key)=)[^&]*/gi, '$1****')
 }
 
 /** The job queue in the SQL database (`sql://`). */
@@ -297,4 +298,93 @@ export function parseQueueUrl(value: string, key = 'queue'): QueueTarget {
   }
   const rest = url.toString()
   return { engine: 'bullmq', url: rest, redis: parseRedisUrl(rest, key), leaseMs }
+}
+
+/** Files in a local folder (`file://PATH`). */
+export interface LocalFilesTarget {
+  engine: 'local'
+  /** The folder, absolute. */
+  dir: string
+}
+/**
+ * Files in an S3-compatible bucket (`s3://BUCKET?...`): AWS S3, Alibaba OSS, MinIO.
+ * NB: `secretAccessKey` is a secret: log only `maskUrl` of the URL, never this object.
+ */
+export interface S3Target {
+  engine: 's3'
+  bucket: string
+  /** The service's base URL (`https://oss-cn-shanghai.aliyuncs.com`); undefined = AWS S3 for `region`. */
+  endpoint: string | undefined
+  region: string
+  /** `https://endpoint/bucket/key` instead of `https://bucket.endpoint/key` (MinIO and most local servers). */
+  forcePathStyle: boolean
+  /** Both or neither; neither = the SDK's default credentials (AWS_* variables, instance role). */
+  accessKeyId: string | undefined
+  secretAccessKey: string | undefined
+}
+export type FilesTarget = LocalFilesTarget | S3Target
+
+const s3Params = ['endpoint', 'region', 'forcePathStyle', 'accessKeyId', 'secretAccessKey', 'secretAccessKeyFile'] as const
+
+/**
+ * The `files` URL: `file://PATH` (relative paths resolve against `cwd`; `file:///abs` is absolute)
+ * or `s3://[KEY:SECRET@]BUCKET?endpoint=URL&region=R&forcePathStyle=true` where the key pair may
+ * also be `?accessKeyId=..&secretAccessKey=..`, and the secret `?secretAccessKeyFile=PATH` (read
+ * now, so it never sits in the config; the whole URL may also come from `PLINTH_FILES_FILE`).
+ */
+export function parseFilesUrl(value: string, key = 'files', cwd = process.cwd()): FilesTarget {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase()
+  if (scheme === 'file') {
+    const rest = value.slice('file:'.length).replace(/^\/\//, '')
+    if (!rest) throw new ConfigError(`config: ${key}: file URL needs a folder, like file://./plinth_data/storage`)
+    if (rest.includes('?') || rest.includes('#')) throw new ConfigError(`config: ${key}: file:// takes no parameters, got "${value}"`)
+    return { engine: 'local', dir: path.resolve(cwd, decodeURIComponent(rest)) }
+  }
+  if (scheme !== 's3') throw new ConfigError(`config: ${key}: unsupported scheme "${scheme ?? maskUrl(value)}" (expected file:// or s3://)`)
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(`config: ${key}: malformed URL "${maskUrl(value)}"`)
+  }
+  const bucket = url.hostname
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError(`config: ${key}: "${bucket}" is not a bucket name (3-63 of a-z 0-9 . -)`)
+  if (url.port || (url.pathname !== '' && url.pathname !== '/')) throw new ConfigError(`config: ${key}: s3:// takes a bucket name only, no port or path, got "${maskUrl(value)}"`)
+  const params = new Map<string, string>()
+  for (const [name, v] of url.searchParams) {
+    if (!(s3Params as readonly string[]).includes(name)) throw new ConfigError(`config: ${key}: unknown parameter "${name}" (expected ${s3Params.join(', ')})`)
+    params.set(name, v)
+  }
+  const endpoint = params.get('endpoint')
+  if (endpoint !== undefined && !/^https?:\/\/[^\s/?#]+\/?$/.test(endpoint)) throw new ConfigError(`config: ${key}: endpoint must be an http(s) URL without a path, got "${endpoint}"`)
+  const forcePathStyle = params.get('forcePathStyle') ?? 'false'
+  if (forcePathStyle !== 'true' && forcePathStyle !== 'false') throw new ConfigError(`config: ${key}: forcePathStyle must be true or false`)
+  let accessKeyId = params.get('accessKeyId') ?? (url.username ? decodeURIComponent(url.username) : undefined)
+  let secretAccessKey = params.get('secretAccessKey') ?? (url.password ? decodeURIComponent(url.password) : undefined)
+  const secretFile = params.get('secretAccessKeyFile')
+  if (secretFile !== undefined) {
+    if (secretAccessKey !== undefined) throw new ConfigError(`config: ${key}: give the secret once (secretAccessKey or secretAccessKeyFile)`)
+    try {
+      secretAccessKey = readFileSync(path.resolve(cwd, secretFile), 'utf8').trim()
+    } catch {
+      throw new ConfigError(`config: ${key}: cannot read secretAccessKeyFile ${secretFile}`)
+    }
+  }
+  if (accessKeyId === '') accessKeyId = undefined
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) throw new ConfigError(`config: ${key}: give both the access key id and its secret, or neither`)
+  return {
+    engine: 's3',
+    bucket,
+    endpoint: endpoint?.replace(/\/$/, ''),
+    region: params.get('region') || 'us-east-1',
+    forcePathStyle: forcePathStyle === 'true',
+    accessKeyId,
+    secretAccessKey,
+  }
+}
+
+/** The `files` URL with a local folder made absolute against `cwd` (S3 URLs unchanged), after validating it. */
+export function absoluteFilesUrl(value: string, key: string, cwd: string): string {
+  const target = parseFilesUrl(value, key, cwd)
+  return target.engine === 'local' ? `file://${target.dir}` : value
 }

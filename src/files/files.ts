@@ -84,12 +84,3 @@ export function isSafeKey(key: string): boolean {
 export function assertSafeKey(key: string): void {
   if (!isSafeKey(key)) throw new Error(`files: refusing unsafe key ${JSON.stringify(key)}`)
 }
-
-/** A body longer than `PutOptions.maxBytes`: nothing was stored. */
-export class FileTooLargeError extends Error {
-  readonly code = 'FILE_TOO_LARGE'
-  constructor(readonly maxBytes: number) {
-    super(`files: the body is larger than ${maxBytes} bytes`)
-    this.name = 'FileTooLargeError'
-  }
-}

@@ -25,18 +25,9 @@ import {
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { Logger } from '../log.ts'
-import { assertSafeKey, FileTooLargeError, type ByteRange, type FileStore, type PresignedPut, type PutOptions, type ReadResult, type StoredObject } from './files.ts'
-
-/** What an `s3://` files URL names (config/urls.ts parses it). */
-export interface S3Target {
-  engine: 's3'
-  bucket: string
-  endpoint: string | undefined
-  region: string
-  forcePathStyle: boolean
-  accessKeyId: string | undefined
-  secretAccessKey: string | undefined
-}
+import type { S3Target } from '../config/urls.ts'
+import { TooLargeError } from './local.ts'
+import { assertSafeKey, type ByteRange, type FileStore, type PresignedPut, type PutOptions, type ReadResult, type StoredObject } from './files.ts'
 
 /** Bytes per multipart part (S3's minimum is 5 MiB for every part but the last). */
 export const PART_BYTES = 8 * 1024 * 1024
@@ -61,7 +52,8 @@ function totalSize(contentRange: string | undefined, contentLength: number | und
 
 /**
  * Reads `body` in parts of `PART_BYTES`, calling `onPart` with each full part and the last
- * (shorter, maybe empty) one with `last` true. Throws FileTooLargeError past `maxBytes`.
+ * (shorter, maybe empty) one with `last` true. Throws TooLargeError past `maxBytes` (the local
+ * engine's error, so callers match one class whichever engine stored the file).
  */
 async function forEachPart(body: Readable, maxBytes: number | undefined, onPart: (part: Buffer, last: boolean) => Promise<void>): Promise<number> {
   let chunks: Buffer[] = []
@@ -70,7 +62,7 @@ async function forEachPart(body: Readable, maxBytes: number | undefined, onPart:
   for await (const data of body) {
     let chunk = Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array)
     total += chunk.length
-    if (maxBytes !== undefined && total > maxBytes) throw new FileTooLargeError(maxBytes)
+    if (maxBytes !== undefined && total > maxBytes) throw new TooLargeError(maxBytes)
     while (held + chunk.length >= PART_BYTES) {
       const take = PART_BYTES - held
       chunks.push(chunk.subarray(0, take))
@@ -174,7 +166,7 @@ export function openS3Store(target: S3Target, ctx: S3StoreContext = {}): FileSto
     async put(key, body, options = {}) {
       assertSafeKey(key)
       if (Buffer.isBuffer(body)) {
-        if (options.maxBytes !== undefined && body.length > options.maxBytes) throw new FileTooLargeError(options.maxBytes)
+        if (options.maxBytes !== undefined && body.length > options.maxBytes) throw new TooLargeError(options.maxBytes)
         await putBuffer(key, body, options.contentType)
         return { size: body.length }
       }

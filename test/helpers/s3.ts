@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { S3Target } from '../../src/files/s3.ts'
+import type { S3Target } from '../../src/config/urls.ts'
 
 const childScript = fileURLToPath(new URL('./s3rver-child.mjs', import.meta.url))
 
