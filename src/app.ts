@@ -13,6 +13,8 @@ import { installJsonBodyParser } from './api/json-body.ts'
 import { RequestLog } from './api/request-log.ts'
 import { lazySchemaCompilers } from './api/lazy-compilers.ts'
 import multipart from '@fastify/multipart'
+import { filesRoutes } from './api/files.ts'
+import type { FileStore } from './files/files.ts'
 import cors from '@fastify/cors'
 import { ERROR_CODE_HEADER } from './errors.ts'
 import { listenTarget, listenError, usableUrl } from './config/listen.ts'
@@ -58,6 +60,8 @@ export interface Plinth {
   readonly counters: Counters
   /** The bus port (`bus` / `redis` config): pub/sub between nodes. */
   readonly bus: Bus
+  /** Uploaded files and their thumbs (the `files` port). */
+  readonly files: FileStore
   /** Records of every collection, with API rules (what the records endpoints call). */
   readonly records: RecordsService
   /** Record hooks for app code: `app.hooks.onRecordCreate((e, next) => ..., 'posts')`. */
@@ -183,6 +187,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
   await http.register(batchRoutes, { records })
+  await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   // Record events from committed writes, fanned out between nodes through the bus.
   const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
@@ -208,6 +213,7 @@ async function mount(core: Core): Promise<Plinth> {
     cache: core.cache,
     counters,
     bus: core.bus,
+    files: core.files,
     jobs: core.jobs,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,

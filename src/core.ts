@@ -22,6 +22,8 @@ import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { SqlRouter } from './sql/router.ts'
 import { Jobs } from './jobs/jobs.ts'
+import type { FileStore } from './files/files.ts'
+import { attachRecordFiles } from './files/record-files.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -45,6 +47,8 @@ export interface Core {
   readonly cache: Cache
   readonly counters: Counters
   readonly bus: Bus
+  /** Uploaded files and their thumbs. */
+  readonly files: FileStore
   /** The collections (schema), cached in memory. */
   readonly collections: CollectionStore
   /** Record hooks for app code. */
@@ -76,7 +80,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const log = opts.logger
   const metrics = opts.metrics ?? new Metrics()
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
-  const { db: sql, mail, cache, counters, bus, queue }: Ports = opened.ports
+  const { db: sql, mail, cache, counters, bus, queue, files }: Ports = opened.ports
   try {
     const primary = sql.primary
     // A rule must compile when it is saved, not fail later on every request.
@@ -94,6 +98,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     const records = new RecordsService(collections, sql, hooks, authThrottle)
     // Auth builds on records: the first real superuser removes the install-link placeholder.
     removeInstallerOnSuperuserCreate(records)
+    // Before app code adds hooks: uploads are stored once the row is written, and undone on rollback.
+    attachRecordFiles({ hooks, records, files, log })
     const jobs = new Jobs({ queue, records, counters, log })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
     let closing: Promise<void> | undefined
@@ -107,6 +113,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       counters,
       authThrottle,
       bus,
+      files,
       collections,
       hooks,
       records,

@@ -1,26 +1,21 @@
-import { randomBytes } from 'node:crypto'
-import path from 'node:path'
 import type { FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.ts'
-import type { UploadedFile } from '../records/fields/index.ts'
+import type { UploadSpool } from '../files/upload.ts'
 import { jsonTextTooDeep } from '../records/fields/cast.ts'
 import { isForbiddenKey, withoutForbiddenKeys } from '../records/fields/forbidden-keys.ts'
 import { MAX_BODY_JSON_DEPTH, tooDeep } from './json-body.ts'
 
-/** A file name PocketBase-style: `name_RANDOM.ext`, only safe characters. */
-function storedName(original: string): string {
-  const ext = path.extname(original).toLowerCase().replace(/[^.a-z0-9]/g, '').slice(0, 10)
-  const base = path.basename(original, path.extname(original)).toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 100) || 'file'
-  return `${base}_${randomBytes(5).toString('hex').slice(0, 10)}${ext}`
-}
-
 /**
  * A record body from JSON or multipart/form-data (PocketBase's forms: repeated keys become
  * arrays, `@jsonPayload` holds JSON merged over the fields, file parts become uploads).
- * NB: files are metadata only for now: their bytes are read to count the size and dropped,
- * because the files port (storage) is not built yet.
+ * File parts go to `uploads.spool` (a temp file each, at most `maxBytesFor(key)` bytes: over it,
+ * 413 with the rest unread); a part for a key that is no file field is read and dropped. Without
+ * `uploads` (a batch) a file part is refused.
  */
-export async function readRecordBody(request: FastifyRequest): Promise<Record<string, unknown>> {
+export async function readRecordBody(
+  request: FastifyRequest,
+  uploads?: { spool: UploadSpool; maxBytesFor(key: string): number | undefined },
+): Promise<Record<string, unknown>> {
   if (!request.isMultipart()) {
     const body = request.body ?? {}
     if (typeof body !== 'object' || Array.isArray(body)) throw new ApiError('bad_request', 'The request body must be a JSON object.')
@@ -34,11 +29,13 @@ export async function readRecordBody(request: FastifyRequest): Promise<Record<st
   }
   for await (const part of request.parts()) {
     if (part.type === 'file') {
-      let size = 0
-      for await (const chunk of part.file) size += (chunk as Buffer).length
-      if (part.file.truncated) throw new ApiError('body_too_large')
-      const file: UploadedFile = { name: storedName(part.filename), originalName: part.filename, size, mimeType: part.mimetype }
-      add(part.fieldname, file)
+      const max = uploads?.maxBytesFor(part.fieldname)
+      if (!uploads) throw new ApiError('bad_request', 'File uploads are not supported in this request.')
+      if (max === undefined || isForbiddenKey(part.fieldname)) {
+        for await (const _ of part.file) void _
+        continue
+      }
+      add(part.fieldname, await uploads.spool.take(part.file, part.filename, max))
     } else if (part.fieldname === '@jsonPayload') {
       if (jsonTextTooDeep(String(part.value), MAX_BODY_JSON_DEPTH)) throw tooDeep()
       try {

@@ -68,6 +68,9 @@ export function installErrorHandling(http: FastifyInstance): void {
     else if (apiErr.status >= 500) request.log.error({ err }, 'request failed')
     // A client's mistake: the request's own line already names the code (src/api/request-log.ts).
     else request.log.debug({ code: apiErr.code }, apiErr.message)
+    // A 413 before the body was all read (an upload over its limit) closes the connection rather
+    // than reading the rest only to drop it.
+    if (apiErr.status === 413 && !request.raw.complete) reply.header('connection', 'close')
     if (apiErr.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(apiErr.retryAfterSeconds))))
     return reply.code(apiErr.status).header(ERROR_CODE_HEADER, apiErr.code).send(apiErr.toJSON())
   })

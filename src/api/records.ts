@@ -5,6 +5,7 @@ import type { RecordsService } from '../records/records-service.ts'
 import type { RequestInfo } from '../records/record.ts'
 import { ApiError } from '../errors.ts'
 import { readRecordBody } from './body.ts'
+import { DEFAULT_FILE_MAX_SIZE, UploadSpool } from '../files/upload.ts'
 import '../auth/request.ts'
 
 export interface RecordsApiOptions {
@@ -50,6 +51,14 @@ const ViewQuery = Type.Object({
   fields: Type.Optional(Type.String({ maxLength: 1000 })),
 })
 
+/** The largest upload a body key (`avatar`, `+docs`, `docs+`) may carry: its file field's `maxSize`; undefined for other keys. */
+function fileMaxSize(records: RecordsService, collection: string, key: string): number | undefined {
+  const name = key.replace(/^\+/, '').replace(/[+-]$/, '')
+  const field = records.collection(collection)?.fields.find((f) => f.name === name)
+  if (field?.type !== 'file') return undefined
+  return field.maxSize > 0 ? field.maxSize : DEFAULT_FILE_MAX_SIZE
+}
+
 function info(request: FastifyRequest, body: Record<string, unknown> = {}): RequestInfo {
   return authRequestInfo(request, request.auth ?? null, body, 'default')
 }
@@ -74,15 +83,23 @@ export async function recordsRoutes(http: FastifyInstance, opts: RecordsApiOptio
     records.view(request.params.collection, request.params.id, info(request), request.query),
   )
 
-  http.post<{ Params: Static<typeof Params>; Querystring: Static<typeof ViewQuery> }>(base, { schema: { params: Params, querystring: ViewQuery } }, async (request) => {
-    const body = await readRecordBody(request)
-    return records.create(request.params.collection, body, info(request, body), request.query)
-  })
+  /** Reads the body (uploads spooled to temp files), runs the write, then drops the temp files. */
+  const withBody = async <T>(request: FastifyRequest, collection: string, write: (body: Record<string, unknown>) => Promise<T>): Promise<T> => {
+    const spool = new UploadSpool()
+    try {
+      return await write(await readRecordBody(request, { spool, maxBytesFor: (key) => fileMaxSize(records, collection, key) }))
+    } finally {
+      await spool.discard()
+    }
+  }
 
-  http.patch<{ Params: Static<typeof RecordParams>; Querystring: Static<typeof ViewQuery> }>(`${base}/:id`, { schema: { params: RecordParams, querystring: ViewQuery } }, async (request) => {
-    const body = await readRecordBody(request)
-    return records.update(request.params.collection, request.params.id, body, info(request, body), request.query)
-  })
+  http.post<{ Params: Static<typeof Params>; Querystring: Static<typeof ViewQuery> }>(base, { schema: { params: Params, querystring: ViewQuery } }, async (request) =>
+    withBody(request, request.params.collection, (body) => records.create(request.params.collection, body, info(request, body), request.query)),
+  )
+
+  http.patch<{ Params: Static<typeof RecordParams>; Querystring: Static<typeof ViewQuery> }>(`${base}/:id`, { schema: { params: RecordParams, querystring: ViewQuery } }, async (request) =>
+    withBody(request, request.params.collection, (body) => records.update(request.params.collection, request.params.id, body, info(request, body), request.query)),
+  )
 
   http.delete<{ Params: Static<typeof RecordParams> }>(`${base}/:id`, { schema: { params: RecordParams } }, async (request, reply) => {
     await records.delete(request.params.collection, request.params.id, info(request))

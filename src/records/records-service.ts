@@ -110,11 +110,11 @@ export class RecordsService {
   /**
    * The transaction open in this async context, if any: its SQL handle (for a write that must
    * commit or roll back with it, like a job in the SQL queue) and `afterCommit`, for work that
-   * must wait until it commits and never run if it rolls back.
+   * must wait until it commits and never run if it rolls back; `afterRollback`, to undo outside work.
    */
-  openTransaction(): { db: Db; afterCommit(fn: () => Promise<void>): void } | undefined {
+  openTransaction(): { db: Db; afterCommit(fn: () => Promise<void>): void; afterRollback(fn: () => Promise<void>): void } | undefined {
     const uow = this.units.active()
-    return uow && { db: uow.db, afterCommit: (fn) => void uow.afterCommit.push(fn) }
+    return uow && { db: uow.db, afterCommit: (fn) => void uow.afterCommit.push(fn), afterRollback: (fn) => void uow.afterRollback.push(fn) }
   }
 
   /** A collection by id or name, if it exists. */

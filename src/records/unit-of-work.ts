@@ -39,6 +39,8 @@ export class UnitOfWork {
   readonly changes: RecordChange[] = []
   /** Work to run once the outermost transaction commits (a job added to a queue outside the database); dropped on rollback. */
   readonly afterCommit: (() => Promise<void>)[] = []
+  /** Work to run once the outermost transaction has rolled back (removing files its writes stored); errors are ignored. */
+  readonly afterRollback: (() => Promise<void>)[] = []
   /** False once committed or rolled back: the transaction can no longer be used. */
   open = true
 
@@ -104,6 +106,9 @@ export class Units {
       })
       const { changes, afterCommit } = uow!
       return { value, deliver: () => this.deliver(changes, afterCommit) }
+    } catch (err) {
+      if (uow) for (const fn of uow.afterRollback) await fn().catch(() => undefined)
+      throw err
     } finally {
       if (uow) uow.open = false
     }

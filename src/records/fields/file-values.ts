@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream'
+
 /**
  * A new upload offered to a file field. The records API stores the bytes under `name` (the unique
  * stored file name it chose) and passes this object as the field's value (or with `field+`);
@@ -11,6 +13,11 @@ export interface UploadedFile {
   size: number
   /** The detected MIME type. */
   mimeType: string
+  /**
+   * The bytes, stored under the record once its row is written (the API gives a temp file's
+   * reader; app code may give a Buffer). Without it only the name is kept (tests of validation).
+   */
+  body?: Buffer | (() => Readable)
 }
 
 export function isUploadedFile(v: unknown): v is UploadedFile {
