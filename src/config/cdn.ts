@@ -3,9 +3,16 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { PlinthConfig } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { expressionVariables } from '../files/cdn/nginx.ts'
 
 type CdnConfig = PlinthConfig['cdn']
+
+/** An nginx variable in an expression, `$name` or `${name}` (the name in group 1 or 2). */
+export const NGINX_VARIABLE = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g
+
+/** The variables an nginx expression names, without `$`. */
+export function expressionVariables(expression: string): string[] {
+  return [...expression.matchAll(NGINX_VARIABLE)].map((m) => (m[1] ?? m[2])!)
+}
 
 /** The nginx variables Plinth can fill when it signs (`$key` is the secret). */
 const nginxVariables = new Set(['secure_link_expires', 'uri', 'key'])

@@ -9,6 +9,7 @@
  * any other variable must be given in `vars` (an expression naming one not given is refused).
  */
 import { createHash } from 'node:crypto'
+import { NGINX_VARIABLE } from '../../config/cdn.ts'
 
 export interface NginxSecureLinkInput {
   /** The URL to sign; `md5` and `expires` are added to its query. */
@@ -23,14 +24,9 @@ export interface NginxSecureLinkInput {
   vars?: Record<string, string>
 }
 
-/** The variables an expression names, without `$`. */
-export function expressionVariables(expression: string): string[] {
-  return [...expression.matchAll(/\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g)].map((m) => (m[1] ?? m[2])!)
-}
-
 /** The value nginx compares with `$arg_md5`. */
 export function secureLinkMd5(expression: string, values: Record<string, string>): string {
-  const text = expression.replace(/\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (_, a?: string, b?: string) => {
+  const text = expression.replace(NGINX_VARIABLE, (_, a?: string, b?: string) => {
     const name = (a ?? b)!
     const value = values[name]
     if (value === undefined) throw new Error(`cdn: the nginx expression names $${name}, which has no value here`)
