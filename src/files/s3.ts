@@ -39,9 +39,12 @@ export interface S3StoreContext {
   log?: Logger
 }
 
-/** S3's "no such object" answers: NoSuchKey from GET, a bare 404 from HEAD. */
+/**
+ * S3's "no such object" answers: NoSuchKey from GET, NotFound (a bare 404) from HEAD. A missing
+ * bucket is NoSuchBucket on GET and stays an error (on HEAD it cannot be told apart).
+ */
 function isMissing(err: unknown): boolean {
-  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404)
+  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound')
 }
 
 /** The object's whole size from `Content-Range: bytes 0-9/100` (a ranged GET), else the body's length. */
