@@ -3,6 +3,7 @@
 #   PostgreSQL 127.0.0.1:5432  trust auth; databases `test` and `postgres`, reachable as user postgres
 #   MariaDB    127.0.0.1:3306  root with an empty password over TCP; database `test`
 #   Redis      127.0.0.1:6379
+#   nginx      installed only: the CDN-edge tests start their own on an unused port
 # For each: does nothing when it already answers; starts it when installed and stopped; installs it
 # from Debian's packages when missing (needs root; apt-get update first, non-interactive). Then waits
 # until it answers and creates what the tests need. Safe to run again; quick when all is up.
@@ -115,6 +116,24 @@ redis() {
   log "Redis ok (127.0.0.1:6379)"
 }
 
+# --- nginx -----------------------------------------------------------------------------------
+# test/helpers/nginx.ts runs its own nginx (config in a temp folder, unused port); nothing here
+# starts one. Debian's package starts the system nginx on port 80 after installing it, so a
+# policy-rc.d that denies service starts is in place while it installs (unless one already is).
+nginx_() {
+  if [[ ! -x /usr/sbin/nginx ]]; then
+    local policy=/usr/sbin/policy-rc.d added=0
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+      as_root chmod +x "$policy"
+      added=1
+    fi
+    apt_install nginx
+    if [[ $added -eq 1 ]]; then as_root rm -f "$policy"; fi
+  fi
+  log "nginx ok ($(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //'); the tests start their own)"
+}
+
 # --- Chromium (not needed yet) ----------------------------------------------------------------
 # Browser tests drive Debian's Chromium through playwright-core (never a downloaded browser).
 # Call `chromium_` below once a test needs it.
@@ -128,3 +147,4 @@ redis() {
 postgres
 mariadb_
 redis
+nginx_

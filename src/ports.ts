@@ -34,7 +34,6 @@ import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { Queue } from './jobs/queue.ts'
 import type { FileStore } from './files/files.ts'
-import { StartupError } from './config/errors.ts'
 import type { RedisConnection } from './redis/client.ts'
 import { migrate } from './sql/migrate.ts'
 import { systemMigrations } from './records/collections/migrations.ts'
@@ -174,10 +173,7 @@ export const portList = [
     parse: (url) => parseFilesUrl(url, 'files'),
     engines: {
       local: async (t) => (await import('./files/local.ts')).localStore({ dir: t.dir }),
-      // Replaced by `(await import('./files/s3.ts')).openS3Store(t, ctx)` once the S3 engine lands.
-      s3: async () => {
-        throw new StartupError('config: files: the s3:// engine is not built yet (use file://PATH)')
-      },
+      s3: async (t, ctx) => (await import('./files/s3.ts')).openS3Store(t, ctx),
     },
   }),
 ] as const

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { StartupError } from '../config/errors.ts'
 import { superuserUsage } from './superuser-usage.ts'
+import { filesUsage } from './files-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -18,6 +19,7 @@ Commands:
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
+  files      copy --to URL: copy every stored file to another files engine
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -57,6 +59,7 @@ several nodes at once: each migration is applied exactly once.
 ${commonOptions}`,
   superuser: `${superuserUsage}
 ${commonOptions}`,
+  files: `${filesUsage}${commonOptions}`,
 }
 commandHelp.help = usage
 
@@ -70,6 +73,8 @@ export interface CliFlags {
   https?: string
   /** serve: no worker in this process. */
   noWorker?: boolean
+  /** files copy: the target files URL. */
+  to?: string
 }
 
 function version(): string {
@@ -87,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       app: { type: 'string' },
       https: { type: 'string' },
+      to: { type: 'string' },
       'no-worker': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -126,6 +132,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./migrate.ts')).migrateCommand(flags)
     case 'superuser':
       return (await import('./superuser.ts')).superuserCommand(flags, positionals.slice(1))
+    case 'files':
+      return (await import('./files.ts')).filesCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0

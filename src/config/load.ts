@@ -14,6 +14,7 @@ import {
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
+import { resolveCdn } from './cdn.ts'
 import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
@@ -98,7 +99,8 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'realtime.idleTimeout':
     case 'realtime.maxQueueBytes':
     case 'hstsMaxAge':
-    case 'audit.retentionDays': {
+    case 'audit.retentionDays':
+    case 'cdn.ttlSeconds': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
@@ -252,6 +254,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   parseBusUrl(config.bus, 'bus')
   parseQueueUrl(config.queue, 'queue')
   config.files = absoluteFilesUrl(config.files, 'files', cwd)
+  config.cdn = resolveCdn(config.cdn, cwd)
   return deepFreeze(config)
 }
 

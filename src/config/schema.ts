@@ -160,6 +160,29 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Public file URLs through a CDN: `baseUrl` (`https://cdn.example.com`, the CDN's origin being
+     * this server's files or the bucket) plus a stored key makes the URL, signed by `signer`:
+     * `none`, `aliyun-a` (Alibaba Cloud CDN type A, `key` = the console's key), `cloudfront` (canned
+     * policy, `key` = the RSA private key PEM, `keyPairId`), `nginx` (`secure_link_md5`, `key` = the
+     * secret in `expression`). Empty `baseUrl` (the default): files are served by this server.
+     */
+    cdn: Type.Object(
+      {
+        baseUrl: Type.Union([Type.Literal(''), Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$', description: 'an http(s) URL without query' })]),
+        signer: Type.Union([Type.Literal('none'), Type.Literal('aliyun-a'), Type.Literal('cloudfront'), Type.Literal('nginx')]),
+        /** The signing secret (see `signer`); or `keyFile`, read at start-up. */
+        key: Type.String(),
+        keyFile: Type.String(),
+        /** CloudFront's public key id. */
+        keyPairId: Type.String(),
+        /** How long a signed URL works (cloudfront, nginx); Alibaba's is set in its console. */
+        ttlSeconds: Type.Integer({ minimum: 1, maximum: 7 * 86400 }),
+        /** nginx: the `secure_link_md5` expression, `$key` for the secret. */
+        expression: Type.String({ minLength: 1 }),
+      },
+      { additionalProperties: false },
+    ),
     cors: Type.Object(
       {
         /**
@@ -228,6 +251,12 @@ export const envKeys = {
   PLINTH_REQUEST_TIMEOUT: 'requestTimeout',
   PLINTH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',
   PLINTH_CORS_ORIGINS: 'cors.origins',
+  PLINTH_CDN_URL: 'cdn.baseUrl',
+  PLINTH_CDN_SIGNER: 'cdn.signer',
+  PLINTH_CDN_KEY: 'cdn.key',
+  PLINTH_CDN_KEY_PAIR_ID: 'cdn.keyPairId',
+  PLINTH_CDN_TTL_SECONDS: 'cdn.ttlSeconds',
+  PLINTH_CDN_EXPRESSION: 'cdn.expression',
   PLINTH_AUTH_THROTTLE_PER_IDENTITY: 'authThrottle.perIdentity',
   PLINTH_AUTH_THROTTLE_PER_IP: 'authThrottle.perIp',
   PLINTH_AUTH_THROTTLE_WINDOW_SECONDS: 'authThrottle.windowSeconds',
@@ -291,6 +320,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     hstsMaxAge: 15_552_000,
     adminAllow: [],
     audit: { retentionDays: 90 },
+    cdn: { baseUrl: '', signer: 'none', key: '', keyFile: '', keyPairId: '', ttlSeconds: 3600, expression: '$secure_link_expires$uri $key' },
   }
 }
 

@@ -1,6 +1,8 @@
 /**
- * The files port's contract: every engine runs the same suite through a factory (the S3 engine
- * adds itself to `engines` below, against a test server).
+ * The files port's contract: every engine runs the same suite through a factory.
+ *
+ * The engines (local, S3 on s3rver) are in test/helpers/files-engines.ts; files-large.test.ts
+ * runs the same engines through multipart bodies, ranges across parts, and paging.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
@@ -11,28 +13,7 @@ import { text } from 'node:stream/consumers'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import type { FileStore } from '../../src/files/files.ts'
 import { localStore } from '../../src/files/local.ts'
-
-interface FilesEngine {
-  name: string
-  make: () => Promise<{ store: FileStore; close(): Promise<void> }>
-  skip?: string | false
-}
-
-const engines: FilesEngine[] = [
-  {
-    name: 'local',
-    make: async () => {
-      const dir = mkdtempSync(path.join(tmpdir(), 'plinth-files-'))
-      return { store: localStore({ dir: path.join(dir, 'storage') }), close: async () => rmSync(dir, { recursive: true, force: true }) }
-    },
-  },
-]
-
-async function keys(store: FileStore, prefix: string): Promise<string[]> {
-  const out: string[] = []
-  for await (const o of store.list(prefix)) out.push(o.key)
-  return out
-}
+import { filesEngines as engines, keys } from '../helpers/files-engines.ts'
 
 /** A stream of `n` chunks of `size` bytes, failing after `failAfter` chunks when given. */
 function chunks(n: number, size: number, failAfter?: number): Readable {
