@@ -34,6 +34,9 @@ import { realtimeRoutes } from './realtime/routes.ts'
 import type { SqlRouter } from './sql/router.ts'
 import type { CronHandler, Jobs } from './jobs/jobs.ts'
 import { jobsRoutes } from './api/jobs.ts'
+import { installSignatureChecks } from './api/signatures.ts'
+import { sessionSigningKey } from './security/signatures/session-key.ts'
+import { signingEnabled } from './security/signatures/verify-request.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -172,6 +175,8 @@ async function mount(core: Core): Promise<Plinth> {
       (err: Error) => done(err),
     )
   })
+  // RFC 9421 request signatures, checked before any handler once auth is known (api/signatures.ts).
+  installSignatureChecks(http, { settings: config.signatures, counters, bodyLimit: config.bodyLimit })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
@@ -189,6 +194,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(recordAuthRoutes, {
     registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,
+    signingKey: signingEnabled(config.signatures) ? sessionSigningKey : undefined,
   })
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())

@@ -18,6 +18,7 @@ import type { AuthInfo, RecordJson } from '../records/record.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import type { SqlEngine } from '../sql/sql.ts'
+import type { SigningKeyJson } from '../security/signatures/session-key.ts'
 import '../auth/request.ts'
 
 /** Options of the record-auth plugin (`src/api/record-auth.ts`). */
@@ -48,11 +49,14 @@ export interface RecordAuthOptions {
    * when that is). One per app: the records service's password-change check uses the same one.
    */
   throttle: AuthThrottle
+  /** With request signing on: the session signing key each auth response carries (security/signatures/session-key.ts). */
+  signingKey?: (collection: AuthCollection, token: string) => SigningKeyJson
 }
 
 export interface AuthResponseBody {
   token: string
   record: RecordJson
+  signingKey?: SigningKeyJson
 }
 
 /**
@@ -116,7 +120,8 @@ export async function respondWithAuth(
     throw new ApiError('forbidden', "The request doesn't satisfy the collection requirements to authenticate.")
   }
   const issued = token ?? (await signRecordToken(collection, { id: record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth'))
-  return pickResponseFields(request.query, { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) })
+  const signingKey = opts.signingKey?.(collection, issued)
+  return pickResponseFields(request.query, { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)), ...(signingKey ? { signingKey } : {}) })
 }
 
 /**

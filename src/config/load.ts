@@ -96,7 +96,8 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'authThrottle.perIp':
     case 'authThrottle.windowSeconds':
     case 'realtime.idleTimeout':
-    case 'realtime.maxQueueBytes': {
+    case 'realtime.maxQueueBytes':
+    case 'signatures.maxSkewSeconds': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }

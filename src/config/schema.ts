@@ -1,5 +1,7 @@
 import { Type, TypeGuard, type Static } from '@sinclair/typebox'
 
+const SignatureMode = Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')])
+
 /**
  * Plinth's configuration: one URL per port (its scheme picks the engine) plus a few HTTP knobs.
  * Only ports that have a finished engine are accepted; anything else is an unknown key and stops
@@ -98,6 +100,21 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * RFC 9421 request signatures (src/security/signatures). `mode` for every route: `off` (the
+     * default), `optional` (a signature that is present must verify) or `required` (every request
+     * with a valid auth token must be signed by its session key or a registered device key);
+     * `routes` sets a mode per path prefix (the longest prefix wins), e.g. `{"/api/plinth/": "required"}`.
+     */
+    signatures: Type.Object(
+      {
+        mode: SignatureMode,
+        routes: Type.Record(Type.String({ pattern: '^/' }), SignatureMode),
+        /** How far `created` may be from the server's clock, in seconds (either way). */
+        maxSkewSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+      },
+      { additionalProperties: false },
+    ),
     cors: Type.Object(
       {
         /**
@@ -167,6 +184,8 @@ export const envKeys = {
   PLINTH_AUTH_THROTTLE_WINDOW_SECONDS: 'authThrottle.windowSeconds',
   PLINTH_REALTIME_IDLE_TIMEOUT: 'realtime.idleTimeout',
   PLINTH_REALTIME_MAX_QUEUE_BYTES: 'realtime.maxQueueBytes',
+  PLINTH_SIGNATURES: 'signatures.mode',
+  PLINTH_SIGNATURES_MAX_SKEW: 'signatures.maxSkewSeconds',
 } as const satisfies Record<string, string>
 
 /**
@@ -210,5 +229,6 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },
     realtime: { idleTimeout: 5 * 60_000, maxQueueBytes: 1 << 20 },
     cors: { origins: ['*'] },
+    signatures: { mode: 'off', routes: {}, maxSkewSeconds: 300 },
   }
 }

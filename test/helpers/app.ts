@@ -26,7 +26,8 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-export async function startApp(engine: EngineName): Promise<TestApp> {
+/** `overrides`: config keys on top of the test defaults (e.g. `{ signatures: {...} }`). */
+export async function startApp(engine: EngineName, overrides: Record<string, unknown> = {}): Promise<TestApp> {
   let testDb: TestDb | undefined
   let dir: string | undefined
   let app: Plinth | undefined
@@ -34,7 +35,7 @@ export async function startApp(engine: EngineName): Promise<TestApp> {
     testDb = await createTestDb(engine)
     dir = mkdtempSync(path.join(tmpdir(), 'plinth-app-'))
     app = await createPlinth({
-      config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, logLevel: 'silent' } },
+      config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, logLevel: 'silent', ...overrides } },
       logger: createLogger({ logLevel: 'silent' }),
     })
     const superusers = app.collections.getOrThrow('_superusers')
