@@ -35,6 +35,8 @@ import type { SqlRouter } from './sql/router.ts'
 import type { CronHandler, Jobs } from './jobs/jobs.ts'
 import { jobsRoutes } from './api/jobs.ts'
 import { installSignatureChecks } from './api/signatures.ts'
+import { devicesRoutes } from './api/devices.ts'
+import { DeviceKeys } from './security/signatures/devices.ts'
 import { sessionSigningKey } from './security/signatures/session-key.ts'
 import { signingEnabled } from './security/signatures/verify-request.ts'
 
@@ -176,7 +178,11 @@ async function mount(core: Core): Promise<Plinth> {
     )
   })
   // RFC 9421 request signatures, checked before any handler once auth is known (api/signatures.ts).
-  installSignatureChecks(http, { settings: config.signatures, counters, bodyLimit: config.bodyLimit })
+  const devices = new DeviceKeys(() => sql.writer().db)
+  installSignatureChecks(http, {
+    settings: config.signatures, counters, bodyLimit: config.bodyLimit,
+    deviceKey: (keyid, auth) => devices.keyFor(keyid, { collectionId: auth.collection.id, recordId: auth.record.id }),
+  })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
@@ -197,6 +203,7 @@ async function mount(core: Core): Promise<Plinth> {
     signingKey: signingEnabled(config.signatures) ? sessionSigningKey : undefined,
   })
   await http.register(jobsRoutes, { jobs: core.jobs, log })
+  await http.register(devicesRoutes, { devices })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
 
   let stopping: Promise<void> | undefined

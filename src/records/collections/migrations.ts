@@ -2,6 +2,7 @@ import type { Kysely, Migration } from 'kysely'
 import type { SqlDialect } from '../../sql/dialect.ts'
 import { sqlMigrations } from '../../sql/migrations/index.ts'
 import { jobsMigration } from '../../sql/migrations/0006-jobs.ts'
+import { keysDevicesMigration } from '../../sql/migrations/0009-keys-devices.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { superusersCollection, usersCollection } from './defaults.ts'
@@ -114,5 +115,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0004-schema-journal': journal(dialect),
     '0005-rowid-index': rowidIndexMigration(dialect),
     '0006-jobs': jobsMigration(dialect),
+    '0009-keys-devices': keysDevicesMigration(dialect),
   }
 }
