@@ -37,6 +37,9 @@ import { jobsRoutes } from './api/jobs.ts'
 import { installSignatureChecks } from './api/signatures.ts'
 import { devicesRoutes } from './api/devices.ts'
 import { DeviceKeys } from './security/signatures/devices.ts'
+import { installSensitiveFields } from './api/sensitive.ts'
+import { KeyRing } from './security/keys/key-ring.ts'
+import { loadMasterKey } from './security/keys/master-key.ts'
 import { sessionSigningKey } from './security/signatures/session-key.ts'
 import { signingEnabled } from './security/signatures/verify-request.ts'
 
@@ -73,6 +76,8 @@ export interface Plinth {
   readonly jobs: Jobs
   /** Runs `handler` on a cron schedule, once per tick across every worker node: `app.cron('digest', '0 8 * * *', fn)`. */
   cron(id: string, expression: string, handler: CronHandler): void
+  /** The server's RSA keys for sensitive fields: `app.keys.rotate()` (what `plinth keys rotate` will call). */
+  readonly keys: KeyRing
   /** The public base URL (config `publicUrl`, else derived from `http`). */
   readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
@@ -183,6 +188,9 @@ async function mount(core: Core): Promise<Plinth> {
     settings: config.signatures, counters, bodyLimit: config.bodyLimit,
     deviceKey: (keyid, auth) => devices.keyFor(keyid, { collectionId: auth.collection.id, recordId: auth.record.id }),
   })
+  // Sensitive fields: JWKS at /api/plinth/keys; JWE body values decrypted before validation.
+  const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
+  installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
@@ -222,6 +230,7 @@ async function mount(core: Core): Promise<Plinth> {
     counters,
     bus: core.bus,
     jobs: core.jobs,
+    keys: keyRing,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
     async start() {

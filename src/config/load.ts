@@ -101,6 +101,9 @@ function coerce(key: string, value: string, name: string): unknown {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
+    case 'keys.requireEncryption':
+      if (value !== 'true' && value !== 'false') throw new ConfigError(`config: ${name}: expected true or false, got "${value}"`)
+      return value === 'true'
     case 'trustProxy':
       return value === 'true' ? true : value === 'false' ? false : value
     case 'metrics.allow': {

@@ -115,6 +115,21 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Sensitive fields (src/security/keys, src/security/sensitive). */
+    keys: Type.Object(
+      {
+        /**
+         * The master key that encrypts the server's RSA private keys at rest: 32 bytes, base64. Empty:
+         * `master.key` in the data folder, made on first start (a cluster sets one key for every node).
+         */
+        masterKey: Type.String(),
+        /** Refuse password fields sent in the clear (they must be compact JWE to /api/plinth/keys). */
+        requireEncryption: Type.Boolean(),
+        /** How long a rotated-out key still decrypts, in hours. */
+        graceHours: Type.Integer({ minimum: 0, maximum: 24 * 365 }),
+      },
+      { additionalProperties: false },
+    ),
     cors: Type.Object(
       {
         /**
@@ -186,6 +201,8 @@ export const envKeys = {
   PLINTH_REALTIME_MAX_QUEUE_BYTES: 'realtime.maxQueueBytes',
   PLINTH_SIGNATURES: 'signatures.mode',
   PLINTH_SIGNATURES_MAX_SKEW: 'signatures.maxSkewSeconds',
+  PLINTH_MASTER_KEY: 'keys.masterKey',
+  PLINTH_REQUIRE_ENCRYPTION: 'keys.requireEncryption',
 } as const satisfies Record<string, string>
 
 /**
@@ -230,5 +247,6 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     realtime: { idleTimeout: 5 * 60_000, maxQueueBytes: 1 << 20 },
     cors: { origins: ['*'] },
     signatures: { mode: 'off', routes: {}, maxSkewSeconds: 300 },
+    keys: { masterKey: '', requireEncryption: false, graceHours: 24 * 7 },
   }
 }
