@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { StartupError } from '../config/errors.ts'
 import { superuserUsage } from './superuser-usage.ts'
+import { keysUsage } from './keys-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -18,6 +19,7 @@ Commands:
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
+  keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -55,6 +57,8 @@ several nodes at once: each migration is applied exactly once.
 
 ${commonOptions}`,
   superuser: `${superuserUsage}
+${commonOptions}`,
+  keys: `${keysUsage}
 ${commonOptions}`,
 }
 commandHelp.help = usage
@@ -122,6 +126,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./migrate.ts')).migrateCommand(flags)
     case 'superuser':
       return (await import('./superuser.ts')).superuserCommand(flags, positionals.slice(1))
+    case 'keys':
+      return (await import('./keys.ts')).keysCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0
