@@ -40,6 +40,14 @@ import { queuedMailer } from './auth/mail-queue.ts'
 import { installSecurity } from './api/security.ts'
 import { AuditLog, auditRoutes } from './api/audit.ts'
 import { loadTls } from './api/tls.ts'
+import { installSignatureChecks } from './api/signatures.ts'
+import { devicesRoutes } from './api/devices.ts'
+import { DeviceKeys } from './security/signatures/devices.ts'
+import { installSensitiveFields } from './api/sensitive.ts'
+import { KeyRing } from './security/keys/key-ring.ts'
+import { loadMasterKey } from './security/keys/master-key.ts'
+import { sessionSigningKey } from './security/signatures/session-key.ts'
+import { signingEnabled } from './security/signatures/verify-request.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -76,6 +84,8 @@ export interface Plinth {
   readonly jobs: Jobs
   /** Runs `handler` on a cron schedule, once per tick across every worker node: `app.cron('digest', '0 8 * * *', fn)`. */
   cron(id: string, expression: string, handler: CronHandler): void
+  /** The server's RSA keys for sensitive fields: `app.keys.rotate()` (what `plinth keys rotate` will call). */
+  readonly keys: KeyRing
   /** The public base URL (config `publicUrl`, else derived from `http`). */
   readonly publicUrl: string
   /** Listens on `config.http`; resolves with the URL it listens on. */
@@ -186,6 +196,15 @@ async function mount(core: Core): Promise<Plinth> {
   // Client address, security headers, admin allow-list, rate limits, audit (api/security.ts).
   const audit = new AuditLog(sql, log)
   const limiter = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
+  // RFC 9421 request signatures, checked before any handler once auth is known (api/signatures.ts).
+  const devices = new DeviceKeys(() => sql.writer().db)
+  installSignatureChecks(http, {
+    settings: config.signatures, counters, bodyLimit: config.bodyLimit,
+    deviceKey: (keyid, auth) => devices.keyFor(keyid, { collectionId: auth.collection.id, recordId: auth.record.id }),
+  })
+  // Sensitive fields: JWKS at /api/plinth/keys; JWE body values decrypted before validation.
+  const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
+  installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
@@ -205,8 +224,10 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(recordAuthRoutes, {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle,
+    signingKey: signingEnabled(config.signatures) ? sessionSigningKey : undefined,
   })
   await http.register(jobsRoutes, { jobs: core.jobs, log })
+  await http.register(devicesRoutes, { devices })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
 
   let stopping: Promise<void> | undefined
@@ -226,6 +247,7 @@ async function mount(core: Core): Promise<Plinth> {
     bus: core.bus,
     files: core.files,
     jobs: core.jobs,
+    keys: keyRing,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
     async start() {

@@ -30,6 +30,13 @@ const catalogue = {
   validation_failed: { status: 400, message: 'Failed to validate the submitted data.' },
   invalid_filter: { status: 400, message: 'Invalid filter expression.' },
   unauthorized: { status: 401, message: 'The request requires valid authorization.' },
+  // RFC 9421 request signatures (src/security/signatures): which check failed, never which bytes.
+  signature_missing: { status: 401, message: 'The request must be signed, covering the required components.' },
+  signature_bad_digest: { status: 401, message: 'The request body does not match its Content-Digest.' },
+  signature_expired: { status: 401, message: 'The request signature is expired or not yet valid.' },
+  signature_replayed: { status: 401, message: 'The request signature nonce was already used.' },
+  signature_unknown_key: { status: 401, message: 'The request signature key is unknown.' },
+  signature_bad: { status: 401, message: 'The request signature is invalid.' },
   forbidden: { status: 403, message: 'You are not allowed to perform this request.' },
   not_found: { status: 404, message: "The requested resource wasn't found." },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },

@@ -18,6 +18,7 @@ import type { AuthInfo, RecordJson } from '../records/record.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import type { SqlEngine } from '../sql/sql.ts'
+import type { SigningKeyJson } from '../security/signatures/session-key.ts'
 import '../auth/request.ts'
 import { recordAuthOrigin } from './record-auth-alert.ts'
 import { checkMfa } from './record-auth-mfa.ts'
@@ -50,6 +51,8 @@ export interface RecordAuthOptions {
    * when that is). One per app: the records service's password-change check uses the same one.
    */
   throttle: AuthThrottle
+  /** With request signing on: the session signing key each auth response carries (security/signatures/session-key.ts). */
+  signingKey?: (collection: AuthCollection, token: string) => SigningKeyJson
   /**
    * Extension point of `GET /auth-methods`: each function fills in its feature's part of the report
    * (the oauth2 feature its `oauth2` providers and the legacy `authProviders`; others may add keys).
@@ -89,6 +92,7 @@ export interface AuthResponseBody {
   token: string
   record: RecordJson
   meta?: unknown
+  signingKey?: SigningKeyJson
 }
 
 /**
@@ -179,6 +183,8 @@ export async function respondWithAuth(
   const issued = how.token ?? (await signRecordToken(collection, { id: record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth'))
   const out: AuthResponseBody = { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) }
   if (how.meta !== undefined) out.meta = how.meta
+  const signingKey = opts.signingKey?.(collection, issued)
+  if (signingKey) out.signingKey = signingKey
   return pickResponseFields(request.query, out)
 }
 

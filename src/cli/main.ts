@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { StartupError } from '../config/errors.ts'
 import { superuserUsage } from './superuser-usage.ts'
 import { filesUsage } from './files-usage.ts'
+import { keysUsage } from './keys-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -20,6 +21,7 @@ Commands:
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
   files      copy --to URL: copy every stored file to another files engine
+  keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -60,6 +62,8 @@ ${commonOptions}`,
   superuser: `${superuserUsage}
 ${commonOptions}`,
   files: `${filesUsage}${commonOptions}`,
+  keys: `${keysUsage}
+${commonOptions}`,
 }
 commandHelp.help = usage
 
@@ -134,6 +138,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./superuser.ts')).superuserCommand(flags, positionals.slice(1))
     case 'files':
       return (await import('./files.ts')).filesCommand(flags, positionals.slice(1))
+    case 'keys':
+      return (await import('./keys.ts')).keysCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0

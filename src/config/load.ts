@@ -100,10 +100,14 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'realtime.maxQueueBytes':
     case 'hstsMaxAge':
     case 'audit.retentionDays':
-    case 'cdn.ttlSeconds': {
+    case 'cdn.ttlSeconds':
+    case 'signatures.maxSkewSeconds': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
+    case 'keys.requireEncryption':
+      if (value !== 'true' && value !== 'false') throw new ConfigError(`config: ${name}: expected true or false, got "${value}"`)
+      return value === 'true'
     case 'trustProxy':
       return value === 'true' ? true : value === 'false' ? false : value
     case 'rateLimits.enabled':

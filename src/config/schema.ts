@@ -2,6 +2,7 @@ import { Type, TypeGuard, type Static } from '@sinclair/typebox'
 
 /** PocketBase's rate limit label forms: `METHOD /path`, `/path`, `name:action`, `*:action`, a plain tag. */
 export const RATE_LIMIT_LABEL = '^([A-Z]+ /[\\w/.-]*|/[\\w/.-]*|\\w+:\\w+|\\*:\\w+|\\w+)$'
+const SignatureMode = Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')])
 
 /**
  * Plinth's configuration: one URL per port (its scheme picks the engine) plus a few HTTP knobs.
@@ -183,6 +184,36 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * RFC 9421 request signatures (src/security/signatures). `mode` for every route: `off` (the
+     * default), `optional` (a signature that is present must verify) or `required` (every request
+     * with a valid auth token must be signed by its session key or a registered device key);
+     * `routes` sets a mode per path prefix (the longest prefix wins), e.g. `{"/api/plinth/": "required"}`.
+     */
+    signatures: Type.Object(
+      {
+        mode: SignatureMode,
+        routes: Type.Record(Type.String({ pattern: '^/' }), SignatureMode),
+        /** How far `created` may be from the server's clock, in seconds (either way). */
+        maxSkewSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** Sensitive fields (src/security/keys, src/security/sensitive). */
+    keys: Type.Object(
+      {
+        /**
+         * The master key that encrypts the server's RSA private keys at rest: 32 bytes, base64. Empty:
+         * `master.key` in the data folder, made on first start (a cluster sets one key for every node).
+         */
+        masterKey: Type.String(),
+        /** Refuse password fields sent in the clear (they must be compact JWE to /api/plinth/keys). */
+        requireEncryption: Type.Boolean(),
+        /** How long a rotated-out key still decrypts, in hours. */
+        graceHours: Type.Integer({ minimum: 0, maximum: 24 * 365 }),
+      },
+      { additionalProperties: false },
+    ),
     cors: Type.Object(
       {
         /**
@@ -270,6 +301,10 @@ export const envKeys = {
   PLINTH_HSTS_MAX_AGE: 'hstsMaxAge',
   PLINTH_ADMIN_ALLOW: 'adminAllow',
   PLINTH_AUDIT_RETENTION_DAYS: 'audit.retentionDays',
+  PLINTH_SIGNATURES: 'signatures.mode',
+  PLINTH_SIGNATURES_MAX_SKEW: 'signatures.maxSkewSeconds',
+  PLINTH_MASTER_KEY: 'keys.masterKey',
+  PLINTH_REQUIRE_ENCRYPTION: 'keys.requireEncryption',
 } as const satisfies Record<string, string>
 
 /**
@@ -321,6 +356,8 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     adminAllow: [],
     audit: { retentionDays: 90 },
     cdn: { baseUrl: '', signer: 'none', key: '', keyFile: '', keyPairId: '', ttlSeconds: 3600, expression: '$secure_link_expires$uri $key' },
+    signatures: { mode: 'off', routes: {}, maxSkewSeconds: 300 },
+    keys: { masterKey: '', requireEncryption: false, graceHours: 24 * 7 },
   }
 }
 

@@ -32,7 +32,8 @@ export interface TestApp {
  */
 export const NO_RATE_LIMITS = { enabled: false }
 
-export async function startApp(engine: EngineName): Promise<TestApp> {
+/** `overrides`: config keys on top of the test defaults (e.g. `{ signatures: {...} }`). */
+export async function startApp(engine: EngineName, overrides: Record<string, unknown> = {}): Promise<TestApp> {
   let testDb: TestDb | undefined
   let dir: string | undefined
   let app: Plinth | undefined
@@ -40,7 +41,7 @@ export async function startApp(engine: EngineName): Promise<TestApp> {
     testDb = await createTestDb(engine)
     dir = mkdtempSync(path.join(tmpdir(), 'plinth-app-'))
     app = await createPlinth({
-      config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
+      config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, logLevel: 'silent', rateLimits: NO_RATE_LIMITS, ...overrides } },
       logger: createLogger({ logLevel: 'silent' }),
     })
     const superusers = app.collections.getOrThrow('_superusers')

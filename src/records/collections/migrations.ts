@@ -3,6 +3,7 @@ import type { SqlDialect } from '../../sql/dialect.ts'
 import { sqlMigrations } from '../../sql/migrations/index.ts'
 import { jobsMigration } from '../../sql/migrations/0006-jobs.ts'
 import { auditMigration } from '../../sql/migrations/0010-audit.ts'
+import { keysDevicesMigration } from '../../sql/migrations/0009-keys-devices.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { authSystemMigration } from './auth-system.ts'
@@ -118,5 +119,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0006-jobs': jobsMigration(dialect),
     '0007-auth-system': authSystemMigration(dialect),
     '0010-audit': auditMigration(dialect),
+    '0009-keys-devices': keysDevicesMigration(dialect),
   }
 }

@@ -1,0 +1,112 @@
+/**
+ * Request signatures at the HTTP edge: a `preParsing` hook keeps the digests of a signed
+ * request's body bytes (as received, before any parser), and a `preValidation` hook checks the
+ * signature under the route's mode (`security/signatures/verify-request.ts`) before any handler
+ * runs. Installed on the root instance (src/app.ts), after authentication, so every route is
+ * covered; nothing here runs for a route whose mode is `off`.
+ */
+import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { tokenFromHeader } from '../auth/authenticate.ts'
+import type { Counters } from '../counters/counters.ts'
+import { ApiError } from '../errors.ts'
+import { isAuthCollection } from '../records/model.ts'
+import type { AuthInfo } from '../records/record.ts'
+import type { SignatureKey } from '../security/signatures/rfc9421.ts'
+import { SESSION_KEY_PREFIX, sessionKeyId, sessionSecret } from '../security/signatures/session-key.ts'
+import { modeFor, verifyRequestSignature, type IncomingSignedRequest, type SignatureSettings } from '../security/signatures/verify-request.ts'
+import '../auth/request.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The received body's length and digests, kept only for signed requests. */
+    signedBody: IncomingSignedRequest['body'] | null
+  }
+}
+
+export interface SignatureChecksOptions {
+  settings: SignatureSettings
+  /** Where nonces are kept (shared by every node when the engine is Redis). */
+  counters: Pick<Counters, 'setIfAbsent'>
+  /** The largest body read (the server's bodyLimit). */
+  bodyLimit: number
+  /** Device keys (`/api/plinth/devices`): the key `keyid` names if it belongs to `auth`'s record. */
+  deviceKey?: (keyid: string, auth: AuthInfo) => Promise<SignatureKey | undefined>
+  /**
+   * Called with each refused request and the failed check's code: the hook for an audit log
+   * (the security audit work may attach one). Must not throw.
+   */
+  onSignatureFailure?: (request: FastifyRequest, code: string) => void
+}
+
+function signed(request: FastifyRequest): boolean {
+  return request.headers['signature-input'] !== undefined || request.headers.signature !== undefined
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?')
+  return q < 0 ? url : url.slice(0, q)
+}
+
+/** Reads a body into memory, up to `limit` bytes (a signed body is hashed whole before parsing). */
+async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    size += buf.length
+    if (size > limit) throw new ApiError('body_too_large')
+    chunks.push(buf)
+  }
+  return Buffer.concat(chunks, size)
+}
+
+export function installSignatureChecks(http: FastifyInstance, opts: SignatureChecksOptions): void {
+  const { settings } = opts
+  http.decorateRequest('signedBody', null)
+
+  http.addHook('preParsing', async (request, _reply, payload) => {
+    if (!signed(request) || modeFor(settings, pathOf(request.url)) === 'off') return payload
+    const body = await readAll(payload, opts.bodyLimit)
+    request.signedBody = {
+      length: body.length,
+      digests: {
+        'sha-256': new Uint8Array(createHash('sha256').update(body).digest()),
+        'sha-512': new Uint8Array(createHash('sha512').update(body).digest()),
+      },
+    }
+    const replay = Readable.from(body.length ? [body] : []) as Readable & { receivedEncodedLength?: number }
+    replay.receivedEncodedLength = body.length
+    return replay
+  })
+
+  const resolver = (request: FastifyRequest) => async (keyid: string): Promise<SignatureKey | undefined> => {
+    const auth = request.auth
+    if (!auth || !isAuthCollection(auth.collection)) return undefined
+    if (keyid.startsWith(SESSION_KEY_PREFIX)) {
+      const token = tokenFromHeader(request.headers.authorization)
+      return keyid === sessionKeyId(token) ? { alg: 'hmac-sha256', secret: sessionSecret(auth.collection, token) } : undefined
+    }
+    return opts.deviceKey?.(keyid, auth)
+  }
+
+  http.addHook('preValidation', async (request) => {
+    const mode = modeFor(settings, pathOf(request.url))
+    if (mode === 'off' || (!signed(request) && !(mode === 'required' && request.auth))) return
+    const headers = request.headers
+    const req: IncomingSignedRequest = {
+      method: request.method,
+      targetUri: `${request.protocol}://${request.host}${request.url}`,
+      authenticated: !!request.auth,
+      body: request.signedBody ?? undefined,
+      header: (name) => headers[name],
+    }
+    try {
+      await verifyRequestSignature(req, mode, { counters: opts.counters, resolveKey: resolver(request), maxSkewSeconds: settings.maxSkewSeconds })
+    } catch (err) {
+      if (err instanceof ApiError) opts.onSignatureFailure?.(request, err.code)
+      throw err
+    }
+  })
+}

@@ -1,0 +1,100 @@
+/**
+ * Device keys: public keys (ECDSA P-256 or Ed25519, as JWKs) that a signed-in client registers
+ * so its requests can be signed by a key that never leaves the device (the Secure Enclave on
+ * iOS). A device key signs only for the auth record that registered it.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { DEVICES_TABLE } from '../../sql/migrations/0009-keys-devices.ts'
+import { publicKeyOf, type SignatureKey } from './rfc9421.ts'
+
+export const DEVICE_KEY_PREFIX = 'd_'
+/** How many device keys one auth record may hold. */
+export const MAX_DEVICES_PER_RECORD = 20
+
+export type DeviceAlgorithm = 'ecdsa-p256-sha256' | 'ed25519'
+
+export interface DeviceJson {
+  id: string
+  keyid: string
+  name: string
+  alg: DeviceAlgorithm
+  publicKey: Record<string, unknown>
+  created: string
+}
+
+interface DeviceRow {
+  id: string
+  collectionId: string
+  recordId: string
+  name: string
+  alg: string
+  publicKey: string
+  created: number | string
+}
+
+export interface Owner {
+  collectionId: string
+  recordId: string
+}
+
+// NB: `any` is Kysely's convention for a schema known only at run time.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Db = Kysely<any>
+
+function toJson(row: DeviceRow): DeviceJson {
+  return {
+    id: row.id,
+    keyid: row.id,
+    name: row.name,
+    alg: row.alg as DeviceAlgorithm,
+    publicKey: JSON.parse(row.publicKey) as Record<string, unknown>,
+    created: new Date(Number(row.created)).toISOString(),
+  }
+}
+
+/** The only public members of a JWK we keep (a private `d` sent by mistake is dropped). */
+function publicMembers(jwk: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const k of ['kty', 'crv', 'x', 'y']) if (typeof jwk[k] === 'string') out[k] = jwk[k] as string
+  return out
+}
+
+export class DeviceKeys {
+  constructor(private readonly db: () => Db) {}
+
+  /** Registers a key; throws Error('invalid key') when the JWK is not a public key of `alg`, Error('too many') over the cap. */
+  async register(owner: Owner, alg: DeviceAlgorithm, jwk: Record<string, unknown>, name: string): Promise<DeviceJson> {
+    const pub = publicMembers(jwk)
+    try {
+      publicKeyOf(alg, pub)
+    } catch {
+      throw new Error('invalid key')
+    }
+    const db = this.db()
+    const count = await db.selectFrom(DEVICES_TABLE).select((eb) => eb.fn.countAll().as('n')).where('collectionId', '=', owner.collectionId).where('recordId', '=', owner.recordId).executeTakeFirst()
+    if (Number(count?.n ?? 0) >= MAX_DEVICES_PER_RECORD) throw new Error('too many')
+    const row: DeviceRow = { id: DEVICE_KEY_PREFIX + randomBytes(16).toString('base64url'), ...owner, name, alg, publicKey: JSON.stringify(pub), created: Date.now() }
+    await db.insertInto(DEVICES_TABLE).values(row).execute()
+    return toJson(row)
+  }
+
+  async list(owner: Owner): Promise<DeviceJson[]> {
+    const rows = (await this.db().selectFrom(DEVICES_TABLE).selectAll().where('collectionId', '=', owner.collectionId).where('recordId', '=', owner.recordId).orderBy('created').execute()) as DeviceRow[]
+    return rows.map(toJson)
+  }
+
+  /** True when a key of `owner` was removed. */
+  async remove(owner: Owner, id: string): Promise<boolean> {
+    const res = await this.db().deleteFrom(DEVICES_TABLE).where('id', '=', id).where('collectionId', '=', owner.collectionId).where('recordId', '=', owner.recordId).executeTakeFirst()
+    return Number(res.numDeletedRows) > 0
+  }
+
+  /** The verifying key `keyid` names if it belongs to `owner`; undefined otherwise. */
+  async keyFor(keyid: string, owner: Owner): Promise<SignatureKey | undefined> {
+    if (!keyid.startsWith(DEVICE_KEY_PREFIX) || keyid.length > 64) return undefined
+    const row = (await this.db().selectFrom(DEVICES_TABLE).selectAll().where('id', '=', keyid).executeTakeFirst()) as DeviceRow | undefined
+    if (!row || row.collectionId !== owner.collectionId || row.recordId !== owner.recordId) return undefined
+    return publicKeyOf(row.alg as DeviceAlgorithm, JSON.parse(row.publicKey) as Record<string, string>)
+  }
+}
