@@ -17,12 +17,14 @@ import {
   parseDbUrl,
   parseMailUrl,
   parseQueueUrl,
+  parseSmsUrl,
   type BusTarget,
   type CacheTarget,
   type CountersTarget,
   type DbTarget,
   type MailTarget,
   type QueueTarget,
+  type SmsTarget,
 } from './config/urls.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
@@ -31,6 +33,7 @@ import type { Cache } from './cache/cache.ts'
 import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { Queue } from './jobs/queue.ts'
+import type { SmsSender } from './sms/sms.ts'
 import type { RedisConnection } from './redis/client.ts'
 import { migrate } from './sql/migrate.ts'
 import { systemMigrations } from './records/collections/migrations.ts'
@@ -44,6 +47,7 @@ export interface Ports {
   counters: Counters
   bus: Bus
   queue: Queue
+  sms: SmsSender
 }
 /** A port's name, which is also its config key. */
 export type PortKey = keyof Ports
@@ -162,6 +166,17 @@ export const portList = [
       // The `_jobs` table is made by the system migrations, with `db`.
       sql: async (t, ctx) => (await import('./jobs/sql.ts')).sqlQueue({ sql: ctx.opened.db!, log: ctx.log, leaseMs: t.leaseMs, pollMs: t.pollMs }),
       bullmq: async (t, ctx) => (await import('./jobs/bullmq.ts')).bullQueue({ redis: t.redis, log: ctx.log, leaseMs: t.leaseMs }),
+    },
+  }),
+  describePort<SmsSender, SmsTarget>({
+    key: 'sms',
+    parse: (url) => parseSmsUrl(url, 'sms'),
+    engines: {
+      console: async (_t, ctx) => (await import('./sms/console.ts')).consoleSms(ctx.log),
+      aliyun: async (t) => (await import('./sms/aliyun.ts')).aliyunSms(t),
+      yuntongxun: async (t) => (await import('./sms/yuntongxun.ts')).yuntongxunSms(t),
+      tencent: async (t) => (await import('./sms/tencent.ts')).tencentSms(t),
+      twilio: async (t) => (await import('./sms/twilio.ts')).twilioSms(t),
     },
   }),
 ] as const

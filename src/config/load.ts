@@ -14,7 +14,7 @@ import {
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { absoluteDbUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
+import { absoluteDbUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseSmsUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -96,7 +96,13 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'authThrottle.perIp':
     case 'authThrottle.windowSeconds':
     case 'realtime.idleTimeout':
-    case 'realtime.maxQueueBytes': {
+    case 'realtime.maxQueueBytes':
+    case 'phone.perPhoneMinute':
+    case 'phone.perPhoneHour':
+    case 'phone.perPhoneDay':
+    case 'phone.perIpHour':
+    case 'phone.perDeviceHour':
+    case 'phone.dailyBudget': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
@@ -109,6 +115,7 @@ function coerce(key: string, value: string, name: string): unknown {
       return list
     }
     case 'cors.origins':
+    case 'phone.countries':
       return value.split(',').map((s) => s.trim()).filter(Boolean)
     default:
       return value
@@ -218,6 +225,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   config.dir = dir
   config.db = absoluteDbUrl(config.db, 'db', cwd) // validates; throws ConfigError naming the key
   parseMailUrl(config.mail, 'mail')
+  parseSmsUrl(config.sms, 'sms')
   if (config.redis) parseRedisUrl(config.redis, 'redis')
   parseCacheUrl(config.cache, 'cache')
   parseCountersUrl(config.counters, 'counters')
