@@ -69,6 +69,7 @@ export const VALIDATION_CODES = [
   'validation_max_less_equal_than_required',
   'validation_max_number_constraint',
   'validation_max_text_constraint',
+  'validation_mfa_not_enough_auths',
   'validation_min_greater_equal_than_required',
   'validation_min_number_constraint',
   'validation_min_text_constraint',

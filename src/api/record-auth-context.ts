@@ -48,6 +48,39 @@ export interface RecordAuthOptions {
    * when that is). One per app: the records service's password-change check uses the same one.
    */
   throttle: AuthThrottle
+  /**
+   * Extension point of `GET /auth-methods`: each function fills in its feature's part of the report
+   * (the oauth2 feature its `oauth2` providers and the legacy `authProviders`; others may add keys).
+   */
+  authMethods?: AuthMethodsFiller[]
+}
+
+/** PocketBase's `auth-methods` answer (plus the pre-0.23 keys older SDKs read). */
+export interface AuthMethodsReport {
+  password: { enabled: boolean; identityFields: string[] }
+  oauth2: { enabled: boolean; providers: unknown[] }
+  mfa: { enabled: boolean; duration: number }
+  otp: { enabled: boolean; duration: number }
+  authProviders: unknown[]
+  usernamePassword: boolean
+  emailPassword: boolean
+  [more: string]: unknown
+}
+
+export type AuthMethodsFiller = (collection: AuthCollection, report: AuthMethodsReport, request: FastifyRequest) => void | Promise<void>
+
+/** What the collection's own options say: durations only for methods that are on, as PocketBase reports them. */
+export function authMethodsReport(c: AuthCollection): AuthMethodsReport {
+  const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? [...c.passwordAuth.identityFields] : [] }
+  return {
+    password,
+    oauth2: { enabled: false, providers: [] },
+    mfa: { enabled: c.mfa.enabled, duration: c.mfa.enabled ? c.mfa.duration : 0 },
+    otp: { enabled: c.otp.enabled, duration: c.otp.enabled ? c.otp.duration : 0 },
+    authProviders: [],
+    usernamePassword: password.enabled && password.identityFields.includes('username'),
+    emailPassword: password.enabled && password.identityFields.includes('email'),
+  }
 }
 
 export interface AuthResponseBody {

@@ -8,6 +8,7 @@ import { AuthWithPasswordBody, isEmail, readBody } from './record-auth-body.ts'
 import {
   attemptStarter,
   authCollection,
+  authMethodsReport,
   requireSameCollectionAuth,
   respondWithAuth,
   type RecordAuthOptions,
@@ -33,18 +34,10 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
   const beginAttempt = attemptStarter(opts)
   http.get<{ Params: CollectionParams }>('/api/collections/:collection/auth-methods', async (request) => {
     const c = authCollection(opts, request.params.collection)
-    const password = { enabled: c.passwordAuth.enabled, identityFields: c.passwordAuth.enabled ? c.passwordAuth.identityFields : [] }
-    return {
-      password,
-      // OAuth2, OTP and MFA are stored for compatibility but not built: always reported off.
-      oauth2: { enabled: false, providers: [] },
-      mfa: { enabled: false, duration: 0 },
-      otp: { enabled: false, duration: 0 },
-      // PocketBase's pre-0.23 fields, still read by older SDKs.
-      authProviders: [],
-      usernamePassword: password.enabled && password.identityFields.includes('username'),
-      emailPassword: password.enabled && password.identityFields.includes('email'),
-    }
+    const report = authMethodsReport(c)
+    // Other sign-in features (OAuth2 providers, SMS) fill in their part.
+    for (const fill of opts.authMethods ?? []) await fill(c, report, request)
+    return report
   })
 
   http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-with-password', async (request) => {

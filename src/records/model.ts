@@ -177,11 +177,19 @@ export interface AuthOptions {
   emailChangeToken: TokenConfig
   verificationToken: TokenConfig
   fileToken: TokenConfig
-  /** Accepted for compatibility and stored; these auth methods are not built yet (always disabled). */
   oauth2: { enabled: boolean; providers: unknown[]; mappedFields: Record<string, string> }
+  /** A second, different method is required within `duration` seconds; `rule` ('' = everyone) picks whom. */
   mfa: { enabled: boolean; duration: number; rule: string }
-  otp: { enabled: boolean; duration: number; length: number }
-  authAlert: { enabled: boolean }
+  /** Email one-time passwords: `length` digits, valid `duration` seconds. */
+  otp: { enabled: boolean; duration: number; length: number; emailTemplate: EmailTemplate }
+  /** The "login from a new location" mail. */
+  authAlert: { enabled: boolean; emailTemplate: EmailTemplate }
+}
+
+/** A mail's subject and HTML body with PocketBase's `{APP_NAME}`-style placeholders. */
+export interface EmailTemplate {
+  subject: string
+  body: string
 }
 
 /** One collection as stored in `_collections` and served by `/api/collections` (same JSON). */

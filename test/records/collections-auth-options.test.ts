@@ -120,19 +120,29 @@ for (const { engine, skip } of await engines()) {
         expect: notSupported('oauth2.providers', 'OAuth2 providers are not supported yet.'),
       },
       {
-        name: 'otp.enabled is refused', method: 'POST', url: '/api/collections', status: 400,
-        body: { name: 'otp1', type: 'auth', otp: { enabled: true, duration: 180, length: 8 } },
-        expect: notSupported('otp.enabled', 'One-time password (OTP) authentication is not supported yet.'),
+        name: 'OTP on is stored with its template', method: 'POST', url: '/api/collections', status: 200,
+        body: { name: 'otp1', type: 'auth', otp: { enabled: true, duration: 300, length: 6 } },
+        expect: { 'otp.enabled': true, 'otp.duration': 300, 'otp.length': 6, 'otp.emailTemplate.subject': 'OTP for {APP_NAME}', 'authAlert.emailTemplate.subject': 'Login from a new location' },
       },
       {
-        name: 'mfa.enabled is refused', method: 'POST', url: '/api/collections', status: 400,
+        name: 'OTP duration and length are checked as PocketBase does', method: 'POST', url: '/api/collections', status: 400,
+        body: { name: 'otp2', type: 'auth', otp: { enabled: true, duration: 5, length: 3 } },
+        expect: { 'data.otp.duration.code': 'validation_min_greater_equal_than_required', 'data.otp.length.code': 'validation_min_greater_equal_than_required' },
+      },
+      {
+        name: 'an empty mail template is refused (even with the method off)', method: 'POST', url: '/api/collections', status: 400,
+        body: { name: 'tpl1', type: 'auth', authAlert: { enabled: false, emailTemplate: { subject: '', body: 'x' } } },
+        expect: { 'data.authAlert.emailTemplate.subject.code': 'validation_required' },
+      },
+      {
+        name: 'MFA with a single sign-in method is refused', method: 'POST', url: '/api/collections', status: 400,
         body: { name: 'mfa1', type: 'auth', mfa: { enabled: true, duration: 600 } },
-        expect: notSupported('mfa.enabled', 'Multi-factor authentication (MFA) is not supported yet.'),
+        expect: { 'data.mfa.enabled.code': 'validation_mfa_not_enough_auths', 'data.mfa.enabled.message': 'MFA requires at least 2 auth methods to be enabled.' },
       },
       {
-        name: 'turning MFA on for an existing collection is refused', method: 'PATCH', url: '/api/collections/_superusers', status: 400,
-        body: { mfa: { enabled: true } },
-        expect: { message: 'Failed to update collection.', ...notSupported('mfa.enabled', 'Multi-factor authentication (MFA) is not supported yet.') },
+        name: 'MFA on with password and OTP', method: 'PATCH', url: '/api/collections/otp1', status: 200,
+        body: { mfa: { enabled: true, duration: 900, rule: "email != ''" } },
+        expect: { 'mfa.enabled': true, 'mfa.duration': 900, 'mfa.rule': "email != ''" },
       },
       {
         name: "a PocketBase export's disabled defaults are accepted on create", method: 'POST', url: '/api/collections', status: 200,
@@ -171,7 +181,7 @@ for (const { engine, skip } of await engines()) {
     }
 
     test('refused collections were not created', async () => {
-      for (const name of ['o2', 'o2p', 'otp1', 'mfa1', 'imported_o2']) {
+      for (const name of ['o2', 'o2p', 'otp2', 'tpl1', 'mfa1', 'imported_o2']) {
         assert.equal((await http.inject({ method: 'GET', url: `/api/collections/${name}`, headers: SU })).statusCode, 404, name)
       }
       assert.equal((await http.inject({ method: 'GET', url: '/api/collections/imported_members', headers: SU })).statusCode, 200)

@@ -3,6 +3,7 @@ import { nowDate } from '../model.ts'
 import { blankField } from '../fields/definition.ts'
 import { crc32Checksum, randomString } from '../fields/random.ts'
 import { findSingleColumnUniqueIndex } from './index-definition.ts'
+import { defaultAuthAlertTemplate, defaultOtpTemplate } from './auth-templates.ts'
 
 /**
  * New collections with PocketBase's defaults: system fields, required unique indexes, auth options
@@ -34,8 +35,8 @@ export function defaultAuthOptions(): AuthOptions {
     fileToken: { duration: 180, secret: newSecret() },
     oauth2: { enabled: false, providers: [], mappedFields: { id: '', name: '', username: '', avatarURL: '' } },
     mfa: { enabled: false, duration: 600, rule: '' },
-    otp: { enabled: false, duration: 180, length: 8 },
-    authAlert: { enabled: true },
+    otp: { enabled: false, duration: 180, length: 8, emailTemplate: defaultOtpTemplate() },
+    authAlert: { enabled: true, emailTemplate: defaultAuthAlertTemplate() },
   }
 }
 

@@ -4,6 +4,7 @@ import { sqlMigrations } from '../../sql/migrations/index.ts'
 import { jobsMigration } from '../../sql/migrations/0006-jobs.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
+import { authSystemMigration } from './auth-system.ts'
 import { superusersCollection, usersCollection } from './defaults.ts'
 import { createJournalTable, JOURNAL_TABLE } from './schema-journal.ts'
 import { createRecordTable, dropRecordTable } from './schema-sync.ts'
@@ -114,5 +115,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0004-schema-journal': journal(dialect),
     '0005-rowid-index': rowidIndexMigration(dialect),
     '0006-jobs': jobsMigration(dialect),
+    '0007-auth-system': authSystemMigration(dialect),
   }
 }

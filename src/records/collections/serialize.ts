@@ -1,5 +1,5 @@
 import type { ValidationCode } from '../../validation-codes.ts'
-import type { AuthCollection, AuthOptions, Collection, CollectionType, Field, Rule, TokenConfig } from '../model.ts'
+import type { AuthCollection, AuthOptions, Collection, CollectionType, EmailTemplate, Field, Rule, TokenConfig } from '../model.ts'
 import { isAuthCollection } from '../model.ts'
 import { normalizeField } from '../fields/definition.ts'
 import { defaultAuthOptions } from './defaults.ts'
@@ -126,9 +126,21 @@ export function mergeAuthOptions(base: AuthOptions, input: Record<string, unknow
     out.otp.enabled = bool(otp.enabled, out.otp.enabled)
     out.otp.duration = num(otp.duration, out.otp.duration)
     out.otp.length = num(otp.length, out.otp.length)
+    mergeTemplate(out.otp.emailTemplate, otp.emailTemplate)
   }
-  if (isObject(input.authAlert)) out.authAlert.enabled = bool(input.authAlert.enabled, out.authAlert.enabled)
+  const alert = input.authAlert
+  if (isObject(alert)) {
+    out.authAlert.enabled = bool(alert.enabled, out.authAlert.enabled)
+    mergeTemplate(out.authAlert.emailTemplate, alert.emailTemplate)
+  }
   return out
+}
+
+/** Overlays a submitted `{subject, body}` (either may be left out); validation refuses empty ones. */
+function mergeTemplate(target: EmailTemplate, input: unknown): void {
+  if (!isObject(input)) return
+  if (typeof input.subject === 'string') target.subject = input.subject
+  if (typeof input.body === 'string') target.body = input.body
 }
 
 export interface InputProblem {

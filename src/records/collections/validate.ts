@@ -207,8 +207,7 @@ function validateAuthOptions(next: AuthCollection, prev: AuthCollection | undefi
   // defaults, which the SDK and PocketBase's exports send for collections that do not use them, pass.
   if (next.oauth2.enabled) set(['oauth2', 'enabled'], 'validation_not_supported', 'OAuth2 authentication is not supported yet.')
   if (next.oauth2.providers.length) set(['oauth2', 'providers'], 'validation_not_supported', 'OAuth2 providers are not supported yet.')
-  if (next.otp.enabled) set(['otp', 'enabled'], 'validation_not_supported', 'One-time password (OTP) authentication is not supported yet.')
-  if (next.mfa.enabled) set(['mfa', 'enabled'], 'validation_not_supported', 'Multi-factor authentication (MFA) is not supported yet.')
+  validateOtpMfa(next, prev, ctx, errors)
   if (next.passwordAuth.enabled) {
     const fields = next.passwordAuth.identityFields
     if (!fields.length) setError(errors, ['passwordAuth', 'identityFields'], required())
@@ -222,5 +221,43 @@ function validateAuthOptions(next: AuthCollection, prev: AuthCollection | undefi
         break
       }
     }
+  }
+}
+
+/** Seconds within PocketBase's bounds for OTP and MFA durations (checked only while the method is on). */
+function checkDuration(value: number, path: string[], errors: ErrorTree): void {
+  if (!value) setError(errors, path, required())
+  else if (value < 10) setError(errors, path, fieldError('validation_min_greater_equal_than_required', 'Must be no less than 10.'))
+  else if (value > 86400) setError(errors, path, fieldError('validation_max_less_equal_than_required', 'Must be no greater than 86400.'))
+}
+
+/**
+ * PocketBase's checks of `otp`, `mfa` and `authAlert`: durations and length only while enabled,
+ * mail templates always (they may be used on their own), MFA only with two sign-in methods on,
+ * and its rule compiled like an API rule.
+ */
+function validateOtpMfa(next: AuthCollection, prev: AuthCollection | undefined, ctx: ValidateContext, errors: ErrorTree): void {
+  if (next.otp.enabled) {
+    checkDuration(next.otp.duration, ['otp', 'duration'], errors)
+    if (!next.otp.length) setError(errors, ['otp', 'length'], required())
+    else if (next.otp.length < 4) setError(errors, ['otp', 'length'], fieldError('validation_min_greater_equal_than_required', 'Must be no less than 4.'))
+    // Not PocketBase's: a longer code is no safer than a random password and would not fit the field.
+    else if (next.otp.length > 64) setError(errors, ['otp', 'length'], fieldError('validation_max_less_equal_than_required', 'Must be no greater than 64.'))
+  }
+  for (const key of ['otp', 'authAlert'] as const) {
+    for (const part of ['subject', 'body'] as const) {
+      if (!next[key].emailTemplate[part].trim()) setError(errors, [key, 'emailTemplate', part], required())
+    }
+  }
+  if (!next.mfa.enabled) return
+  checkDuration(next.mfa.duration, ['mfa', 'duration'], errors)
+  const methods = [next.passwordAuth.enabled, next.oauth2.enabled, next.otp.enabled].filter(Boolean).length
+  if (methods < 2) {
+    setError(errors, ['mfa', 'enabled'], fieldError('validation_mfa_not_enough_auths', 'MFA requires at least 2 auth methods to be enabled.'))
+    return
+  }
+  checkRule(next, next.mfa.rule, ['mfa', 'rule'], ctx, errors)
+  if (prev?.system && prev.mfa.rule !== next.mfa.rule) {
+    setError(errors, ['mfa', 'rule'], fieldError('validation_collection_system_rule_change', 'System collection API rule cannot be changed.'))
   }
 }
