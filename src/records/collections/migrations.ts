@@ -5,6 +5,7 @@ import { jobsMigration } from '../../sql/migrations/0006-jobs.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { authSystemMigration } from './auth-system.ts'
+import { usersPhoneMigration } from './users-phone.ts'
 import { superusersCollection, usersCollection } from './defaults.ts'
 import { createJournalTable, JOURNAL_TABLE } from './schema-journal.ts'
 import { createRecordTable, dropRecordTable } from './schema-sync.ts'
@@ -116,5 +117,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0005-rowid-index': rowidIndexMigration(dialect),
     '0006-jobs': jobsMigration(dialect),
     '0007-auth-system': authSystemMigration(dialect),
+    '0011-users-phone': usersPhoneMigration(dialect),
   }
 }

@@ -1,0 +1,148 @@
+/**
+ * Phone sign-in through the HTTP API on SQLite, with a local Twilio stand-in as the provider (so
+ * the test reads each code from what was "sent"): sign-up on first sign-in, sign-in, brute force,
+ * replay, enumeration, pumping against the budget, binding a number with a fresh login.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { createPlinth, type Plinth } from '../../src/app.ts'
+import { createLogger } from '../../src/log.ts'
+import { createSuperuser } from '../../src/auth/superusers.ts'
+
+interface Sent {
+  to: string
+  code: string
+}
+
+/** A Twilio stand-in: every message it accepts, and waiters for the next one to a number. */
+async function provider(): Promise<{ url: string; sent: Sent[]; next(to: string): Promise<Sent>; server: Server }> {
+  const sent: Sent[] = []
+  const waiters: { to: string; resolve: (s: Sent) => void }[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      const form = new URLSearchParams(body)
+      const s = { to: form.get('To')!, code: /code is (\d+)/.exec(form.get('Body')!)![1]! }
+      sent.push(s)
+      for (const w of waiters.filter((x) => x.to === s.to)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(s)
+      }
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sid: `SM${sent.length}`, status: 'queued' }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return { url, sent, server, next: (to) => new Promise((resolve) => waiters.push({ to, resolve })) }
+}
+
+async function start(over: Record<string, unknown> = {}) {
+  const p = await provider()
+  const dir = mkdtempSync(path.join(tmpdir(), 'plinth-sms-'))
+  const app: Plinth = await createPlinth({
+    config: {
+      cwd: dir,
+      env: {},
+      overrides: { dir, logLevel: 'silent', sms: `twilio://AC1:tok@?from=%2B15005550006&endpoint=${encodeURIComponent(p.url)}`, ...over },
+    },
+    logger: createLogger({ logLevel: 'silent' }),
+  })
+  app.jobs.startWorker()
+  await createSuperuser(app.records, 'root@example.com', 'root-password-1')
+  const call = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await app.http.inject({ method: 'POST', url: `/api/collections/users/${url}`, payload: body as object, headers: { 'x-device-id': `d-${Math.random()}`, ...headers } })
+    return { status: res.statusCode, body: res.json<Record<string, unknown>>(), headers: res.headers }
+  }
+  return {
+    app,
+    p,
+    call,
+    async close() {
+      await app.stop()
+      await new Promise<void>((resolve) => p.server.close(() => resolve()))
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+describe('phone sign-in', () => {
+  let t: Awaited<ReturnType<typeof start>>
+  before(async () => {
+    t = await start()
+  })
+  after(() => t.close())
+
+  test('a new number signs up on its first sign-in, and signs in to the same account later', async () => {
+    const methods = await t.app.http.inject({ method: 'GET', url: '/api/collections/users/auth-methods' })
+    assert.deepEqual(methods.json().phone, { enabled: true, allowSignUp: true, duration: 300, length: 6 })
+    const next = t.p.next('+8613800138000')
+    const r = await t.call('request-sms-code', { phone: '+86 138 0013 8000' })
+    assert.equal(r.status, 200)
+    assert.match(String(r.body.smsId), /^[a-z0-9]{15}$/)
+    const { code } = await next
+    assert.match(code, /^\d{6}$/)
+    const auth = await t.call('auth-with-sms-code', { smsId: r.body.smsId, code })
+    assert.equal(auth.status, 200, JSON.stringify(auth.body))
+    const record = auth.body.record as Record<string, unknown>
+    assert.equal(record.phone, '+8613800138000')
+    assert.equal(typeof auth.body.token, 'string')
+    // Later (past the per-minute limit): the same account.
+    await t.app.counters.delete('sms:phone:60000:+8613800138000')
+    const again = t.p.next('+8613800138000')
+    const r2 = await t.call('request-sms-code', { phone: '008613800138000' })
+    const auth2 = await t.call('auth-with-sms-code', { smsId: r2.body.smsId, code: (await again).code })
+    assert.equal((auth2.body.record as Record<string, unknown>).id, record.id)
+  })
+
+  test('an invalid number is a 400 with a field error', async () => {
+    const r = await t.call('request-sms-code', { phone: '+86 12' })
+    assert.equal(r.status, 400)
+    assert.equal((r.body.data as Record<string, { code: string }>).phone!.code, 'validation_invalid_phone')
+    assert.equal((await t.call('request-sms-code', {})).status, 400)
+  })
+
+  test('brute force: the 6th guess is refused even when right, and the code is dead', async () => {
+    await t.app.counters.delete('sms:phone:60000:+8613900139000')
+    const next = t.p.next('+8613900139000')
+    const { body } = await t.call('request-sms-code', { phone: '+8613900139000' })
+    const { code } = await next
+    const wrongCode = code === '000000' ? '000001' : '000000'
+    for (let i = 0; i < 5; i++) assert.equal((await t.call('auth-with-sms-code', { smsId: body.smsId, code: wrongCode })).status, 400)
+    const sixth = await t.call('auth-with-sms-code', { smsId: body.smsId, code })
+    assert.equal(sixth.status, 400)
+    assert.equal(sixth.body.message, 'Invalid or expired SMS code.')
+    assert.equal((await t.call('auth-with-sms-code', { smsId: body.smsId, code })).status, 400, 'dead for good')
+  })
+
+  test('replay: a code signs in once', async () => {
+    await t.app.counters.delete('sms:phone:60000:+8613700137000')
+    const next = t.p.next('+8613700137000')
+    const { body } = await t.call('request-sms-code', { phone: '+8613700137000' })
+    const { code } = await next
+    const [a, b] = await Promise.all([t.call('auth-with-sms-code', { smsId: body.smsId, code }), t.call('auth-with-sms-code', { smsId: body.smsId, code })])
+    assert.deepEqual([a.status, b.status].sort(), [200, 400], JSON.stringify([a.body, b.body]))
+    assert.equal((await t.call('auth-with-sms-code', { smsId: body.smsId, code })).status, 400)
+  })
+
+  test('binding a number needs the account\'s own fresh token', async () => {
+    const next = t.p.next('+8613600136000')
+    const first = await t.call('request-sms-code', { phone: '+8613600136000' })
+    const signed = await t.call('auth-with-sms-code', { smsId: first.body.smsId, code: (await next).code })
+    const token = String(signed.body.token)
+    const id = (signed.body.record as { id: string }).id
+    const bindNext = t.p.next('+8613600136001')
+    const bind = await t.call('request-sms-code', { phone: '+8613600136001' }, { authorization: token })
+    const code = (await bindNext).code
+    assert.equal((await t.call('auth-with-sms-code', { smsId: bind.body.smsId, code })).status, 400, 'without the token: refused')
+    // That try counted as a guess but did not use the code up.
+    const done = await t.call('auth-with-sms-code', { smsId: bind.body.smsId, code }, { authorization: token })
+    assert.equal(done.status, 200, JSON.stringify(done.body))
+    assert.deepEqual([(done.body.record as { id: string }).id, (done.body.record as { phone: string }).phone], [id, '+8613600136001'])
+  })
+})
