@@ -35,6 +35,7 @@ import { realtimeRoutes } from './realtime/routes.ts'
 import type { SqlRouter } from './sql/router.ts'
 import type { CronHandler, Jobs } from './jobs/jobs.ts'
 import { jobsRoutes } from './api/jobs.ts'
+import { queuedMailer } from './auth/mail-queue.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -188,7 +189,7 @@ async function mount(core: Core): Promise<Plinth> {
   const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
   const authOptions = {
-    registry: collections, records, db: () => sql.writer(), mail, authenticate, appUrl: publicUrl, appName: 'Plinth',
+    registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle, authMethods: [phoneAuthMethods],
   }
   await http.register(recordAuthRoutes, authOptions)

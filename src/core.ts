@@ -6,6 +6,7 @@
  */
 import { removeInstallerOnSuperuserCreate } from './auth/superusers.ts'
 import { AuthThrottle, logLocks } from './auth/throttle.ts'
+import { defineMailJob } from './auth/mail-queue.ts'
 import type { PlinthConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
@@ -101,6 +102,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     // Auth builds on records: the first real superuser removes the install-link placeholder.
     removeInstallerOnSuperuserCreate(records)
     const jobs = new Jobs({ queue, records, counters, log })
+    // Built-in mails are jobs, defined on every node (API nodes enqueue, workers send).
+    defineMailJob(jobs, mail)
     // Phone sign-in defines its send job here, so `plinth worker` runs it too.
     const smsSignIn = new SmsSignIn({ registry: collections, records, db: () => sql.writer().db, jobs, sms, counters, log, limits: config.phone })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.

@@ -19,6 +19,8 @@ import type { RecordsService } from '../records/records-service.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import type { SqlEngine } from '../sql/sql.ts'
 import '../auth/request.ts'
+import { recordAuthOrigin } from './record-auth-alert.ts'
+import { checkMfa } from './record-auth-mfa.ts'
 
 /** Options of the record-auth plugin (`src/api/record-auth.ts`). */
 export interface RecordAuthOptions {
@@ -86,6 +88,7 @@ export function authMethodsReport(c: AuthCollection): AuthMethodsReport {
 export interface AuthResponseBody {
   token: string
   record: RecordJson
+  meta?: unknown
 }
 
 /**
@@ -130,9 +133,27 @@ export function isSuperusers(collection: AuthCollection): boolean {
   return collection.name === SUPERUSERS
 }
 
+/** How `respondWithAuth` answers beyond the record. */
+export interface AuthResponseOptions {
+  /**
+   * The sign-in method that just succeeded ('password', 'otp', 'oauth2', 'sms', ...): MFA and the
+   * login alert key on it. '' (the default) skips both: a refresh or an impersonation.
+   */
+  method?: string
+  /** A token to answer with; by default a fresh refreshable auth token. */
+  token?: string
+  /** Sent as `meta` beside token and record (OAuth2's provider data), when given. */
+  meta?: unknown
+}
+
 /**
- * PocketBase's auth response: applies the collection's authRule (after the credentials were
- * checked), then `{token, record}`. `token` undefined = issue a fresh refreshable auth token.
+ * PocketBase's auth response, the one end of every sign-in: the collection's authRule (after the
+ * credentials were checked), then MFA (`record-auth-mfa.ts`: a first factor answers 401 with
+ * `{mfaId}`; the request's `mfaId` completes it), then the login alert, then `{token, record}`.
+ *
+ * Extension point: a sign-in method only checks its own credentials and calls this with its
+ * `method` name; MFA across methods and alerts come with it. The `mfaId` is read from the
+ * request's body or query, so a method's body schema need not list it.
  */
 export async function respondWithAuth(
   opts: RecordAuthOptions,
@@ -141,15 +162,24 @@ export async function respondWithAuth(
   row: Row,
   body: Record<string, unknown>,
   context: string,
-  token?: string,
+  how: AuthResponseOptions = {},
 ): Promise<AuthResponseBody> {
   const record = rowToRecord(collection, row)
   const info = authRequestInfo(request, await requestAuth(opts, request), body, context)
   if (!(await passesAuthRule({ registry: opts.registry, engine: opts.db() }, collection, record.id, info))) {
     throw new ApiError('forbidden', "The request doesn't satisfy the collection requirements to authenticate.")
   }
-  const issued = token ?? (await signRecordToken(collection, { id: record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth'))
-  return pickResponseFields(request.query, { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) })
+  const method = how.method ?? ''
+  await checkMfa(opts, request, collection, record.id, method, info)
+  if (method && collection.authAlert.enabled) {
+    await recordAuthOrigin(opts, request, collection, row).catch((err: unknown) =>
+      (opts.log ?? request.log).warn({ err, collection: collection.name }, 'failed to record the sign-in origin or send the login alert'),
+    )
+  }
+  const issued = how.token ?? (await signRecordToken(collection, { id: record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth'))
+  const out: AuthResponseBody = { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) }
+  if (how.meta !== undefined) out.meta = how.meta
+  return pickResponseFields(request.query, out)
 }
 
 /**

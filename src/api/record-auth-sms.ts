@@ -87,7 +87,7 @@ export async function recordAuthSmsRoutes(http: FastifyInstance, opts: SmsRoutes
       await opts.records.update(c.name, recordRef, { phone }, systemRequest('authWithSms'))
       row = (await findRowById(db, c, recordRef)) as Row
     }
-    return respondWithAuth(opts, request, c, row, { smsId: body.smsId }, 'sms')
+    return respondWithAuth(opts, request, c, row, { smsId: body.smsId }, 'sms', { method: 'sms' })
   })
 }
 

@@ -14,6 +14,8 @@ import {
   type RecordAuthOptions,
 } from './record-auth-context.ts'
 import { recordAuthFlows } from './record-auth-flows.ts'
+import { recordAuthImpersonate } from './record-auth-impersonate.ts'
+import { recordAuthOtp } from './record-auth-otp.ts'
 import { ALLOW } from '../records/records-rules.ts'
 import { viewById } from '../records/statements.ts'
 import type { Collection } from '../records/model.ts'
@@ -66,7 +68,7 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
     const ok = await verifyPassword(body.password, row ? rowString(row, 'password') : await dummyHash())
     if (!row || !ok) throw new ApiError('bad_request', 'Failed to authenticate.')
     await attempt.succeeded()
-    return respondWithAuth(opts, request, c, row, { identity: body.identity, identityField: body.identityField ?? '' }, 'password')
+    return respondWithAuth(opts, request, c, row, { identity: body.identity, identityField: body.identityField ?? '' }, 'password', { method: 'password' })
   })
 
   http.post<{ Params: CollectionParams }>('/api/collections/:collection/auth-refresh', async (request) => {
@@ -77,10 +79,12 @@ export async function recordAuthRoutes(http: FastifyInstance, opts: RecordAuthOp
     // Static tokens (installer, impersonation) are not renewed: the same token comes back.
     const renew = readUnverified(token)?.refreshable === true
     const issued = renew ? await signRecordToken(c, { id: auth.record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth') : token
-    return respondWithAuth(opts, request, c, row, {}, 'default', issued)
+    return respondWithAuth(opts, request, c, row, {}, 'default', { token: issued })
   })
 
   await http.register(recordAuthFlows, opts)
+  await http.register(recordAuthOtp, opts)
+  await http.register(recordAuthImpersonate, opts)
 }
 
 /** The auth record as stored now (its kept by-id statement: no rule, the caller is that record). */

@@ -1,4 +1,5 @@
 import type { MailMessage } from '../mail/mail.ts'
+import type { EmailTemplate } from '../records/model.ts'
 
 /**
  * The auth mails, with PocketBase's default wording and link forms
@@ -64,4 +65,33 @@ export function authMail(app: MailApp, kind: AuthMailKind, to: string, token: st
   ].join('\n')
   const text = ['Hello,', '', ...lead, '', `${w.button}: ${link}`, '', w.ignore, '', 'Thanks,', `${app.appName} team`].join('\n')
   return { to: [{ address: to }], subject: w.subject(app.appName), html, text }
+}
+
+/**
+ * A mail from a collection's template (`otp.emailTemplate`, `authAlert.emailTemplate`) with its
+ * `{PLACEHOLDERS}` filled, as PocketBase resolves them: every one in the subject and the body.
+ * Values are HTML-escaped in the body (the template's own HTML is the operator's); the plain-text
+ * alternative is the body without tags.
+ */
+export function templateMail(app: MailApp, template: EmailTemplate, to: string, values: Record<string, string>): MailMessage {
+  const all: Record<string, string> = { '{APP_NAME}': app.appName, '{APP_URL}': app.appUrl.replace(/\/+$/, ''), ...values }
+  let subject = template.subject
+  let html = template.body
+  for (const [key, value] of Object.entries(all)) {
+    subject = subject.replaceAll(key, value)
+    html = html.replaceAll(key, escapeHtml(value))
+  }
+  return { to: [{ address: to }], subject, html, text: htmlToText(html) }
+}
+
+/** A rough plain-text form of a short HTML mail: tags dropped, entities of escapeHtml undone. */
+function htmlToText(html: string): string {
+  return html
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/p>/gi, '\n')
+    .replace(/<[^>]{0,1000}>/g, '')
+    .replace(/&#(\d{2,3});/g, (_, code: string) => String.fromCharCode(Number(code)))
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()
 }

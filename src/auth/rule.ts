@@ -20,6 +20,17 @@ export async function passesAuthRule(
 ): Promise<boolean> {
   const rule = collection.authRule
   if (rule === null) return request.auth?.isSuperuser === true
+  return passesRule(deps, collection, rule, recordId, request)
+}
+
+/** Whether the record matches `rule` ('' = always) with `@request.*` from this request (the authRule's and `mfa.rule`'s check). */
+export async function passesRule(
+  deps: { registry: CollectionRegistry; engine: Pick<SqlEngine, 'db' | 'capabilities'> },
+  collection: AuthCollection,
+  rule: string,
+  recordId: string,
+  request: RequestInfo,
+): Promise<boolean> {
   if (rule.trim() === '') return true
   const condition = compileFilter(rule, {
     collection,

@@ -40,8 +40,11 @@ export interface AuthAttempt {
 
 /** PocketBase's 429 body, plus the `Retry-After` the caller sets (seconds). */
 export class TooManyAttempts extends ApiError {
-  constructor(override readonly retryAfterSeconds: number) {
-    super('too_many_requests', 'Too Many Requests.')
+  constructor(
+    override readonly retryAfterSeconds: number,
+    message = 'Too Many Requests.',
+  ) {
+    super('too_many_requests', message)
   }
 }
 

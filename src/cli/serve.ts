@@ -22,6 +22,7 @@ export async function serve(flags: CliFlags): Promise<number> {
     url = await app.start()
     // Jobs and cron run here too unless a dedicated `plinth worker` does them.
     if (!flags.noWorker) app.jobs.startWorker()
+    else app.log.warn('--no-worker: jobs and built-in mails (verification, password reset, OTP, login alerts) wait in the queue until a `plinth worker` runs')
     app.log.info(
       { url, api: `${url}/api/`, health: `${url}/api/health`, engine: app.sql.primary.name, dir: config.dir },
       `Plinth listening on ${url} (REST API ${url}/api/)`,
