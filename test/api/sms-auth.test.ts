@@ -44,6 +44,7 @@ async function provider(): Promise<{ url: string; sent: Sent[]; next(to: string)
 
 async function start(over: Record<string, unknown> = {}) {
   const p = await provider()
+  const lines: Record<string, unknown>[] = []
   const dir = mkdtempSync(path.join(tmpdir(), 'plinth-sms-'))
   const app: Plinth = await createPlinth({
     config: {
@@ -51,7 +52,7 @@ async function start(over: Record<string, unknown> = {}) {
       env: {},
       overrides: { dir, logLevel: 'silent', sms: `twilio://AC1:tok@?from=%2B15005550006&endpoint=${encodeURIComponent(p.url)}`, ...over },
     },
-    logger: createLogger({ logLevel: 'silent' }),
+    logger: createLogger({ logLevel: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }),
   })
   app.jobs.startWorker()
   await createSuperuser(app.records, 'root@example.com', 'root-password-1')
@@ -59,10 +60,20 @@ async function start(over: Record<string, unknown> = {}) {
     const res = await app.http.inject({ method: 'POST', url: `/api/collections/users/${url}`, payload: body as object, headers: { 'x-device-id': `d-${Math.random()}`, ...headers } })
     return { status: res.statusCode, body: res.json<Record<string, unknown>>(), headers: res.headers }
   }
+  /** Resolves once no plinth.sms job waits or runs (polled: the worker runs them in the background). */
+  const drained = async () => {
+    for (;;) {
+      const n = (await app.jobs.counts())['plinth.sms']
+      if (!n || n.waiting + n.active + n.delayed === 0) return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
   return {
     app,
     p,
     call,
+    lines,
+    drained,
     async close() {
       await app.stop()
       await new Promise<void>((resolve) => p.server.close(() => resolve()))
@@ -144,5 +155,66 @@ describe('phone sign-in', () => {
     const done = await t.call('auth-with-sms-code', { smsId: bind.body.smsId, code }, { authorization: token })
     assert.equal(done.status, 200, JSON.stringify(done.body))
     assert.deepEqual([(done.body.record as { id: string }).id, (done.body.record as { phone: string }).phone], [id, '+8613600136001'])
+  })
+})
+
+describe('phone sign-in abuse', () => {
+  test('enumeration: registered, unknown and limited numbers get the same answer', async () => {
+    const t = await start()
+    try {
+      const next = t.p.next('+8613500135000')
+      const first = await t.call('request-sms-code', { phone: '+8613500135000' })
+      assert.equal((await t.call('auth-with-sms-code', { smsId: first.body.smsId, code: (await next).code })).status, 200)
+      // Registered (and now limited for a minute), never seen, and seen but not registered and limited.
+      await t.call('request-sms-code', { phone: '+8613500135002' })
+      const answers = []
+      for (const phone of ['+8613500135000', '+8613500135001', '+8613500135002']) {
+        const r = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/request-sms-code', payload: { phone }, headers: { 'x-device-id': 'same-device' } })
+        const headers = Object.keys(r.headers).filter((h) => h !== 'x-request-id').sort()
+        answers.push({ status: r.statusCode, keys: Object.keys(r.json()), length: r.headers['content-length'], headers })
+      }
+      assert.deepEqual(answers[1], answers[0])
+      assert.deepEqual(answers[2], answers[0])
+      assert.equal(answers[0]!.status, 200)
+      await t.drained()
+      assert.deepEqual(t.p.sent.map((s) => s.to).sort(), ['+8613500135000', '+8613500135001', '+8613500135002'], 'the limited numbers got nothing more')
+    } finally {
+      await t.close()
+    }
+  })
+
+  test('pumping: 500 requests to sequential numbers from many addresses spend no more than the budget', async () => {
+    const t = await start({ trustProxy: '127.0.0.1', phone: { dailyBudget: 30, perIpHour: 20, perDeviceHour: 20 } })
+    try {
+      let accepted = 0
+      let limited = 0
+      for (let i = 0; i < 500; i++) {
+        // 25 requests per address: its last 5 are over the per-address limit.
+        const ip = `198.51.100.${Math.floor(i / 25)}`
+        const r = await t.call('request-sms-code', { phone: `+86138${String(10_000_000 + i)}` }, { 'x-forwarded-for': ip })
+        if (r.status === 200) accepted++
+        else if (r.status === 429) limited++
+      }
+      assert.equal(accepted, 400)
+      assert.equal(limited, 100)
+      await t.drained()
+      assert.equal(t.p.sent.length, 30, 'the daily budget')
+      const alerts = t.lines.filter((l) => l.alert === 'sms-budget')
+      assert.equal(alerts.length, 1, 'one alert')
+      assert.equal(alerts[0]!.level, 50)
+    } finally {
+      await t.close()
+    }
+  })
+
+  test('per address without trusted proxies: X-Forwarded-For is ignored, the 21st request is refused', async () => {
+    const t = await start()
+    try {
+      const statuses = []
+      for (let i = 0; i < 21; i++) statuses.push((await t.call('request-sms-code', { phone: `+86139${String(10_000_000 + i)}` }, { 'x-forwarded-for': `203.0.113.${i}` })).status)
+      assert.deepEqual(statuses, [...Array<number>(20).fill(200), 429])
+    } finally {
+      await t.close()
+    }
   })
 })
