@@ -266,7 +266,7 @@ function validateOtpMfa(next: AuthCollection, prev: AuthCollection | undefined, 
 /**
  * Plinth's `phoneAuth`: checked only while on. Codes of 4 to 10 digits, valid 1 minute to 1 hour
  * (an SMS can take a while; a longer life only helps guessing); the numbers live in a text field
- * named `phone`.
+ * named `phone` with a single-column unique index.
  */
 function validatePhoneAuth(next: AuthCollection, errors: ErrorTree): void {
   const p = next.phoneAuth
@@ -275,4 +275,6 @@ function validatePhoneAuth(next: AuthCollection, errors: ErrorTree): void {
   if (!Number.isInteger(p.duration) || p.duration < 60 || p.duration > 3600) setError(errors, ['phoneAuth', 'duration'], fieldError('validation_invalid_value', 'Must be a whole number of seconds from 60 to 3600.'))
   const field = next.fields.find((f) => f.name === 'phone')
   if (field?.type !== 'text') setError(errors, ['phoneAuth', 'enabled'], fieldError('validation_invalid_value', 'Phone sign-in needs a text field named phone.'))
+  // One number, one account: a code must never be able to sign in to two records.
+  else if (!findSingleColumnUniqueIndex(next.indexes, 'phone')) setError(errors, ['phoneAuth', 'enabled'], fieldError('validation_invalid_value', 'Phone sign-in needs a unique index on phone.'))
 }
