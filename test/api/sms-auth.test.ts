@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createLogger } from '../../src/log.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
+import { systemRequest } from '../../src/records/record.ts'
 
 interface Sent {
   to: string
@@ -155,6 +156,29 @@ describe('phone sign-in', () => {
     const done = await t.call('auth-with-sms-code', { smsId: bind.body.smsId, code }, { authorization: token })
     assert.equal(done.status, 200, JSON.stringify(done.body))
     assert.deepEqual([(done.body.record as { id: string }).id, (done.body.record as { phone: string }).phone], [id, '+8613600136001'])
+  })
+})
+
+describe('phone sign-in and MFA', () => {
+  test('the phone method is one of the two factors', async () => {
+    const t = await start()
+    try {
+      const su = await t.app.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', payload: { identity: 'root@example.com', password: 'root-password-1' } })
+      const suToken = su.json<{ token: string }>().token
+      const patch = await t.app.http.inject({ method: 'PATCH', url: '/api/collections/users', headers: { authorization: suToken }, payload: { mfa: { enabled: true, duration: 600 } } })
+      assert.equal(patch.statusCode, 200, patch.body)
+      await t.app.records.create('users', { email: 'mfa@example.com', password: 'a-long-password', passwordConfirm: 'a-long-password', phone: '+8613300133000' }, systemRequest())
+      const first = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-password', payload: { identity: 'mfa@example.com', password: 'a-long-password' } })
+      assert.equal(first.statusCode, 401)
+      const mfaId = first.json<{ mfaId: string }>().mfaId
+      const next = t.p.next('+8613300133000')
+      const asked = await t.call('request-sms-code', { phone: '+8613300133000' })
+      const second = await t.call('auth-with-sms-code', { smsId: asked.body.smsId, code: (await next).code, mfaId })
+      assert.equal(second.status, 200, JSON.stringify(second.body))
+      assert.equal((second.body.record as { email: string }).email, 'mfa@example.com')
+    } finally {
+      await t.close()
+    }
   })
 })
 
