@@ -21,13 +21,20 @@ interface Sent {
 }
 
 /** A Twilio stand-in: every message it accepts, and waiters for the next one to a number. */
-async function provider(): Promise<{ url: string; sent: Sent[]; next(to: string): Promise<Sent>; server: Server }> {
+async function provider(): Promise<{ url: string; sent: Sent[]; next(to: string): Promise<Sent>; server: Server; failures: { left: number } }> {
   const sent: Sent[] = []
+  /** How many of the next requests fail with a Twilio error (the provider is down). */
+  const failures = { left: 0 }
   const waiters: { to: string; resolve: (s: Sent) => void }[] = []
   const server = createServer((req, res) => {
     let body = ''
     req.on('data', (c: Buffer) => (body += c.toString()))
     req.on('end', () => {
+      if (failures.left > 0) {
+        failures.left--
+        res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":20500,"message":"Internal Server Error","status":503}')
+        return
+      }
       const form = new URLSearchParams(body)
       const s = { to: form.get('To')!, code: /code is (\d+)/.exec(form.get('Body')!)![1]! }
       sent.push(s)
@@ -40,7 +47,7 @@ async function provider(): Promise<{ url: string; sent: Sent[]; next(to: string)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return { url, sent, server, next: (to) => new Promise((resolve) => waiters.push({ to, resolve })) }
+  return { url, sent, server, failures, next: (to) => new Promise((resolve) => waiters.push({ to, resolve })) }
 }
 
 async function start(over: Record<string, unknown> = {}) {
@@ -110,6 +117,18 @@ describe('phone sign-in', () => {
     const r2 = await t.call('request-sms-code', { phone: '008613800138000' })
     const auth2 = await t.call('auth-with-sms-code', { smsId: r2.body.smsId, code: (await again).code })
     assert.equal((auth2.body.record as Record<string, unknown>).id, record.id)
+  })
+
+  test('a provider failure is retried with a new code; nothing signs in meanwhile', async () => {
+    t.p.failures.left = 1
+    const next = t.p.next('+8613200132000')
+    const { body } = await t.call('request-sms-code', { phone: '+8613200132000' })
+    const { code } = await next
+    assert.equal(t.p.failures.left, 0, 'the first attempt failed')
+    const jobs = await t.app.jobs.counts()
+    assert.equal(jobs['plinth.sms']!.failed, 0)
+    const auth = await t.call('auth-with-sms-code', { smsId: body.smsId, code })
+    assert.equal(auth.status, 200, JSON.stringify(auth.body))
   })
 
   test('an invalid number is a 400 with a field error', async () => {
