@@ -131,6 +131,19 @@ describe('phone sign-in', () => {
     assert.equal(auth.status, 200, JSON.stringify(auth.body))
   })
 
+  test('a number cannot be set through the records API, only by its code', async () => {
+    const create = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/records', payload: { email: 'claim@example.com', password: 'a-long-password', passwordConfirm: 'a-long-password', phone: '+8613100131000' } })
+    assert.equal(create.statusCode, 400)
+    assert.equal(create.json().data.phone.code, 'validation_values_mismatch')
+    const plain = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/records', payload: { email: 'claim@example.com', password: 'a-long-password', passwordConfirm: 'a-long-password' } })
+    assert.equal(plain.statusCode, 200, plain.body)
+    const login = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-password', payload: { identity: 'claim@example.com', password: 'a-long-password' } })
+    const { token, record } = login.json<{ token: string; record: { id: string } }>()
+    const patch = await t.app.http.inject({ method: 'PATCH', url: `/api/collections/users/records/${record.id}`, headers: { authorization: token }, payload: { phone: '+8613100131000' } })
+    assert.equal(patch.statusCode, 400)
+    assert.equal(patch.json().data.phone.code, 'validation_values_mismatch')
+  })
+
   test('an invalid number is a 400 with a field error', async () => {
     const r = await t.call('request-sms-code', { phone: '+86 12' })
     assert.equal(r.status, 400)
