@@ -25,6 +25,7 @@ import type { RecordHooks } from './records/hooks.ts'
 import { AuthCache, followAuthChanges } from './auth/auth-cache.ts'
 import { createAuthenticator } from './auth/index.ts'
 import './auth/request.ts'
+import { phoneAuthMethods, recordAuthSmsRoutes } from './api/record-auth-sms.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { CollectionStore } from './records/collections/store.ts'
 import type { Cache } from './cache/cache.ts'
@@ -221,11 +222,13 @@ async function mount(core: Core): Promise<Plinth> {
   // Record events from committed writes, fanned out between nodes through the bus.
   const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
-  await http.register(recordAuthRoutes, {
+  const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',
-    counters, throttle: core.authThrottle,
+    counters, throttle: core.authThrottle, authMethods: [phoneAuthMethods],
     signingKey: signingEnabled(config.signatures) ? sessionSigningKey : undefined,
-  })
+  }
+  await http.register(recordAuthRoutes, authOptions)
+  await http.register(recordAuthSmsRoutes, { ...authOptions, smsSignIn: core.smsSignIn, phone: config.phone })
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   await http.register(devicesRoutes, { devices })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())

@@ -20,6 +20,8 @@ import { RecordsService } from './records/records-service.ts'
 import type { Bus } from './bus/bus.ts'
 import type { Cache } from './cache/cache.ts'
 import type { Counters } from './counters/counters.ts'
+import { SmsSignIn } from './auth/sms-signin.ts'
+import type { SmsSender } from './sms/sms.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { SqlRouter } from './sql/router.ts'
 import { Jobs } from './jobs/jobs.ts'
@@ -61,6 +63,10 @@ export interface Core {
   readonly records: RecordsService
   /** Background jobs and cron over the queue port; its worker runs only once started. */
   readonly jobs: Jobs
+  /** Outgoing SMS (the `sms` port). */
+  readonly sms: SmsSender
+  /** Phone sign-in: its limits, its send job (`plinth.sms`) and code checks. */
+  readonly smsSignIn: SmsSignIn
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
   /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
@@ -82,7 +88,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const log = opts.logger
   const metrics = opts.metrics ?? new Metrics()
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
-  const { db: sql, mail, cache, counters, bus, queue, files }: Ports = opened.ports
+  const { db: sql, mail, cache, counters, bus, queue, files, sms }: Ports = opened.ports
   try {
     const primary = sql.primary
     // A rule must compile when it is saved, not fail later on every request.
@@ -110,6 +116,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     jobs.cron('__plinthAuditCleanup__', '17 * * * *', async () => {
       await sql.writer().db.deleteFrom(AUDIT_TABLE).where('created', '<', Date.now() - config.audit.retentionDays * 86_400_000).execute()
     })
+    // Phone sign-in defines its send job here, so `plinth worker` runs it too.
+    const smsSignIn = new SmsSignIn({ registry: collections, records, db: () => sql.writer().db, jobs, sms, counters, log, limits: config.phone })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
     let closing: Promise<void> | undefined
     return {
@@ -127,6 +135,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       hooks,
       records,
       jobs,
+      sms,
+      smsSignIn,
       applied: opened.prepared.db ?? [],
       services: (): Record<string, 'ok' | 'unreachable'> => {
         const up = [...opened.redis.values()].map((c) => c.ready)

@@ -18,6 +18,7 @@ import {
   parseFilesUrl,
   parseMailUrl,
   parseQueueUrl,
+  parseSmsUrl,
   type BusTarget,
   type CacheTarget,
   type CountersTarget,
@@ -25,6 +26,7 @@ import {
   type FilesTarget,
   type MailTarget,
   type QueueTarget,
+  type SmsTarget,
 } from './config/urls.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
@@ -34,6 +36,7 @@ import type { Counters } from './counters/counters.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { Queue } from './jobs/queue.ts'
 import type { FileStore } from './files/files.ts'
+import type { SmsSender } from './sms/sms.ts'
 import type { RedisConnection } from './redis/client.ts'
 import { migrate } from './sql/migrate.ts'
 import { systemMigrations } from './records/collections/migrations.ts'
@@ -48,6 +51,7 @@ export interface Ports {
   bus: Bus
   queue: Queue
   files: FileStore
+  sms: SmsSender
 }
 /** A port's name, which is also its config key. */
 export type PortKey = keyof Ports
@@ -174,6 +178,17 @@ export const portList = [
     engines: {
       local: async (t) => (await import('./files/local.ts')).localStore({ dir: t.dir }),
       s3: async (t, ctx) => (await import('./files/s3.ts')).openS3Store(t, ctx),
+    },
+  }),
+  describePort<SmsSender, SmsTarget>({
+    key: 'sms',
+    parse: (url) => parseSmsUrl(url, 'sms'),
+    engines: {
+      console: async (_t, ctx) => (await import('./sms/console.ts')).consoleSms(ctx.log),
+      aliyun: async (t) => (await import('./sms/aliyun.ts')).aliyunSms(t),
+      yuntongxun: async (t) => (await import('./sms/yuntongxun.ts')).yuntongxunSms(t),
+      tencent: async (t) => (await import('./sms/tencent.ts')).tencentSms(t),
+      twilio: async (t) => (await import('./sms/twilio.ts')).twilioSms(t),
     },
   }),
 ] as const

@@ -47,6 +47,8 @@ export const VALIDATION_CODES = [
   'validation_invalid_or_existing_id',
   'validation_invalid_password',
   'validation_invalid_provider',
+  /** Plinth's own (phone sign-in): not a mobile number, or not one codes may be sent to. */
+  'validation_invalid_phone',
   'validation_invalid_regex',
   'validation_invalid_rule',
   'validation_invalid_token',

@@ -15,7 +15,7 @@ import {
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
 import { resolveCdn } from './cdn.ts'
-import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
+import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseSmsUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -101,7 +101,13 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'hstsMaxAge':
     case 'audit.retentionDays':
     case 'cdn.ttlSeconds':
-    case 'signatures.maxSkewSeconds': {
+    case 'signatures.maxSkewSeconds':
+    case 'phone.perPhoneMinute':
+    case 'phone.perPhoneHour':
+    case 'phone.perPhoneDay':
+    case 'phone.perIpHour':
+    case 'phone.perDeviceHour':
+    case 'phone.dailyBudget': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
@@ -125,6 +131,7 @@ function coerce(key: string, value: string, name: string): unknown {
       return list
     }
     case 'cors.origins':
+    case 'phone.countries':
       return value.split(',').map((s) => s.trim()).filter(Boolean)
     default:
       return value
@@ -252,6 +259,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   // Certificate files are read at start against this working directory, like the SQLite path.
   if (config.https.includes(',')) config.https = config.https.split(',').map((f) => path.resolve(cwd, f.trim())).join(',')
   parseMailUrl(config.mail, 'mail')
+  parseSmsUrl(config.sms, 'sms')
   if (config.redis) parseRedisUrl(config.redis, 'redis')
   parseCacheUrl(config.cache, 'cache')
   parseCountersUrl(config.counters, 'counters')

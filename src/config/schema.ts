@@ -70,6 +70,31 @@ export const ConfigSchema = Type.Object(
      * `s3://BUCKET?endpoint=...&region=...` (any S3-compatible service; see config/urls.ts).
      */
     files: Type.String({ minLength: 1 }),
+    /**
+     * Outgoing SMS (sign-in codes): `console://` (the default: written to the log), `aliyun://`,
+     * `yuntongxun://`, `tencent://` or `twilio://` with the provider's credentials (config/sms-url.ts).
+     */
+    sms: Type.String({ minLength: 1 }),
+    /** Phone sign-in: how numbers are read, and the limits on sending codes (counted in `counters`, so per cluster). */
+    phone: Type.Object(
+      {
+        /** The region (ISO 3166 two letters, like `CN`) of numbers given without `+`; empty: numbers must start with `+`. */
+        defaultRegion: Type.Union([Type.Literal(''), Type.String({ pattern: '^[A-Z]{2}$', description: 'two capital letters, like CN' })]),
+        /** Regions codes may be sent to (`CN`, `US`...); empty: any. */
+        countries: Type.Array(Type.String({ pattern: '^[A-Z]{2}$', description: 'two capital letters, like CN' })),
+        /** Codes per number per minute, hour and day; 0 = no limit. */
+        perPhoneMinute: Type.Integer({ minimum: 0 }),
+        perPhoneHour: Type.Integer({ minimum: 0 }),
+        perPhoneDay: Type.Integer({ minimum: 0 }),
+        /** Code requests per client address (IPv6: per /64) per hour; 0 = no limit. */
+        perIpHour: Type.Integer({ minimum: 0 }),
+        /** Code requests per device id (`X-Device-Id`) per hour; 0 = no limit. */
+        perDeviceHour: Type.Integer({ minimum: 0 }),
+        /** SMS sent per UTC day by the whole deployment; once spent, none is sent until the next day (an alert is logged). 0 = no limit. */
+        dailyBudget: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -273,6 +298,15 @@ export const envKeys = {
   PLINTH_BUS: 'bus',
   PLINTH_QUEUE: 'queue',
   PLINTH_FILES: 'files',
+  PLINTH_SMS: 'sms',
+  PLINTH_PHONE_DEFAULT_REGION: 'phone.defaultRegion',
+  PLINTH_PHONE_COUNTRIES: 'phone.countries',
+  PLINTH_PHONE_PER_PHONE_MINUTE: 'phone.perPhoneMinute',
+  PLINTH_PHONE_PER_PHONE_HOUR: 'phone.perPhoneHour',
+  PLINTH_PHONE_PER_PHONE_DAY: 'phone.perPhoneDay',
+  PLINTH_PHONE_PER_IP_HOUR: 'phone.perIpHour',
+  PLINTH_PHONE_PER_DEVICE_HOUR: 'phone.perDeviceHour',
+  PLINTH_PHONE_DAILY_BUDGET: 'phone.dailyBudget',
   PLINTH_PUBLIC_URL: 'publicUrl',
   PLINTH_METRICS_ALLOW: 'metrics.allow',
   PLINTH_STATEMENT_TIMEOUT: 'statementTimeout',
@@ -344,6 +378,8 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     bus: 'memory://',
     queue: 'sql://',
     files: `file://${dir.replace(/\/+$/, '')}/storage`,
+    sms: 'console://',
+    phone: { defaultRegion: '', countries: [], perPhoneMinute: 1, perPhoneHour: 5, perPhoneDay: 10, perIpHour: 20, perDeviceHour: 20, dailyBudget: 1000 },
     publicUrl: '',
     metrics: { allow: [] },
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigError } from './errors.ts'
 
+// The `sms` URL has a parser of its own (one grammar per provider); exported here beside the others.
+export { parseSmsUrl, type SmsTarget } from './sms-url.ts'
+
 /** A mail address as the `?from=` of a mail URL gives it (the mail port uses the same type). */
 export interface MailAddress {
   address: string

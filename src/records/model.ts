@@ -185,6 +185,11 @@ export interface AuthOptions {
   otp: { enabled: boolean; duration: number; length: number; emailTemplate: EmailTemplate }
   /** The "login from a new location" mail. */
   authAlert: { enabled: boolean; emailTemplate: EmailTemplate }
+  /**
+   * Plinth's own: sign-in with a code sent by SMS to the record's `phone` field (E.164). `length`
+   * digits, valid `duration` seconds; `allowSignUp` creates the record on a number's first sign-in.
+   */
+  phoneAuth: { enabled: boolean; allowSignUp: boolean; duration: number; length: number }
 }
 
 /** A mail's subject and HTML body with PocketBase's `{APP_NAME}`-style placeholders. */

@@ -126,6 +126,9 @@ export async function uniqueErrors(db: Db, c: Collection, values: Record<string,
   for (const [name, value] of Object.entries(values)) {
     if (failed[name] || (name === 'id' && skipId)) continue
     if (name !== 'id' && !unique.has(name.toLowerCase())) continue
+    // Blank is "no value": the default unique indexes skip it (`WHERE email != ''`), and a plain
+    // unique index on the column still refuses a second blank at the write (then this same 400).
+    if (name !== 'id' && value === '') continue
     let q = db.selectFrom(c.name).select('id').where(sql.ref(name), '=', value as string)
     if (selfId !== undefined) q = q.where('id', '!=', selfId)
     if (await q.executeTakeFirst()) errors[name] = { code: 'validation_not_unique', message: 'Value must be unique.' }

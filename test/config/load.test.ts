@@ -137,10 +137,10 @@ describe('config: validated once and frozen', () => {
 
 /** Each bad setting, where it came from, and the key (or variable) its one-line message must name. */
 const mistakes: { name: string; opts?: LoadOptions; files?: Record<string, string>; names: RegExp }[] = [
-  { name: 'unknown key in a JSON file', files: { 'plinth.config.json': '{"sms":"twilio://sid:token@"}' }, names: /config: sms: unknown key \(in plinth\.config\.json\)/ },
+  { name: 'unknown key in a JSON file', files: { 'plinth.config.json': '{"push":"apns://key@"}' }, names: /config: push: unknown key \(in plinth\.config\.json\)/ },
   { name: 'unknown nested key in a YAML file', files: { 'plinth.config.yaml': 'metrics:\n  allow: []\n  public: true\n' }, names: /config: metrics\.public: unknown key/ },
   { name: 'misspelt nested key names the misspelling', files: { 'plinth.config.yaml': 'metrics:\n  alow: [127.0.0.1]\n' }, names: /config: metrics\.alow: unknown key/ },
-  { name: 'unknown PLINTH_ variable (a port not built yet)', opts: { env: { PLINTH_SMS: 'twilio://sid:token@' } }, names: /unknown environment variable PLINTH_SMS/ },
+  { name: 'unknown PLINTH_ variable (a port not built yet)', opts: { env: { PLINTH_PUSH: 'apns://key@' } }, names: /unknown environment variable PLINTH_PUSH/ },
   { name: 'replicas are not built yet', opts: { env: { PLINTH_DB_REPLICAS: 'postgres://a@b/c' } }, names: /unknown environment variable PLINTH_DB_REPLICAS/ },
   { name: 'wrong type in a file', files: { 'plinth.config.json': '{"bodyLimit":"32MB"}' }, names: /config: bodyLimit: expected integer, got "32MB"/ },
   { name: 'wrong type in the environment', opts: { env: { PLINTH_SHUTDOWN_TIMEOUT: 'soon' } }, names: /PLINTH_SHUTDOWN_TIMEOUT: expected a whole number/ },

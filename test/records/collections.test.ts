@@ -60,7 +60,7 @@ for (const { engine, skip } of await engines()) {
       assert.equal(su.system, true)
       assert.equal(users.system, false)
       assert.ok(isAuthCollection(su) && isAuthCollection(users))
-      assert.deepEqual(users.fields.map((f) => f.name), ['id', 'password', 'tokenKey', 'email', 'emailVisibility', 'verified', 'name', 'avatar', 'created', 'updated'])
+      assert.deepEqual(users.fields.map((f) => f.name), ['id', 'password', 'tokenKey', 'email', 'emailVisibility', 'verified', 'phone', 'name', 'avatar', 'created', 'updated'], 'PocketBase\'s fields, and Plinth\'s phone')
       assert.equal(users.listRule, 'id = @request.auth.id')
       assert.equal(users.createRule, '')
       assert.equal(su.listRule, null)
@@ -78,7 +78,7 @@ for (const { engine, skip } of await engines()) {
     })
 
     test('the email index is unique but lets several records have no email', async () => {
-      const row = (id: string, email: string) => ({ id, email, password: 'x', tokenKey: 'tk' + id, name: '', avatar: '', created: now(), updated: now() })
+      const row = (id: string, email: string) => ({ id, email, password: 'x', tokenKey: 'tk' + id, phone: '', name: '', avatar: '', created: now(), updated: now() })
       await db.db.insertInto('users').values(row('a00000000000001', '')).execute()
       await db.db.insertInto('users').values(row('a00000000000002', '')).execute()
       await db.db.insertInto('users').values(row('a00000000000003', 'x@example.com')).execute()

@@ -37,6 +37,7 @@ export function defaultAuthOptions(): AuthOptions {
     mfa: { enabled: false, duration: 600, rule: '' },
     otp: { enabled: false, duration: 180, length: 8, emailTemplate: defaultOtpTemplate() },
     authAlert: { enabled: true, emailTemplate: defaultAuthAlertTemplate() },
+    phoneAuth: { enabled: false, allowSignUp: false, duration: 300, length: 6 },
   }
 }
 
@@ -156,5 +157,22 @@ export function usersCollection(): AuthCollection {
     autodate('updated', true, false),
   )
   c.oauth2.mappedFields = { ...c.oauth2.mappedFields, name: 'name', avatarURL: 'avatar' }
+  addPhoneSignIn(c)
   return c
+}
+
+/** E.164: `+`, a country code and up to 15 digits in all. */
+export const PHONE_PATTERN = '^\\+[1-9][0-9]{6,14}$'
+
+/**
+ * Plinth's phone sign-in on `c` (the default `users`, and '0011-users-phone' on older databases):
+ * a unique `phone` field, `phoneAuth` on with sign-up, and `email` no longer required, since a
+ * record made by a phone sign-up has none.
+ */
+export function addPhoneSignIn(c: AuthCollection): void {
+  c.fields.splice(c.fields.findIndex((f) => f.name === 'verified') + 1, 0, textField('phone', { max: 16, pattern: PHONE_PATTERN }))
+  c.indexes.push(`CREATE UNIQUE INDEX \`${indexName(c, 'phone')}\` ON \`${c.name}\` (\`phone\`) WHERE \`phone\` != ''`)
+  const email = c.fields.find((f) => f.name === 'email')
+  if (email?.type === 'email') email.required = false
+  c.phoneAuth = { enabled: true, allowSignUp: true, duration: 300, length: 6 }
 }

@@ -7,6 +7,7 @@ import { keysDevicesMigration } from '../../sql/migrations/0009-keys-devices.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { authSystemMigration } from './auth-system.ts'
+import { usersPhoneMigration } from './users-phone.ts'
 import { superusersCollection, usersCollection } from './defaults.ts'
 import { createJournalTable, JOURNAL_TABLE } from './schema-journal.ts'
 import { createRecordTable, dropRecordTable } from './schema-sync.ts'
@@ -120,5 +121,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0007-auth-system': authSystemMigration(dialect),
     '0010-audit': auditMigration(dialect),
     '0009-keys-devices': keysDevicesMigration(dialect),
+    '0011-users-phone': usersPhoneMigration(dialect),
   }
 }

@@ -84,7 +84,7 @@ export function collectionToRow(c: Collection): CollectionRow {
 }
 
 const authOptionKeys = [
-  'authRule', 'manageRule', 'passwordAuth', ...TOKENS, 'oauth2', 'mfa', 'otp', 'authAlert',
+  'authRule', 'manageRule', 'passwordAuth', ...TOKENS, 'oauth2', 'mfa', 'otp', 'authAlert', 'phoneAuth',
 ] as const satisfies readonly (keyof AuthOptions)[]
 
 const asRule = (v: unknown): Rule => (v === null ? null : typeof v === 'string' ? v : null)
@@ -133,6 +133,13 @@ export function mergeAuthOptions(base: AuthOptions, input: Record<string, unknow
   if (isObject(alert)) {
     out.authAlert.enabled = bool(alert.enabled, out.authAlert.enabled)
     mergeTemplate(out.authAlert.emailTemplate, alert.emailTemplate)
+  }
+  const phone = input.phoneAuth
+  if (isObject(phone)) {
+    out.phoneAuth.enabled = bool(phone.enabled, out.phoneAuth.enabled)
+    out.phoneAuth.allowSignUp = bool(phone.allowSignUp, out.phoneAuth.allowSignUp)
+    out.phoneAuth.duration = num(phone.duration, out.phoneAuth.duration)
+    out.phoneAuth.length = num(phone.length, out.phoneAuth.length)
   }
   return out
 }

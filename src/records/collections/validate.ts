@@ -208,6 +208,7 @@ function validateAuthOptions(next: AuthCollection, prev: AuthCollection | undefi
   // (a collection would look protected by MFA and be not). The disabled defaults, which the SDK
   // and PocketBase's exports send for collections that do not use them, pass.
   validateOtpMfa(next, prev, ctx, errors)
+  validatePhoneAuth(next, errors)
   if (next.passwordAuth.enabled) {
     const fields = next.passwordAuth.identityFields
     if (!fields.length) setError(errors, ['passwordAuth', 'identityFields'], required())
@@ -251,7 +252,7 @@ function validateOtpMfa(next: AuthCollection, prev: AuthCollection | undefined, 
   }
   if (!next.mfa.enabled) return
   checkDuration(next.mfa.duration, ['mfa', 'duration'], errors)
-  const methods = [next.passwordAuth.enabled, next.oauth2.enabled, next.otp.enabled].filter(Boolean).length
+  const methods = [next.passwordAuth.enabled, next.oauth2.enabled, next.otp.enabled, next.phoneAuth.enabled].filter(Boolean).length
   if (methods < 2) {
     setError(errors, ['mfa', 'enabled'], fieldError('validation_mfa_not_enough_auths', 'MFA requires at least 2 auth methods to be enabled.'))
     return
@@ -260,4 +261,20 @@ function validateOtpMfa(next: AuthCollection, prev: AuthCollection | undefined, 
   if (prev?.system && prev.mfa.rule !== next.mfa.rule) {
     setError(errors, ['mfa', 'rule'], fieldError('validation_collection_system_rule_change', 'System collection API rule cannot be changed.'))
   }
+}
+
+/**
+ * Plinth's `phoneAuth`: checked only while on. Codes of 4 to 10 digits, valid 1 minute to 1 hour
+ * (an SMS can take a while; a longer life only helps guessing); the numbers live in a text field
+ * named `phone` with a single-column unique index.
+ */
+function validatePhoneAuth(next: AuthCollection, errors: ErrorTree): void {
+  const p = next.phoneAuth
+  if (!p.enabled) return
+  if (!Number.isInteger(p.length) || p.length < 4 || p.length > 10) setError(errors, ['phoneAuth', 'length'], fieldError('validation_invalid_value', 'Must be a whole number from 4 to 10.'))
+  if (!Number.isInteger(p.duration) || p.duration < 60 || p.duration > 3600) setError(errors, ['phoneAuth', 'duration'], fieldError('validation_invalid_value', 'Must be a whole number of seconds from 60 to 3600.'))
+  const field = next.fields.find((f) => f.name === 'phone')
+  if (field?.type !== 'text') setError(errors, ['phoneAuth', 'enabled'], fieldError('validation_invalid_value', 'Phone sign-in needs a text field named phone.'))
+  // One number, one account: a code must never be able to sign in to two records.
+  else if (!findSingleColumnUniqueIndex(next.indexes, 'phone')) setError(errors, ['phoneAuth', 'enabled'], fieldError('validation_invalid_value', 'Phone sign-in needs a unique index on phone.'))
 }

@@ -1,6 +1,6 @@
 import { hashPassword, verifyPassword } from './password-hash.ts'
 import type { FieldError } from '../../errors.ts'
-import { isMulti, nowDate, type Collection, type Field } from '../model.ts'
+import { isAuthCollection, isMulti, nowDate, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
 import { MAX_JSON_DEPTH, hasNul, inspectJsonValue, jsonTextTooDeep, toBool, toDate, toGeoPoint, toJsonText, toNumber, toStr, toUniqueStrings } from './cast.ts'
 import { fileName, isUploadedFile, toFileList, type UploadedFile } from './file-values.ts'
@@ -162,6 +162,11 @@ export async function prepareRecord(
 
   if (isAuth) {
     checkAuthForm(data, existing, ctx, errors)
+    // With phone sign-in on, a number is set only by its code (auth-with-sms-code) or a manager:
+    // a number set freely would let its owner receive the real owner's sign-ins.
+    if (!ctx.isSuperuser && isAuthCollection(collection) && collection.phoneAuth.enabled && data.has('phone') && toStr(data.get('phone')) !== toStr(existing?.phone ?? '')) {
+      errors.phone ??= err('validation_values_mismatch', "Values don't match.")
+    }
     const tokenKey = collection.fields.find((f) => f.name === 'tokenKey')
     if (passwordChanged && tokenKey?.type === 'text' && !data.has('tokenKey')) {
       // A new password signs out every session: PocketBase refreshes tokenKey with it.
