@@ -62,6 +62,19 @@ postgres() {
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
     wait_for 'PostgreSQL (trust auth)' pg_q -d postgres -c 'select 1'
   fi
+  # Replication connections from 127.0.0.1, for the streaming replicas the tests start
+  # (test/helpers/pg-replica.ts); wal_level=replica and max_wal_senders>0 are PostgreSQL's defaults.
+  local hba_file
+  hba_file=$(pg_q -d postgres -c 'show hba_file')
+  if ! as_root grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba_file"; then
+    log "allowing replication connections from 127.0.0.1 in $hba_file"
+    as_root sed -i '1i host replication all 127.0.0.1/32 trust' "$hba_file"
+    pg_q -d postgres -c 'select pg_reload_conf()' >/dev/null
+  fi
+  if [[ $(pg_q -d postgres -c 'show wal_level') == minimal || $(pg_q -d postgres -c 'show max_wal_senders') == 0 ]]; then
+    log "setting wal_level=replica and max_wal_senders=10 (takes effect at the next PostgreSQL restart)"
+    pg_q -d postgres -c "alter system set wal_level = 'replica'" -c 'alter system set max_wal_senders = 10'
+  fi
   if [[ $(pg_q -d postgres -c "select 1 from pg_database where datname = 'test'") != 1 ]]; then
     log "creating PostgreSQL database test"
     pg_q -d postgres -c 'create database test'

@@ -14,7 +14,7 @@ import {
   type PlinthConfig,
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
-import { absoluteDbUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
+import { absoluteDbUrl, maskUrl, parseDbUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -96,7 +96,8 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'authThrottle.perIp':
     case 'authThrottle.windowSeconds':
     case 'realtime.idleTimeout':
-    case 'realtime.maxQueueBytes': {
+    case 'realtime.maxQueueBytes':
+    case 'dbMaxReplicaLag': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
@@ -109,9 +110,21 @@ function coerce(key: string, value: string, name: string): unknown {
       return list
     }
     case 'cors.origins':
+    case 'dbReplicas':
       return value.split(',').map((s) => s.trim()).filter(Boolean)
     default:
       return value
+  }
+}
+
+/** Replicas and the DR instance: server URLs of the primary's engine (SQLite has no replicas). */
+function checkDbCluster(config: PlinthConfig): void {
+  const engine = parseDbUrl(config.db, 'db').engine
+  const others: [string, string][] = [...config.dbReplicas.map((u, i): [string, string] => [`dbReplicas[${i}]`, u]), ...(config.dbDr ? [['dbDr', config.dbDr] as [string, string]] : [])]
+  for (const [key, url] of others) {
+    const target = parseDbUrl(url, key)
+    if (engine === 'sqlite') throw new ConfigError(`config: ${key}: SQLite has no replicas; set db to a postgres:// or mysql:// primary first`)
+    if (target.engine !== engine) throw new ConfigError(`config: ${key}: a ${target.engine} instance cannot replicate the ${engine} primary in db`)
   }
 }
 
@@ -217,6 +230,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   checkValues(config)
   config.dir = dir
   config.db = absoluteDbUrl(config.db, 'db', cwd) // validates; throws ConfigError naming the key
+  checkDbCluster(config)
   parseMailUrl(config.mail, 'mail')
   if (config.redis) parseRedisUrl(config.redis, 'redis')
   parseCacheUrl(config.cache, 'cache')

@@ -33,7 +33,16 @@ export function engineOver(
   opts: OpenOptions,
   specifics: (db: Db) => EngineSpecifics,
 ): SqlEngine {
-  const db: Db = new Kysely({ dialect: guardDialect(driver, dialect.classify), log: kyselyLog(opts.onQuery) })
+  const onUnavailable = opts.onUnavailable
+  // The router hears at once that this server stopped answering, not at its next probe.
+  const classify: typeof dialect.classify = onUnavailable
+    ? (err) => {
+        const kind = dialect.classify(err)
+        if (kind === 'unavailable') onUnavailable()
+        return kind
+      }
+    : dialect.classify
+  const db: Db = new Kysely({ dialect: guardDialect(driver, classify), log: kyselyLog(opts.onQuery) })
   const own = specifics(db)
   const direct = own.direct
   const observe = opts.onQuery
@@ -60,12 +69,12 @@ export function engineOver(
           (r) => (done(false), r as R[]),
           (err: unknown) => {
             done(true)
-            throw translate(err, dialect.classify)
+            throw translate(err, classify)
           },
         )
       } catch (err) {
         done(true)
-        return Promise.reject(translate(err, dialect.classify))
+        return Promise.reject(translate(err, classify))
       }
     },
     async ping() {
