@@ -90,6 +90,15 @@ mariadb_() {
   if [[ ! -x /usr/sbin/mariadbd ]]; then
     apt_install mariadb-server mariadb-client
   fi
+  # Binary log with GTIDs, so replicas can follow this server (README "Read replicas"). Written before
+  # the server starts; a server already running without it picks it up at its next start (the
+  # replica tests start a primary of their own, so they do not wait for that).
+  local cnf=/etc/mysql/my.cnf
+  if [[ -f $cnf ]] && ! grep -Eq '^[[:space:]]*log[-_]bin' "$cnf"; then
+    log "enabling the binary log (server_id=1, log_bin) in $cnf"
+    printf '\n[mysqld]\nserver_id = 1\nlog_bin = mysql-bin\nbinlog_format = ROW\nlog_slave_updates = 1\n' | as_root tee -a "$cnf" >/dev/null
+    if my_up; then log "MariaDB is running: the binary log takes effect at its next start"; fi
+  fi
   # mysqladmin ping succeeds even when the login is refused: it only asks whether the server runs.
   if ! my_up; then
     log "starting MariaDB"
