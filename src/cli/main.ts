@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { StartupError } from '../config/errors.ts'
 import { superuserUsage } from './superuser-usage.ts'
+import { dbUsage } from './db-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -18,6 +19,7 @@ Commands:
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
+  db         status | switch-primary URL: database instances, replicas, DR
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -57,6 +59,8 @@ ${commonOptions}`,
   superuser: `${superuserUsage}
 ${commonOptions}`,
 }
+commandHelp.db = `${dbUsage}
+${commonOptions}`
 commandHelp.help = usage
 
 /** Flags shared by every command. */
@@ -122,6 +126,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./migrate.ts')).migrateCommand(flags)
     case 'superuser':
       return (await import('./superuser.ts')).superuserCommand(flags, positionals.slice(1))
+    case 'db':
+      return (await import('./db.ts')).dbCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0

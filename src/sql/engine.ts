@@ -19,6 +19,12 @@ export interface EngineSpecifics {
    * through Kysely's executor).
    */
   direct?: (compiled: CompiledQuery) => Promise<unknown[]> | unknown[] | undefined
+  /**
+   * Releases what `direct` may have opened without Kysely knowing: Kysely only ends a pool its
+   * driver initialised (on its first query), so an engine only ever asked through `direct` (a
+   * probe, `plinth db status`) would otherwise keep idle connections, and the process, alive.
+   */
+  close?: () => Promise<void>
 }
 
 /**
@@ -87,6 +93,7 @@ export function engineOver(
       if (closed) return
       closed = true
       await db.destroy()
+      await own.close?.()
     },
   }
 }

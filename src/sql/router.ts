@@ -75,6 +75,27 @@ export class SqlRouter {
     return this.#primaryInstance().engine
   }
 
+  /**
+   * An engine that is always the primary of the moment: for holders that keep one engine for
+   * their life (the collection store), so a `switchPrimary` reaches them too.
+   */
+  primaryHandle(): SqlEngine {
+    const now = () => this.#primaryInstance().engine
+    return {
+      get name() { return now().name },
+      get role() { return now().role },
+      get db() { return now().db },
+      get dialect() { return now().dialect },
+      get capabilities() { return now().capabilities },
+      query: (compiled) => now().query(compiled),
+      ping: () => now().ping(),
+      poolStats: () => now().poolStats(),
+      withoutStatementTimeout: (fn) => now().withoutStatementTimeout(fn),
+      // The router closes its engines; a holder must not close the primary under it.
+      close: async () => {},
+    }
+  }
+
   /** True when there is more than the primary to route between. */
   get replicated(): boolean {
     return this.#members.length > 1

@@ -95,7 +95,7 @@ function instance(dir: string, port: number): PgInstance {
     async destroy() {
       await ctl('-m', 'immediate', 'stop').catch(() => undefined)
       running = false
-      rmSync(dir, { recursive: true, force: true })
+      rmSync(path.dirname(dir), { recursive: true, force: true })
     },
   }
 }

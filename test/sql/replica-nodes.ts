@@ -21,8 +21,7 @@ export interface Node {
 }
 
 /** A node over `overrides`; `first` creates the superuser the nodes share. */
-export async function clusterNode(overrides: ConfigInput, first: boolean): Promise<Node> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'plinth-node-'))
+export async function clusterNode(overrides: ConfigInput, first: boolean, dir = mkdtempSync(path.join(tmpdir(), 'plinth-node-'))): Promise<Node> {
   const app = await createPlinth({
     config: { cwd: dir, env: {}, overrides: { dir, logLevel: 'silent', ...overrides } },
     logger: createLogger({ logLevel: 'silent' }),

@@ -59,5 +59,8 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
         }
       }),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: async () => {
+      if (!pool.ended) await pool.end()
+    },
   }))
 }
