@@ -3,10 +3,15 @@ import path from 'node:path'
 import type { PlinthConfig } from '../config/schema.ts'
 import { parseDbUrl, maskUrl, type ServerTarget } from '../config/urls.ts'
 import type { Logger } from '../log.ts'
-import type { Metrics } from '../metrics.ts'
 import { openSql, openSqlUnchecked } from './open.ts'
 import { SqlRouter, sameUrl, type SqlMember } from './router.ts'
-import type { SqlEngine, SqlRole } from './sql.ts'
+import type { QueryObserver, SqlEngine, SqlEngineName, SqlRole } from './sql.ts'
+
+/** What the router's engines report to (the process's metrics; named structurally so sql/ does not import it). */
+export interface SqlMetricsSink {
+  sqlObserver(engine: SqlEngineName, role: SqlRole): QueryObserver
+  watchPool(engine: SqlEngine): void
+}
 
 /**
  * The file in the data folder that keeps which instance a `plinth db switch-primary` made the
@@ -45,7 +50,7 @@ export function configuredInstances(config: Readonly<PlinthConfig>): { url: stri
  * then each replica and the DR instance without waiting for them (they may be down; the router
  * probes). A switch recorded in the data folder (see above) picks the primary over `db`.
  */
-export async function openSqlRouter(config: Readonly<PlinthConfig>, log: Logger, metrics: Metrics): Promise<SqlRouter> {
+export async function openSqlRouter(config: Readonly<PlinthConfig>, log: Logger, metrics: SqlMetricsSink): Promise<SqlRouter> {
   const all = configuredInstances(config)
   const switched = readSwitchedPrimary(config.dir)
   if (switched && !all.some((i) => sameUrl(i.url, switched))) {

@@ -17,6 +17,8 @@ export function classify(err: unknown): SqlErrorKind {
   // pg-pool's own words when no connection was free (or made) within connectionTimeoutMillis.
   if ((err as Error | undefined)?.message === 'timeout exceeded when trying to connect') return 'unavailable'
   if (/^Connection terminated/.test((err as Error | undefined)?.message ?? '')) return 'unavailable'
+  // pg's words for a client whose connection already broke (the server went away mid-transaction).
+  if (/^Client (has encountered a connection error|was closed) and is not queryable/.test((err as Error | undefined)?.message ?? '')) return 'unavailable'
   return networkCode(err) ? 'unavailable' : undefined
 }
 
