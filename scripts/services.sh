@@ -63,6 +63,19 @@ postgres() {
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
     wait_for 'PostgreSQL (trust auth)' pg_q -d postgres -c 'select 1'
   fi
+  # Replication connections from 127.0.0.1, for the streaming replicas the tests start
+  # (test/helpers/pg-replica.ts); wal_level=replica and max_wal_senders>0 are PostgreSQL's defaults.
+  local hba_file
+  hba_file=$(pg_q -d postgres -c 'show hba_file')
+  if ! as_root grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba_file"; then
+    log "allowing replication connections from 127.0.0.1 in $hba_file"
+    as_root sed -i '1i host replication all 127.0.0.1/32 trust' "$hba_file"
+    pg_q -d postgres -c 'select pg_reload_conf()' >/dev/null
+  fi
+  if [[ $(pg_q -d postgres -c 'show wal_level') == minimal || $(pg_q -d postgres -c 'show max_wal_senders') == 0 ]]; then
+    log "setting wal_level=replica and max_wal_senders=10 (takes effect at the next PostgreSQL restart)"
+    pg_q -d postgres -c "alter system set wal_level = 'replica'" -c 'alter system set max_wal_senders = 10'
+  fi
   if [[ $(pg_q -d postgres -c "select 1 from pg_database where datname = 'test'") != 1 ]]; then
     log "creating PostgreSQL database test"
     pg_q -d postgres -c 'create database test'
@@ -77,6 +90,15 @@ my_tcp() { mariadb --connect-timeout=2 -h 127.0.0.1 -P 3306 -u root "$@"; }
 mariadb_() {
   if [[ ! -x /usr/sbin/mariadbd ]]; then
     apt_install mariadb-server mariadb-client
+  fi
+  # Binary log with GTIDs, so replicas can follow this server (README "Read replicas"). Written before
+  # the server starts; a server already running without it picks it up at its next start (the
+  # replica tests start a primary of their own, so they do not wait for that).
+  local cnf=/etc/mysql/my.cnf
+  if [[ -f $cnf ]] && ! grep -Eq '^[[:space:]]*log[-_]bin' "$cnf"; then
+    log "enabling the binary log (server_id=1, log_bin) in $cnf"
+    printf '\n[mysqld]\nserver_id = 1\nlog_bin = mysql-bin\nbinlog_format = ROW\nlog_slave_updates = 1\n' | as_root tee -a "$cnf" >/dev/null
+    if my_up; then log "MariaDB is running: the binary log takes effect at its next start"; fi
   fi
   # mysqladmin ping succeeds even when the login is refused: it only asks whether the server runs.
   if ! my_up; then

@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { loadConfig, type LoadOptions } from './config/load.ts'
 import type { PlinthConfig } from './config/schema.ts'
 import { installErrorHandling } from './api/error-handler.ts'
+import { installSqlRouting } from './api/sql-routing.ts'
 import { healthRoutes } from './api/health.ts'
 import { metricsRoutes } from './api/metrics.ts'
 import { createLogger, type Logger } from './log.ts'
@@ -134,10 +135,11 @@ async function mount(core: Core): Promise<Plinth> {
   const tls = loadTls(config)
   const scheme = (url: string) => (tls ? url.replace(/^http:/, 'https:') : url)
   const publicUrl = (config.publicUrl || scheme(usableUrl(listenTarget(config.http)))).replace(/\/+$/, '')
-  // Auth reads the primary: a token must stop working the moment its password changes.
+  // Auth reads the primary while it answers: a token must stop working the moment its password
+  // changes. With the primary down, a replica: signed-in clients keep reading in an outage.
   const authCache = new AuthCache(collections, { ttl: AUTH_CACHE_TTL, maxEntries: 10_000 })
   const stopAuthCache = await followAuthChanges(authCache, records, core.bus, log)
-  const authenticate = createAuthenticator({ registry: collections, db: () => sql.writer().db, cache: authCache })
+  const authenticate = createAuthenticator({ registry: collections, db: () => sql.freshest().db, cache: authCache })
 
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -162,6 +164,11 @@ async function mount(core: Core): Promise<Plinth> {
     },
   })
   installErrorHandling(http)
+  if (sql.replicated) {
+    installSqlRouting(http, { sql, counters, log, maxReplicaLag: config.dbMaxReplicaLag })
+    // Committed record writes pin the client's reads (api/sql-routing.ts).
+    records.onCommit(() => sql.noteWrite())
+  }
   // CORS as PocketBase: every origin by default, narrowed by `cors.origins`. Browsers may read
   // the error code and request id headers cross-origin.
   await http.register(cors, {
@@ -220,7 +227,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(auditRoutes, { audit })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   // Record events from committed writes, fanned out between nodes through the bus.
-  const realtime = await Realtime.start({ registry: collections, reader: () => sql.reader(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
+  const realtime = await Realtime.start({ registry: collections, reader: () => sql.freshest(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
   const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',

@@ -24,6 +24,7 @@ import { SmsSignIn } from './auth/sms-signin.ts'
 import type { SmsSender } from './sms/sms.ts'
 import type { Mailer } from './mail/mail.ts'
 import type { SqlRouter } from './sql/router.ts'
+import { followPrimarySwitches } from './sql/switch.ts'
 import { Jobs } from './jobs/jobs.ts'
 import { AUDIT_TABLE } from './sql/migrations/0010-audit.ts'
 import type { FileStore } from './files/files.ts'
@@ -90,7 +91,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
   const { db: sql, mail, cache, counters, bus, queue, files, sms }: Ports = opened.ports
   try {
-    const primary = sql.primary
+    // Whichever instance is the primary now (`plinth db switch-primary` may move it).
+    const primary = sql.primaryHandle()
     // A rule must compile when it is saved, not fail later on every request.
     const collections: CollectionStore = await CollectionStore.open(primary, {
       validateRule: (collection, rule) =>
@@ -100,6 +102,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     // Schema changes reach the other nodes over the bus, and the stored version is also checked
     // on a timer, for a message lost while Redis was away (see sync.ts).
     const stopSync = opts.syncSchema === false ? async () => {} : await syncCollections(collections, bus, log)
+    // `plinth db switch-primary` reaches every node over the bus (sql/switch.ts).
+    const stopSwitches = sql.replicated ? await followPrimarySwitches(sql, bus, config.dir, log) : async () => {}
     const hooks = new RecordHooks()
     // A password change's oldPassword check counts against the same limits as a sign-in.
     const authThrottle = new AuthThrottle(counters, config.authThrottle, logLocks(log))
@@ -147,6 +151,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
           // Before the ports: running jobs and a reload in flight still need the database.
           await jobs.stopWorker(config.shutdownTimeout).catch((err: unknown) => log.error({ err }, 'stopping the worker failed'))
           await stopSync().catch(() => undefined)
+          await stopSwitches().catch(() => undefined)
           await opened.close()
         })()),
     }

@@ -40,7 +40,7 @@ import type { SmsSender } from './sms/sms.ts'
 import type { RedisConnection } from './redis/client.ts'
 import { migrate } from './sql/migrate.ts'
 import { systemMigrations } from './records/collections/migrations.ts'
-import { SqlRouter } from './sql/router.ts'
+import type { SqlRouter } from './sql/router.ts'
 
 /** The opened ports, by config key. */
 export interface Ports {
@@ -107,12 +107,11 @@ function describePort<T extends { close(): Promise<void> }, Target extends { eng
   return { ...d, env, defaultUrl: sampleDefaults[d.key], close: (port) => port.close() }
 }
 
-async function openDb(target: DbTarget, ctx: PortContext): Promise<SqlRouter> {
-  // The SQL port keeps its engine switch (and each driver's lazy import) in `sql/open.ts`.
-  const { openSql } = await import('./sql/open.ts')
-  const primary = await openSql(target, { role: 'primary', onQuery: ctx.metrics.sqlObserver(target.engine, 'primary'), limits: ctx.config })
-  ctx.metrics.watchPool(primary)
-  return new SqlRouter(primary)
+async function openDb(_target: DbTarget, ctx: PortContext): Promise<SqlRouter> {
+  // The SQL port keeps its engine switch (and each driver's lazy import) in `sql/open.ts`;
+  // replicas and the DR instance are opened beside the primary in `sql/cluster.ts`.
+  const { openSqlRouter } = await import('./sql/cluster.ts')
+  return openSqlRouter(ctx.config, ctx.log, ctx.metrics)
 }
 
 /**

@@ -55,9 +55,16 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
 
   http.get('/api/ready', async (request, reply) => {
     const checks: Record<string, string> = {}
+    // One key per instance: `sql.primary`, `sql.replica`, `sql.replica.2`, ... (several replicas must not share one).
+    const seen = new Map<string, number>()
+    const keys = sql.engines().map((e) => {
+      const n = (seen.get(e.role) ?? 0) + 1
+      seen.set(e.role, n)
+      return n === 1 ? `sql.${e.role}` : `sql.${e.role}.${n}`
+    })
     await Promise.all(
-      sql.engines().map(async (engine) => {
-        const key = `sql.${engine.role}`
+      sql.engines().map(async (engine, i) => {
+        const key = keys[i]!
         try {
           await withTimeout(engine.ping(), timeoutMs)
           checks[key] = 'ok'

@@ -4,6 +4,7 @@ import { StartupError } from '../config/errors.ts'
 import { superuserUsage } from './superuser-usage.ts'
 import { filesUsage } from './files-usage.ts'
 import { keysUsage } from './keys-usage.ts'
+import { dbUsage } from './db-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -22,6 +23,7 @@ Commands:
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
   files      copy --to URL: copy every stored file to another files engine
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
+  db         status | switch-primary URL: database instances, replicas, DR
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -65,6 +67,8 @@ ${commonOptions}`,
   keys: `${keysUsage}
 ${commonOptions}`,
 }
+commandHelp.db = `${dbUsage}
+${commonOptions}`
 commandHelp.help = usage
 
 /** Flags shared by every command. */
@@ -140,6 +144,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./files.ts')).filesCommand(flags, positionals.slice(1))
     case 'keys':
       return (await import('./keys.ts')).keysCommand(flags, positionals.slice(1))
+    case 'db':
+      return (await import('./db.ts')).dbCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0

@@ -15,7 +15,7 @@ import {
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
 import { resolveCdn } from './cdn.ts'
-import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseSmsUrl, parseRedisUrl } from './urls.ts'
+import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseDbUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseSmsUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
 
@@ -107,7 +107,8 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'phone.perPhoneDay':
     case 'phone.perIpHour':
     case 'phone.perDeviceHour':
-    case 'phone.dailyBudget': {
+    case 'phone.dailyBudget':
+    case 'dbMaxReplicaLag': {
       if (!/^\d+$/.test(value)) throw new ConfigError(`config: ${name}: expected a whole number, got "${value}"`)
       return Number(value)
     }
@@ -132,9 +133,21 @@ function coerce(key: string, value: string, name: string): unknown {
     }
     case 'cors.origins':
     case 'phone.countries':
+    case 'dbReplicas':
       return value.split(',').map((s) => s.trim()).filter(Boolean)
     default:
       return value
+  }
+}
+
+/** Replicas and the DR instance: server URLs of the primary's engine (SQLite has no replicas). */
+function checkDbCluster(config: PlinthConfig): void {
+  const engine = parseDbUrl(config.db, 'db').engine
+  const others: [string, string][] = [...config.dbReplicas.map((u, i): [string, string] => [`dbReplicas[${i}]`, u]), ...(config.dbDr ? [['dbDr', config.dbDr] as [string, string]] : [])]
+  for (const [key, url] of others) {
+    const target = parseDbUrl(url, key)
+    if (engine === 'sqlite') throw new ConfigError(`config: ${key}: SQLite has no replicas; set db to a postgres:// or mysql:// primary first`)
+    if (target.engine !== engine) throw new ConfigError(`config: ${key}: a ${target.engine} instance cannot replicate the ${engine} primary in db`)
   }
 }
 
@@ -258,6 +271,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   config.db = absoluteDbUrl(config.db, 'db', cwd) // validates; throws ConfigError naming the key
   // Certificate files are read at start against this working directory, like the SQLite path.
   if (config.https.includes(',')) config.https = config.https.split(',').map((f) => path.resolve(cwd, f.trim())).join(',')
+  checkDbCluster(config)
   parseMailUrl(config.mail, 'mail')
   parseSmsUrl(config.sms, 'sms')
   if (config.redis) parseRedisUrl(config.redis, 'redis')

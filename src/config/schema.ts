@@ -17,6 +17,12 @@ export const ConfigSchema = Type.Object(
     dir: Type.String({ minLength: 1 }),
     /** The SQL primary: `sqlite://PATH`, `postgres://...` or `mysql://...` (MariaDB too). */
     db: Type.String({ minLength: 1 }),
+    /** Read replicas of `db` (same engine, PostgreSQL or MySQL/MariaDB): reads are spread over them (sql/router.ts). */
+    dbReplicas: Type.Array(Type.String({ minLength: 1 })),
+    /** The disaster-recovery instance: watched (`plinth db status`), never read from until promoted and switched to. Empty: none. */
+    dbDr: Type.String(),
+    /** Replicas lagging more than this many ms behind the primary get no reads. */
+    dbMaxReplicaLag: Type.Integer({ minimum: 1 }),
     /** The largest request body accepted, in bytes; bigger bodies get 413. */
     bodyLimit: Type.Integer({ minimum: 1024 }),
     /** Trust `X-Forwarded-*` from these proxies (true = any, or a comma list of IPs/CIDRs). */
@@ -286,6 +292,9 @@ export const envKeys = {
   PLINTH_HTTP: 'http',
   PLINTH_DIR: 'dir',
   PLINTH_DB: 'db',
+  PLINTH_DB_REPLICAS: 'dbReplicas',
+  PLINTH_DB_DR: 'dbDr',
+  PLINTH_DB_MAX_REPLICA_LAG: 'dbMaxReplicaLag',
   PLINTH_BODY_LIMIT: 'bodyLimit',
   PLINTH_TRUST_PROXY: 'trustProxy',
   PLINTH_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
@@ -358,6 +367,9 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     http: '127.0.0.1:8090',
     dir,
     db: `sqlite://${dir.replace(/\/+$/, '')}/data.db`,
+    dbReplicas: [],
+    dbDr: '',
+    dbMaxReplicaLag: 1000,
     bodyLimit: 32 * 1024 * 1024,
     trustProxy: false,
     shutdownTimeout: 10_000,

@@ -10,6 +10,7 @@
  *   increments: a fixed window, so a client that keeps trying cannot keep its own lock alive
  *   forever, and one that waits is let back in on time.
  * - `setIfAbsent(key, value, ttlMs)`: `SET key value NX PX ttlMs`.
+ * - `raise(key, value, ttlMs)`: `GET`, then `SET key value PX ttlMs` when bigger (one script).
  * - `get(key)`: `GET key` + `PTTL key`.
  * - `delete(key)`: `DEL key`.
  *
@@ -39,6 +40,13 @@ export interface Counters {
    * caller won), false when it was already there. Atomic across nodes (a nonce is used once).
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>
+  /**
+   * Stores `value` at `key` unless the key holds a bigger number, and (when stored) makes it
+   * expire `ttlMs` from now; returns the number held afterwards. Atomic across nodes: of two
+   * concurrent calls the bigger value stays, whatever their order (a replication position a client's
+   * last write reached, so its reads wait for the furthest of its writes).
+   */
+  raise(key: string, value: number, ttlMs: number): Promise<number>
   /** The current state of a key without changing it; null when missing or expired. */
   get(key: string): Promise<CounterState | null>
   /** Removes a key (a reset); no error when it is missing. */

@@ -63,6 +63,16 @@ export class MemoryCounters implements Counters {
     return true
   }
 
+  async raise(key: string, value: number, ttlMs: number): Promise<number> {
+    const now = this.#now()
+    const entry = this.#live(key, now)
+    const current = entry ? Number(entry.value) : NaN
+    if (current >= value) return current
+    this.#map.delete(key)
+    this.#insert(key, { value, expiresAt: now + Math.max(1, Math.ceil(ttlMs)) }, now)
+    return value
+  }
+
   async get(key: string): Promise<CounterState | null> {
     const now = this.#now()
     const entry = this.#live(key, now)

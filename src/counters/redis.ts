@@ -39,6 +39,15 @@ end
 return {n, t}
 `
 
+/** `raise`: keeps the bigger number (a value that is not a number counts as smaller). NB: one key only. */
+const RAISE = `
+local s = redis.call('GET', KEYS[1])
+local c = s and tonumber(s)
+if c and c >= tonumber(ARGV[1]) then return s end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`
+
 export class RedisCounters implements Counters {
   readonly name = 'redis' as const
   readonly #conn: RedisConnection
@@ -62,6 +71,12 @@ export class RedisCounters implements Counters {
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     const reply = await this.#run(() => this.#conn.client.set(this.#prefix + key, value, 'PX', ttl(ttlMs), 'NX'))
     return reply === 'OK'
+  }
+
+  async raise(key: string, value: number, ttlMs: number): Promise<number> {
+    // As text both ways: Lua numbers are doubles and Redis truncates a returned number to an integer.
+    const reply = await this.#run(() => this.#conn.client.eval(RAISE, 1, this.#prefix + key, String(value), String(ttl(ttlMs))))
+    return Number(reply)
   }
 
   async get(key: string): Promise<CounterState | null> {

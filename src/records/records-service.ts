@@ -149,7 +149,8 @@ export class RecordsService {
   }
 
   private get caps() {
-    return this.sql.writer().capabilities
+    // The primary's flags (every instance runs the same engine): no throw while it is down.
+    return this.sql.primary.capabilities
   }
 
   private get deps() {

@@ -17,6 +17,24 @@ export interface SqlDialect extends SqlCapabilities, SqlFragments, SqlDdl {
    * else. The engine's guard (guard.ts) rethrows those kinds as the port's error classes.
    */
   classify(err: unknown): SqlErrorKind
+  /** How this engine reports replication progress; unset where it has no replicas (SQLite). */
+  readonly replication?: ReplicationSql
+}
+
+/**
+ * Replication progress in the engine's own terms (PostgreSQL's WAL LSN, MariaDB's GTID), read by
+ * the SQL router (router.ts) to measure replica lag and to route a client's reads to a replica
+ * only once it has applied that client's last write. Each statement returns one row, column `pos`.
+ */
+export interface ReplicationSql {
+  /** On the primary: the position its last commit reached (a commit acknowledged before this runs is at or below it). */
+  readonly primaryPosition: string
+  /** On a replica: the position it has applied up to; NULL on an instance that is not replicating. */
+  readonly appliedPosition: string
+  /** On any instance: one row, column `replicating`, true while it follows a primary (not promoted). */
+  readonly isReplicating: string
+  /** `pos` as a number that only grows with every commit; undefined for NULL or an empty position. */
+  parse(pos: unknown): number | undefined
 }
 
 // NB: `any` is Kysely's own convention for a schema defined at run time (collections).

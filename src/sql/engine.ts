@@ -19,6 +19,12 @@ export interface EngineSpecifics {
    * through Kysely's executor).
    */
   direct?: (compiled: CompiledQuery) => Promise<unknown[]> | unknown[] | undefined
+  /**
+   * Releases what `direct` may have opened without Kysely knowing: Kysely only ends a pool its
+   * driver initialised (on its first query), so an engine only ever asked through `direct` (a
+   * probe, `plinth db status`) would otherwise keep idle connections, and the process, alive.
+   */
+  close?: () => Promise<void>
 }
 
 /**
@@ -33,7 +39,16 @@ export function engineOver(
   opts: OpenOptions,
   specifics: (db: Db) => EngineSpecifics,
 ): SqlEngine {
-  const db: Db = new Kysely({ dialect: guardDialect(driver, dialect.classify), log: kyselyLog(opts.onQuery) })
+  const onUnavailable = opts.onUnavailable
+  // The router hears at once that this server stopped answering, not at its next probe.
+  const classify: typeof dialect.classify = onUnavailable
+    ? (err) => {
+        const kind = dialect.classify(err)
+        if (kind === 'unavailable') onUnavailable()
+        return kind
+      }
+    : dialect.classify
+  const db: Db = new Kysely({ dialect: guardDialect(driver, classify), log: kyselyLog(opts.onQuery) })
   const own = specifics(db)
   const direct = own.direct
   const observe = opts.onQuery
@@ -60,12 +75,12 @@ export function engineOver(
           (r) => (done(false), r as R[]),
           (err: unknown) => {
             done(true)
-            throw translate(err, dialect.classify)
+            throw translate(err, classify)
           },
         )
       } catch (err) {
         done(true)
-        return Promise.reject(translate(err, dialect.classify))
+        return Promise.reject(translate(err, classify))
       }
     },
     async ping() {
@@ -78,6 +93,7 @@ export function engineOver(
       if (closed) return
       closed = true
       await db.destroy()
+      await own.close?.()
     },
   }
 }

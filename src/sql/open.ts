@@ -39,3 +39,11 @@ export async function openSql(target: DbTarget, opts: OpenOptions = {}): Promise
   }
   return engine
 }
+
+/**
+ * Opens a server engine without waiting for it to answer: for replicas and the DR instance, which
+ * may be down when a node starts (the router probes them and routes around them until they answer).
+ */
+export async function openSqlUnchecked(target: ServerTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
+  return (await serverEngine(target.engine)).open(target, opts)
+}

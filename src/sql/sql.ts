@@ -99,4 +99,6 @@ export interface OpenOptions {
   onQuery?: QueryObserver
   /** Defaults to `defaultSqlLimits`; a PlinthConfig fits as it is. */
   limits?: SqlLimits
+  /** Called whenever a statement or connection fails because the server cannot be reached (the router's hint). */
+  onUnavailable?: () => void
 }

@@ -87,6 +87,17 @@ function countersContract({ name, make, skip }: CountersEngine): void {
       assert.ok(read.ttlMs <= second.ttlMs && read.ttlMs > second.ttlMs - 1_000, String(read.ttlMs))
     })
 
+    test('raise keeps the biggest value given, whatever the order, and expires', async () => {
+      const k = key('raise')
+      assert.equal(await c.raise(k, 2 ** 40 + 7, 1_000), 2 ** 40 + 7)
+      assert.equal(await c.raise(k, 5, 1_000), 2 ** 40 + 7)
+      assert.equal((await c.get(k))?.count, 2 ** 40 + 7)
+      assert.equal(await c.raise(k, 2 ** 41, 1_000), 2 ** 41)
+      await t.advance(1_000)
+      assert.equal(await c.get(k), null)
+      assert.equal(await c.raise(k, 3, 1_000), 3)
+    })
+
     test('increment by a negative amount gives a slot back; by more than 1 adds that many', async () => {
       const k = key('b')
       await c.increment(k, 60_000, 5)

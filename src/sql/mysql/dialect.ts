@@ -96,6 +96,22 @@ const dates: DateKit = {
  * `COLLATE` kept in indexes. Tables are utf8mb4 with binary collation, so `=` and sorting compare
  * text byte by byte as SQLite and PostgreSQL (C collation) do, whatever the database's default is.
  */
+/**
+ * A MariaDB GTID position (`0-1-42`, or several domains `0-1-42,1-2-7`) as the sum of its
+ * sequence numbers: it grows with every commit. Exact for comparing primary and replica with one
+ * replication domain (one primary writing at a time, the setup Plinth routes for).
+ */
+function parseGtid(pos: unknown): number | undefined {
+  if (typeof pos !== 'string' || !pos.trim()) return undefined
+  let sum = 0
+  for (const gtid of pos.split(',')) {
+    const seq = /^\s*\d+-\d+-(\d+)\s*$/.exec(gtid)?.[1]
+    if (seq === undefined) return undefined
+    sum += Number(seq)
+  }
+  return sum
+}
+
 export const mysqlDialect: SqlDialect = {
   returning: false,
   transactionalDdl: false,
@@ -106,6 +122,13 @@ export const mysqlDialect: SqlDialect = {
   // MariaDB's JSON_VALID (the CHECK on its JSON columns) refuses 32 levels of nesting or more.
   maxJsonDepth: 31,
   classify,
+  replication: {
+    // MariaDB's GTID positions (`domain-server-sequence`, one per replication domain).
+    primaryPosition: 'select @@global.gtid_binlog_pos as pos',
+    appliedPosition: 'select @@global.gtid_slave_pos as pos',
+    isReplicating: "select count(*) > 0 as replicating from information_schema.global_status where variable_name = 'Slave_running' and variable_value = 'ON'",
+    parse: parseGtid,
+  },
 
   column: (kind) => columns[kind],
   bigText: sql`mediumtext`,

@@ -17,6 +17,8 @@ export function classify(err: unknown): SqlErrorKind {
   // pg-pool's own words when no connection was free (or made) within connectionTimeoutMillis.
   if ((err as Error | undefined)?.message === 'timeout exceeded when trying to connect') return 'unavailable'
   if (/^Connection terminated/.test((err as Error | undefined)?.message ?? '')) return 'unavailable'
+  // pg's words for a client whose connection already broke (the server went away mid-transaction).
+  if (/^Client (has encountered a connection error|was closed) and is not queryable/.test((err as Error | undefined)?.message ?? '')) return 'unavailable'
   return networkCode(err) ? 'unavailable' : undefined
 }
 
@@ -54,6 +56,12 @@ const dates: DateKit = {
  * per schema; collations in index columns are dropped (SQLite's names such as `nocase` are not
  * PostgreSQL's). Record tables get an identity column for `@rowid`.
  */
+/** An LSN (`16/B374D848`: two 32-bit hex halves) as a number; exact up to 2^53 bytes of WAL. */
+function parseLsn(pos: unknown): number | undefined {
+  const m = typeof pos === 'string' ? /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(pos) : null
+  return m ? parseInt(m[1]!, 16) * 2 ** 32 + parseInt(m[2]!, 16) : undefined
+}
+
 export const postgresDialect: SqlDialect = {
   returning: true,
   transactionalDdl: true,
@@ -62,6 +70,13 @@ export const postgresDialect: SqlDialect = {
   rowid: false,
   concurrentConnections: true,
   classify,
+  replication: {
+    // The WAL written so far: a commit is written (flushed, with synchronous_commit on) before it is acknowledged.
+    primaryPosition: 'select pg_current_wal_lsn()::text as pos',
+    appliedPosition: 'select pg_last_wal_replay_lsn()::text as pos',
+    isReplicating: 'select pg_is_in_recovery() as replicating',
+    parse: parseLsn,
+  },
 
   column: (kind) => columns[kind],
   bigText: sql`text`,

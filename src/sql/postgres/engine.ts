@@ -46,6 +46,10 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
   })
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => {})
+  // Nor one dropped while checked out between two statements (a transaction whose server stops):
+  // pg emits that on the client, where nothing listens. The statement in flight still fails with
+  // the error, and the pool discards the broken client when it comes back.
+  pool.on('connect', (client) => void client.on('error', () => {}))
   return engineOver('postgres', postgresDialect, new PostgresDialect({ pool }), opts, (db) => ({
     direct: async (compiled) => (await pool.query({ text: compiled.sql, values: compiled.parameters as unknown[] })).rows,
     withoutStatementTimeout: (fn) =>
@@ -59,5 +63,8 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
         }
       }),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: async () => {
+      if (!pool.ended) await pool.end()
+    },
   }))
 }

@@ -1,0 +1,10 @@
+/** `plinth db` help, apart from db.ts so `plinth help` does not load the SQL modules. */
+export const dbUsage = `Usage: plinth db status
+       plinth db switch-primary URL
+
+status          each database instance (db, dbReplicas, dbDr): its role, whether it answers,
+                whether it replicates, its position and its lag behind the primary (sampled for 2 s)
+switch-primary  after you promoted URL (PostgreSQL: pg_ctl promote; MariaDB: STOP SLAVE;
+                RESET SLAVE ALL), makes every node write there at once, through the bus, and
+                records it in each node's data folder (db-primary) so a restarted node agrees
+`
