@@ -7,6 +7,7 @@
 import { removeInstallerOnSuperuserCreate } from './auth/superusers.ts'
 import { AuthThrottle, logLocks } from './auth/throttle.ts'
 import { defineMailJob } from './auth/mail-queue.ts'
+import { defineAuthCleanup } from './auth/auth-cleanup.ts'
 import type { PlinthConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
@@ -120,6 +121,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     jobs.cron('__plinthAuditCleanup__', '17 * * * *', async () => {
       await sql.writer().db.deleteFrom(AUDIT_TABLE).where('created', '<', Date.now() - config.audit.retentionDays * 86_400_000).execute()
     })
+    // Expired one-time codes and MFA first factors, PocketBase's hourly cleanups.
+    defineAuthCleanup(jobs, { registry: collections, db: () => sql.writer().db })
     // Phone sign-in defines its send job here, so `plinth worker` runs it too.
     const smsSignIn = new SmsSignIn({ registry: collections, records, db: () => sql.writer().db, jobs, sms, counters, log, limits: config.phone })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
