@@ -119,8 +119,8 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0005-rowid-index': rowidIndexMigration(dialect),
     '0006-jobs': jobsMigration(dialect),
     '0007-auth-system': authSystemMigration(dialect),
-    '0010-audit': auditMigration(dialect),
     '0009-keys-devices': keysDevicesMigration(dialect),
+    '0010-audit': auditMigration(dialect),
     '0011-users-phone': usersPhoneMigration(dialect),
   }
 }
