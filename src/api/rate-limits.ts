@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { PlinthConfig } from '../config/schema.ts'
 import type { Counters } from '../counters/counters.ts'
+import { CountersUnavailableError } from '../counters/errors.ts'
 import { ipBucket, TooManyAttempts } from '../auth/throttle.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import { ipAllowList } from './metrics.ts'
@@ -74,6 +75,7 @@ export class RateLimiter {
   readonly #exact = new Map<string, Rule[]>()
   readonly #prefix: Rule[] = []
   readonly #excluded: (ip: string) => boolean
+  #warnedAt = 0
 
   constructor(
     private readonly counters: Counters,
@@ -113,7 +115,20 @@ export class RateLimiter {
     // As PocketBase: a collection route's rule counts per collection and action.
     const scope = collection ? `${collection.id}:${subject.tags[0] ?? ''}` : ''
     const windowMs = rule.duration * 1000
-    const state = await this.counters.increment(`rl:${rule.label}${rule.audience ?? ''}:${scope}:${who}`, windowMs)
+    let state
+    try {
+      state = await this.counters.increment(`rl:${rule.label}${rule.audience ?? ''}:${scope}:${who}`, windowMs)
+    } catch (err) {
+      if (!(err instanceof CountersUnavailableError)) throw err
+      // Fails open: with the counters' Redis down, refusing every request would take the whole API
+      // down with it. The limits whose breach costs money or opens accounts (password and OTP
+      // throttles, SMS sends, signature nonces) fail closed on their own. Said once a minute.
+      if (Date.now() - this.#warnedAt > 60_000) {
+        this.#warnedAt = Date.now()
+        request.log.warn({ err }, 'rate limits: counters unavailable, requests are not being counted')
+      }
+      return
+    }
     if (state.count > rule.maxRequests) throw new RateLimited(Math.ceil(state.ttlMs / 1000), state.count === rule.maxRequests + 1)
   }
 
