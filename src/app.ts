@@ -227,7 +227,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(auditRoutes, { audit })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   // Record events from committed writes, fanned out between nodes through the bus.
-  const realtime = await Realtime.start({ registry: collections, reader: () => sql.freshest(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
+  const realtime = await Realtime.start({ registry: collections, reader: () => sql.freshest(), bus: core.bus, records, log, metrics, cdn: config }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
   const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',

@@ -107,7 +107,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     const hooks = new RecordHooks()
     // A password change's oldPassword check counts against the same limits as a sign-in.
     const authThrottle = new AuthThrottle(counters, config.authThrottle, logLocks(log))
-    const records = new RecordsService(collections, sql, hooks, authThrottle)
+    const records = new RecordsService(collections, sql, hooks, authThrottle, config)
     // Auth builds on records: the first real superuser removes the install-link placeholder.
     removeInstallerOnSuperuserCreate(records)
     // Before app code adds hooks: uploads are stored once the row is written, and undone on rollback.
