@@ -11,7 +11,6 @@ import type { PasswordGuard } from './fields/types.ts'
 import { compileFilter, compileSort, TRUE } from './filter/index.ts'
 import { isMulti, type Collection } from './model.ts'
 import { parseFields, pickFields } from './pick-fields.ts'
-import { addCdnUrls, type CdnSettings } from '../files/cdn/record-urls.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from './record.ts'
 import { checkRelations, foldableRelations, isManager, passesOnDummyRow, rulesBody, uniqueErrors } from './records-checks.ts'
 import { insertRecord } from './records-insert.ts'
@@ -79,7 +78,7 @@ export class RecordsService {
     readonly hooks: RecordHooks = new RecordHooks(),
     /** Throttles the `oldPassword` check of a password change like a sign-in (per account and address). */
     private readonly passwordGuard?: PasswordGuard,
-    private readonly cdn?: CdnSettings, // with `cdn.baseUrl` set: signed CDN URLs in responses (`@files`)
+    private readonly decorate?: (c: Collection, records: RecordJson[]) => void, // before `fields`: core.ts adds CDN URLs
   ) {
     this.units = new Units(hooks)
   }
@@ -169,7 +168,7 @@ export class RecordsService {
     const managed = await managedIds(db, c, records.map((r) => r.id), request, { registry: this.registry, capabilities: this.caps })
     const out = records.map((r) => visibleRecord(c, r, request, managed.has(r.id)))
     if (q.expand) await expandRecords({ registry: this.registry, capabilities: this.caps, db, query: this.direct() }, c, out, parseExpand(q.expand), request)
-    if (this.cdn) addCdnUrls(this.cdn, this.registry, c, out)
+    this.decorate?.(c, out)
     return out.map((r) => pickFields(r, pick))
   }
 
