@@ -15,6 +15,7 @@ import { RequestLog } from './api/request-log.ts'
 import { lazySchemaCompilers } from './api/lazy-compilers.ts'
 import multipart from '@fastify/multipart'
 import { filesRoutes } from './api/files.ts'
+import { directUploadsRoutes } from './api/direct-uploads.ts'
 import type { FileStore } from './files/files.ts'
 import cors from '@fastify/cors'
 import { ERROR_CODE_HEADER } from './errors.ts'
@@ -226,8 +227,9 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(batchRoutes, { records, limiter, registry: collections })
   await http.register(auditRoutes, { audit })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
+  await http.register(directUploadsRoutes, { records, files: core.files, counters })
   // Record events from committed writes, fanned out between nodes through the bus.
-  const realtime = await Realtime.start({ registry: collections, reader: () => sql.freshest(), bus: core.bus, records, log, metrics }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
+  const realtime = await Realtime.start({ registry: collections, reader: () => sql.freshest(), bus: core.bus, records, log, metrics, cdn: config }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
   const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',

@@ -29,6 +29,7 @@ import { followPrimarySwitches } from './sql/switch.ts'
 import { Jobs } from './jobs/jobs.ts'
 import { AUDIT_TABLE } from './sql/migrations/0010-audit.ts'
 import type { FileStore } from './files/files.ts'
+import { addCdnUrls } from './files/cdn/record-urls.ts'
 import { attachRecordFiles } from './files/record-files.ts'
 
 export interface CoreOptions {
@@ -108,7 +109,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     const hooks = new RecordHooks()
     // A password change's oldPassword check counts against the same limits as a sign-in.
     const authThrottle = new AuthThrottle(counters, config.authThrottle, logLocks(log))
-    const records = new RecordsService(collections, sql, hooks, authThrottle)
+    const records = new RecordsService(collections, sql, hooks, authThrottle, (c, out) => addCdnUrls(config, collections, c, out))
     // Auth builds on records: the first real superuser removes the install-link placeholder.
     removeInstallerOnSuperuserCreate(records)
     // Before app code adds hooks: uploads are stored once the row is written, and undone on rollback.

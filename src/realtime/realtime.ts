@@ -12,6 +12,7 @@ import { randomString } from '../records/fields/random.ts'
 import { NODE_ID_LENGTH, SubscribeForwarder, withoutPassword, type SubscribeOutcome } from './forward.ts'
 import { RealtimeClient, sweepIdle, type ClientOptions, type CloseReason, type RealtimeMessage } from './client.ts'
 import { RealtimeHooks } from './hooks.ts'
+import type { CdnSettings } from '../files/cdn/record-urls.ts'
 import { presentTo, visibleTo, type Check } from './record-access.ts'
 
 /** Bus topics: committed record changes, and messages app code publishes to custom topics. */
@@ -50,6 +51,8 @@ export interface RealtimeDeps {
   records: Pick<RecordsService, 'onCommit'>
   log: Logger
   metrics: Pick<Metrics, 'realtimeClients' | 'realtimeEvents' | 'realtimeDropped'>
+  /** With `cdn.baseUrl` set, events carry signed CDN URLs of their files (`@files`). */
+  cdn?: CdnSettings
 }
 
 export interface RealtimeOptions {

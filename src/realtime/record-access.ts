@@ -9,6 +9,7 @@ import type { Collection, Field, Rule } from '../records/model.ts'
 import { parseFields, pickFields } from '../records/pick-fields.ts'
 import { actsAsSuperuser, type RecordJson, type RequestInfo } from '../records/record.ts'
 import { clientFilterScope } from '../records/records-rules.ts'
+import { addCdnUrls, type CdnSettings } from '../files/cdn/record-urls.ts'
 import { visibleRecord } from '../records/records-visibility.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import { ruleInMemory } from '../records/rule-memory.ts'
@@ -32,6 +33,8 @@ export interface AccessDeps {
   reader: () => SqlEngine
   /** False: every rule through SQL (tests compare the two). */
   inMemory?: boolean
+  /** With `cdn.baseUrl` set, events carry signed CDN URLs of their files (`@files`). */
+  cdn?: CdnSettings
 }
 
 const ALIAS = '__rt_row__'
@@ -173,5 +176,6 @@ export async function presentTo(deps: AccessDeps, c: Collection, record: RecordJ
   if (sub.query.expand) {
     await expandRecords({ registry: deps.registry, capabilities, db: engine.db, query: (compiled) => engine.query(compiled) }, c, [out], parseExpand(sub.query.expand), request)
   }
+  if (deps.cdn) addCdnUrls(deps.cdn, deps.registry, c, [out])
   return pickFields(out, sub.query.fields ? parseFields(sub.query.fields) : undefined)
 }

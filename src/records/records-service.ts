@@ -78,6 +78,7 @@ export class RecordsService {
     readonly hooks: RecordHooks = new RecordHooks(),
     /** Throttles the `oldPassword` check of a password change like a sign-in (per account and address). */
     private readonly passwordGuard?: PasswordGuard,
+    private readonly decorate?: (c: Collection, records: RecordJson[]) => void, // before `fields`: core.ts adds CDN URLs
   ) {
     this.units = new Units(hooks)
   }
@@ -167,6 +168,7 @@ export class RecordsService {
     const managed = await managedIds(db, c, records.map((r) => r.id), request, { registry: this.registry, capabilities: this.caps })
     const out = records.map((r) => visibleRecord(c, r, request, managed.has(r.id)))
     if (q.expand) await expandRecords({ registry: this.registry, capabilities: this.caps, db, query: this.direct() }, c, out, parseExpand(q.expand), request)
+    this.decorate?.(c, out)
     return out.map((r) => pickFields(r, pick))
   }
 

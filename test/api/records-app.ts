@@ -31,11 +31,12 @@ export interface RecordsApp {
   close(): Promise<void>
 }
 
-export async function startRecordsApp(engine: EngineName): Promise<RecordsApp> {
+/** `overrides`: extra config (e.g. `cdn`), merged over the test defaults. */
+export async function startRecordsApp(engine: EngineName, overrides: Record<string, unknown> = {}): Promise<RecordsApp> {
   const testDb: TestDb = await createTestDb(engine)
   const dir = mkdtempSync(path.join(tmpdir(), 'plinth-records-'))
   const app = await createPlinth({
-    config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS } },
+    config: { cwd: dir, env: {}, overrides: { db: testDb.url, dir, http: '127.0.0.1:0', logLevel: 'silent', rateLimits: NO_RATE_LIMITS, ...overrides } },
     logger: createLogger({ logLevel: 'silent' }),
   })
   const superusers = app.collections.getOrThrow('_superusers')
