@@ -213,7 +213,7 @@ async function mount(core: Core): Promise<Plinth> {
   })
   // Sensitive fields: JWKS at /api/plinth/keys; JWE body values decrypted before validation.
   const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
-  installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption })
+  installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption, registry: collections })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
