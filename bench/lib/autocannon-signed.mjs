@@ -10,9 +10,10 @@ import autocannon from 'autocannon'
 import { RequestSigner } from '../../sdk/plinth-signing.ts'
 
 const opts = JSON.parse(process.argv[2])
-const signer = new RequestSigner(opts.key)
+// Without a key: the same per-request headers path, unsigned (the load generator's own cost, as a control).
+const signer = opts.key ? new RequestSigner(opts.key) : undefined
 const signed = []
-for (let i = 0; i < opts.pool; i++) signed.push({ ...opts.headers, ...(await signer.sign({ method: 'GET', url: opts.url, headers: opts.headers })) })
+for (let i = 0; i < (signer ? opts.pool : 1); i++) signed.push({ ...opts.headers, ...(signer ? await signer.sign({ method: 'GET', url: opts.url, headers: opts.headers }) : {}) })
 let n = 0
 const result = await autocannon({
   url: opts.url,

@@ -63,7 +63,7 @@ export async function measure(baseUrl: string, request: BenchRequest, opts: Load
   if (request.body !== undefined) common.push('-b', request.body)
   const args = (sec: number, amount?: number) =>
     request.signWith
-      ? ['--import', 'tsx', SIGNED, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, headers: request.headers ?? {}, key: request.signWith, pool: Math.ceil(sec * SIGNED_PER_SEC) })]
+      ? ['--import', 'tsx', SIGNED, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, headers: request.headers ?? {}, key: request.signWith === 'unsigned-control' ? undefined : request.signWith, pool: Math.ceil(sec * SIGNED_PER_SEC) })]
       : request.uniqueIds
       ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, amount, ...(amount ? { timeout: TIMEOUT_SEC, sampleInt: AMOUNT_SAMPLE_MS } : {}), method, headers: request.headers ?? {}, body: request.body ?? '' })]
       : [...common, ...(amount ? ['-a', String(amount), '-t', String(TIMEOUT_SEC), '-L', String(AMOUNT_SAMPLE_MS)] : ['-d', String(sec)]), url.href]

@@ -19,10 +19,18 @@ const unsigned: Target = {
   request: async () => ({ path: await path(), headers: { authorization: (await seed('sqlite')).token } }),
 }
 
+/** The signed target's load generator path (headers set per request by setupRequest) without signatures: its own cost. */
+const control: Target = {
+  name: 'plinth-unsigned-setup',
+  notes: 'plinth serve, signatures off, sent through the signed load generator (per-request headers) unsigned',
+  start: unsigned.start,
+  request: async () => ({ path: await path(), headers: { authorization: (await seed('sqlite')).token }, signWith: 'unsigned-control' }),
+}
+
 /** A refresh (not checked: only the posts routes require signatures) gives a token and its session key. */
 async function signedView(server: RunningServer): Promise<BenchRequest> {
   const res = await fetch(`${server.url}/api/collections/users/auth-refresh`, { method: 'POST', headers: { authorization: (await seed('sqlite')).token } })
-  const body = (await res.json()) as { token: string; signingKey?: BenchRequest['signWith'] }
+  const body = (await res.json()) as { token: string; signingKey?: { keyid: string; alg: 'hmac-sha256'; secret: string } }
   if (!res.ok || !body.signingKey) throw new Error(`bench signing: auth-refresh gave ${res.status} without a signing key`)
   return { path: await path(), headers: { authorization: body.token }, signWith: body.signingKey }
 }
@@ -38,5 +46,5 @@ export default {
   name: 'signing-view-sqlite',
   description: 'GET one record by id as its owner (SQLite): unsigned, then signed with the session HMAC key (RFC 9421)',
   reference: 'plinth-unsigned',
-  targets: [unsigned, signed],
+  targets: [unsigned, control, signed],
 } satisfies Scenario
