@@ -41,7 +41,7 @@ import type { CronHandler, Jobs } from './jobs/jobs.ts'
 import { jobsRoutes } from './api/jobs.ts'
 import { queuedMailer } from './auth/mail-queue.ts'
 import { installSecurity } from './api/security.ts'
-import { AuditLog, auditRoutes } from './api/audit.ts'
+import { AuditLog, auditRoutes, signatureFailureAuditor } from './api/audit.ts'
 import { loadTls } from './api/tls.ts'
 import { installSignatureChecks } from './api/signatures.ts'
 import { devicesRoutes } from './api/devices.ts'
@@ -210,10 +210,11 @@ async function mount(core: Core): Promise<Plinth> {
   installSignatureChecks(http, {
     settings: config.signatures, counters, bodyLimit: config.bodyLimit,
     deviceKey: (keyid, auth) => devices.keyFor(keyid, { collectionId: auth.collection.id, recordId: auth.record.id }),
+    onSignatureFailure: signatureFailureAuditor(audit, counters, log),
   })
   // Sensitive fields: JWKS at /api/plinth/keys; JWE body values decrypted before validation.
   const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
-  installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption })
+  installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption, registry: collections })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })

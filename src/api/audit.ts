@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.ts'
+import type { Counters } from '../counters/counters.ts'
 import type { Logger } from '../log.ts'
 import type { SqlRouter } from '../sql/router.ts'
 import { AUDIT_TABLE } from '../sql/migrations/0010-audit.ts'
@@ -12,7 +13,7 @@ export interface AuditEntry {
   id: string
   /** Epoch milliseconds. */
   created: number
-  /** `superuser.request`, `superuser.login`, `superuser.login_failed`, `admin.ip_refused`, `rate_limit.exceeded`. */
+  /** `superuser.request`, `superuser.login`, `superuser.login_failed`, `admin.ip_refused`, `rate_limit.exceeded`, `signature.failed`. */
   action: string
   /** `collection:recordId` of the signed-in caller, or `''` for a guest. */
   actor: string
@@ -87,6 +88,23 @@ export class AuditLog {
       status: Number(r.status),
       data: JSON.parse(String(r.data)) as Record<string, unknown>,
     }))
+  }
+}
+
+/**
+ * The `onSignatureFailure` hook of `installSignatureChecks` (api/signatures.ts): a refused
+ * signature becomes a `signature.failed` entry with the check's code. Anyone can send bad
+ * signatures at will, so one entry per address and code per minute, like refused addresses.
+ */
+export function signatureFailureAuditor(audit: AuditLog, counters: Pick<Counters, 'setIfAbsent'>, log: Logger) {
+  return (request: FastifyRequest, code: string): void => {
+    const ip = request.clientIp
+    counters
+      .setIfAbsent(`audit:signature_failed:${code}:${ip}`, '1', 60_000)
+      .then((first) => {
+        if (first) audit.record(request, { action: 'signature.failed', status: 401, data: { code } })
+      })
+      .catch((err: unknown) => log.error({ err }, 'audit: could not record a signature failure'))
   }
 }
 

@@ -4,10 +4,15 @@
  * - A `preValidation` hook on every route: a top-level JSON body value that is a compact JWE to
  *   one of the server's keys is replaced by its plaintext before validation (a wrong or expired
  *   key, or a bad value, is a 400 naming the field). With `requireEncryption`, password fields
- *   (`password`, `passwordConfirm`, `oldPassword`) sent in the clear are refused with 400.
+ *   (`password`, `passwordConfirm`, `oldPassword`), the SMS sign-in `code`, and record fields
+ *   marked `sensitive` in their collection sent in the clear are refused with 400.
+ *
+ * Only JSON bodies pass through here: multipart record bodies and `/api/batch` sub-requests are
+ * not checked (their values are read by the handlers).
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { validationError } from '../errors.ts'
+import type { CollectionRegistry } from '../records/registry.ts'
 import type { KeyRing } from '../security/keys/key-ring.ts'
 import { decryptJwe, looksLikeJwe } from '../security/sensitive/jwe.ts'
 
@@ -19,6 +24,28 @@ const MAX_ENCRYPTED_FIELDS = 16
 export interface SensitiveOptions {
   ring: KeyRing
   requireEncryption: boolean
+  /** Where the collections' `sensitive` marks are read. */
+  registry: Pick<CollectionRegistry, 'get'>
+}
+
+const RECORD_ROUTES = new Set(['/api/collections/:collection/records', '/api/collections/:collection/records/:id'])
+const SMS_CODE_ROUTE = '/api/collections/:collection/auth-with-sms-code'
+
+/** The body fields of this request that must be encrypted under `requireEncryption`. */
+function mustEncrypt(request: FastifyRequest, registry: SensitiveOptions['registry']): Set<string> {
+  const names = new Set<string>(PASSWORD_FIELDS)
+  const route = request.routeOptions.url
+  if (route === SMS_CODE_ROUTE) names.add('code')
+  if (route && RECORD_ROUTES.has(route)) {
+    const collection = (request.params as { collection?: unknown }).collection
+    const fields = typeof collection === 'string' ? (registry.get(collection)?.fields ?? []) : []
+    for (const f of fields) if (f.sensitive) names.add(f.name)
+  }
+  return names
+}
+
+function isPlainValue(value: unknown): boolean {
+  return value !== null && value !== undefined && value !== ''
 }
 
 export function installSensitiveFields(http: FastifyInstance, opts: SensitiveOptions): void {
@@ -31,10 +58,11 @@ export function installSensitiveFields(http: FastifyInstance, opts: SensitiveOpt
     const body = request.body
     if (!body || typeof body !== 'object' || Array.isArray(body)) return
     const fields = body as Record<string, unknown>
+    const required = opts.requireEncryption ? mustEncrypt(request, opts.registry) : undefined
     let decrypted = 0
     for (const [name, value] of Object.entries(fields)) {
       if (!looksLikeJwe(value)) {
-        if (opts.requireEncryption && (PASSWORD_FIELDS as readonly string[]).includes(name) && typeof value === 'string' && value !== '') {
+        if (required?.has(name) && isPlainValue(value)) {
           throw validationError({ [name]: { code: 'validation_invalid_value', message: 'Must be encrypted (compact JWE to a key from /api/plinth/keys).' } })
         }
         continue

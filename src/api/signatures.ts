@@ -34,8 +34,8 @@ export interface SignatureChecksOptions {
   /** Device keys (`/api/plinth/devices`): the key `keyid` names if it belongs to `auth`'s record. */
   deviceKey?: (keyid: string, auth: AuthInfo) => Promise<SignatureKey | undefined>
   /**
-   * Called with each refused request and the failed check's code: the hook for an audit log
-   * (the security audit work may attach one). Must not throw.
+   * Called with each refused request and the failed check's code: app.ts records it in the
+   * audit log (`signatureFailureAuditor` in api/audit.ts). Must not throw.
    */
   onSignatureFailure?: (request: FastifyRequest, code: string) => void
 }

@@ -40,6 +40,12 @@ interface FieldBase {
   system: boolean
   hidden: boolean
   presentable: boolean
+  /**
+   * Plinth's mark (text, email, number and json fields): with `keys.requireEncryption` the value
+   * must arrive as compact JWE (api/sensitive.ts). Present only when set, so definitions without
+   * it keep PocketBase's exact shape.
+   */
+  sensitive?: true
 }
 
 export interface TextField extends FieldBase {

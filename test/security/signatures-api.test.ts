@@ -161,6 +161,26 @@ describe('request signatures, optional per route group', () => {
     const bad = await signedCall(t, new RequestSigner({ ...signingKey, secret: Buffer.alloc(32).toString('base64') } as ClientKey), 'GET', '/api/collections/users/records', { token })
     assert.equal(code(bad.res), 'signature_bad')
   })
+
+  test('a refused signature is audited as signature.failed, once per address and code per minute', async () => {
+    const login = await t.call('POST', '/api/collections/_superusers/auth-with-password', { body: { identity: 'root@example.com', password: 'root-password-1' } })
+    const { token, signingKey } = login.json<{ token: string; signingKey: ClientKey }>()
+    const forged = new RequestSigner({ ...signingKey, secret: Buffer.alloc(32, 7).toString('base64') } as ClientKey)
+    for (let i = 0; i < 5; i++) {
+      const bad = await signedCall(t, forged, 'GET', '/api/collections/users/records?page=2', { token, tweak: (h) => { h['x-forwarded-for'] = '10.7.7.7' } })
+      assert.equal(code(bad.res), 'signature_bad')
+    }
+    type Entry = { action: string; ip: string; path: string; status: number; data: { code?: string } }
+    let items: Entry[] = []
+    for (let i = 0; i < 100 && items.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20)) // entries are written after the answer
+      items = (await t.call('GET', '/api/plinth/audit?action=signature.failed', { token })).json<{ items: Entry[] }>().items
+    }
+    assert.equal(items.length, 1, JSON.stringify(items))
+    const [entry] = items as [Entry]
+    assert.deepEqual([entry.path, entry.status, entry.data.code], ['/api/collections/users/records', 401, 'signature_bad'])
+    assert.ok(entry.ip.length > 0)
+  })
 })
 
 describe('bad auth tokens are refused (no signatures involved)', () => {

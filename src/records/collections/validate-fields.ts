@@ -8,6 +8,8 @@ import { fieldError, lengthRange, maxValue, minValue, mustBeBlank, notIn, badFor
 const RESERVED_NAMES = ['null', 'true', 'false', '_rowid_', 'collectionId', 'collectionName', 'expand']
 const THUMB = /^(\d+)x(\d+)(t|b|f)?$/
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
+/** Field types that take Plinth's `sensitive` mark (values a client sends as one JSON scalar or document). */
+const SENSITIVE_TYPES: readonly Field['type'][] = ['text', 'email', 'number', 'json']
 
 function isRegex(p: string): boolean {
   try {
@@ -33,6 +35,10 @@ export function validateFieldSettings(f: Field, i: number, ctx: FieldContext, er
   else if (!/^\w+$/.test(f.name)) at('name', badFormat())
   else if (RESERVED_NAMES.includes(f.name)) at('name', notIn())
   else if (f.name.toLowerCase().includes('_via_')) at('name', fieldError('validation_found_via', 'The value cannot contain "_via_".'))
+
+  if (f.sensitive && (!SENSITIVE_TYPES.includes(f.type) || (f.type === 'text' && f.primaryKey))) {
+    at('sensitive', fieldError('validation_invalid_value', 'Only text (not the primary key), email, number and json fields can be marked sensitive.'))
+  }
 
   const oldField = ctx.prev?.fields.find((o) => o.id === f.id)
   switch (f.type) {

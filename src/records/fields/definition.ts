@@ -40,6 +40,7 @@ export function normalizeField(raw: Raw): Field | undefined {
     system: bool(raw.system),
     hidden: bool(raw.hidden),
     presentable: bool(raw.presentable),
+    ...(bool(raw.sensitive) ? { sensitive: true as const } : {}),
   }
   const required = bool(raw.required)
   switch (type) {
