@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { freePort } from './pg-replica.ts'
+import { unusedPort } from './redis.ts'
 
 const run = promisify(execFile)
 const MARIADBD = '/usr/sbin/mariadbd'
@@ -38,7 +38,7 @@ async function startMariadb(serverId: number): Promise<MariaInstance> {
   const data = path.join(dir, 'data')
   chownSync(dir, Number((await run('id', ['-u', 'mysql'])).stdout.trim()), Number((await run('id', ['-g', 'mysql'])).stdout.trim()))
   await run('mariadb-install-db', ['--no-defaults', '--user=mysql', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db'])
-  const port = await freePort()
+  const port = await unusedPort()
   const socket = path.join(dir, 'mysqld.sock')
   let child: ChildProcess | undefined
   const sql = async (statements: string) => (await run('mariadb', ['--no-defaults', '-S', socket, '-u', 'root', '-N', '-B', '-e', statements])).stdout

@@ -9,11 +9,11 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { PG_ADMIN_URL } from './engines.ts'
+import { unusedPort } from './redis.ts'
 
 const run = promisify(execFile)
 
@@ -39,17 +39,6 @@ export async function pgReplicaSkip(): Promise<string | undefined> {
   return undefined
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 /** Runs a server binary as the postgres OS user (PostgreSQL refuses to run as root). */
 async function asPostgres(bin: string, args: string[]): Promise<string> {
@@ -130,7 +119,7 @@ function writeConfig(dir: string, port: number, extra: string[] = []): void {
 /** A fresh primary of its own (initdb), for tests that stop it. */
 export async function startPgPrimary(): Promise<PgInstance> {
   const dir = path.join(dataDir('pg-primary'), 'data')
-  const port = await freePort()
+  const port = await unusedPort()
   await asPostgres('initdb', ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8'])
   writeConfig(dir, port)
   const pg = instance(dir, port)
@@ -146,7 +135,7 @@ export interface ReplicaOptions {
 /** A streaming replica of the primary at `primary` (host:port, user postgres), on a port of its own. */
 export async function startPgReplica(primary: { host: string; port: number }, opts: ReplicaOptions = {}): Promise<PgInstance> {
   const dir = path.join(dataDir('pg-replica'), 'data')
-  const port = await freePort()
+  const port = await unusedPort()
   // -R writes standby.signal and primary_conninfo; -X stream copies the WAL written meanwhile.
   await asPostgres('pg_basebackup', ['-h', primary.host, '-p', String(primary.port), '-U', 'postgres', '-D', dir, '-R', '-X', 'stream', '-c', 'fast'])
   writeConfig(dir, port, opts.applyDelayMs ? [`recovery_min_apply_delay = '${opts.applyDelayMs}ms'`] : [])
