@@ -4,12 +4,11 @@
  * the replica and every write is refused at once with 503 `unavailable`; once it is back writes
  * resume without a restart, and every write that was acknowledged is there.
  */
-import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { pgReplicaSkip, startPgPrimary, startPgReplica, type PgInstance } from '../helpers/pg-replica.ts'
-import { clusterNode, makeNotes, waitFor, type Node } from './replica-nodes.ts'
+import { clusterNode, makeNotes, outageLoop, waitFor, type Node } from './replica-nodes.ts'
 
 const skip = await pgReplicaSkip()
 if (skip) console.warn(`\n*** SKIPPED PostgreSQL outage tests: ${skip}\n`)
@@ -40,53 +39,6 @@ describe('SQL router: the PostgreSQL primary stops and comes back', { skip }, ()
       return r.lagMs <= 1000 && (await node.call('GET', '/api/collections/notes/records')).statusCode === 200
     })
 
-    const acknowledged: string[] = []
-    let refused = 0
-    const write = async (i: number) => {
-      const res = await node.call('POST', '/api/collections/notes/records', { token: node.su, body: { title: `w${i}` } })
-      if (res.statusCode === 200) acknowledged.push(res.json<{ id: string }>().id)
-      else {
-        assert.equal(res.statusCode, 503, res.body)
-        assert.equal(res.headers['x-plinth-error'], 'unavailable')
-        assert.deepEqual(Object.keys(res.json<object>()).sort(), ['data', 'message', 'status'])
-        refused++
-      }
-      return res.statusCode
-    }
-    const read = async () => {
-      const res = await node.call('GET', '/api/collections/notes/records?perPage=5')
-      assert.equal(res.statusCode, 200, `a read failed during the outage: ${res.body}`)
-    }
-
-    for (let i = 0; i < 20; i++) {
-      assert.equal(await write(i), 200)
-      await read()
-    }
-    // Stopped while reads and writes keep coming: each write is acknowledged or refused, never a 500.
-    let i = 20
-    const stopping = primary.stop()
-    for (let k = 0; k < 10; k++, i++) {
-      await write(i)
-      await read()
-    }
-    await stopping
-    for (let k = 0; k < 20; k++, i++) {
-      assert.equal(await write(i), 503)
-      await read()
-    }
-    // Nothing waits on the dead server: the router refuses at once (no connect timeout per write).
-    assert.equal(node.app.sql.instances().find((m) => m.role === 'primary')!.up, false)
-
-    await primary.start()
-    await waitFor('writes resume', async () => (await write(i++)) === 200)
-    for (let k = 0; k < 10; k++, i++) {
-      assert.equal(await write(i), 200)
-      await read()
-    }
-    for (const id of acknowledged) {
-      const res = await node.call('GET', `/api/collections/notes/records/${id}`, { token: node.su })
-      assert.equal(res.statusCode, 200, `acknowledged write ${id} is missing`)
-    }
-    assert.ok(acknowledged.length >= 31 && refused >= 20)
+    await outageLoop(node, primary, { before: 20, stopping: 10, down: 20, after: 10 })
   })
 })

@@ -68,3 +68,65 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
   }
   assert.fail(`timed out waiting until ${what}`)
 }
+
+/** How many writes (each followed by a read) the outage loop sends in each phase. */
+export interface OutagePhases {
+  /** Before the stop: all acknowledged. */
+  before: number
+  /** While the primary is stopping: each acknowledged or refused, never a 500. */
+  stopping: number
+  /** Once it is down: all refused with 503 `unavailable`. */
+  down: number
+  /** Once writes resume: all acknowledged. */
+  after: number
+}
+
+/**
+ * The primary goes away under load and comes back: reads are served (from the replica) all along,
+ * writes are acknowledged or refused at once with PocketBase's error shape and 503 `unavailable`,
+ * writes resume without a restart, and every acknowledged write is there at the end.
+ */
+export async function outageLoop(node: Node, primary: { stop(): Promise<unknown>; start(): Promise<unknown> }, phases: OutagePhases): Promise<void> {
+  const acknowledged: string[] = []
+  let refused = 0
+  let i = 0
+  const write = async () => {
+    const res = await node.call('POST', '/api/collections/notes/records', { token: node.su, body: { title: `w${i++}` } })
+    if (res.statusCode === 200) acknowledged.push(res.json<{ id: string }>().id)
+    else {
+      assert.equal(res.statusCode, 503, res.body)
+      assert.equal(res.headers['x-plinth-error'], 'unavailable')
+      assert.deepEqual(Object.keys(res.json<object>()).sort(), ['data', 'message', 'status'])
+      refused++
+    }
+    return res.statusCode
+  }
+  const read = async () => {
+    const res = await node.call('GET', '/api/collections/notes/records?perPage=5')
+    assert.equal(res.statusCode, 200, `a read failed during the outage: ${res.body}`)
+  }
+  const round = async (n: number, expected?: number) => {
+    for (let k = 0; k < n; k++) {
+      const status = await write()
+      if (expected !== undefined) assert.equal(status, expected)
+      await read()
+    }
+  }
+
+  await round(phases.before, 200)
+  const stopping = primary.stop()
+  await round(phases.stopping)
+  await stopping
+  await round(phases.down, 503)
+  // Nothing waits on the dead server: the router refuses at once (no connect timeout per write).
+  assert.equal(node.app.sql.instances().find((m) => m.role === 'primary')!.up, false)
+
+  await primary.start()
+  await waitFor('writes resume', async () => (await write()) === 200)
+  await round(phases.after, 200)
+  for (const id of acknowledged) {
+    const res = await node.call('GET', `/api/collections/notes/records/${id}`, { token: node.su })
+    assert.equal(res.statusCode, 200, `acknowledged write ${id} is missing`)
+  }
+  assert.ok(acknowledged.length >= phases.before + 1 + phases.after && refused >= phases.down)
+}

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { mariadbReplicaSkip, startMariaPrimary, startMariaReplica, type MariaInstance } from '../helpers/mariadb-replica.ts'
-import { clusterNode, makeNotes, waitFor, type Node } from './replica-nodes.ts'
+import { clusterNode, makeNotes, outageLoop, waitFor, type Node } from './replica-nodes.ts'
 
 const skip = mariadbReplicaSkip()
 if (skip) console.warn(`\n*** SKIPPED MariaDB replica tests: ${skip}\n`)
@@ -51,36 +51,6 @@ describe('SQL router: MariaDB GTID replica', { skip }, () => {
   })
 
   test('primary stopped: reads from the replica, writes 503; back: writes resume, acknowledged ones kept', async () => {
-    const acknowledged: string[] = []
-    const write = async (i: number) => {
-      const res = await node.call('POST', '/api/collections/notes/records', { token: node.su, body: { title: `w${i}` } })
-      if (res.statusCode === 200) acknowledged.push(res.json<{ id: string }>().id)
-      else {
-        assert.equal(res.statusCode, 503, res.body)
-        assert.equal(res.headers['x-plinth-error'], 'unavailable')
-      }
-      return res.statusCode
-    }
-    const read = async () => assert.equal((await node.call('GET', '/api/collections/notes/records?perPage=5')).statusCode, 200)
-    let i = 0
-    for (; i < 10; i++) {
-      assert.equal(await write(i), 200)
-      await read()
-    }
-    const stopping = primary.stop()
-    for (let k = 0; k < 5; k++, i++) {
-      await write(i)
-      await read()
-    }
-    await stopping
-    for (let k = 0; k < 15; k++, i++) {
-      assert.equal(await write(i), 503)
-      await read()
-    }
-    await primary.start()
-    await waitFor('writes resume', async () => (await write(i++)) === 200)
-    for (const id of acknowledged) {
-      assert.equal((await node.call('GET', `/api/collections/notes/records/${id}`, { token: node.su })).statusCode, 200, `acknowledged write ${id} is missing`)
-    }
+    await outageLoop(node, primary, { before: 10, stopping: 5, down: 15, after: 0 })
   })
 })
