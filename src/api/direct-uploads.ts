@@ -11,6 +11,7 @@
  * keeps numbers only. NB: a pending upload never confirmed leaves its objects behind (see README).
  */
 import { randomBytes } from 'node:crypto'
+import { buffer } from 'node:stream/consumers'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { authRequestInfo } from '../auth/request-info.ts'
@@ -70,9 +71,7 @@ const who = (request: FastifyRequest) => (request.auth ? `${request.auth.collect
 async function readFacts(files: FileStore, id: string): Promise<Pending | undefined> {
   const object = await files.read(factsKey(id))
   if (!object) return undefined
-  const chunks: Buffer[] = []
-  for await (const chunk of object.body) chunks.push(chunk as Buffer)
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Pending
+  return JSON.parse((await buffer(object.body)).toString('utf8')) as Pending
 }
 
 export async function directUploadsRoutes(http: FastifyInstance, opts: DirectUploadsOptions): Promise<void> {
@@ -120,9 +119,7 @@ export async function directUploadsRoutes(http: FastifyInstance, opts: DirectUpl
       if (!stat) throw new ApiError('bad_request', 'Nothing was uploaded.')
       if (stat.size !== p.s) throw new ApiError('bad_request', `The uploaded file has ${stat.size} bytes, not the ${p.s} declared.`)
       const head = await files.read(key, { start: 0, end: Math.min(SNIFF_BYTES, p.s) - 1 })
-      const chunks: Buffer[] = []
-      for await (const chunk of head?.body ?? []) chunks.push(chunk as Buffer)
-      const sniffed = await sniffType(Buffer.concat(chunks))
+      const sniffed = await sniffType(head ? await buffer(head.body) : Buffer.alloc(0))
       if (sniffed.mime !== p.t) throw new ApiError('bad_request', `The uploaded file is ${sniffed.mime}, not the ${p.t} declared.`)
       const object = await files.read(key)
       if (!object) throw new ApiError('bad_request', 'Nothing was uploaded.')
