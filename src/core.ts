@@ -31,6 +31,7 @@ import { AUDIT_TABLE } from './sql/migrations/0010-audit.ts'
 import type { FileStore } from './files/files.ts'
 import { addCdnUrls } from './files/cdn/record-urls.ts'
 import { attachRecordFiles } from './files/record-files.ts'
+import { AtRestCipher, parseAtRestKeys } from './security/at-rest/cipher.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -100,6 +101,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       validateRule: (collection, rule) =>
         void compileFilter(rule, { collection, registry: collections, capabilities: primary.capabilities, request: GUEST_REQUEST, allowHidden: true }),
       log: (message, detail) => log.warn(detail, message),
+      atRest: new AtRestCipher(parseAtRestKeys(config.keys.atRestKey)),
     })
     // Schema changes reach the other nodes over the bus, and the stored version is also checked
     // on a timer, for a message lost while Redis was away (see sync.ts).

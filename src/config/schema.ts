@@ -242,6 +242,11 @@ export const ConfigSchema = Type.Object(
         requireEncryption: Type.Boolean(),
         /** How long a rotated-out key still decrypts, in hours. */
         graceHours: Type.Integer({ minimum: 0, maximum: 24 * 365 }),
+        /**
+         * Keys for fields marked `encrypt` (AES-256-GCM at rest): a comma list of 32-byte base64
+         * keys, the first encrypts and all decrypt (src/security/at-rest). Empty: no field can be marked.
+         */
+        atRestKey: Type.String(),
       },
       { additionalProperties: false },
     ),
@@ -348,6 +353,7 @@ export const envKeys = {
   PLINTH_SIGNATURES_MAX_SKEW: 'signatures.maxSkewSeconds',
   PLINTH_MASTER_KEY: 'keys.masterKey',
   PLINTH_REQUIRE_ENCRYPTION: 'keys.requireEncryption',
+  PLINTH_AT_REST_KEY: 'keys.atRestKey',
 } as const satisfies Record<string, string>
 
 /**
@@ -405,7 +411,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     audit: { retentionDays: 90 },
     cdn: { baseUrl: '', signer: 'none', key: '', keyFile: '', keyPairId: '', ttlSeconds: 3600, expression: '$secure_link_expires$uri $key' },
     signatures: { mode: 'off', routes: {}, maxSkewSeconds: 300 },
-    keys: { masterKey: '', requireEncryption: false, graceHours: 24 * 7 },
+    keys: { masterKey: '', requireEncryption: false, graceHours: 24 * 7, atRestKey: '' },
   }
 }
 

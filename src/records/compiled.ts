@@ -1,6 +1,7 @@
 import { ApiError } from '../errors.ts'
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { rowDecoder, type RowDecoder } from './fields/row.ts'
+import { bindCipher, type FieldCipher } from './fields/at-rest.ts'
 import { parseCached, readsOnlyAuth, type Expr } from './filter/index.ts'
 import { isAuthCollection, type Collection, type Field, type Rule } from './model.ts'
 
@@ -147,9 +148,13 @@ export interface SchemaSnapshot {
   compiled(idOrName: string): CompiledCollection | undefined
 }
 
-/** Freezes `collections` and compiles each one into a snapshot at `version`. */
-export function buildSnapshot(version: string, collections: Collection[]): SchemaSnapshot {
+/**
+ * Freezes `collections` and compiles each one into a snapshot at `version`; `cipher` seals and
+ * opens the fields marked `encrypt` (bound before the row decoders are built).
+ */
+export function buildSnapshot(version: string, collections: Collection[], cipher?: FieldCipher): SchemaSnapshot {
   const list = collections.map((c) => deepFreeze(c))
+  if (cipher) for (const c of list) if (c.fields.some((f) => f.encrypt)) bindCipher(c, cipher)
   const byId = new Map<string, CompiledCollection>()
   const byName = new Map<string, CompiledCollection>()
   for (const c of list) {

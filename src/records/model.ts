@@ -46,6 +46,12 @@ interface FieldBase {
    * it keep PocketBase's exact shape.
    */
   sensitive?: true
+  /**
+   * Plinth's mark (text, email, url, editor and json fields): values are stored AES-256-GCM
+   * encrypted with `keys.atRestKey` and decrypted on read (records/fields/at-rest.ts); such a field
+   * cannot be filtered, sorted or indexed. Present only when set, like `sensitive`.
+   */
+  encrypt?: true
 }
 
 export interface TextField extends FieldBase {

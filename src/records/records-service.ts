@@ -6,7 +6,7 @@ import { RecordHooks, type RecordCreateEvent, type RecordUpdateEvent } from './h
 import { findSingleColumnUniqueIndex } from './collections/index-definition.ts'
 import { expandRecords, parseExpand } from './expand.ts'
 import { hasNul } from './fields/cast.ts'
-import { prepareRecord, rowToRecord } from './fields/index.ts'
+import { prepareRecord, rowToRecord, sealValues } from './fields/index.ts'
 import type { PasswordGuard } from './fields/types.ts'
 import { compileFilter, compileSort, TRUE } from './filter/index.ts'
 import { isMulti, type Collection } from './model.ts'
@@ -225,8 +225,7 @@ export class RecordsService {
   }
 
   private async readRow(db: Db, c: Collection, id: string): Promise<RecordJson | undefined> {
-    const row = await db.selectFrom(c.name).selectAll().where('id', '=', id).executeTakeFirst()
-    return row ? rowToRecord(c, row) : undefined
+    return db.selectFrom(c.name).selectAll().where('id', '=', id).executeTakeFirst().then((row) => row && rowToRecord(c, row))
   }
 
   /**
@@ -272,6 +271,7 @@ export class RecordsService {
       throw validationError(Object.keys(missing).length ? missing : errors, 'Failed to create record.')
     }
     const options = { access, request: ruled, returning: this.caps.returning, relations: folded }
+    sealValues(c, values, String(values.id)) // last: every check above reads the plaintext
     const created = await this.write(c, values, 'Failed to create record.', () => insertRecord(db, c, values, options))
     uow.add({ action: 'create', collection: c, record: created, request })
     return created
@@ -313,6 +313,7 @@ export class RecordsService {
     Object.assign(errors, await checkRelations(this.deps, db, c, values, errors))
     if (!Object.keys(errors).length) Object.assign(errors, await uniqueErrors(db, c, values, errors, id))
     if (Object.keys(errors).length) throw validationError(errors, 'Failed to update record.')
+    sealValues(c, values, id)
     const updated = await this.write(c, values, 'Failed to update record.', async () => {
       const changes = Object.keys(values).length > 0
       if (changes && this.caps.returning) return rowToRecord(c, (await db.updateTable(c.name).set(values).where('id', '=', id).returningAll().executeTakeFirst())!)

@@ -17,6 +17,7 @@ import { validateCollection, type ValidateContext } from './validate.ts'
 import { breakingChanges, dependentViews } from './view-dependencies.ts'
 import { readImport } from './import-input.ts'
 import { storageKind } from '../columns.ts'
+import type { FieldCipher } from '../fields/at-rest.ts'
 
 export interface CollectionStoreOptions {
   /** Throws when a rule does not compile for a collection (connect the filter compiler here). */
@@ -28,6 +29,8 @@ export interface CollectionStoreOptions {
    * throwing from it fails that step, as a failed statement would.
    */
   failStep?: (step: string) => void
+  /** Seals and opens fields marked `encrypt` (src/security/at-rest); without it they cannot be marked. */
+  atRest?: FieldCipher
 }
 
 /** Told the schema version after each committed change made through this store. */
@@ -67,7 +70,10 @@ export class CollectionStore implements CollectionRegistry {
     this.validateRule = opts.validateRule
     this.#log = opts.log ?? (() => {})
     this.#failStep = opts.failStep ?? (() => {})
+    this.#atRest = opts.atRest
   }
+
+  readonly #atRest: FieldCipher | undefined
 
   readonly #log: NonNullable<CollectionStoreOptions['log']>
   readonly #failStep: NonNullable<CollectionStoreOptions['failStep']>
@@ -138,7 +144,7 @@ export class CollectionStore implements CollectionRegistry {
     const rows = (await this.engine.db.selectFrom('_collections').selectAll().orderBy('created').orderBy('id').execute()) as CollectionRow[]
     if (ticket < this.#loaded) return
     this.#loaded = ticket
-    this.#snapshot = buildSnapshot(version, rows.map(rowToCollection))
+    this.#snapshot = buildSnapshot(version, rows.map(rowToCollection), this.#atRest)
   }
 
   /**
@@ -191,6 +197,7 @@ export class CollectionStore implements CollectionRegistry {
       others,
       lookup: (key) => all.find((c) => c.id === key) ?? all.find((c) => c.name.toLowerCase() === key.toLowerCase()),
       validateRule: this.validateRule,
+      canEncrypt: this.#atRest?.canSeal === true,
       tableExists: async (name) => {
         const tables = await this.engine.db.introspection.getTables()
         return tables.some((t) => t.name.toLowerCase() === name.toLowerCase())

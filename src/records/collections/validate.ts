@@ -1,6 +1,7 @@
 import type { ValidationCode } from '../../validation-codes.ts'
 import { isAuthCollection, type AuthCollection, type Collection, type Rule } from '../model.ts'
 import { validateFieldSettings } from './validate-fields.ts'
+import { validateEncryptedFields } from './validate-encrypt.ts'
 import { fieldError, lengthRange, badFormat, mustBeNil, notAllowedValue, required, setError, type ErrorTree } from './errors.ts'
 import { findSingleColumnUniqueIndex, indexSignature, parseIndex } from './index-definition.ts'
 import { normalizeViewQuery } from './view-query.ts'
@@ -15,6 +16,8 @@ export interface ValidateContext {
   lookup: (idOrName: string) => Collection | undefined
   /** Throws when `rule` does not compile for `collection` (the filter compiler's hook). */
   validateRule?: (collection: Collection, rule: string) => void
+  /** A key to encrypt fields at rest is configured (`keys.atRestKey`). */
+  canEncrypt?: boolean
   /** Whether a table (not a collection) of this name exists in the database. */
   tableExists: (name: string) => Promise<boolean>
 }
@@ -113,6 +116,7 @@ function validateFields(next: Collection, prev: Collection | undefined, ctx: Val
     }
   }
   for (const [i, f] of next.fields.entries()) validateFieldSettings(f, i, { next, prev, lookup: ctx.lookup }, errors)
+  validateEncryptedFields(next, prev, ctx.canEncrypt === true, errors)
 }
 
 function checkRule(c: Collection, rule: Rule, path: string[], ctx: ValidateContext, errors: ErrorTree): void {

@@ -41,6 +41,7 @@ export function normalizeField(raw: Raw): Field | undefined {
     hidden: bool(raw.hidden),
     presentable: bool(raw.presentable),
     ...(bool(raw.sensitive) ? { sensitive: true as const } : {}),
+    ...(bool(raw.encrypt) ? { encrypt: true as const } : {}),
   }
   const required = bool(raw.required)
   switch (type) {

@@ -19,6 +19,7 @@
  */
 export { prepareRecord } from './prepare.ts'
 export { rowToRecord, columnToApi } from './row.ts'
+export { sealValues } from './at-rest.ts'
 export type { PrepareContext, PreparedRecord } from './types.ts'
 export { isUploadedFile, type UploadedFile } from './file-values.ts'
 export { generateRecordId, randomString, randomFromPattern } from './random.ts'

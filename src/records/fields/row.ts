@@ -1,6 +1,7 @@
 import { isMulti, type Collection, type Field } from '../model.ts'
 import type { RecordJson } from '../record.ts'
 import { toGeoPoint } from './cast.ts'
+import { columnOpener } from './at-rest.ts'
 
 /** Turns one column value, as the driver returns it, into the field's API value. */
 export type FieldDecoder = (v: unknown) => unknown
@@ -29,11 +30,23 @@ export function rowDecoder(collection: Collection): RowDecoder {
   if (hit) return hit
   const { id: collectionId, name: collectionName } = collection
   const fields = collection.fields.map((f) => [f.name, fieldDecoder(f)] as const)
-  const decode: RowDecoder = (row) => {
-    const out: RecordJson = { collectionId, collectionName, id: String(row.id ?? '') }
-    for (const [name, decodeField] of fields) out[name] = decodeField(row[name])
-    return out
-  }
+  // Fields encrypted at rest are opened first (at-rest.ts), with the record id they are bound to.
+  const openers = collection.fields.map((f) => (f.encrypt ? columnOpener(collection, f) : undefined))
+  const decode: RowDecoder = openers.some(Boolean)
+    ? (row) => {
+        const id = String(row.id ?? '')
+        const out: RecordJson = { collectionId, collectionName, id }
+        for (const [i, [name, decodeField]] of fields.entries()) {
+          const open = openers[i]
+          out[name] = decodeField(open ? open(row[name], id) : row[name])
+        }
+        return out
+      }
+    : (row) => {
+        const out: RecordJson = { collectionId, collectionName, id: String(row.id ?? '') }
+        for (const [name, decodeField] of fields) out[name] = decodeField(row[name])
+        return out
+      }
   if (Object.isFrozen(collection) && Object.isFrozen(collection.fields)) decoders.set(collection, decode)
   return decode
 }

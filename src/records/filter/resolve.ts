@@ -44,6 +44,9 @@ function fieldOrThrow(ctx: ResolveContext, collection: Collection, name: string)
   if (!field) throw filterError(`unknown field "${name}"`)
   if (isSecret(collection, field)) throw filterError(`field "${name}" cannot be filtered`)
   if (field.hidden && !ctx.scope.allowHidden) throw filterError(`field "${name}" cannot be filtered`)
+  // NB: the column holds ciphertext (a fresh IV each write): a comparison would silently match
+  // nothing, and a guest must not get to probe stored bytes. Refused for everyone, rules too.
+  if (field.encrypt) throw filterError(`field "${name}" is encrypted at rest and cannot be filtered or sorted`)
   return field
 }
 
