@@ -14,7 +14,7 @@ import { ApiError } from '../errors.ts'
 import { isAuthCollection } from '../records/model.ts'
 import type { AuthInfo } from '../records/record.ts'
 import type { SignatureKey } from '../security/signatures/rfc9421.ts'
-import { SESSION_KEY_PREFIX, sessionKeyId, sessionSecret } from '../security/signatures/session-key.ts'
+import { SESSION_KEY_PREFIX, SessionKeys } from '../security/signatures/session-key.ts'
 import { modeFor, verifyRequestSignature, type IncomingSignedRequest, type SignatureSettings } from '../security/signatures/verify-request.ts'
 import '../auth/request.ts'
 
@@ -44,6 +44,16 @@ function signed(request: FastifyRequest): boolean {
   return request.headers['signature-input'] !== undefined || request.headers.signature !== undefined
 }
 
+/**
+ * Whether a body follows the headers (HTTP/1.1: a non-zero Content-Length or a Transfer-Encoding).
+ * A request without one (a GET) has nothing to digest: its stream is left alone, not read and
+ * replayed. NB: `content-digest` is then checked against the empty body's digests.
+ */
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length']
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
 function pathOf(url: string): string {
   const q = url.indexOf('?')
   return q < 0 ? url : url.slice(0, q)
@@ -67,7 +77,7 @@ export function installSignatureChecks(http: FastifyInstance, opts: SignatureChe
   http.decorateRequest('signedBody', null)
 
   http.addHook('preParsing', async (request, _reply, payload) => {
-    if (!signed(request) || modeFor(settings, pathOf(request.url)) === 'off') return payload
+    if (!signed(request) || !hasBody(request) || modeFor(settings, pathOf(request.url)) === 'off') return payload
     const body = await readAll(payload, opts.bodyLimit)
     request.signedBody = {
       length: body.length,
@@ -81,12 +91,13 @@ export function installSignatureChecks(http: FastifyInstance, opts: SignatureChe
     return replay
   })
 
-  const resolver = (request: FastifyRequest) => async (keyid: string): Promise<SignatureKey | undefined> => {
+  const sessions = new SessionKeys()
+  const resolver = (request: FastifyRequest) => (keyid: string): Promise<SignatureKey | undefined> | SignatureKey | undefined => {
     const auth = request.auth
     if (!auth || !isAuthCollection(auth.collection)) return undefined
     if (keyid.startsWith(SESSION_KEY_PREFIX)) {
-      const token = tokenFromHeader(request.headers.authorization)
-      return keyid === sessionKeyId(token) ? { alg: 'hmac-sha256', secret: sessionSecret(auth.collection, token) } : undefined
+      const secret = sessions.keyFor(auth.collection, tokenFromHeader(request.headers.authorization), keyid)
+      return secret && { alg: 'hmac-sha256', secret }
     }
     return opts.deviceKey?.(keyid, auth)
   }

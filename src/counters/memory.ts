@@ -1,35 +1,36 @@
 import type { Counters, CounterState } from './counters.ts'
+import { CountersUnavailableError } from './errors.ts'
+import { ExpiryBuckets, type ExpiringEntry } from './expiry-buckets.ts'
 
 /**
  * The in-process counters engine: the embedded default for one node. With several API nodes each
  * would count alone (limits multiply by the node count), so clusters use the Redis engine.
  *
- * Memory is bounded: expired keys are swept as the map is used (no timer to keep the process
- * alive), and at `maxKeys` the key created longest ago is evicted. Keys are held in creation order
- * (a JavaScript Map keeps insertion order, and a re-created key moves to the end), and callers use
- * a handful of fixed windows, so the oldest key is the one closest to expiring: the least to lose.
- * NB: eviction lets an evicted client start afresh, so `maxKeys` must be far above the number of
- * clients that can be counted within one window (each throttled login costs at most 2 keys).
+ * Memory is bounded without a timer (nothing keeps the process alive): expired keys are swept as
+ * the engine is used, in amortised O(1) per operation (`expiry-buckets.ts`), and each kind of key
+ * is capped at `maxKeys`:
+ * - counters (`increment`, `raise`): at the cap the one closest to expiring is evicted, the least
+ *   to lose. NB: an evicted client starts afresh, so `maxKeys` must be far above the number of
+ *   clients counted within one window (each throttled login costs at most 2 keys).
+ * - one-time markers (`setIfAbsent`: request nonces, used SMS codes, cron ticks): never evicted
+ *   while live, because forgetting one would accept a replay. At the cap with every marker live,
+ *   `setIfAbsent` fails closed (`CountersUnavailableError`, a 503). Signed requests keep one nonce
+ *   for 2 x `signatures.maxSkewSeconds` + 1 s: a node taking N signed requests a second needs
+ *   `maxKeys` above about 601 x N (`memory://?maxKeys=`), or the Redis engine.
  */
 export interface MemoryCountersOptions {
-  /** The most keys held at once; default 100 000 (tens of MB at most). */
+  /** The most keys of each kind held at once; default 100 000 (tens of MB at most). */
   maxKeys?: number
   /** Milliseconds since the epoch; tests inject a clock they can move. */
   now?: () => number
 }
 
-interface Entry {
-  /** The number for counters, else the string set by `setIfAbsent`. */
-  value: number | string
-  expiresAt: number
-}
-
 export class MemoryCounters implements Counters {
   readonly name = 'memory' as const
-  readonly #map = new Map<string, Entry>()
+  readonly #counts = new ExpiryBuckets()
+  readonly #marks = new ExpiryBuckets()
   readonly #maxKeys: number
   readonly #now: () => number
-  #opsSinceSweep = 0
 
   constructor(opts: MemoryCountersOptions = {}) {
     this.#maxKeys = Math.max(1, opts.maxKeys ?? 100_000)
@@ -38,7 +39,7 @@ export class MemoryCounters implements Counters {
 
   /** How many keys are held (expired ones not yet swept included). */
   get size(): number {
-    return this.#map.size
+    return this.#counts.size + this.#marks.size
   }
 
   async increment(key: string, ttlMs: number, by = 1): Promise<CounterState> {
@@ -51,15 +52,20 @@ export class MemoryCounters implements Counters {
       entry.value = current + by
       return { count: entry.value, ttlMs: entry.expiresAt - now }
     }
-    const created: Entry = { value: by, expiresAt: now + Math.max(1, Math.ceil(ttlMs)) }
-    this.#insert(key, created, now)
+    const created = this.#count(key, by, ttlMs, now)
     return { count: by, ttlMs: created.expiresAt - now }
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     const now = this.#now()
     if (this.#live(key, now)) return false
-    this.#insert(key, { value, expiresAt: now + Math.max(1, Math.ceil(ttlMs)) }, now)
+    this.#marks.sweep(now)
+    if (this.#marks.size >= this.#maxKeys) {
+      throw new CountersUnavailableError(`counters: memory://?maxKeys=${this.#maxKeys} holds that many live one-time keys (nonces); raise maxKeys or use redis://`)
+    }
+    this.#counts.delete(key)
+    const ttl = Math.max(1, Math.ceil(ttlMs))
+    this.#marks.set(key, value, now + ttl, ttl)
     return true
   }
 
@@ -68,8 +74,8 @@ export class MemoryCounters implements Counters {
     const entry = this.#live(key, now)
     const current = entry ? Number(entry.value) : NaN
     if (current >= value) return current
-    this.#map.delete(key)
-    this.#insert(key, { value, expiresAt: now + Math.max(1, Math.ceil(ttlMs)) }, now)
+    this.#marks.delete(key)
+    this.#count(key, value, ttlMs, now)
     return value
   }
 
@@ -80,50 +86,32 @@ export class MemoryCounters implements Counters {
   }
 
   async delete(key: string): Promise<void> {
-    this.#map.delete(key)
+    this.#counts.delete(key)
+    this.#marks.delete(key)
   }
 
   async close(): Promise<void> {
-    this.#map.clear()
+    this.#counts.clear()
+    this.#marks.clear()
   }
 
   /** The entry at `key` if it has not expired; an expired one is dropped. */
-  #live(key: string, now: number): Entry | undefined {
-    const entry = this.#map.get(key)
+  #live(key: string, now: number): ExpiringEntry | undefined {
+    const store = this.#counts.get(key) ? this.#counts : this.#marks
+    const entry = store.get(key)
     if (!entry) return undefined
     if (entry.expiresAt > now) return entry
-    this.#map.delete(key)
+    store.delete(key)
     return undefined
   }
 
-  #insert(key: string, entry: Entry, now: number): void {
-    this.#map.delete(key) // a re-created key goes to the end of the creation order
-    this.#maybeSweep(now)
-    if (this.#map.size >= this.#maxKeys) this.#sweep(now)
-    // Still full of live keys: evict the oldest ones (first in creation order).
-    for (const oldest of this.#map.keys()) {
-      if (this.#map.size < this.#maxKeys) break
-      this.#map.delete(oldest)
-    }
-    this.#map.set(key, entry)
-  }
-
-  /**
-   * Cheap sweeping on every insert: drops expired keys from the front (the oldest), stopping at
-   * the first live one; a full pass runs once per `size` inserts, so its cost stays O(1) per
-   * operation on average even when keys of different windows are interleaved.
-   */
-  #maybeSweep(now: number): void {
-    for (const [k, e] of this.#map) {
-      if (e.expiresAt > now) break
-      this.#map.delete(k)
-    }
-    if (++this.#opsSinceSweep >= Math.max(1000, this.#map.size)) this.#sweep(now)
-  }
-
-  #sweep(now: number): void {
-    this.#opsSinceSweep = 0
-    for (const [k, e] of this.#map) if (e.expiresAt <= now) this.#map.delete(k)
+  /** Stores a counter, sweeping first and evicting the one closest to expiring at the cap. */
+  #count(key: string, value: number, ttlMs: number, now: number): ExpiringEntry {
+    this.#counts.delete(key)
+    this.#counts.sweep(now)
+    while (this.#counts.size >= this.#maxKeys) this.#counts.evictOne()
+    const ttl = Math.max(1, Math.ceil(ttlMs))
+    return this.#counts.set(key, value, now + ttl, ttl)
   }
 }
 

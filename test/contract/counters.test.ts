@@ -239,6 +239,32 @@ describe('counters: memory engine bounds', () => {
     assert.equal((await c.get('new'))?.count, 1)
   })
 
+  test('expired keys behind a long-lived one are swept too (keys of different windows interleaved)', async () => {
+    let now = 0
+    const c = new MemoryCounters({ now: () => now, maxKeys: 1_000_000 })
+    await c.increment('a-day', 86_400_000)
+    await c.setIfAbsent('sms-day', '1', 86_400_000)
+    for (let i = 0; i < 20_000; i++) {
+      await c.increment(`rate${i}`, 1_000)
+      await c.setIfAbsent(`nonce${i}`, '1', 601_000 / 100)
+      now += 1
+    }
+    // ~1000 live counters, ~6010 live nonces (each window's keys alive at once), the two day-long keys.
+    assert.ok(c.size <= 2 * 1_024 + 2 * 6_010 + 2, `held ${c.size} keys`)
+    assert.equal((await c.get('a-day'))?.count, 1)
+  })
+
+  test('at the cap, live one-time keys (nonces) are never evicted: setIfAbsent fails closed, then works again once they expire', async () => {
+    let now = 0
+    const c = new MemoryCounters({ now: () => now, maxKeys: 3 })
+    for (const n of ['n1', 'n2', 'n3']) assert.equal(await c.setIfAbsent(n, '1', 60_000), true)
+    await assert.rejects(c.setIfAbsent('n4', '1', 60_000), CountersUnavailableError)
+    assert.equal(await c.setIfAbsent('n1', '1', 60_000), false, 'a replay is still refused')
+    await c.increment('rate', 60_000) // counters have their own cap and do not push markers out
+    now = 60_001
+    assert.equal(await c.setIfAbsent('n4', '1', 60_000), true)
+  })
+
   test('incrementing a key that holds a non-number is refused, as Redis does', async () => {
     const c = new MemoryCounters()
     await c.setIfAbsent('nonce', 'abc', 60_000)

@@ -32,6 +32,31 @@ export function sessionSecret(collection: Pick<AuthCollection, 'authToken'>, tok
   return createHmac('sha256', collection.authToken.secret).update(LABEL + token).digest()
 }
 
+/** Tokens whose session key is kept in memory (`SessionKeys`); the map is dropped when it fills. */
+const MAX_CACHED_SESSIONS = 10_000
+
+/**
+ * A session's key id and key, derived once per token and collection secret rather than on every
+ * signed request (a SHA-256 and an HMAC each time showed in profiles). Bounded: at
+ * MAX_CACHED_SESSIONS tokens the map starts afresh. NB: key material, in process memory only; an
+ * entry holds the collection secret it came from, so a new secret is never served an old key.
+ */
+export class SessionKeys {
+  readonly #byToken = new Map<string, { collectionSecret: string; keyid: string; secret: Buffer }>()
+
+  /** The session key of `token` if `keyid` names it, else undefined. */
+  keyFor(collection: Pick<AuthCollection, 'authToken'>, token: string, keyid: string): Buffer | undefined {
+    const collectionSecret = collection.authToken.secret
+    let hit = this.#byToken.get(token)
+    if (!hit || hit.collectionSecret !== collectionSecret) {
+      if (this.#byToken.size >= MAX_CACHED_SESSIONS) this.#byToken.clear()
+      hit = { collectionSecret, keyid: sessionKeyId(token), secret: sessionSecret(collection, token) }
+      this.#byToken.set(token, hit)
+    }
+    return hit.keyid === keyid ? hit.secret : undefined
+  }
+}
+
 export function sessionSigningKey(collection: Pick<AuthCollection, 'authToken'>, token: string): SigningKeyJson {
   return { keyid: sessionKeyId(token), alg: 'hmac-sha256', secret: sessionSecret(collection, token).toString('base64') }
 }

@@ -43,16 +43,33 @@ class Reader {
   }
 }
 
+// Sticky patterns (matched at `r.pos`, no slicing): every request carries a fresh Signature-Input,
+// so this runs once per signed request and a character-at-a-time loop showed in profiles.
+const KEY = /[a-z*][a-z0-9_\-.*]*/y
+const PLAIN_STRING = /"([\x20\x21\x23-\x5b\x5d-\x7e]*)"/y
+const INTEGER = /-?[0-9]{1,15}/y
+const TOKEN = /[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*/y
+
+/** The match of a sticky `re` at the reader's position, consumed; undefined when none. */
+function take(r: Reader, re: RegExp): RegExpExecArray | undefined {
+  re.lastIndex = r.pos
+  const m = re.exec(r.s)
+  if (!m) return undefined
+  r.pos += m[0].length
+  return m
+}
+
 function parseKey(r: Reader): string {
-  if (!/[a-z*]/.test(r.peek())) r.fail('key expected')
-  const start = r.pos
-  while (/[a-z0-9_\-.*]/.test(r.peek()) && !r.eof()) r.pos++
-  return r.s.slice(start, r.pos)
+  const m = take(r, KEY)
+  if (!m) r.fail('key expected')
+  return m[0]
 }
 
 function parseBareItem(r: Reader): BareItem {
   const c = r.peek()
   if (c === '"') {
+    const plain = take(r, PLAIN_STRING) // no escapes: the common case
+    if (plain) return plain[1]!
     r.pos++
     let out = ''
     for (;;) {
@@ -82,18 +99,14 @@ function parseBareItem(r: Reader): BareItem {
     if (v !== '0' && v !== '1') r.fail('bad boolean')
     return v === '1'
   }
-  if (c === '-' || /[0-9]/.test(c)) {
-    const m = /^-?[0-9]{1,15}/.exec(r.s.slice(r.pos))
+  if (c === '-' || (c >= '0' && c <= '9')) {
+    const m = take(r, INTEGER)
     if (!m) r.fail('bad integer')
-    r.pos += m[0].length
     if (r.peek() === '.') r.fail('decimals are not supported')
     return Number(m[0])
   }
-  if (/[A-Za-z*]/.test(c)) {
-    const start = r.pos
-    while (/[!#$%&'*+\-.^_`|~0-9A-Za-z:/]/.test(r.peek()) && !r.eof()) r.pos++
-    return { token: r.s.slice(start, r.pos) }
-  }
+  const token = take(r, TOKEN)
+  if (token) return { token: token[0] }
   return r.fail('item expected')
 }
 

@@ -118,9 +118,8 @@ export async function verifyRequestSignature(req: IncomingSignedRequest, mode: S
   if (!verifyBase(key, base, sig.signature)) throw new ApiError('signature_bad')
   const digestField = req.header('content-digest')
   if (sig.input.components.includes('content-digest')) {
-    const empty = { 'sha-256': sha(''), 'sha-512': sha('', 'sha512') }
     const field = Array.isArray(digestField) ? digestField.join(', ') : digestField
-    if (field === undefined || !checkContentDigest(field, req.body?.digests ?? empty)) throw new ApiError('signature_bad_digest')
+    if (field === undefined || !checkContentDigest(field, req.body?.digests ?? EMPTY_BODY)) throw new ApiError('signature_bad_digest')
   }
   // Kept a little longer than a signature can be accepted, so a replay always finds it.
   const ttlMs = (2 * deps.maxSkewSeconds + 1) * 1000
@@ -131,3 +130,6 @@ export async function verifyRequestSignature(req: IncomingSignedRequest, mode: S
 function sha(data: string, alg: 'sha256' | 'sha512' = 'sha256'): Uint8Array {
   return new Uint8Array(createHash(alg).update(data).digest())
 }
+
+/** The digests of an empty body (a request without one). */
+const EMPTY_BODY: Readonly<Record<DigestAlgorithm, Uint8Array>> = Object.freeze({ 'sha-256': sha(''), 'sha-512': sha('', 'sha512') })
