@@ -214,7 +214,7 @@ async function mount(core: Core): Promise<Plinth> {
   })
   // Sensitive fields: JWKS at /api/plinth/keys; JWE body values decrypted before validation.
   const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
-  installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption, registry: collections })
+  const sensitive = installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption, registry: collections })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   await http.register(healthRoutes, { sql, services: core.services })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
@@ -224,8 +224,8 @@ async function mount(core: Core): Promise<Plinth> {
   })
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
-  await http.register(recordsRoutes, { records })
-  await http.register(batchRoutes, { records, limiter, registry: collections })
+  await http.register(recordsRoutes, { records, sensitive })
+  await http.register(batchRoutes, { records, limiter, registry: collections, sensitive })
   await http.register(auditRoutes, { audit })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   await http.register(directUploadsRoutes, { records, files: core.files, counters })

@@ -8,6 +8,7 @@ import { withoutForbiddenKeys } from '../records/fields/forbidden-keys.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import type { CollectionRegistry } from '../records/registry.ts'
 import { readRecordBody } from './body.ts'
+import type { SensitiveBodies } from './sensitive.ts'
 import { DEFAULT_FILE_MAX_SIZE, UploadSpool } from '../files/upload.ts'
 import { toApiError } from './error-handler.ts'
 import type { RateLimiter } from './rate-limits.ts'
@@ -21,7 +22,15 @@ export interface BatchApiOptions {
   maxRequests?: number
   /** Rate limits (when on): each request inside a batch counts as if it were sent alone. */
   limiter?: RateLimiter
+  /**
+   * Opens JWE values and enforces `requireEncryption` in each record request's body, as for a
+   * request sent alone (the JSON-body hook sees only the batch's `requests` array).
+   */
+  sensitive?: Pick<SensitiveBodies, 'openRecordBody'>
 }
+
+/** The most values a whole batch may have decrypted (each an RSA private-key operation). */
+const BATCH_DECRYPT_BUDGET = 64
 
 /** The action a batched request is counted as; an upsert (PUT) counts as the create it may be. */
 const batchTags: Record<string, string> = { POST: 'create', PUT: 'create', PATCH: 'update', DELETE: 'delete' }
@@ -85,6 +94,7 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
       if (sub) sub.body = { ...sub.body, [field!]: value }
     }
     const results: { status: number; body: unknown }[] = []
+    const budget = { left: BATCH_DECRYPT_BUDGET }
     await opts.records.transaction(async (tx) => {
       for (const [i, sub] of requests.entries()) {
         try {
@@ -95,6 +105,7 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
           const query = Object.fromEntries(new URLSearchParams(m[3] ?? ''))
           const q = { expand: query.expand, fields: query.fields }
           const body = withoutForbiddenKeys(sub.body ?? {})
+          if (opts.sensitive && sub.body) await opts.sensitive.openRecordBody(collection, body, budget)
           const info = authRequestInfo(request, request.auth ?? null, body, 'default')
           const method = sub.method.toUpperCase()
           if (method === 'POST' && id === undefined) {

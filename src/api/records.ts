@@ -5,11 +5,14 @@ import type { RecordsService } from '../records/records-service.ts'
 import type { RequestInfo } from '../records/record.ts'
 import { ApiError } from '../errors.ts'
 import { readRecordBody } from './body.ts'
+import type { SensitiveBodies } from './sensitive.ts'
 import { DEFAULT_FILE_MAX_SIZE, UploadSpool } from '../files/upload.ts'
 import '../auth/request.ts'
 
 export interface RecordsApiOptions {
   records: RecordsService
+  /** Opens JWE values (and enforces `requireEncryption`) in multipart bodies; JSON ones are opened by its hook. */
+  sensitive?: Pick<SensitiveBodies, 'openRecordBody' | 'budget'>
 }
 
 const Params = Type.Object({ collection: Type.String({ minLength: 1, maxLength: 255 }) })
@@ -87,7 +90,9 @@ export async function recordsRoutes(http: FastifyInstance, opts: RecordsApiOptio
   const withBody = async <T>(request: FastifyRequest, collection: string, write: (body: Record<string, unknown>) => Promise<T>): Promise<T> => {
     const spool = new UploadSpool()
     try {
-      return await write(await readRecordBody(request, { spool, maxBytesFor: (key) => fileMaxSize(records, collection, key) }))
+      const body = await readRecordBody(request, { spool, maxBytesFor: (key) => fileMaxSize(records, collection, key) })
+      if (opts.sensitive && request.isMultipart()) await opts.sensitive.openRecordBody(collection, body, opts.sensitive.budget())
+      return await write(body)
     } finally {
       await spool.discard()
     }

@@ -13,6 +13,7 @@ import { CompactEncrypt, importJWK, type JWK } from 'jose'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
+import { multipart } from '../helpers/app.ts'
 
 async function encryptTo(jwk: JWK, value: string): Promise<string> {
   const key = await importJWK(jwk, 'RSA-OAEP-256')
@@ -38,7 +39,7 @@ function startWith(requireEncryption: boolean) {
     assert.equal(login.statusCode, 200, login.body)
     state.token = login.json<{ token: string }>().token
     const created = await call('POST', '/api/collections', {
-      name: 'patients', type: 'base', listRule: '', viewRule: '', createRule: '', updateRule: '',
+      name: 'patients', type: 'base', listRule: '', viewRule: '', createRule: '', updateRule: '', // guests write (the batch tests too)
       fields: [{ name: 'title', type: 'text' }, { name: 'ssn', type: 'text', sensitive: true }, { name: 'score', type: 'number', sensitive: true }, { name: 'notes', type: 'json', sensitive: true }],
     })
     assert.equal(created.statusCode, 200, created.body)
@@ -114,6 +115,43 @@ describe('sensitive marks with requireEncryption', () => {
     assert.deepEqual([rec.ssn, rec.score], ['123-45-6789', 42])
     const read = (await call('GET', `/api/collections/patients/records/${rec.id}`, undefined, '')).json<{ ssn: string }>()
     assert.equal(read.ssn, '123-45-6789')
+  })
+
+  test('multipart bodies: a marked field in the clear is refused, a JWE one decrypted (also inside @jsonPayload)', async () => {
+    const send = (parts: [string, string][]) => {
+      const { body, headers } = multipart(parts)
+      return state.app!.http.inject({ method: 'POST', url: '/api/collections/patients/records', headers, payload: body })
+    }
+    const plain = await send([['title', 'x'], ['ssn', '123-45-6789']])
+    assert.equal(plain.statusCode, 400, plain.body)
+    assert.deepEqual(Object.keys(plain.json<{ data: Data }>().data), ['ssn'])
+    const inPayload = await send([['@jsonPayload', JSON.stringify({ title: 'x', ssn: '123-45-6789' })]])
+    assert.equal(inPayload.statusCode, 400, inPayload.body)
+    const twice = await send([['ssn', await encryptTo(state.jwk!, '1')], ['ssn', '2']])
+    assert.equal(twice.statusCode, 400, twice.body)
+    const enc = await send([['title', 'x'], ['ssn', await encryptTo(state.jwk!, '123-45-6789')]])
+    assert.equal(enc.statusCode, 200, enc.body)
+    assert.equal(enc.json<{ ssn: string }>().ssn, '123-45-6789')
+  })
+
+  test('batch requests: each record request is checked as if sent alone, and its JWE values decrypted', async () => {
+    const plain = await call('POST', '/api/batch', { requests: [
+      { method: 'POST', url: '/api/collections/patients/records', body: { title: 'ok' } },
+      { method: 'POST', url: '/api/collections/patients/records', body: { title: 'x', ssn: '123-45-6789' } },
+    ] })
+    assert.equal(plain.statusCode, 400, plain.body)
+    const failed = plain.json<{ data: { requests: Record<string, { response: { data: Data } }> } }>().data.requests
+    assert.deepEqual(Object.keys(failed), ['1'])
+    assert.deepEqual(Object.keys(failed['1']!.response.data), ['ssn'])
+    const users = await call('POST', '/api/batch', { requests: [
+      { method: 'POST', url: '/api/collections/users/records', body: { email: 'b@example.com', password: 'batch-password-1', passwordConfirm: 'batch-password-1' } },
+    ] })
+    assert.equal(users.statusCode, 400, 'a password in a batch must be encrypted too')
+    const ok = await call('POST', '/api/batch', { requests: [
+      { method: 'POST', url: '/api/collections/patients/records', body: { title: 'x', ssn: await encryptTo(state.jwk!, '555-55-5555') } },
+    ] })
+    assert.equal(ok.statusCode, 200, ok.body)
+    assert.equal(ok.json<{ body: { ssn: string } }[]>()[0]!.body.ssn, '555-55-5555')
   })
 
   test('the SMS sign-in code and the OTP password must be encrypted', async () => {
