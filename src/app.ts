@@ -203,14 +203,14 @@ async function mount(core: Core): Promise<Plinth> {
     )
   })
   // Client address, security headers, admin allow-list, rate limits, audit (api/security.ts).
-  const audit = new AuditLog(sql, log)
+  const audit = new AuditLog(sql, log, counters)
   const limiter = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
   // RFC 9421 request signatures, checked before any handler once auth is known (api/signatures.ts).
   const devices = new DeviceKeys(() => sql.writer().db)
   installSignatureChecks(http, {
     settings: config.signatures, counters, bodyLimit: config.bodyLimit,
     deviceKey: (keyid, auth) => devices.keyFor(keyid, { collectionId: auth.collection.id, recordId: auth.record.id }),
-    onSignatureFailure: signatureFailureAuditor(audit, counters, log),
+    onSignatureFailure: signatureFailureAuditor(audit),
   })
   // Sensitive fields: JWKS at /api/plinth/keys; JWE body values decrypted before validation.
   const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)

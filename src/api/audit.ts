@@ -46,7 +46,25 @@ export class AuditLog {
   constructor(
     private readonly sql: SqlRouter,
     private readonly log: Logger,
+    /** Where `recordOnce` keeps its markers (shared by every node with the Redis engine). */
+    private readonly counters?: Pick<Counters, 'setIfAbsent'>,
   ) {}
+
+  /**
+   * Records `event` only if no entry of the same `key` was recorded in the last `windowMs` (on any
+   * node): for failures an attacker can repeat at will (a refused address, a bad signature), so a
+   * flood of them is one row per window, never one per request. Not awaited, like `record`; a
+   * counters outage loses the entry (logged), never the request.
+   */
+  recordOnce(request: FastifyRequest, key: string, event: AuditEvent, windowMs = 60_000): void {
+    if (!this.counters) return this.record(request, event)
+    this.counters
+      .setIfAbsent(`audit:once:${key}`, '1', windowMs)
+      .then((first) => {
+        if (first) this.record(request, event)
+      })
+      .catch((err: unknown) => this.log.error({ err, action: event.action }, 'audit: could not record an entry'))
+  }
 
   /** Records `event` for `request` in the background. */
   record(request: FastifyRequest, event: AuditEvent): void {
@@ -93,18 +111,12 @@ export class AuditLog {
 
 /**
  * The `onSignatureFailure` hook of `installSignatureChecks` (api/signatures.ts): a refused
- * signature becomes a `signature.failed` entry with the check's code. Anyone can send bad
- * signatures at will, so one entry per address and code per minute, like refused addresses.
+ * signature becomes a `signature.failed` entry with the check's code, once per address and code
+ * per minute (anyone can send bad signatures at will).
  */
-export function signatureFailureAuditor(audit: AuditLog, counters: Pick<Counters, 'setIfAbsent'>, log: Logger) {
+export function signatureFailureAuditor(audit: AuditLog) {
   return (request: FastifyRequest, code: string): void => {
-    const ip = request.clientIp
-    counters
-      .setIfAbsent(`audit:signature_failed:${code}:${ip}`, '1', 60_000)
-      .then((first) => {
-        if (first) audit.record(request, { action: 'signature.failed', status: 401, data: { code } })
-      })
-      .catch((err: unknown) => log.error({ err }, 'audit: could not record a signature failure'))
+    audit.recordOnce(request, `signature_failed:${code}:${request.clientIp}`, { action: 'signature.failed', status: 401, data: { code } })
   }
 }
 

@@ -57,7 +57,7 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
       const ip = request.clientIp
       if (adminAllowed(ip)) return
       // Recorded once per address per minute: a flood of refusals must not flood the table.
-      if (await counters.setIfAbsent(`audit:ip_refused:${ip}`, '1', 60_000)) audit.record(request, { action: 'admin.ip_refused', status: 403 })
+      audit.recordOnce(request, `ip_refused:${ip}`, { action: 'admin.ip_refused', status: 403 })
       throw new ApiError('forbidden', 'Superuser routes are not reachable from this address.')
     })
   }

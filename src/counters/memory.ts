@@ -97,8 +97,9 @@ export class MemoryCounters implements Counters {
 
   /** The entry at `key` if it has not expired; an expired one is dropped. */
   #live(key: string, now: number): ExpiringEntry | undefined {
-    const store = this.#counts.get(key) ? this.#counts : this.#marks
-    const entry = store.get(key)
+    let store = this.#counts
+    let entry = store.get(key)
+    if (!entry) entry = (store = this.#marks).get(key)
     if (!entry) return undefined
     if (entry.expiresAt > now) return entry
     store.delete(key)
