@@ -136,6 +136,14 @@ for (const { engine, skip } of await engines()) {
       }
     })
 
+    test('a view selecting an encrypted column with the record id decrypts it, and refuses filters on it', async () => {
+      await t.must('POST', '/api/collections', { name: 'note_secrets', type: 'view', listRule: '', viewRule: '', viewQuery: 'SELECT id, title, secret FROM notes' })
+      const item = (await t.call('GET', `/api/collections/note_secrets/records/${noteId}`)).json<RecordJson>()
+      assert.equal(item.secret, 'changed')
+      const res = await t.call('GET', '/api/collections/note_secrets/records?filter=' + encodeURIComponent("secret = 'changed'"))
+      assert.equal(res.statusCode, 400, res.body)
+    })
+
     test('auth responses decrypt the signed-in record', async () => {
       await t.must('POST', '/api/collections/members/records', { email: 'm@example.com', password: 'member-password-1', passwordConfirm: 'member-password-1', nickname: 'Moonpie' })
       const res = await t.call('POST', '/api/collections/members/auth-with-password', { body: { identity: 'm@example.com', password: 'member-password-1' } })
