@@ -117,12 +117,12 @@ export function signBase(key: SignatureKey, base: string): Uint8Array {
 
 /** Checks a signature over a base; false for any mismatch (constant time for HMAC). */
 export function verifyBase(key: SignatureKey, base: string, signature: Uint8Array): boolean {
-  const data = Buffer.from(base, 'utf8')
   try {
     if (key.alg === 'hmac-sha256') {
-      const expected = createHmac('sha256', key.secret).update(data).digest()
+      const expected = createHmac('sha256', key.secret).update(base, 'utf8').digest()
       return signature.length === expected.length && timingSafeEqual(expected, signature)
     }
+    const data = Buffer.from(base, 'utf8')
     if (key.alg === 'ecdsa-p256-sha256') {
       return signature.length === 64 && cryptoVerify('sha256', data, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature)
     }
