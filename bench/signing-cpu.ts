@@ -5,7 +5,8 @@
  * headers; the unsigned target gets them without a signature), 50 connections, 5 s a round.
  * The server's CPU time (utime + stime from /proc) over the requests it answered does not grow
  * when other processes share the cores, unlike req/s, so the ratio holds on a busy machine.
- * Linux only (reads /proc/PID/stat).
+ * On a machine too busy for a server to saturate a core, `RATE=400` sends a fixed rate to both
+ * targets (10 connections), so each wakes up as often for either. Linux only (reads /proc/PID/stat).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -15,6 +16,8 @@ import { PLINTH_BIN } from './lib/servers.ts'
 import { seed } from './scenarios/records.ts'
 
 const ROUNDS = Number(process.argv[2] ?? 3)
+/** `RATE=N`: a fixed N requests a second (both targets alike), for a machine too busy to saturate a server. */
+const RATE = Number(process.env.RATE ?? 0)
 const TICK_MS = 1000 / 100 // USER_HZ
 
 function cpuMs(pid: number): number {
@@ -45,13 +48,16 @@ async function round(signed: boolean): Promise<{ cpuPerReq: number; rps: number 
     const auth = await fetch(`${url}/api/collections/users/auth-refresh`, { method: 'POST', headers: { authorization: s.token } })
     const body = (await auth.json()) as { token: string; signingKey?: unknown }
     const run = (duration: number) => {
-      const opts = { url: `${url}/api/collections/posts/records/${s.postId}`, connections: 50, duration, headers: { authorization: body.token }, key: signed ? body.signingKey : undefined, pool: duration * 20_000 }
+      const opts = {
+        url: `${url}/api/collections/posts/records/${s.postId}`, connections: RATE ? 10 : 50, duration, overallRate: RATE || undefined,
+        headers: { authorization: body.token }, key: signed ? body.signingKey : undefined, pool: duration * (RATE || 20_000),
+      }
       const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', 'autocannon-signed.mjs'), JSON.stringify(opts)], { maxBuffer: 1 << 26 }).toString()
       return JSON.parse(out) as { requests: { total: number; average: number }; non2xx: number }
     }
     run(2) // warm-up
     const before = cpuMs(child.pid!)
-    const r = run(5)
+    const r = run(RATE ? 8 : 5)
     const cpu = cpuMs(child.pid!) - before
     if (r.non2xx) throw new Error(`${r.non2xx} non-2xx answers`)
     return { cpuPerReq: (cpu * 1000) / r.requests.total, rps: r.requests.average }

@@ -19,6 +19,8 @@ const result = await autocannon({
   url: opts.url,
   connections: opts.connections,
   duration: opts.duration,
+  // Optional: a fixed total rate (req/s) instead of as fast as the server answers.
+  ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
   requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, headers: signed[n++ % signed.length] }) }],
 })
 process.stdout.write(JSON.stringify(result))
