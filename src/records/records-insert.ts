@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import { ApiError, validationError } from '../errors.ts'
 import { compiledOf } from './compiled.ts'
-import { rowToRecord } from './fields/index.ts'
+import { rowToRecord, sealValues } from './fields/index.ts'
 import type { Collection } from './model.ts'
 import type { RecordJson, RequestInfo } from './record.ts'
 import { relationCounts, relationErrors, type RelationLookup } from './records-checks.ts'
@@ -32,6 +32,8 @@ const refused = () => new ApiError('bad_request', 'Failed to create record.')
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function insertRecord(db: Kysely<any>, c: Collection, values: Record<string, unknown>, o: InsertOptions): Promise<RecordJson> {
   const { access } = o
+  // Last before SQL: every check before this read the plaintext (fields marked `encrypt`).
+  sealValues(c, values, String(values.id))
   const relations = o.relations?.length ? o.relations : undefined
   const insert = db.insertInto(c.name).values(values)
   let row: Record<string, unknown> | undefined

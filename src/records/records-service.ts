@@ -271,7 +271,6 @@ export class RecordsService {
       throw validationError(Object.keys(missing).length ? missing : errors, 'Failed to create record.')
     }
     const options = { access, request: ruled, returning: this.caps.returning, relations: folded }
-    sealValues(c, values, String(values.id)) // last: every check above reads the plaintext
     const created = await this.write(c, values, 'Failed to create record.', () => insertRecord(db, c, values, options))
     uow.add({ action: 'create', collection: c, record: created, request })
     return created
