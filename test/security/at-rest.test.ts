@@ -6,11 +6,17 @@
  * record binding are checked on their own.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { engines } from '../helpers/engines.ts'
 import { startApp, type TestApp } from '../helpers/app.ts'
 import { AtRestCipher, AtRestKeyError, parseAtRestKeys } from '../../src/security/at-rest/cipher.ts'
 import { ConfigError } from '../../src/config/errors.ts'
+import { loadConfig } from '../../src/config/load.ts'
+import { createPlinth } from '../../src/app.ts'
+import { createLogger } from '../../src/log.ts'
 import type { RecordJson } from '../../src/records/record.ts'
 
 const K1 = Buffer.alloc(32, 1).toString('base64')
@@ -175,6 +181,24 @@ for (const { engine, skip } of await engines()) {
     })
   })
 }
+
+describe('keys.atRestKey as set by the operator', () => {
+  test('PLINTH_AT_REST_KEY and its _FILE form set it; a bad key stops start-up naming the setting, never the key', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'plinth-at-rest-'))
+    try {
+      writeFileSync(path.join(dir, 'k'), `${K2},${K1}\n`)
+      assert.equal(loadConfig({ cwd: dir, env: { PLINTH_AT_REST_KEY: K1 } }).keys.atRestKey, K1)
+      assert.equal(loadConfig({ cwd: dir, env: { PLINTH_AT_REST_KEY_FILE: 'k' } }).keys.atRestKey, `${K2},${K1}`)
+      const bad = 'c2hvcnQga2V5'
+      await assert.rejects(
+        createPlinth({ config: { cwd: dir, env: { PLINTH_AT_REST_KEY: bad }, overrides: { dir, logLevel: 'silent' } }, logger: createLogger({ logLevel: 'silent' }) }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes('keys.atRestKey') && !e.message.includes(bad),
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe('sqlite: without keys.atRestKey', () => {
   let t: TestApp
