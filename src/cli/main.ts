@@ -23,7 +23,7 @@ Commands:
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
   files      copy --to URL: copy every stored file to another files engine
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
-  db         status | switch-primary URL: database instances, replicas, DR
+  db         status | switch-primary URL | copy --to URL: database instances, replicas, DR, copies
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -81,8 +81,12 @@ export interface CliFlags {
   https?: string
   /** serve: no worker in this process. */
   noWorker?: boolean
-  /** files copy: the target files URL. */
+  /** files copy, db copy: the target URL. */
   to?: string
+  /** db copy: the source database URL (default: the configured db). */
+  from?: string
+  /** db copy, backup restore: replace a non-empty target. */
+  force?: boolean
 }
 
 function version(): string {
@@ -101,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
       app: { type: 'string' },
       https: { type: 'string' },
       to: { type: 'string' },
+      from: { type: 'string' },
+      force: { type: 'boolean' },
       'no-worker': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
