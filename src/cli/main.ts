@@ -24,6 +24,7 @@ Commands:
   files      copy --to URL: copy every stored file to another files engine
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
   db         status | switch-primary URL | copy --to URL: database instances, replicas, DR, copies
+  backup     create [NAME] | list | restore KEY: backups in the files port (_backups/)
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -152,6 +153,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./keys.ts')).keysCommand(flags, positionals.slice(1))
     case 'db':
       return (await import('./db.ts')).dbCommand(flags, positionals.slice(1))
+    case 'backup':
+      return (await import('./backup.ts')).backupCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0

@@ -5,14 +5,14 @@
  * Guarantees: the source is read in one snapshot; the target ends with exactly the source's system
  * rows, collections, record tables (made in the target's own dialect), records and views; each
  * table is filled in one transaction; afterwards every table is read back and its row count and
- * checksum (values.ts) must equal the source's, or the copy fails naming the table. Not atomic as a
+ * checksum (values.ts) must equal the source's before it commits, or the copy fails naming the table. Not atomic as a
  * whole: a copy that stops halfway leaves a partial target, which running it again with `--force`
  * replaces (it empties the target first).
  */
 import type { SqlEngine } from '../sql/sql.ts'
 import type { CopySource } from './source.ts'
-import { insertRows, type TablePlan } from './tables.ts'
-import { checkMigrations, checksumOf, createTables, createViews, resetTarget, targetColumns } from './target.ts'
+import { insertRows } from './tables.ts'
+import { checkMigrations, checksumIn, createTables, createViews, resetTarget, targetColumns } from './target.ts'
 import { TableChecksum } from './values.ts'
 
 export interface TableReport {
@@ -51,7 +51,7 @@ export async function copyInto(source: CopySource, target: SqlEngine, hooks: Cop
   await resetTarget(target)
   await createTables(target, source.collections)
   const notes: string[] = []
-  const done: { plan: TablePlan; rows: number; checksum: string }[] = []
+  const tables: TableReport[] = []
   for (const table of source.tables) {
     const there = await targetColumns(target, table)
     if (!there) {
@@ -59,30 +59,35 @@ export async function copyInto(source: CopySource, target: SqlEngine, hooks: Cop
       continue
     }
     if (there.dropped.length) notes.push(`table ${table.name}: columns ${there.dropped.join(', ')} are not on the target: skipped`)
-    const keep = there.plan.columns.map((c) => table.columns.indexOf(c))
-    const sum = new TableChecksum(there.plan.columns.map((c) => c.kind))
+    const plan = there.plan
+    const keep = plan.columns.map((c) => table.columns.indexOf(c))
+    const sum = new TableChecksum(plan.columns.map((c) => c.kind))
+    // One transaction per table, verified before it commits: a table that does not read back as
+    // written is rolled back. REPEATABLE READ: rows another writer commits meanwhile (this node's
+    // audit log during a restore) are not in what the check reads back.
     await target.withoutStatementTimeout((db) =>
-      db.transaction().execute(async (trx) => {
-        await source.read(table, batch, async (rows) => {
-          const projected = there.dropped.length ? rows.map((r) => keep.map((i) => r[i])) : rows
-          for (const r of projected) sum.add(r)
-          await insertRows(trx, there.plan, projected, target.capabilities.nativeBoolean)
-          hooks.onRows?.(table.name, rows.length)
-        })
-      }),
+      db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (trx) => {
+          await source.read(table, batch, async (rows) => {
+            const projected = there.dropped.length ? rows.map((r) => keep.map((i) => r[i])) : rows
+            for (const r of projected) sum.add(r)
+            await insertRows(trx, plan, projected, target.capabilities.nativeBoolean)
+            hooks.onRows?.(table.name, rows.length)
+          })
+          const back = await checksumIn(trx, target, plan, batch)
+          if (back.rows !== sum.rows) throw new CopyError(`table ${plan.name}: the source has ${sum.rows} rows, the target ${back.rows}`)
+          if (back.checksum !== sum.hex()) throw new CopyError(`table ${plan.name}: checksums differ (source ${sum.hex().slice(0, 16)}, target ${back.checksum.slice(0, 16)})`)
+        }),
     )
-    done.push({ plan: there.plan, rows: sum.rows, checksum: sum.hex() })
+    const expected = source.counts.get(plan.name)
+    if (expected !== undefined && expected !== sum.rows) throw new CopyError(`table ${plan.name}: counted ${expected} rows on the source but read ${sum.rows}`)
+    const promised = source.checksums?.get(plan.name)
+    if (promised !== undefined && !there.dropped.length && promised !== sum.hex()) throw new CopyError(`table ${plan.name}: the rows read do not match the checksum recorded with them (a damaged dump?)`)
+    tables.push({ name: plan.name, rows: sum.rows, checksum: sum.hex() })
   }
-  await createViews(target, source.collections)
   hooks.onVerify?.()
-  const tables: TableReport[] = []
-  for (const d of done) {
-    const back = await checksumOf(target, d.plan, batch)
-    if (back.rows !== d.rows) throw new CopyError(`table ${d.plan.name}: the source has ${d.rows} rows, the target ${back.rows}`)
-    if (back.checksum !== d.checksum) throw new CopyError(`table ${d.plan.name}: checksums differ (source ${d.checksum.slice(0, 16)}, target ${back.checksum.slice(0, 16)})`)
-    const expected = source.counts.get(d.plan.name)
-    if (expected !== undefined && expected !== d.rows) throw new CopyError(`table ${d.plan.name}: counted ${expected} rows on the source but read ${d.rows}`)
-    tables.push({ name: d.plan.name, rows: d.rows, checksum: d.checksum })
-  }
+  await createViews(target, source.collections)
   return { tables, rows: tables.reduce((n, t) => n + t.rows, 0), notes }
 }

@@ -19,6 +19,8 @@ export interface CopySource {
   readonly tables: TablePlan[]
   /** Rows per table (for the progress bar and the final check). */
   readonly counts: ReadonlyMap<string, number>
+  /** Checksums per table known before reading (a dump's manifest): the rows read must match them. */
+  readonly checksums?: ReadonlyMap<string, string>
   /** Streams one table's rows, `batch` at a time, as neutral values in `table.columns` order. */
   read(table: TablePlan, batch: number, onRows: (rows: unknown[][]) => Promise<void>): Promise<void>
 }

@@ -91,9 +91,9 @@ export async function targetColumns(engine: SqlEngine, table: TablePlan): Promis
   return { plan: { ...table, columns: table.columns.filter((c) => names.has(c.name)) }, dropped: table.columns.filter((c) => !names.has(c.name)).map((c) => c.name) }
 }
 
-/** A table's row count and checksum, read back from a database page by page. */
-export async function checksumOf(engine: SqlEngine, table: TablePlan, batch: number): Promise<{ rows: number; checksum: string }> {
+/** A table's row count and checksum, read back page by page through `db` (a transaction's, to see its own writes). */
+export async function checksumIn(db: AnyDb, engine: SqlEngine, table: TablePlan, batch: number): Promise<{ rows: number; checksum: string }> {
   const sum = new TableChecksum(table.columns.map((c) => c.kind))
-  await engine.withoutStatementTimeout((db) => readTable(db, engine, table, batch, async (rows) => rows.forEach((r) => sum.add(r))))
+  await readTable(db, engine, table, batch, async (rows) => rows.forEach((r) => sum.add(r)))
   return { rows: sum.rows, checksum: sum.hex() }
 }
