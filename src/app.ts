@@ -51,7 +51,7 @@ import { KeyRing } from './security/keys/key-ring.ts'
 import { loadMasterKey } from './security/keys/master-key.ts'
 import { sessionSigningKey } from './security/signatures/session-key.ts'
 import { signingEnabled } from './security/signatures/verify-request.ts'
-import { installBackups } from './backups/install.ts'
+import { installBackups } from './api/backups-node.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -217,7 +217,7 @@ async function mount(core: Core): Promise<Plinth> {
   const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
   installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption, registry: collections })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
-  // PocketBase's /api/backups, backups.cron, and this node's presence for restores (backups/install.ts).
+  // PocketBase's /api/backups, backups.cron, and this node's presence for restores (api/backups-node.ts).
   const backups = await installBackups(http, core)
   await http.register(healthRoutes, { sql, services: core.services, canBackup: () => backups.canBackup })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })

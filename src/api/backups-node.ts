@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import { StartupError } from '../config/errors.ts'
 import type { Core } from '../core.ts'
 import { checkCron } from '../jobs/cron.ts'
-import { installBackupsApi } from '../api/backups.ts'
-import { Backups } from './backups.ts'
-import { announce } from './presence.ts'
+import { installBackupsApi } from './backups.ts'
+import { Backups } from '../backups/backups.ts'
+import { announce } from '../backups/presence.ts'
 
 /** PocketBase's id for its scheduled backups' cron job. */
 export const BACKUPS_CRON_ID = '__pbBackups__'
