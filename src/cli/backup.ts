@@ -16,17 +16,8 @@ import { openDbUrl } from './db-copy.ts'
 import { configFromFlags } from './load.ts'
 import { rowProgress } from './progress.ts'
 import type { CliFlags } from './main.ts'
+import { backupUsage } from './backup-usage.ts'
 
-export const backupUsage = `Usage: plinth backup create [NAME]
-       plinth backup list
-       plinth backup restore KEY
-
-create   writes a backup into the files port under _backups/ (default name pb_backup_<time>.zip):
-         a transaction-consistent, engine-neutral dump of the database plus every stored file
-list     the backups: key, size, modified
-restore  replaces the database and the stored files with backup KEY's (taken on any engine);
-         refuses while any node serves this deployment: stop them first
-`
 
 export async function backupCommand(flags: CliFlags, args: string[]): Promise<number> {
   const [sub, arg, ...extra] = args

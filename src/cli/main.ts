@@ -5,6 +5,7 @@ import { superuserUsage } from './superuser-usage.ts'
 import { filesUsage } from './files-usage.ts'
 import { keysUsage } from './keys-usage.ts'
 import { dbUsage } from './db-usage.ts'
+import { backupUsage } from './backup-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -69,6 +70,8 @@ ${commonOptions}`,
 ${commonOptions}`,
 }
 commandHelp.db = `${dbUsage}
+${commonOptions}`
+commandHelp.backup = `${backupUsage}
 ${commonOptions}`
 commandHelp.help = usage
 
