@@ -44,10 +44,10 @@ async function storedKeys(files: FileStore): Promise<{ key: string; size: number
 }
 
 /** Creates the archive `_backups/<name>` from the database's snapshot and the stored files. */
-export async function createArchive(engine: SqlEngine, files: FileStore, name: string, hooks: Pick<CopyHooks, 'onRows'> = {}): Promise<DumpManifest> {
+export async function createArchive(engine: SqlEngine, files: FileStore, name: string, hooks: Pick<CopyHooks, 'onRows' | 'onTotal'> = {}): Promise<DumpManifest> {
   return withTempDir(async (dir) => {
     await mkdir(path.join(dir, 'db'))
-    const manifest = await withDatabaseSource(engine, engine.name, (src) => writeDump(src, engine.name, dir, hooks.onRows))
+    const manifest = await withDatabaseSource(engine, engine.name, (src) => writeDump(src, engine.name, dir, hooks))
     const objects = await storedKeys(files)
     const zip = new yazl.ZipFile()
     zip.addFile(path.join(dir, MANIFEST), MANIFEST)

@@ -87,7 +87,7 @@ export class Backups {
   }
 
   /** Creates a backup named `name` (default `pb_backup_<time>.zip`); resolves with its key once stored. */
-  async create(name = `pb_backup_${stamp()}.zip`, hooks: Pick<CopyHooks, 'onRows'> = {}): Promise<string> {
+  async create(name = `pb_backup_${stamp()}.zip`, hooks: Pick<CopyHooks, 'onRows' | 'onTotal'> = {}): Promise<string> {
     this.#begin(name)
     try {
       const started = Date.now()

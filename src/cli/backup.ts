@@ -44,7 +44,7 @@ export async function backupCommand(flags: CliFlags, args: string[]): Promise<nu
     if (sub === 'create') {
       if (arg && (await backups.exists(arg))) throw new StartupError(`backup create: ${arg} already exists`)
       const bar = await rowProgress('backup', 0)
-      const key = await backups.create(arg, { onRows: (t, n) => bar.tick(t, n) }).finally(() => bar.stop())
+      const key = await backups.create(arg, { onTotal: (n) => bar.setTotal(n), onRows: (t, n) => bar.tick(t, n) }).finally(() => bar.stop())
       const info = (await backups.list()).find((b) => b.key === key)
       process.stdout.write(`backup ${key} created (${info?.size ?? '?'} bytes) from ${maskUrl(config.db)}\n`)
       return 0
@@ -52,7 +52,7 @@ export async function backupCommand(flags: CliFlags, args: string[]): Promise<nu
     const key = arg!
     if (!(await backups.exists(key))) throw new StartupError(`backup restore: there is no backup ${key} (see plinth backup list)`)
     const bar = await rowProgress('restore', 0)
-    await backups.restore(key, { onRows: (t, n) => bar.tick(t, n), onVerify: () => bar.note('verifying') }).finally(() => bar.stop())
+    await backups.restore(key, { onTotal: (n) => bar.setTotal(n), onRows: (t, n) => bar.tick(t, n), onVerify: () => bar.note('views') }).finally(() => bar.stop())
     process.stdout.write(`backup ${key} restored onto ${maskUrl(config.db)}; row counts and checksums verified\n`)
     return 0
   } catch (err) {

@@ -48,7 +48,7 @@ export async function dbCopy(config: Readonly<PlinthConfig>, flags: CliFlags): P
     const report = await withDatabaseSource(source, maskUrl(fromUrl), async (src) => {
       const bar = await rowProgress('db copy', [...src.counts.values()].reduce((a, b) => a + b, 0))
       try {
-        return await copyInto(src, into, { onRows: (table, n) => bar.tick(table, n), onVerify: () => bar.note('verifying') })
+        return await copyInto(src, into, { onRows: (table, n) => bar.tick(table, n), onVerify: () => bar.note('views') })
       } finally {
         bar.stop()
       }

@@ -5,6 +5,8 @@ const LINE_EVERY_MS = 5000
 
 export interface RowProgress {
   tick(table: string, rows: number): void
+  /** The total, once known. */
+  setTotal(rows: number): void
   /** A phase change (`verifying`), shown beside the count. */
   note(phase: string): void
   stop(): void
@@ -25,6 +27,7 @@ export async function rowProgress(what: string, total: number): Promise<RowProgr
         done += n
         bar.increment(n, { table: t, rate: rate() })
       },
+      setTotal: (rows) => bar.setTotal(rows),
       note: (phase) => bar.update({ table: phase }),
       stop: () => bar.stop(),
     }
@@ -36,6 +39,9 @@ export async function rowProgress(what: string, total: number): Promise<RowProgr
     tick(t, n) {
       done += n
       table = t
+    },
+    setTotal(rows) {
+      total = rows
     },
     note(phase) {
       table = phase

@@ -32,9 +32,11 @@ export interface CopyReport {
 export interface CopyHooks {
   /** Rows per page (default 1000). */
   batch?: number
+  /** Called once the source's row count is known (for a progress bar). */
+  onTotal?(rows: number): void
   /** Called as each page of rows is written. */
   onRows?(table: string, rows: number): void
-  /** Called before verifying. */
+  /** Called once every table is copied and verified, before the views are made. */
   onVerify?(): void
 }
 
@@ -48,6 +50,7 @@ export async function copyInto(source: CopySource, target: SqlEngine, hooks: Cop
   const batch = hooks.batch ?? 1000
   const problem = checkMigrations(source, target)
   if (problem) throw new CopyError(problem)
+  hooks.onTotal?.([...source.counts.values()].reduce((a, b) => a + b, 0))
   await resetTarget(target)
   await createTables(target, source.collections)
   const notes: string[] = []

@@ -11,6 +11,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Collection } from '../records/model.ts'
 import { rowToCollection, type CollectionRow } from '../records/collections/serialize.ts'
+import type { CopyHooks } from './copy.ts'
 import type { CopySource } from './source.ts'
 import type { TablePlan } from './tables.ts'
 import { TableChecksum } from './values.ts'
@@ -37,7 +38,8 @@ export interface DumpManifest {
 export const tableFile = (name: string) => `db/${name}.ndjson`
 
 /** Writes every table of `source` into `dir` (its `db/` folder must exist); returns the manifest (also written). */
-export async function writeDump(source: CopySource, engine: string, dir: string, onRows?: (table: string, n: number) => void): Promise<DumpManifest> {
+export async function writeDump(source: CopySource, engine: string, dir: string, hooks: Pick<CopyHooks, 'onRows' | 'onTotal'> = {}): Promise<DumpManifest> {
+  hooks.onTotal?.([...source.counts.values()].reduce((a, b) => a + b, 0))
   const tables: DumpTable[] = []
   for (const table of source.tables) {
     const out = createWriteStream(path.join(dir, tableFile(table.name)))
@@ -49,7 +51,7 @@ export async function writeDump(source: CopySource, engine: string, dir: string,
         chunk += JSON.stringify(r) + '\n'
       }
       if (!out.write(chunk)) await once(out, 'drain')
-      onRows?.(table.name, rows.length)
+      hooks.onRows?.(table.name, rows.length)
     })
     out.end()
     await once(out, 'close')
