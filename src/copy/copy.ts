@@ -9,6 +9,7 @@
  * whole: a copy that stops halfway leaves a partial target, which running it again with `--force`
  * replaces (it empties the target first).
  */
+import { sql } from 'kysely'
 import type { SqlEngine } from '../sql/sql.ts'
 import type { CopySource } from './source.ts'
 import { insertRows } from './tables.ts'
@@ -65,14 +66,20 @@ export async function copyInto(source: CopySource, target: SqlEngine, hooks: Cop
     const plan = there.plan
     const keep = plan.columns.map((c) => table.columns.indexOf(c))
     const sum = new TableChecksum(plan.columns.map((c) => c.kind))
-    // One transaction per table, verified before it commits: a table that does not read back as
-    // written is rolled back. REPEATABLE READ: rows another writer commits meanwhile (this node's
-    // audit log during a restore) are not in what the check reads back.
+    // One transaction per table (truncate-then-copy), verified before it commits: a table that
+    // does not read back as written is rolled back. REPEATABLE READ: rows another writer commits
+    // meanwhile (this node's audit log during a restore) are not in what the check reads back.
     await target.withoutStatementTimeout((db) =>
       db
         .transaction()
         .setIsolationLevel('repeatable read')
         .execute(async (trx) => {
+          // Emptied again inside the transaction: rows a live node wrote since the reset (its
+          // audit log during a restore) go too, and its writes wait for the commit (the delete's
+          // locks) or stay outside this snapshot. The read fixes the snapshot now (InnoDB takes it
+          // at the first read, not at BEGIN).
+          await sql`delete from ${sql.table(plan.name)}`.execute(trx)
+          await sql`select count(*) as n from ${sql.table(plan.name)}`.execute(trx)
           await source.read(table, batch, async (rows) => {
             const projected = there.dropped.length ? rows.map((r) => keep.map((i) => r[i])) : rows
             for (const r of projected) sum.add(r)

@@ -1,7 +1,7 @@
 /**
  * PocketBase's backups API through its JS SDK (`pb.backups.*`): a backup taken on PostgreSQL
  * (create, list, download with a superuser file token) is uploaded to a fresh SQLite deployment
- * and restored there: records and files come back identical. Names are checked as PocketBase
+ * and restored there, and onto MariaDB: records and files come back identical. Names are checked as PocketBase
  * does; a restore is refused while another node serves; `canBackup` in `/api/health`; the
  * `backups.cron` schedule keeps `cronMaxKeep` backups; delete.
  */
@@ -17,7 +17,7 @@ import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 
-const [pgCase] = await engines(['postgres'])
+const [pgCase, mysqlCase] = await engines(['postgres', 'mysql'])
 
 interface Node {
   app: Plinth
@@ -162,6 +162,21 @@ describe('backups through the PocketBase SDK', { skip: pgCase!.skip }, () => {
     assert.equal(ann.record.name, 'Ann')
     // The backup itself is still there (backups are never part of a backup or removed by a restore).
     assert.deepEqual((await pb.backups.getFullList()).map((b) => b.key), ['first.zip'])
+  })
+
+  test('the same backup restores onto MariaDB', { skip: mysqlCase!.skip }, async () => {
+    const mariaDb = await createTestDb('mysql')
+    const node = await start(mariaDb.url)
+    try {
+      assert.equal(await node.pb.backups.upload({ file: new File([zip], 'first.zip', { type: 'application/zip' }) }), true)
+      assert.equal(await node.pb.backups.restore('first.zip'), true)
+      await waitRestored(node.pb)
+      assert.deepStrictEqual(await notes(node.pb), expected)
+    } finally {
+      await node.app.stop()
+      rmSync(node.dir, { recursive: true, force: true })
+      await mariaDb.drop()
+    }
   })
 
   test('delete; deleting again is 400', async () => {
