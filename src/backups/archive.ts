@@ -12,7 +12,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import yauzl from 'yauzl'
 import yazl from 'yazl'
@@ -54,9 +54,10 @@ export async function createArchive(engine: SqlEngine, files: FileStore, name: s
     for (const t of manifest.tables) zip.addFile(path.join(dir, tableFile(t.name)), tableFile(t.name))
     for (const o of objects) {
       // Stored files are mostly compressed already (images): stored as they are, not deflated again.
-      zip.addReadStreamLazy(`${STORAGE}${o.key}`, { compress: false, mtime: o.modified, size: o.size }, (cb) => {
+      // A file deleted since it was listed (a live deployment) is stored empty rather than failing the backup.
+      zip.addReadStreamLazy(`${STORAGE}${o.key}`, { compress: false, mtime: o.modified }, (cb) => {
         files.read(o.key).then(
-          (found) => (found ? cb(null, found.body) : cb(new Error(`files: ${o.key} vanished during the backup`), undefined as never)),
+          (found) => cb(null, found ? found.body : Readable.from([])),
           (err: unknown) => cb(err, undefined as never),
         )
       })
