@@ -42,6 +42,8 @@ export async function dbCopy(config: Readonly<PlinthConfig>, flags: CliFlags): P
   const source = await openDbUrl(fromUrl, flags.from ? '--from' : 'db', config)
   let target: SqlEngine | undefined
   try {
+    const names = new Set((await source.db.introspection.getTables()).map((t) => t.name))
+    if (!names.has('_plinth_migrations') || !names.has('_collections')) throw new StartupError(`db copy: the source ${maskUrl(fromUrl)} is not a Plinth database (no _plinth_migrations or _collections table)`)
     target = await openDbUrl(flags.to, '--to', config)
     await refuseNonEmpty(target, flags.to, !!flags.force, 'db copy')
     const into = target

@@ -165,7 +165,7 @@ describe('plinth db copy', { skip }, () => {
     }
   })
 
-  test('a non-empty target is refused without --force (one line, exit 2); --force replaces it', async () => {
+  test('a non-empty target is refused without --force, a source that is no Plinth database too (one line, exit 2); --force replaces it', async () => {
     const [pg] = dbs as [TestDb]
     const refused = await copy(sqliteB, pg.url)
     assert.equal(refused.code, 2)
@@ -179,6 +179,9 @@ describe('plinth db copy', { skip }, () => {
     } finally {
       await app.stop()
     }
+    const notPlinth = await copy(`sqlite://${dir}/empty.db`, `sqlite://${dir}/c.db`)
+    assert.equal(notPlinth.code, 2)
+    assert.match(notPlinth.stderr, /^plinth: db copy: the source .*empty\.db is not a Plinth database .*\n$/)
     const forced = await copy(sqliteB, pg.url, '--force')
     assert.equal(forced.code, 0, forced.stderr)
     await check(pg.url)
