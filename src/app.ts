@@ -51,6 +51,7 @@ import { KeyRing } from './security/keys/key-ring.ts'
 import { loadMasterKey } from './security/keys/master-key.ts'
 import { sessionSigningKey } from './security/signatures/session-key.ts'
 import { signingEnabled } from './security/signatures/verify-request.ts'
+import { installBackups } from './api/backups-node.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -216,7 +217,9 @@ async function mount(core: Core): Promise<Plinth> {
   const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
   const sensitive = installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption, registry: collections })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
-  await http.register(healthRoutes, { sql, services: core.services })
+  // PocketBase's /api/backups, backups.cron, and this node's presence for restores (api/backups-node.ts).
+  const backups = await installBackups(http, core)
+  await http.register(healthRoutes, { sql, services: core.services, canBackup: () => backups.canBackup })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
   await http.register(collectionsRoutes, {
     store: collections,
@@ -294,6 +297,7 @@ async function mount(core: Core): Promise<Plinth> {
           clearInterval(sweep)
           await worker
           await stopAuthCache().catch(() => undefined)
+          await backups.stop().catch(() => undefined)
           await core.close()
         }
       })()

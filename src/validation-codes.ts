@@ -6,6 +6,7 @@
  * here does not compile. Add a code here first, with PocketBase's spelling when it has one.
  */
 export const VALIDATION_CODES = [
+  'validation_backup_name_exists',
   'validation_collection_name_exists',
   'validation_collection_name_id_duplicate',
   'validation_collection_name_invalid',

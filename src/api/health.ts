@@ -11,6 +11,8 @@ export interface HealthOptions {
    * every health call.
    */
   services?: () => Record<string, 'ok' | 'unreachable'>
+  /** PocketBase's `canBackup`: false while a backup or restore runs on this node. */
+  canBackup?: () => boolean
   /** How long `/api/ready` waits for each engine. */
   timeoutMs?: number
 }
@@ -37,17 +39,15 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * them, so an outage would take them all out at once, while most requests still work without it (the
  * cache acts as empty; only what needs counters answers 503).
  */
-export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, services, timeoutMs = 2000 }) => {
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, services, canBackup = () => true, timeoutMs = 2000 }) => {
   http.route({
     method: ['GET', 'HEAD'],
     url: '/api/health',
     handler: async (request) => {
       if (!request.auth?.isSuperuser) return { code: 200, message: 'API is healthy.', data: {} }
-      // PocketBase's superuser extras. canBackup means "no backup or restore is running now":
-      // Plinth runs none through the API (backups are the `plinth backup` command, outside this
-      // process), so nothing here can be in progress and the answer is true.
+      // PocketBase's superuser extras. canBackup means "no backup or restore is running now" (on this node).
       const proxyHeader = PROXY_HEADERS.find((h) => request.headers[h.toLowerCase()] !== undefined) ?? ''
-      const data: Record<string, unknown> = { canBackup: true, realIP: request.clientIp, possibleProxyHeader: proxyHeader }
+      const data: Record<string, unknown> = { canBackup: canBackup(), realIP: request.clientIp, possibleProxyHeader: proxyHeader }
       Object.assign(data, services?.())
       return { code: 200, message: 'API is healthy.', data }
     },

@@ -22,6 +22,7 @@ export async function dbCommand(flags: CliFlags, args: string[]): Promise<number
   const [sub, url] = args
   if (sub === 'status' && args.length === 1) return status(config)
   if (sub === 'switch-primary' && url && args.length === 2) return switchPrimary(config, url)
+  if (sub === 'copy' && args.length === 1) return (await import('./db-copy.ts')).dbCopy(config, flags)
   process.stderr.write(dbUsage)
   return 2
 }

@@ -5,6 +5,7 @@ import { superuserUsage } from './superuser-usage.ts'
 import { filesUsage } from './files-usage.ts'
 import { keysUsage } from './keys-usage.ts'
 import { dbUsage } from './db-usage.ts'
+import { backupUsage } from './backup-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -23,7 +24,8 @@ Commands:
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
   files      copy --to URL: copy every stored file to another files engine
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
-  db         status | switch-primary URL: database instances, replicas, DR
+  db         status | switch-primary URL | copy --to URL: database instances, replicas, DR, copies
+  backup     create [NAME] | list | restore KEY: backups in the files port (_backups/)
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -69,6 +71,8 @@ ${commonOptions}`,
 }
 commandHelp.db = `${dbUsage}
 ${commonOptions}`
+commandHelp.backup = `${backupUsage}
+${commonOptions}`
 commandHelp.help = usage
 
 /** Flags shared by every command. */
@@ -81,8 +85,12 @@ export interface CliFlags {
   https?: string
   /** serve: no worker in this process. */
   noWorker?: boolean
-  /** files copy: the target files URL. */
+  /** files copy, db copy: the target URL. */
   to?: string
+  /** db copy: the source database URL (default: the configured db). */
+  from?: string
+  /** db copy, backup restore: replace a non-empty target. */
+  force?: boolean
 }
 
 function version(): string {
@@ -101,6 +109,8 @@ async function main(argv: string[]): Promise<number> {
       app: { type: 'string' },
       https: { type: 'string' },
       to: { type: 'string' },
+      from: { type: 'string' },
+      force: { type: 'boolean' },
       'no-worker': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -146,6 +156,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./keys.ts')).keysCommand(flags, positionals.slice(1))
     case 'db':
       return (await import('./db.ts')).dbCommand(flags, positionals.slice(1))
+    case 'backup':
+      return (await import('./backup.ts')).backupCommand(flags, positionals.slice(1))
     case 'version':
       process.stdout.write(`plinth ${version()}\n`)
       return 0

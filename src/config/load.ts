@@ -97,6 +97,7 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'authThrottle.perIp':
     case 'authThrottle.windowSeconds':
     case 'realtime.idleTimeout':
+    case 'backups.cronMaxKeep':
     case 'realtime.maxQueueBytes':
     case 'hstsMaxAge':
     case 'audit.retentionDays':

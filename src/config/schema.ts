@@ -128,6 +128,17 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Scheduled backups (PocketBase's names): `cron` a cron expression ('' = none) for
+     * `@auto_pb_backup_*.zip` backups into the files port's `_backups/`, keeping the newest `cronMaxKeep`.
+     */
+    backups: Type.Object(
+      {
+        cron: Type.String(),
+        cronMaxKeep: Type.Integer({ minimum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
     /** Realtime (SSE) streams. */
     realtime: Type.Object(
       {
@@ -339,6 +350,8 @@ export const envKeys = {
   PLINTH_AUTH_THROTTLE_PER_IDENTITY: 'authThrottle.perIdentity',
   PLINTH_AUTH_THROTTLE_PER_IP: 'authThrottle.perIp',
   PLINTH_AUTH_THROTTLE_WINDOW_SECONDS: 'authThrottle.windowSeconds',
+  PLINTH_BACKUPS_CRON: 'backups.cron',
+  PLINTH_BACKUPS_CRON_MAX_KEEP: 'backups.cronMaxKeep',
   PLINTH_REALTIME_IDLE_TIMEOUT: 'realtime.idleTimeout',
   PLINTH_REALTIME_MAX_QUEUE_BYTES: 'realtime.maxQueueBytes',
   PLINTH_RATE_LIMITS_ENABLED: 'rateLimits.enabled',
@@ -401,6 +414,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     publicUrl: '',
     metrics: { allow: [] },
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },
+    backups: { cron: '', cronMaxKeep: 3 },
     realtime: { idleTimeout: 5 * 60_000, maxQueueBytes: 1 << 20 },
     cors: { origins: ['*'] },
     rateLimits: { enabled: true, rules: DEFAULT_RATE_LIMIT_RULES.map((r) => ({ ...r })), excludedIPs: [] },
