@@ -21,7 +21,8 @@ Commands:
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
-  files      copy --to URL: copy every stored file to another files engine
+  files      copy --to URL: copy every stored file to another files engine;
+             cleanup [--dry-run]: remove files no record holds
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
   db         status | switch-primary URL: database instances, replicas, DR
   help       help for a command: plinth help serve
@@ -83,6 +84,10 @@ export interface CliFlags {
   noWorker?: boolean
   /** files copy: the target files URL. */
   to?: string
+  /** files cleanup: report, remove nothing. */
+  dryRun?: boolean
+  /** files cleanup: the grace period (30m, 2h, 7d). */
+  grace?: string
 }
 
 function version(): string {
@@ -102,12 +107,14 @@ async function main(argv: string[]): Promise<number> {
       https: { type: 'string' },
       to: { type: 'string' },
       'no-worker': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      grace: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
   })
-  const { help, version: wantsVersion, 'no-worker': noWorker, ...rest } = values
-  const flags: CliFlags = { ...rest, ...(noWorker ? { noWorker } : {}) }
+  const { help, version: wantsVersion, 'no-worker': noWorker, 'dry-run': dryRun, ...rest } = values
+  const flags: CliFlags = { ...rest, ...(noWorker ? { noWorker } : {}), ...(dryRun ? { dryRun } : {}) }
   if (wantsVersion) {
     process.stdout.write(`plinth ${version()}\n`)
     return 0

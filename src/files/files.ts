@@ -79,6 +79,12 @@ export interface FileStore {
    * undefined on engines that cannot sign one (the API then takes the upload itself).
    */
   presignPut?(key: string, options: { size: number; contentType: string; expiresInSeconds: number }): Promise<PresignedPut>
+  /**
+   * Pieces of writes that never finished and are older than `before` (the local engine's temp
+   * files a crash in the middle of a put left behind); `delete` removes them. Engines that leave
+   * none Plinth can see omit it (S3's incomplete multipart uploads: see the README's lifecycle rule).
+   */
+  leftovers?(before: Date): AsyncIterable<StoredObject>
   close(): Promise<void>
 }
 

@@ -82,13 +82,16 @@ export function localStore(opts: LocalStoreOptions): FileStore {
     }
   }
 
-  /** Every file under `dir` (relative key `base`), depth first in key order, temp files skipped. */
-  async function* walk(dir: string, base: string): AsyncGenerator<StoredObject> {
+  /**
+   * Every file under `dir` (relative key `base`), depth first in key order, temp files skipped;
+   * with `temps`, the temp files only.
+   */
+  async function* walk(dir: string, base: string, temps = false): AsyncGenerator<StoredObject> {
     let entries: { name: string; dir: boolean }[]
     try {
       const handle = await opendir(dir)
       entries = []
-      for await (const e of handle) if (!e.name.startsWith(TEMP_PREFIX)) entries.push({ name: e.name, dir: e.isDirectory() })
+      for await (const e of handle) if (e.isDirectory() || e.name.startsWith(TEMP_PREFIX) === temps) entries.push({ name: e.name, dir: e.isDirectory() })
     } catch (err) {
       if (isMissing(err)) return
       throw err
@@ -97,7 +100,7 @@ export function localStore(opts: LocalStoreOptions): FileStore {
     entries.sort((x, y) => cmp(x.dir ? `${x.name}/` : x.name, y.dir ? `${y.name}/` : y.name))
     for (const e of entries) {
       const key = base + e.name
-      if (e.dir) yield* walk(path.join(dir, e.name), `${key}/`)
+      if (e.dir) yield* walk(path.join(dir, e.name), `${key}/`, temps)
       else {
         const s = await statFile(key)
         if (s) yield s
@@ -166,6 +169,10 @@ export function localStore(opts: LocalStoreOptions): FileStore {
       return (async function* () {
         for await (const o of walk(dir, base)) if (o.key.startsWith(prefix)) yield o
       })()
+    },
+
+    async *leftovers(before: Date) {
+      for await (const o of walk(root, '', true)) if (o.modified.getTime() <= before.getTime()) yield o
     },
 
     async close() {},
