@@ -1,8 +1,9 @@
 /**
  * Files (#12): `GET /api/files/...` of a 100 KB file and of a cached 100x100 thumb, Plinth (SQLite,
  * local storage) against a bare node:http server streaming the same stored files from the same
- * folder. And one upload of a large file through the records API, with the server's peak RSS
- * growth (VmHWM from /proc), to show uploads are streamed, not held in memory.
+ * folder. And one upload of a large file through the records API, to the local engine and to S3
+ * (s3rver), with the server's peak RSS growth (VmHWM from /proc), to show uploads are streamed,
+ * not held in memory.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -12,6 +13,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { asAdmin, freshDb, once, QUIET, unavailable, adminOn, upsertSuperuser } from '../lib/seed.ts'
 import { ROOT, spawnServer, startPlinth } from '../lib/servers.ts'
+import { startS3rver } from '../../test/helpers/s3.ts'
 import type { BenchRequest, Figure, MeasuredScenario, Scenario, Target } from '../lib/types.ts'
 
 interface Seed {
@@ -93,15 +95,17 @@ function rss(pid: number): { peak: number; now: number } {
   return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 }
 }
 
-const uploadScenario: MeasuredScenario = {
-  name: 'files-upload',
+/** The upload through Plinth to the local engine or to S3 (s3rver, test/helpers/s3.ts, in its own process). */
+const uploadScenario = (engine: 'local' | 's3'): MeasuredScenario => ({
+  name: engine === 'local' ? 'files-upload' : 'files-upload-s3',
   group: 'files',
-  description: `one ${UPLOAD_MB} MiB upload through POST /api/collections/{c}/records (multipart, streamed from the client), the server's peak RSS growth`,
+  description: `one ${UPLOAD_MB} MiB upload through POST /api/collections/{c}/records (multipart, streamed from the client) to the ${engine === 'local' ? 'local engine' : 'S3 engine (s3rver)'}, the server's peak RSS growth`,
   skip: () => unavailable('sqlite'),
   async measure(): Promise<Figure[]> {
     const dbUrl = await freshDb('sqlite')
     const filesDir = mkdtempSync(path.join(tmpdir(), 'plinth-bench-upload-'))
-    const plinth = await startPlinth({ PLINTH_DB: dbUrl, PLINTH_FILES: `file://${filesDir}`, PLINTH_BODY_LIMIT: String((UPLOAD_MB + 1) << 20), PLINTH_REQUEST_TIMEOUT: '600000', ...QUIET })
+    const s3 = engine === 's3' ? await startS3rver(['bench-upload']) : undefined
+    const plinth = await startPlinth({ PLINTH_DB: dbUrl, PLINTH_FILES: s3 ? s3.url('bench-upload') : `file://${filesDir}`, PLINTH_BODY_LIMIT: String((UPLOAD_MB + 1) << 20), PLINTH_REQUEST_TIMEOUT: '600000', ...QUIET })
     try {
       upsertSuperuser(dbUrl)
       const admin = await adminOn(plinth.url)
@@ -138,9 +142,10 @@ const uploadScenario: MeasuredScenario = {
       ]
     } finally {
       await plinth.stop()
+      await s3?.close()
       rmSync(filesDir, { recursive: true, force: true })
     }
   },
-}
+})
 
-export default [...serve, uploadScenario]
+export default [...serve, uploadScenario('local'), uploadScenario('s3')]

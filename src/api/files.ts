@@ -9,6 +9,8 @@
  *   rules as always, then send it without a storage round trip.
  * - A file of a `protected` field needs `?token=` (a file token) whose record passes the
  *   collection's view rule; anything else is 404, as PocketBase answers. Other files need no rule.
+ * - A view collection's file is found in the view and served from its source record's storage,
+ *   with the view's rules (view-files.ts), as PocketBase does.
  * - `POST /api/files/token` gives the signed-in record a short-lived file token.
  */
 import { Readable } from 'node:stream'
@@ -24,6 +26,7 @@ import { fileFields, fileKey, fileNames } from '../files/record-files.ts'
 import { DEFAULT_THUMB_SIZES, THUMB_SIZE, THUMB_SOURCE_TYPES, Thumbs } from '../files/thumbs.ts'
 import { ThumbCache } from '../files/thumb-cache.ts'
 import { sniffType } from '../files/upload.ts'
+import { findViewFileSource } from '../files/view-files.ts'
 import { rowToRecord } from '../records/fields/index.ts'
 import type { AuthCollection } from '../records/model.ts'
 import { systemRequest, type AuthInfo } from '../records/record.ts'
@@ -104,7 +107,7 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
       const { collection: idOrName, recordId, filename } = request.params
       const c = records.collection(idOrName)
       // A name stored around Plinth (an import) that is no safe key is as missing as any other.
-      if (!c || c.type === 'view' || !isSafeKey(filename)) throw notFound()
+      if (!c || !isSafeKey(filename)) throw notFound()
       const record = await records.view(c.id, recordId, systemRequest('file')).catch(() => null)
       const field = record && fileFields(c).find((f) => f.type === 'file' && fileNames(record[f.name]).includes(filename))
       if (!record || !field || field.type !== 'file') throw notFound()
@@ -116,10 +119,14 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
         const seen = await records.view(c.id, recordId, authRequestInfo(request, auth, {}, 'protectedFile')).catch(() => null)
         if (!seen) throw notFound()
       }
-      let key = fileKey(c.id, record.id, filename)
+      // A view's file is stored under its source record (view-files.ts), as in PocketBase.
+      const stored = c.type === 'view' ? await findViewFileSource({ registry, records }, c, field.name, filename) : { collection: c, recordId: record.id }
+      if (!stored) throw notFound()
+      const base = `${stored.collection.id}/${stored.recordId}`
+      let key = fileKey(stored.collection.id, stored.recordId, filename)
       let name = filename
       const thumb = request.query.thumb
-      const thumbKey = `${c.id}/${record.id}/thumbs_${filename}/${thumb}_${filename}`
+      const thumbKey = `${base}/thumbs_${filename}/${thumb}_${filename}`
       const wantsThumb = thumb !== undefined && THUMB_SIZE.test(thumb) && (DEFAULT_THUMB_SIZES.includes(thumb) || field.thumbs.includes(thumb))
       // A thumb served before comes from memory (thumb-cache.ts); one made before is served without
       // looking at the original (it goes when the original goes).
