@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { asAdmin, freshDb, once, QUIET, unavailable, adminOn, upsertSuperuser } from '../lib/seed.ts'
+import { measure } from '../lib/load.ts'
 import { ROOT, spawnServer, startPlinth } from '../lib/servers.ts'
 import { startS3rver } from '../../test/helpers/s3.ts'
 import type { BenchRequest, Figure, MeasuredScenario, Scenario, Target } from '../lib/types.ts'
@@ -86,6 +87,50 @@ const serve: Scenario[] = [
   { name: 'files-thumb', group: 'files', description: 'GET /api/files/...?thumb=100x100 of a thumb made before the run', reference: 'node-static', targets: targets((s) => s.thumb) },
 ]
 
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 20_000)
+
+/**
+ * CPU per request of the same two paths, each server's own CPU time (all its threads, from /proc)
+ * over a fixed number of requests: unlike requests/s, it does not depend on how the scheduler
+ * shares a busy machine between a single-threaded server and one whose work spreads over libuv's
+ * thread pool.
+ */
+const cpuScenario: MeasuredScenario = {
+  name: 'files-cpu',
+  group: 'files',
+  description: `CPU time per request (${CPU_REQUESTS} requests, 20 connections) of the 100 KB file and the cached thumb, Plinth against the static server`,
+  skip: () => unavailable('sqlite'),
+  async measure(): Promise<Figure[]> {
+    const figures: Figure[] = []
+    const cases = [['100 KB file', (s: Seed) => s.file], ['cached thumb', (s: Seed) => s.thumb]] as const
+    for (const [label, pick] of cases) {
+      const [reference, plinth] = targets(pick)
+      for (const target of [reference!, plinth!]) {
+        const server = await target.start()
+        try {
+          const request = await target.request(server)
+          const opts = { connections: 20, durationSec: 1, warmupSec: 1, amount: 2000 }
+          await measure(server.url, request, opts)
+          const before = cpuSeconds(server.pid!)
+          await measure(server.url, request, { ...opts, warmupSec: 0, amount: CPU_REQUESTS })
+          const us = ((cpuSeconds(server.pid!) - before) / CPU_REQUESTS) * 1e6
+          figures.push({ name: `${label}: ${target.name}`, value: Math.round(us), unit: 'us/req', reference: `${label}: node-static` })
+        } finally {
+          await server.stop()
+        }
+      }
+    }
+    return figures
+  },
+}
+
 const UPLOAD_MB = Number(process.env.BENCH_UPLOAD_MB ?? 256)
 
 /** Peak and current RSS of a process, in MiB (VmHWM, VmRSS). */
@@ -148,4 +193,4 @@ const uploadScenario = (engine: 'local' | 's3'): MeasuredScenario => ({
   },
 })
 
-export default [...serve, uploadScenario('local'), uploadScenario('s3')]
+export default [...serve, cpuScenario, uploadScenario('local'), uploadScenario('s3')]
