@@ -193,6 +193,7 @@ async function serveObject(
     return reply.code(416).header('content-range', `bytes */${o.size}`).header('content-type', 'text/plain; charset=utf-8').send('')
   }
   let body: Buffer | Readable
+  let size = o.size
   if (bytes) body = range ? bytes.subarray(range.start, range.end + 1) : bytes
   else {
     const got = await files.read(key, range, o)
@@ -201,9 +202,10 @@ async function serveObject(
     if (remember && !range && !whole && request.method !== 'HEAD') whole = await buffer(got.body)
     if (whole && remember) remember({ key, size: whole.length, modified: got.modified, ...(got.contentType ? { contentType: got.contentType } : {}) }, whole)
     body = whole ?? got.body
+    size = got.size
   }
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${o.size}`)
-  reply.header('content-length', String(Buffer.isBuffer(body) ? body.length : range ? range.end - range.start + 1 : o.size))
+  reply.header('content-length', String(Buffer.isBuffer(body) ? body.length : range ? range.end - range.start + 1 : size))
   if (request.method === 'HEAD' && !Buffer.isBuffer(body)) {
     // Fastify's HEAD route drains a stream payload and keeps Content-Length; an empty one costs nothing.
     body.destroy()
