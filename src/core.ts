@@ -30,6 +30,7 @@ import { Jobs } from './jobs/jobs.ts'
 import { AUDIT_TABLE } from './sql/migrations/0010-audit.ts'
 import type { FileStore } from './files/files.ts'
 import { addCdnUrls } from './files/cdn/record-urls.ts'
+import { defineFilesCleanup } from './files/cleanup.ts'
 import { attachRecordFiles } from './files/record-files.ts'
 import { AtRestCipher, parseAtRestKeys } from './security/at-rest/cipher.ts'
 
@@ -126,6 +127,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     })
     // Expired one-time codes and MFA first factors, PocketBase's hourly cleanups.
     defineAuthCleanup(jobs, { registry: collections, db: () => sql.writer().db })
+    // Files no record holds (a crash between a commit and its clean-up), daily (files/cleanup.ts).
+    defineFilesCleanup(jobs, { files, registry: collections, db: () => sql.writer().db, log })
     // Phone sign-in defines its send job here, so `plinth worker` runs it too.
     const smsSignIn = new SmsSignIn({ registry: collections, records, db: () => sql.writer().db, jobs, sms, counters, log, limits: config.phone })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.

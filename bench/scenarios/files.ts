@@ -1,8 +1,9 @@
 /**
  * Files (#12): `GET /api/files/...` of a 100 KB file and of a cached 100x100 thumb, Plinth (SQLite,
  * local storage) against a bare node:http server streaming the same stored files from the same
- * folder. And one upload of a large file through the records API, with the server's peak RSS
- * growth (VmHWM from /proc), to show uploads are streamed, not held in memory.
+ * folder. And one upload of a large file through the records API, to the local engine and to S3
+ * (s3rver), with the server's peak RSS growth (VmHWM from /proc), to show uploads are streamed,
+ * not held in memory.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -11,7 +12,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { asAdmin, freshDb, once, QUIET, unavailable, adminOn, upsertSuperuser } from '../lib/seed.ts'
+import { measure } from '../lib/load.ts'
 import { ROOT, spawnServer, startPlinth } from '../lib/servers.ts'
+import { startS3rver } from '../../test/helpers/s3.ts'
 import type { BenchRequest, Figure, MeasuredScenario, Scenario, Target } from '../lib/types.ts'
 
 interface Seed {
@@ -84,6 +87,50 @@ const serve: Scenario[] = [
   { name: 'files-thumb', group: 'files', description: 'GET /api/files/...?thumb=100x100 of a thumb made before the run', reference: 'node-static', targets: targets((s) => s.thumb) },
 ]
 
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 20_000)
+
+/**
+ * CPU per request of the same two paths, each server's own CPU time (all its threads, from /proc)
+ * over a fixed number of requests: unlike requests/s, it does not depend on how the scheduler
+ * shares a busy machine between a single-threaded server and one whose work spreads over libuv's
+ * thread pool.
+ */
+const cpuScenario: MeasuredScenario = {
+  name: 'files-cpu',
+  group: 'files',
+  description: `CPU time per request (${CPU_REQUESTS} requests, 20 connections) of the 100 KB file and the cached thumb, Plinth against the static server`,
+  skip: () => unavailable('sqlite'),
+  async measure(): Promise<Figure[]> {
+    const figures: Figure[] = []
+    const cases = [['100 KB file', (s: Seed) => s.file], ['cached thumb', (s: Seed) => s.thumb]] as const
+    for (const [label, pick] of cases) {
+      const [reference, plinth] = targets(pick)
+      for (const target of [reference!, plinth!]) {
+        const server = await target.start()
+        try {
+          const request = await target.request(server)
+          const opts = { connections: 20, durationSec: 1, warmupSec: 1, amount: 2000 }
+          await measure(server.url, request, opts)
+          const before = cpuSeconds(server.pid!)
+          await measure(server.url, request, { ...opts, warmupSec: 0, amount: CPU_REQUESTS })
+          const us = ((cpuSeconds(server.pid!) - before) / CPU_REQUESTS) * 1e6
+          figures.push({ name: `${label}: ${target.name}`, value: Math.round(us), unit: 'us/req', reference: `${label}: node-static` })
+        } finally {
+          await server.stop()
+        }
+      }
+    }
+    return figures
+  },
+}
+
 const UPLOAD_MB = Number(process.env.BENCH_UPLOAD_MB ?? 256)
 
 /** Peak and current RSS of a process, in MiB (VmHWM, VmRSS). */
@@ -93,15 +140,17 @@ function rss(pid: number): { peak: number; now: number } {
   return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 }
 }
 
-const uploadScenario: MeasuredScenario = {
-  name: 'files-upload',
+/** The upload through Plinth to the local engine or to S3 (s3rver, test/helpers/s3.ts, in its own process). */
+const uploadScenario = (engine: 'local' | 's3'): MeasuredScenario => ({
+  name: engine === 'local' ? 'files-upload' : 'files-upload-s3',
   group: 'files',
-  description: `one ${UPLOAD_MB} MiB upload through POST /api/collections/{c}/records (multipart, streamed from the client), the server's peak RSS growth`,
+  description: `one ${UPLOAD_MB} MiB upload through POST /api/collections/{c}/records (multipart, streamed from the client) to the ${engine === 'local' ? 'local engine' : 'S3 engine (s3rver)'}, the server's peak RSS growth`,
   skip: () => unavailable('sqlite'),
   async measure(): Promise<Figure[]> {
     const dbUrl = await freshDb('sqlite')
     const filesDir = mkdtempSync(path.join(tmpdir(), 'plinth-bench-upload-'))
-    const plinth = await startPlinth({ PLINTH_DB: dbUrl, PLINTH_FILES: `file://${filesDir}`, PLINTH_BODY_LIMIT: String((UPLOAD_MB + 1) << 20), PLINTH_REQUEST_TIMEOUT: '600000', ...QUIET })
+    const s3 = engine === 's3' ? await startS3rver(['bench-upload']) : undefined
+    const plinth = await startPlinth({ PLINTH_DB: dbUrl, PLINTH_FILES: s3 ? s3.url('bench-upload') : `file://${filesDir}`, PLINTH_BODY_LIMIT: String((UPLOAD_MB + 1) << 20), PLINTH_REQUEST_TIMEOUT: '600000', ...QUIET })
     try {
       upsertSuperuser(dbUrl)
       const admin = await adminOn(plinth.url)
@@ -138,9 +187,10 @@ const uploadScenario: MeasuredScenario = {
       ]
     } finally {
       await plinth.stop()
+      await s3?.close()
       rmSync(filesDir, { recursive: true, force: true })
     }
   },
-}
+})
 
-export default [...serve, uploadScenario]
+export default [...serve, cpuScenario, uploadScenario('local'), uploadScenario('s3')]

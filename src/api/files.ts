@@ -5,10 +5,16 @@
  *   among them, is an attachment) and always `Content-Security-Policy: default-src 'none' ...;
  *   sandbox`, `?download=1` for an attachment, `?thumb=WxH` for a thumb (thumbs.ts), one byte
  *   `Range` (206, 416), ETag / Last-Modified with 304, and a 30-day Cache-Control.
+ *   A thumb once served is kept in memory (thumb-cache.ts): later requests check the record and its
+ *   rules as always, then send it without a storage round trip.
  * - A file of a `protected` field needs `?token=` (a file token) whose record passes the
  *   collection's view rule; anything else is 404, as PocketBase answers. Other files need no rule.
+ * - A view collection's file is found in the view and served from its source record's storage,
+ *   with the view's rules (view-files.ts), as PocketBase does.
  * - `POST /api/files/token` gives the signed-in record a short-lived file token.
  */
+import { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authRequestInfo } from '../auth/request-info.ts'
@@ -18,7 +24,9 @@ import { ApiError } from '../errors.ts'
 import { isSafeKey, type FileStore, type StoredObject } from '../files/files.ts'
 import { fileFields, fileKey, fileNames } from '../files/record-files.ts'
 import { DEFAULT_THUMB_SIZES, THUMB_SIZE, THUMB_SOURCE_TYPES, Thumbs } from '../files/thumbs.ts'
+import { ThumbCache } from '../files/thumb-cache.ts'
 import { sniffType } from '../files/upload.ts'
+import { findViewFileSource } from '../files/view-files.ts'
 import { rowToRecord } from '../records/fields/index.ts'
 import type { AuthCollection } from '../records/model.ts'
 import { systemRequest, type AuthInfo } from '../records/record.ts'
@@ -36,6 +44,8 @@ export interface FilesApiOptions {
   db: () => Db
   log: Logger
   thumbs?: Thumbs
+  /** Thumbs kept in memory once served (thumb-cache.ts); default 16 MiB of them. */
+  thumbCache?: ThumbCache
 }
 
 /** PocketBase's media types served inline; every other type is an attachment. */
@@ -67,6 +77,7 @@ const TRUE_VALUES = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
 export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions): Promise<void> {
   const { records, registry, files, log } = opts
   const thumbs = opts.thumbs ?? new Thumbs({ files, log })
+  const thumbCache = opts.thumbCache ?? new ThumbCache()
   // Sniffed types of objects whose engine keeps none (local files), by key and modification time.
   const types = new Map<string, string>()
   const typeOf = async (o: StoredObject): Promise<string> => {
@@ -96,7 +107,7 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
       const { collection: idOrName, recordId, filename } = request.params
       const c = records.collection(idOrName)
       // A name stored around Plinth (an import) that is no safe key is as missing as any other.
-      if (!c || c.type === 'view' || !isSafeKey(filename)) throw notFound()
+      if (!c || !isSafeKey(filename)) throw notFound()
       const record = await records.view(c.id, recordId, systemRequest('file')).catch(() => null)
       const field = record && fileFields(c).find((f) => f.type === 'file' && fileNames(record[f.name]).includes(filename))
       if (!record || !field || field.type !== 'file') throw notFound()
@@ -108,14 +119,20 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
         const seen = await records.view(c.id, recordId, authRequestInfo(request, auth, {}, 'protectedFile')).catch(() => null)
         if (!seen) throw notFound()
       }
-      let key = fileKey(c.id, record.id, filename)
+      // A view's file is stored under its source record (view-files.ts), as in PocketBase.
+      const stored = c.type === 'view' ? await findViewFileSource({ registry, records }, c, field.name, filename) : { collection: c, recordId: record.id }
+      if (!stored) throw notFound()
+      const base = `${stored.collection.id}/${stored.recordId}`
+      let key = fileKey(stored.collection.id, stored.recordId, filename)
       let name = filename
       const thumb = request.query.thumb
-      const thumbKey = `${c.id}/${record.id}/thumbs_${filename}/${thumb}_${filename}`
+      const thumbKey = `${base}/thumbs_${filename}/${thumb}_${filename}`
       const wantsThumb = thumb !== undefined && THUMB_SIZE.test(thumb) && (DEFAULT_THUMB_SIZES.includes(thumb) || field.thumbs.includes(thumb))
-      // A thumb made before is served without looking at the original (it goes when the original goes).
-      let object = wantsThumb ? await files.stat(thumbKey) : null
-      let realType = object && (await typeOf(object))
+      // A thumb served before comes from memory (thumb-cache.ts); one made before is served without
+      // looking at the original (it goes when the original goes).
+      const cached = wantsThumb ? thumbCache.get(thumbKey) : undefined
+      let object = cached?.object ?? (wantsThumb ? await files.stat(thumbKey) : null)
+      let realType = cached?.type ?? (object && (await typeOf(object)))
       if (object) {
         key = thumbKey
         name = `${thumb}_${filename}`
@@ -144,13 +161,22 @@ export async function filesRoutes(http: FastifyInstance, opts: FilesApiOptions):
         .header('content-security-policy', CSP)
         .header('x-content-type-options', 'nosniff')
         .header('cache-control', field.protected ? `private, ${CACHE_CONTROL}` : CACHE_CONTROL)
-      return serveObject(request, reply, files, key, object)
+      const type = realType
+      const remember = key === thumbKey && !cached && thumbCache.fits(object.size) ? (o: StoredObject, bytes: Buffer) => thumbCache.set(thumbKey, { object: o, type, bytes }) : undefined
+      return serveObject(request, reply, files, key, object, cached?.bytes, remember)
     },
   )
 }
 
-/** Sends an object with validators, conditional GET (304) and one byte range (206 / 416). */
-async function serveObject(request: FastifyRequest, reply: FastifyReply, files: FileStore, key: string, o: StoredObject): Promise<FastifyReply> {
+/**
+ * Sends an object with validators, conditional GET (304) and one byte range (206 / 416): `bytes`
+ * when they are in memory already, else read from storage; `remember` is given the whole object's
+ * bytes when it was read whole (a thumb for the cache).
+ */
+async function serveObject(
+  request: FastifyRequest, reply: FastifyReply, files: FileStore, key: string, o: StoredObject,
+  bytes?: Buffer, remember?: (o: StoredObject, bytes: Buffer) => void,
+): Promise<FastifyReply> {
   const etag = `"${o.size.toString(16)}-${o.modified.getTime().toString(16)}"`
   const lastModified = o.modified.toUTCString()
   reply.header('etag', etag).header('last-modified', lastModified).header('accept-ranges', 'bytes')
@@ -166,13 +192,24 @@ async function serveObject(request: FastifyRequest, reply: FastifyReply, files: 
   if (range === 'unsatisfiable') {
     return reply.code(416).header('content-range', `bytes */${o.size}`).header('content-type', 'text/plain; charset=utf-8').send('')
   }
-  const got = await files.read(key, range)
-  if (!got) throw notFound()
-  if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${o.size}`)
-  reply.header('content-length', String(range ? range.end - range.start + 1 : got.size))
-  if (request.method === 'HEAD') {
-    got.body.destroy()
-    return reply.send()
+  let body: Buffer | Readable
+  let size = o.size
+  if (bytes) body = range ? bytes.subarray(range.start, range.end + 1) : bytes
+  else {
+    const got = await files.read(key, range, o)
+    if (!got) throw notFound()
+    let whole = range ? undefined : got.bytes
+    if (remember && !range && !whole && request.method !== 'HEAD') whole = await buffer(got.body)
+    if (whole && remember) remember({ key, size: whole.length, modified: got.modified, ...(got.contentType ? { contentType: got.contentType } : {}) }, whole)
+    body = whole ?? got.body
+    size = got.size
   }
-  return reply.send(got.body)
+  if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${o.size}`)
+  reply.header('content-length', String(Buffer.isBuffer(body) ? body.length : range ? range.end - range.start + 1 : size))
+  if (request.method === 'HEAD' && !Buffer.isBuffer(body)) {
+    // Fastify's HEAD route drains a stream payload and keeps Content-Length; an empty one costs nothing.
+    body.destroy()
+    return reply.send(Readable.from([]))
+  }
+  return reply.send(body)
 }

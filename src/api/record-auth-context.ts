@@ -182,6 +182,8 @@ export async function respondWithAuth(
   }
   const issued = how.token ?? (await signRecordToken(collection, { id: record.id, tokenKey: rowString(row, 'tokenKey') }, 'auth'))
   const out: AuthResponseBody = { token: issued, record: publicAuthRecord(collection, record, isSuperusers(collection)) }
+  // `@files` (CDN URLs of file fields) as on every other record response.
+  opts.records.decorate?.(collection, [out.record])
   if (how.meta !== undefined) out.meta = how.meta
   const signingKey = opts.signingKey?.(collection, issued)
   if (signingKey) out.signingKey = signingKey

@@ -101,10 +101,11 @@ async function progress(total: number): Promise<{ tick(bytes: number): void; sto
   }
 }
 
-/** `plinth files copy --to URL`; returns the exit code. */
+/** `plinth files copy --to URL` (and `cleanup`, files-cleanup.ts); returns the exit code. */
 export async function filesCommand(flags: CliFlags, args: string[]): Promise<number> {
   const [sub, ...rest] = args
-  if (sub !== 'copy' || rest.length) throw new StartupError(`files: expected "plinth files copy --to URL", got "plinth files ${args.join(' ')}"`)
+  if (sub === 'cleanup' && !rest.length) return (await import('./files-cleanup.ts')).filesCleanupCommand(flags)
+  if (sub !== 'copy' || rest.length) throw new StartupError(`files: expected "plinth files copy --to URL" or "plinth files cleanup [--dry-run]", got "plinth files ${args.join(' ')}"`)
   if (!flags.to) throw new StartupError('files copy: --to URL is required (file://PATH or s3://BUCKET?...)')
   const config = configFromFlags(flags)
   const fromTarget = parseFilesUrl(config.files, 'files')

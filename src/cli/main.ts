@@ -22,7 +22,8 @@ Commands:
   config     print the effective configuration, secrets masked
   migrate    apply pending migrations and exit
   superuser  create|upsert|update|delete EMAIL [PASSWORD]: manage superusers
-  files      copy --to URL: copy every stored file to another files engine
+  files      copy --to URL: copy every stored file to another files engine;
+             cleanup [--dry-run]: remove files no record holds
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
   db         status | switch-primary URL | copy --to URL: database instances, replicas, DR, copies
   backup     create [NAME] | list | restore KEY: backups in the files port (_backups/)
@@ -91,6 +92,10 @@ export interface CliFlags {
   from?: string
   /** db copy, backup restore: replace a non-empty target. */
   force?: boolean
+  /** files cleanup: report, remove nothing. */
+  dryRun?: boolean
+  /** files cleanup: the grace period (30m, 2h, 7d). */
+  grace?: string
 }
 
 function version(): string {
@@ -112,12 +117,14 @@ async function main(argv: string[]): Promise<number> {
       from: { type: 'string' },
       force: { type: 'boolean' },
       'no-worker': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      grace: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
   })
-  const { help, version: wantsVersion, 'no-worker': noWorker, ...rest } = values
-  const flags: CliFlags = { ...rest, ...(noWorker ? { noWorker } : {}) }
+  const { help, version: wantsVersion, 'no-worker': noWorker, 'dry-run': dryRun, ...rest } = values
+  const flags: CliFlags = { ...rest, ...(noWorker ? { noWorker } : {}), ...(dryRun ? { dryRun } : {}) }
   if (wantsVersion) {
     process.stdout.write(`plinth ${version()}\n`)
     return 0

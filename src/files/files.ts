@@ -40,6 +40,11 @@ export interface PutOptions {
 export interface ReadResult extends StoredObject {
   /** The object's bytes, or the requested range of them; the caller must consume or destroy it. */
   body: Readable
+  /**
+   * The same bytes already in memory, when the engine read a small object at once (a `known`
+   * read of the local engine); `body` then streams them too.
+   */
+  bytes?: Buffer
 }
 
 /** A URL a client may PUT one object to directly (engines that can sign one). */
@@ -56,8 +61,11 @@ export interface FileStore {
   readonly name: 'local' | 's3'
   /** Stores the body under `key`, replacing any object there; resolves with its size once stored. */
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ size: number }>
-  /** The object, or one range of it; null when there is none. */
-  read(key: string, range?: ByteRange): Promise<ReadResult | null>
+  /**
+   * The object, or one range of it; null when there is none. `known` is what `stat` answered for
+   * the key just before: an engine may trust it instead of looking the object up again.
+   */
+  read(key: string, range?: ByteRange, known?: StoredObject): Promise<ReadResult | null>
   /** The object's facts without its bytes; null when there is none. */
   stat(key: string): Promise<StoredObject | null>
   /** Removes one object; no error when it is missing. */
@@ -71,6 +79,12 @@ export interface FileStore {
    * undefined on engines that cannot sign one (the API then takes the upload itself).
    */
   presignPut?(key: string, options: { size: number; contentType: string; expiresInSeconds: number }): Promise<PresignedPut>
+  /**
+   * Pieces of writes that never finished and are older than `before` (the local engine's temp
+   * files a crash in the middle of a put left behind); `delete` removes them. Engines that leave
+   * none Plinth can see omit it (S3's incomplete multipart uploads: see the README's lifecycle rule).
+   */
+  leftovers?(before: Date): AsyncIterable<StoredObject>
   close(): Promise<void>
 }
 

@@ -6,7 +6,7 @@
  * `list` skips them.
  */
 import { randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { close, createReadStream, createWriteStream, open, read } from 'node:fs'
 import { mkdir, opendir, rename, rm, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Transform } from 'node:stream'
@@ -22,6 +22,28 @@ export class TooLargeError extends Error {
 }
 
 const TEMP_PREFIX = '.tmp-'
+/** A `known` whole-object read of up to this many bytes is one open, one read and one close. */
+const SMALL_OBJECT = 64 * 1024
+
+/**
+ * The whole of a file believed to be `size` bytes, read at once (callback fs: no FileHandle and
+ * no stream for a thumb-sized file); null when it is missing or not `size` bytes any more (it was
+ * replaced since it was looked at: the caller looks again).
+ */
+function readWhole(file: string, size: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    open(file, 'r', (err, fd) => {
+      if (err) return isMissing(err) ? resolve(null) : reject(err)
+      const buf = Buffer.allocUnsafe(size + 1)
+      read(fd, buf, 0, size + 1, 0, (readErr, n) => {
+        close(fd, () => {
+          if (readErr) reject(readErr)
+          else resolve(n === size ? buf.subarray(0, n) : null)
+        })
+      })
+    })
+  })
+}
 
 /** Counts bytes through, failing once there are more than `max`. */
 function byteLimit(max: number): Transform {
@@ -60,13 +82,16 @@ export function localStore(opts: LocalStoreOptions): FileStore {
     }
   }
 
-  /** Every file under `dir` (relative key `base`), depth first in key order, temp files skipped. */
-  async function* walk(dir: string, base: string): AsyncGenerator<StoredObject> {
+  /**
+   * Every file under `dir` (relative key `base`), depth first in key order, temp files skipped;
+   * with `temps`, the temp files only.
+   */
+  async function* walk(dir: string, base: string, temps = false): AsyncGenerator<StoredObject> {
     let entries: { name: string; dir: boolean }[]
     try {
       const handle = await opendir(dir)
       entries = []
-      for await (const e of handle) if (!e.name.startsWith(TEMP_PREFIX)) entries.push({ name: e.name, dir: e.isDirectory() })
+      for await (const e of handle) if (e.isDirectory() || e.name.startsWith(TEMP_PREFIX) === temps) entries.push({ name: e.name, dir: e.isDirectory() })
     } catch (err) {
       if (isMissing(err)) return
       throw err
@@ -75,7 +100,7 @@ export function localStore(opts: LocalStoreOptions): FileStore {
     entries.sort((x, y) => cmp(x.dir ? `${x.name}/` : x.name, y.dir ? `${y.name}/` : y.name))
     for (const e of entries) {
       const key = base + e.name
-      if (e.dir) yield* walk(path.join(dir, e.name), `${key}/`)
+      if (e.dir) yield* walk(path.join(dir, e.name), `${key}/`, temps)
       else {
         const s = await statFile(key)
         if (s) yield s
@@ -104,7 +129,11 @@ export function localStore(opts: LocalStoreOptions): FileStore {
       }
     },
 
-    async read(key, range?: ByteRange): Promise<ReadResult | null> {
+    async read(key, range?: ByteRange, known?: StoredObject): Promise<ReadResult | null> {
+      if (known?.key === key && !range && known.size <= SMALL_OBJECT) {
+        const bytes = await readWhole(fileOf(key), known.size)
+        if (bytes) return { ...known, bytes, body: Readable.from([bytes]) }
+      }
       const s = await statFile(key)
       if (!s) return null
       if (range && (range.start < 0 || range.end < range.start || range.start >= s.size)) throw new RangeError('files: range outside the object')
@@ -140,6 +169,10 @@ export function localStore(opts: LocalStoreOptions): FileStore {
       return (async function* () {
         for await (const o of walk(dir, base)) if (o.key.startsWith(prefix)) yield o
       })()
+    },
+
+    async *leftovers(before: Date) {
+      for await (const o of walk(root, '', true)) if (o.modified.getTime() <= before.getTime()) yield o
     },
 
     async close() {},

@@ -5,7 +5,8 @@
  * Whole or absent: a body that fits in one part (8 MiB) is buffered and sent with PutObject, a
  * longer one goes up as a multipart upload of 8 MiB parts that becomes visible only at
  * CompleteMultipartUpload; a failing stream or a body over `maxBytes` aborts the upload, so
- * nothing appears under the key. Memory per put stays one part.
+ * nothing appears under the key. Memory per put stays about two parts (the one being filled and
+ * the one being sent, reused from part to part).
  */
 import type { Readable } from 'node:stream'
 import {
@@ -57,23 +58,29 @@ function totalSize(contentRange: string | undefined, contentLength: number | und
  * Reads `body` in parts of `PART_BYTES`, calling `onPart` with each full part and the last
  * (shorter, maybe empty) one with `last` true. Throws TooLargeError past `maxBytes` (the local
  * engine's error, so callers match one class whichever engine stored the file).
+ * Full parts are assembled in one buffer reused for every part (`onPart` must be done with it
+ * when its promise settles): a 1 GiB upload allocates 8 MiB once, not 128 times, so the garbage
+ * collector has no pile of dead parts to fall behind on.
  */
 async function forEachPart(body: Readable, maxBytes: number | undefined, onPart: (part: Buffer, last: boolean) => Promise<void>): Promise<number> {
   let chunks: Buffer[] = []
   let held = 0
   let total = 0
+  let reused: Buffer | undefined
   for await (const data of body) {
     let chunk = Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array)
     total += chunk.length
     if (maxBytes !== undefined && total > maxBytes) throw new TooLargeError(maxBytes)
     while (held + chunk.length >= PART_BYTES) {
       const take = PART_BYTES - held
-      chunks.push(chunk.subarray(0, take))
-      const part = Buffer.concat(chunks)
+      reused ??= Buffer.allocUnsafeSlow(PART_BYTES)
+      let at = 0
+      for (const c of chunks) at += c.copy(reused, at)
+      chunk.copy(reused, at, 0, take)
       chunks = []
       held = 0
       chunk = chunk.subarray(take)
-      await onPart(part, false)
+      await onPart(reused, false)
     }
     if (chunk.length) {
       chunks.push(chunk)

@@ -78,7 +78,7 @@ export class RecordsService {
     readonly hooks: RecordHooks = new RecordHooks(),
     /** Throttles the `oldPassword` check of a password change like a sign-in (per account and address). */
     private readonly passwordGuard?: PasswordGuard,
-    private readonly decorate?: (c: Collection, records: RecordJson[]) => void, // before `fields`: core.ts adds CDN URLs
+    readonly decorate?: (c: Collection, records: RecordJson[]) => void, // before `fields`: core.ts adds CDN URLs (auth responses call it too)
   ) {
     this.units = new Units(hooks)
   }

@@ -134,3 +134,19 @@ export function inferViewFields(query: string, columnNames: string[], lookup: (n
     return clone
   })
 }
+
+/**
+ * The collection and field a view's column `name` copies (`col` or `alias.col` of a source
+ * collection), or undefined for a computed column; what PocketBase's FindRecordByViewFile walks.
+ */
+export function viewColumnSource(query: string, name: string, lookup: (name: string) => Collection | undefined): { collection: Collection; field: Field } | undefined {
+  const { columns, tables, main } = parseSelect(query)
+  const col = columns.find((c) => c.alias === name)
+  if (!col) return undefined
+  const parts = col.original.split('.').map(unquote)
+  if (parts.length > 2 || !/^\w+$/.test(parts.at(-1)!)) return undefined
+  const source = parts.length === 2 ? tables.get(parts[0]!.toLowerCase()) : main ? tables.get(main) : undefined
+  const collection = source ? lookup(source) : undefined
+  const field = collection?.fields.find((f) => f.name.toLowerCase() === parts.at(-1)!.toLowerCase())
+  return collection && field ? { collection, field } : undefined
+}
