@@ -67,6 +67,8 @@ type Rows = Record<string, unknown>[]
 export class RecordReadCache {
   /** Whether reads use the cache now (SIGHUP may change it); invalidation runs either way. */
   enabled: boolean
+  /** How long an entry lives (`cacheRecordsTtl`; SIGHUP may change it). */
+  ttlMs: number
   readonly stats = { hits: 0, misses: 0, bypassed: 0 }
   readonly #o: ReadCacheOptions
   readonly #plans: ReadPlans
@@ -76,6 +78,7 @@ export class RecordReadCache {
   constructor(opts: ReadCacheOptions) {
     this.#o = opts
     this.enabled = opts.enabled
+    this.ttlMs = opts.ttlMs
     this.#plans = new ReadPlans(opts.registry)
   }
 
@@ -102,7 +105,7 @@ export class RecordReadCache {
     const rows = await source.query(compiled)
     const text = plainJson(rows)
     if (text !== undefined) {
-      await this.#o.cache.set(key, text, this.#o.ttlMs).catch((err: unknown) => this.#o.log.debug({ err }, 'records cache: store failed'))
+      await this.#o.cache.set(key, text, this.ttlMs).catch((err: unknown) => this.#o.log.debug({ err }, 'records cache: store failed'))
       this.#track(plan.ids, key)
     }
     return rows
