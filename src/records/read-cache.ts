@@ -131,13 +131,11 @@ export class RecordReadCache {
   }
 
   /** Starts following commits (`onCommit`), schema changes and other nodes' drops; returns the stop function. */
-  async attach(records: { onCommit(l: (changes: readonly RecordChange[]) => Promise<void>): () => void }, store: { addChangeListener(l: () => void): () => void }): Promise<() => Promise<void>> {
+  async attach(records: { onCommit(l: (changes: readonly RecordChange[]) => Promise<void>): () => void }, store: { addChangeListener(l: () => Promise<void>): () => void }): Promise<() => Promise<void>> {
     const offCommit = records.onCommit((changes) => this.invalidate(changes.map((c) => c.collection.id)))
-    const offSchema = store.addChangeListener(() => {
-      // The new schema version is in every key already; this only frees memory on every node.
-      this.#drop(undefined)
-      if (this.#o.bus.reachesOtherNodes) void this.#o.bus.publish(READ_CACHE_TOPIC, JSON.stringify({ all: true })).catch(() => undefined)
-    })
+    // A schema change moves the schema version in every key; a truncate (also a store change)
+    // does not, so every collection's generation moves too, before the change is answered.
+    const offSchema = store.addChangeListener(() => this.invalidate(this.#o.registry.all().map((c) => c.id)))
     const unsubscribe: Unsubscribe = await this.#o.bus.subscribe(READ_CACHE_TOPIC, (message) => {
       const m = JSON.parse(message) as { ids?: string[]; all?: boolean }
       this.#drop(m.all ? undefined : (m.ids ?? []))

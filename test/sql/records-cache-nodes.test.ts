@@ -60,6 +60,11 @@ describe('records cache on two nodes: PostgreSQL + Redis', { skip }, () => {
     // Deletes too.
     assert.equal((await a.call('DELETE', `/api/collections/notes/records/${id}`, { token: a.su })).statusCode, 204)
     assert.equal((await b.call('GET', `/api/collections/notes/records/${id}`)).statusCode, 404)
+    // A truncate (a store change, not a unit of work) too.
+    assert.equal((await a.call('POST', '/api/collections/notes/records', { token: a.su, body: { title: 'again' } })).statusCode, 200)
+    for (let k = 0; k < 2; k++) assert.equal((await b.call('GET', '/api/collections/notes/records')).json<{ items: unknown[] }>().items.length, 1)
+    assert.equal((await a.call('DELETE', '/api/collections/notes/truncate', { token: a.su })).statusCode, 204)
+    assert.deepEqual((await b.call('GET', '/api/collections/notes/records')).json<{ items: unknown[] }>().items, [])
     assert.ok(stats.hits - hits >= 150, `B served repeated reads from the cache (${stats.hits - hits} hits)`)
   })
 })
