@@ -63,7 +63,7 @@ export const ConfigSchema = Type.Object(
     /** Serve record views and lists from the cache port (records/read-cache.ts); off by default. */
     cacheRecords: Type.Boolean(),
     /** How long a cached record read may live, in ms: bounds a change made around Plinth (SQL by hand). */
-    cacheRecordsTtl: Type.Integer({ minimum: 1 }),
+    cacheRecordsTtl: Type.Integer({ minimum: 1, maximum: 86_400_000 }),
     /** Counters (rate limits, nonces): `memory://` (`?maxKeys=N`, default 100 000) or `redis://...`. Default: `redis`, else `memory://`. */
     counters: Type.String({ minLength: 1 }),
     /** The bus (pub/sub between nodes): `memory://` or `redis://...`. Default: `redis`, else `memory://`. */
