@@ -55,7 +55,7 @@ export interface ReadCacheOptions {
   log: Pick<Logger, 'warn' | 'debug'>
 }
 
-/** The bus topic of invalidations; the message is JSON `{ids: [collection ids]}` or `{all: true}`. */
+/** The bus topic of invalidations; the message is JSON `{ids: [collection ids]}` (`{all: true}`: everything). */
 export const READ_CACHE_TOPIC = 'records:cache'
 /** How long a generation counter lives without being re-created; far above any entry's TTL. */
 const GENERATION_TTL = 7 * 86_400_000
@@ -125,9 +125,9 @@ export class RecordReadCache {
       this.#o.log.warn({ err: (err as Error).message, collections: list }, 'records cache: generation not moved; cached reads of these collections may be stale until cacheRecordsTtl')
     }
     this.#drop(list)
-    if (this.#o.bus.reachesOtherNodes) {
-      await this.#o.bus.publish(READ_CACHE_TOPIC, JSON.stringify({ ids: list })).catch(() => undefined)
-    }
+    // Not awaited: the drops only free memory early (correctness is the generations'), so the
+    // write's answer does not wait for a publish round trip.
+    if (this.#o.bus.reachesOtherNodes) void this.#o.bus.publish(READ_CACHE_TOPIC, JSON.stringify({ ids: list })).catch(() => undefined)
   }
 
   /** Starts following commits (`onCommit`), schema changes and other nodes' drops; returns the stop function. */
