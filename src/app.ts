@@ -245,6 +245,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   await http.register(devicesRoutes, { devices })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
+  metrics.watchRecordsCache(() => core.readCache.stats)
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {

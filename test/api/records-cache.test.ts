@@ -55,6 +55,10 @@ for (const { engine, skip } of await engines()) {
         assert.deepEqual((await list(undefined)).json<{ items: unknown[] }>().items, [])
       }
       assert.ok(stats.hits > hits, 'repeated reads are served from the cache')
+      const metrics = await t.call('GET', '/api/metrics', { token: t.su })
+      assert.equal(metrics.statusCode, 200, metrics.body)
+      const m = /plinth_records_cache_reads_total\{result="hit"\} (\d+)/.exec(metrics.body)
+      assert.ok(m && Number(m[1]) >= stats.hits - 1, metrics.body.slice(0, 200))
     })
 
     test('a write is seen by the next read, over and over', async () => {
