@@ -23,6 +23,12 @@ import type { CollectionRegistry } from './registry.ts'
 export interface ReadPlan {
   /** The ids of the collections the statement depends on, sorted. */
   ids: string[]
+  /**
+   * Columns never stored in the cache: `tokenKey` and every password field (hashes). No read that
+   * goes through the cache returns them to anyone (records-visibility.ts drops them always), so
+   * the cache (Redis, readable by whoever reaches it) holds no hash and no token key.
+   */
+  secret: Set<string>
 }
 
 const RANDOM = /\b(random|rand)\s*\(/i
@@ -76,5 +82,6 @@ function build(all: readonly Collection[], sqlText: string): ReadPlan | null {
     }
   }
   if (deps.size === 0 || [...deps].some((c) => c.system)) return null
-  return { ids: [...deps].map((c) => c.id).sort() }
+  const secret = new Set(['tokenKey', ...[...deps].flatMap((c) => c.fields.filter((f) => f.type === 'password').map((f) => f.name))])
+  return { ids: [...deps].map((c) => c.id).sort(), secret }
 }

@@ -103,7 +103,7 @@ export class RecordReadCache {
     const source = this.#fillSource(reader)
     if (!source) return reader.query(compiled)
     const rows = await source.query(compiled)
-    const text = plainJson(rows)
+    const text = plainJson(rows, plan.secret)
     if (text !== undefined) {
       await this.#o.cache.set(key, text, this.ttlMs).catch((err: unknown) => this.#o.log.debug({ err }, 'records cache: store failed'))
       this.#track(plan.ids, key)
@@ -209,8 +209,11 @@ export class RecordReadCache {
   }
 }
 
-/** The rows as JSON when every value survives a JSON round trip unchanged; undefined otherwise (not cached). */
-function plainJson(rows: Rows): string | undefined {
+/**
+ * The rows as JSON without the `secret` columns, when every value survives a JSON round trip
+ * unchanged; undefined otherwise (not cached).
+ */
+function plainJson(rows: Rows, secret: Set<string>): string | undefined {
   for (const row of rows) {
     for (const v of Object.values(row)) {
       const t = typeof v
@@ -218,5 +221,5 @@ function plainJson(rows: Rows): string | undefined {
       return undefined
     }
   }
-  return JSON.stringify(rows)
+  return JSON.stringify(rows, (key, value: unknown) => (key !== '' && secret.has(key) ? undefined : value))
 }

@@ -98,6 +98,29 @@ for (const { engine, skip } of await engines()) {
       }
     })
 
+    test('no password hash or tokenKey is stored in the cache; the owner still reads their record', async () => {
+      const stored: string[] = []
+      const cache = t.app.cache
+      const set = cache.set.bind(cache)
+      cache.set = (key, value, ttl) => {
+        stored.push(String(value))
+        return set(key, value, ttl)
+      }
+      try {
+        const owner = users[0]!
+        for (let i = 0; i < 2; i++) {
+          const res = await t.call('GET', `/api/collections/users/records/${owner.id}`, { token: owner.token })
+          assert.equal(res.statusCode, 200, res.body)
+          assert.equal(res.json<{ email: string }>().email, 'u1@example.com')
+        }
+        await t.call('GET', '/api/collections/users/records', { token: owner.token })
+        assert.ok(stored.some((v) => v.includes(owner.id)), 'the user rows were cached')
+        for (const v of stored) assert.ok(!v.includes('"password"') && !v.includes('"tokenKey"') && !v.includes('$2'), v)
+      } finally {
+        cache.set = set
+      }
+    })
+
     test('a delete is seen at once', async () => {
       const owner = users[0]!
       assert.equal((await view(owner.token)).statusCode, 200)

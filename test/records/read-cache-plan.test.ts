@@ -8,10 +8,10 @@ import type { Collection } from '../../src/records/model.ts'
 import { ReadPlans } from '../../src/records/read-cache-plan.ts'
 import type { CollectionRegistry } from '../../src/records/registry.ts'
 
-const c = (id: string, name: string, extra: Partial<Collection> = {}) => ({ id, name, type: 'base', system: false, ...extra }) as unknown as Collection
+const c = (id: string, name: string, extra: Partial<Collection> = {}) => ({ id, name, type: 'base', system: false, fields: [], ...extra }) as unknown as Collection
 let all: Collection[] = [
   c('p1', 'posts'),
-  c('u1', 'users', { type: 'auth' }),
+  c('u1', 'users', { type: 'auth', fields: [{ name: 'password', type: 'password' }, { name: 'pin', type: 'password' }] as Collection['fields'] }),
   c('t1', 'tags'),
   c('v1', 'post_titles', { type: 'view', viewQuery: 'SELECT id, title FROM posts' }),
   c('v2', 'titles_upper', { type: 'view', viewQuery: 'select id, upper(title) as t from post_titles' }),
@@ -25,6 +25,10 @@ test('the tables a statement names, quoted either way, case aside', () => {
   assert.deepEqual(plans.plan('select * from `posts` inner join `Users` on `posts`.`owner` = `Users`.`id` where ?')?.ids, ['p1', 'u1'])
   // A rule's relation hop or @collection join names its table the same way.
   assert.deepEqual(plans.plan('select * from "posts" where exists (select 1 from "tags" where "tags"."id" = "posts"."tag")')?.ids, ['p1', 't1'])
+})
+
+test('tokenKey and password fields are never stored', () => {
+  assert.deepEqual([...plans.plan('select * from "users" where "id" = $1')!.secret].sort(), ['password', 'pin', 'tokenKey'])
 })
 
 test('a view depends on its sources, through views of views', () => {
