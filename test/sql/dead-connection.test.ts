@@ -12,6 +12,7 @@ import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { startApp } from '../helpers/app.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
+import { waitFor } from './replica-nodes.ts'
 
 const statements = {
   postgres: { self: 'select pg_backend_pid() as id', kill: (id: number) => `select pg_terminate_backend(${id})`, others: (db: string) => `select pid as id from pg_stat_activity where datname = '${db}' and pid <> pg_backend_pid()` },
@@ -77,6 +78,16 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
           assert.equal(res.statusCode, 200, res.body)
           assert.equal(res.json<{ title: string }>().title, 'kept')
         }
+        // A write is never sent twice: on a connection killed under it, it may answer 503 (and the
+        // router then holds writes until its immediate re-probe finds the primary answering); writes
+        // then succeed again without a restart.
+        const dbName = new URL(t.app.config.db).pathname.slice(1)
+        for (const v of await admin.query<{ id: unknown }>(CompiledQuery.raw(s.others(dbName)))) await kill(Number(v.id))
+        const first = await t.call('PATCH', `/api/collections/pool_notes/records/${id}`, { token: t.su, body: { title: 'w1' } })
+        assert.ok(first.statusCode === 200 || first.statusCode === 503, first.body)
+        await waitFor('writes succeed again', async () => (await t.call('PATCH', `/api/collections/pool_notes/records/${id}`, { token: t.su, body: { title: 'w2' } })).statusCode === 200)
+        const read = await t.call('GET', `/api/collections/pool_notes/records/${id}`)
+        assert.equal(read.json<{ title: string }>().title, 'w2')
       } finally {
         await t.close()
       }
