@@ -52,6 +52,7 @@ import { loadMasterKey } from './security/keys/master-key.ts'
 import { sessionSigningKey } from './security/signatures/session-key.ts'
 import { signingEnabled } from './security/signatures/verify-request.ts'
 import { installBackups } from './api/backups-node.ts'
+import { liveReloader } from './reload.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -96,6 +97,8 @@ export interface Plinth {
   start(): Promise<string>
   /** Stops accepting, lets in-flight requests finish (up to `shutdownTimeout`), closes engines. */
   stop(): Promise<void>
+  /** Applies what can change live of a reloaded config (SIGHUP; reload.ts); the rest is logged, one line per setting. */
+  reload(next: Readonly<PlinthConfig>): Promise<{ applied: string[]; restart: string[] }>
 }
 
 function isConfig(c: CreateOptions['config']): c is Readonly<PlinthConfig> {
@@ -205,7 +208,7 @@ async function mount(core: Core): Promise<Plinth> {
   })
   // Client address, security headers, admin allow-list, rate limits, audit (api/security.ts).
   const audit = new AuditLog(sql, log, counters)
-  const limiter = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
+  const security = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
   // RFC 9421 request signatures, checked before any handler once auth is known (api/signatures.ts).
   const devices = new DeviceKeys(() => sql.writer().db)
   installSignatureChecks(http, {
@@ -228,7 +231,7 @@ async function mount(core: Core): Promise<Plinth> {
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records, sensitive })
-  await http.register(batchRoutes, { records, limiter, registry: collections, sensitive })
+  await http.register(batchRoutes, { records, limiter: security.limiter, registry: collections, sensitive })
   await http.register(auditRoutes, { audit })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   await http.register(directUploadsRoutes, { records, files: core.files, counters })
@@ -245,6 +248,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   await http.register(devicesRoutes, { devices })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
+  metrics.watchRecordsCache(() => core.readCache.stats)
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
@@ -266,6 +270,7 @@ async function mount(core: Core): Promise<Plinth> {
     keys: keyRing,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
+    reload: liveReloader(config, { log, sql, metrics, readCache: core.readCache, security }),
     async start() {
       const target = listenTarget(config.http)
       try {

@@ -33,6 +33,7 @@ import { addCdnUrls } from './files/cdn/record-urls.ts'
 import { defineFilesCleanup } from './files/cleanup.ts'
 import { attachRecordFiles } from './files/record-files.ts'
 import { AtRestCipher, parseAtRestKeys } from './security/at-rest/cipher.ts'
+import { RecordReadCache } from './records/read-cache.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -72,6 +73,8 @@ export interface Core {
   readonly sms: SmsSender
   /** Phone sign-in: its limits, its send job (`plinth.sms`) and code checks. */
   readonly smsSignIn: SmsSignIn
+  /** Record reads from the cache port (`cacheRecords`; `enabled` changes on SIGHUP). Invalidates on every commit either way. */
+  readonly readCache: RecordReadCache
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
   /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
@@ -132,6 +135,10 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     // Phone sign-in defines its send job here, so `plinth worker` runs it too.
     const smsSignIn = new SmsSignIn({ registry: collections, records, db: () => sql.writer().db, jobs, sms, counters, log, limits: config.phone })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
+    // Generations move on every commit even with `cacheRecords` off, so turning it on later (SIGHUP, another node) never serves an old entry.
+    const readCache = new RecordReadCache({ cache, counters, bus, sql, registry: collections, version: () => collections.version, ttlMs: config.cacheRecordsTtl, enabled: config.cacheRecords, log })
+    records.readCache = readCache
+    const stopReadCache = await readCache.attach(records, collections)
     let closing: Promise<void> | undefined
     return {
       config,
@@ -150,6 +157,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       jobs,
       sms,
       smsSignIn,
+      readCache,
       applied: opened.prepared.db ?? [],
       services: (): Record<string, 'ok' | 'unreachable'> => {
         const up = [...opened.redis.values()].map((c) => c.ready)
@@ -161,6 +169,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
           await jobs.stopWorker(config.shutdownTimeout).catch((err: unknown) => log.error({ err }, 'stopping the worker failed'))
           await stopSync().catch(() => undefined)
           await stopSwitches().catch(() => undefined)
+          await stopReadCache().catch(() => undefined)
           await opened.close()
         })()),
     }

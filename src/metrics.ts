@@ -95,6 +95,23 @@ export class Metrics {
     })
   }
 
+  /** `plinth_records_cache_reads_total{result}`: record reads served from the cache (`hit`), read from SQL and stored (`miss`), or not cacheable / cache off (`bypassed`). */
+  watchRecordsCache(stats: () => Record<'hits' | 'misses' | 'bypassed', number>): void {
+    new Counter({
+      name: 'plinth_records_cache_reads_total',
+      help: 'Record reads by how the records cache (cacheRecords) served them: hit, miss, bypassed.',
+      labelNames: ['result'] as const,
+      registers: [this.metricsRegistry],
+      collect() {
+        const s = stats()
+        this.reset()
+        this.inc({ result: 'hit' }, s.hits)
+        this.inc({ result: 'miss' }, s.misses)
+        this.inc({ result: 'bypassed' }, s.bypassed)
+      },
+    })
+  }
+
   /** The registry to scrape; it holds the process and Node.js default metrics from the first read. */
   get registry(): PromClient.Registry {
     this.collectDefaults()

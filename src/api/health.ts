@@ -34,8 +34,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /**
  * `/api/health`: the process is up (PocketBase's shape; superusers also get `canBackup`,
  * `realIP`, `possibleProxyHeader`, and each shared service's state, e.g. `"redis": "ok"`).
- * `/api/ready`: every SQL engine answers; 503 names the ones that do not, so a load balancer
- * takes this node out. Shared services are not readiness checks on purpose: every node uses
+ * `/api/ready`: the primary answers, or at least one replica does (reads are served); the
+ * instances that do not answer are named in `degraded`. 503, naming them, only when no instance
+ * that serves requests answers, so a load balancer takes this node out. Shared services are not readiness checks on purpose: every node uses
  * them, so an outage would take them all out at once, while most requests still work without it (the
  * cache acts as empty; only what needs counters answers 503).
  */
@@ -56,14 +57,16 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
   http.get('/api/ready', async (request, reply) => {
     const checks: Record<string, string> = {}
     // One key per instance: `sql.primary`, `sql.replica`, `sql.replica.2`, ... (several replicas must not share one).
+    // A retired instance (an old primary after `db switch-primary`) serves nothing and is not checked.
+    const members = sql.instances().filter((m) => m.role !== 'retired')
     const seen = new Map<string, number>()
-    const keys = sql.engines().map((e) => {
-      const n = (seen.get(e.role) ?? 0) + 1
-      seen.set(e.role, n)
-      return n === 1 ? `sql.${e.role}` : `sql.${e.role}.${n}`
+    const keys = members.map((m) => {
+      const n = (seen.get(m.role) ?? 0) + 1
+      seen.set(m.role, n)
+      return n === 1 ? `sql.${m.role}` : `sql.${m.role}.${n}`
     })
     await Promise.all(
-      sql.engines().map(async (engine, i) => {
+      members.map(async ({ engine }, i) => {
         const key = keys[i]!
         try {
           await withTimeout(engine.ping(), timeoutMs)
@@ -75,7 +78,11 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
       }),
     )
     const failed = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k)
-    if (failed.length === 0) return { code: 200, message: 'Ready.', data: { checks } }
+    // Ready while the primary answers, or, for reads, any instance that serves reads: one replica
+    // (or the DR instance) down must not take a node out of the load balancer. They are named in
+    // `degraded` instead, for monitoring.
+    const serving = members.some((m, i) => m.role !== 'dr' && checks[keys[i]!] === 'ok')
+    if (serving) return { code: 200, message: 'Ready.', data: failed.length ? { checks, degraded: failed } : { checks } }
     return reply.code(503).header(ERROR_CODE_HEADER, 'unavailable').send({
       status: 503,
       message: `Not ready: ${failed.join(', ')} not answering.`,

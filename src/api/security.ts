@@ -28,9 +28,9 @@ const SUPERUSERS = '_superusers'
  * The transport and request guards, on the root instance (call after the auth hook, so
  * `request.auth` is known): `request.clientIp`, security headers, the admin allow-list, rate
  * limits, and the audit of superuser actions and failed superuser sign-ins.
- * Returns the limiter, for the batch route to count each request inside a batch.
+ * Returns the limiter, for the batch route to count each request inside a batch, and `reload`.
  */
-export async function installSecurity(http: FastifyInstance, opts: SecurityOptions): Promise<RateLimiter | undefined> {
+export async function installSecurity(http: FastifyInstance, opts: SecurityOptions): Promise<Security> {
   const { config, counters, audit } = opts
   decorateClientIp(http, config)
   // Helmet's headers; its CSP and cross-origin policies are for pages, and this is an API whose
@@ -43,15 +43,17 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
     hsts: hsts ? { maxAge: config.hstsMaxAge, includeSubDomains: true } : false,
   })
 
-  const adminAllowed = config.adminAllow.length ? ipAllowList(config.adminAllow) : undefined
-  const limiter = config.rateLimits.enabled ? new RateLimiter(counters, opts.registry, config.rateLimits) : undefined
+  // Both may change on a SIGHUP reload (`reload` below), so their hooks are always installed.
+  let adminAllowed = config.adminAllow.length ? ipAllowList(config.adminAllow) : undefined
+  const limiter = new RateLimiter(counters, opts.registry, config.rateLimits)
   const isSuperuserPath = (request: FastifyRequest): boolean => {
     const c = (request.params as { collection?: string } | undefined)?.collection
     return c !== undefined && opts.registry.get(c)?.name === SUPERUSERS
   }
 
-  if (adminAllowed) {
+  {
     http.addHook('onRequest', async (request) => {
+      if (!adminAllowed) return
       const pattern = request.routeOptions.url ?? request.url
       if (!(request.auth?.isSuperuser || adminRoute.test(pattern) || isSuperuserPath(request))) return
       const ip = request.clientIp
@@ -61,7 +63,7 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
       throw new ApiError('forbidden', 'Superuser routes are not reachable from this address.')
     })
   }
-  if (limiter) {
+  {
     http.addHook('onRequest', async (request) => {
       await limiter.check(request).catch((err: unknown) => {
         if (err instanceof RateLimited && err.first) audit.record(request, { action: 'rate_limit.exceeded', status: 429 })
@@ -81,5 +83,19 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
     }
     done()
   })
-  return limiter
+  return {
+    limiter,
+    reload(next) {
+      adminAllowed = next.adminAllow.length ? ipAllowList(next.adminAllow) : undefined
+      limiter.configure(next.rateLimits)
+    },
+  }
+}
+
+/** What `installSecurity` leaves for the rest of the app. */
+export interface Security {
+  /** Counts each request inside `/api/batch` too. */
+  limiter: RateLimiter
+  /** Applies a reloaded config's `adminAllow` and `rateLimits` (SIGHUP). */
+  reload(next: Readonly<PlinthConfig>): void
 }

@@ -3,10 +3,11 @@ import { installLink } from '../auth/superusers.ts'
 import { configFromFlags, findAppModule, loadAppModule } from './load.ts'
 import type { CliFlags } from './main.ts'
 import { stopOnSignals } from './stop.ts'
+import { reloadOnSighup } from './reload.ts'
 
 /**
  * `plinth serve`: runs until SIGTERM or SIGINT, then stops gracefully and exits 0.
- * A second signal while stopping exits at once with 1.
+ * A second signal while stopping exits at once with 1. SIGHUP reloads the config (cli/reload.ts).
  */
 export async function serve(flags: CliFlags): Promise<number> {
   const config = configFromFlags(flags)
@@ -34,6 +35,7 @@ export async function serve(flags: CliFlags): Promise<number> {
 
   // Signals are handled from the moment the server listens, before any further start-up work.
   const stop = stopOnSignals(app, 'finishing in-flight requests')
+  reloadOnSighup(app, flags)
 
   // First start with no superuser: a one-time, short-lived link to create one (PocketBase's way).
   // A failure here is logged; it must not take down a server that is already serving.

@@ -93,6 +93,7 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'headersTimeout':
     case 'requestTimeout':
     case 'keepAliveTimeout':
+    case 'cacheRecordsTtl':
     case 'authThrottle.perIdentity':
     case 'authThrottle.perIp':
     case 'authThrottle.windowSeconds':
@@ -119,6 +120,7 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'trustProxy':
       return value === 'true' ? true : value === 'false' ? false : value
     case 'rateLimits.enabled':
+    case 'cacheRecords':
     case 'trustedProxy.useLeftmostIP':
       if (value !== 'true' && value !== 'false') throw new ConfigError(`config: ${name}: expected true or false, got "${value}"`)
       return value === 'true'

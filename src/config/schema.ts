@@ -60,6 +60,10 @@ export const ConfigSchema = Type.Object(
     redis: Type.Union([Type.Literal(''), Type.String({ pattern: '^rediss?://', description: 'a redis:// URL' })]),
     /** The cache: `memory://` (in-process LRU, `?maxBytes=N`, default 64 MiB) or `redis://...`. Default: `redis`, else `memory://`. */
     cache: Type.String({ minLength: 1 }),
+    /** Serve record views and lists from the cache port (records/read-cache.ts); off by default. */
+    cacheRecords: Type.Boolean(),
+    /** How long a cached record read may live, in ms: bounds a change made around Plinth (SQL by hand). */
+    cacheRecordsTtl: Type.Integer({ minimum: 1, maximum: 86_400_000 }),
     /** Counters (rate limits, nonces): `memory://` (`?maxKeys=N`, default 100 000) or `redis://...`. Default: `redis`, else `memory://`. */
     counters: Type.String({ minLength: 1 }),
     /** The bus (pub/sub between nodes): `memory://` or `redis://...`. Default: `redis`, else `memory://`. */
@@ -319,6 +323,8 @@ export const envKeys = {
   PLINTH_MAIL: 'mail',
   PLINTH_REDIS: 'redis',
   PLINTH_CACHE: 'cache',
+  PLINTH_CACHE_RECORDS: 'cacheRecords',
+  PLINTH_CACHE_RECORDS_TTL: 'cacheRecordsTtl',
   PLINTH_COUNTERS: 'counters',
   PLINTH_BUS: 'bus',
   PLINTH_QUEUE: 'queue',
@@ -405,6 +411,8 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     mail: 'log://',
     redis: '',
     cache: 'memory://',
+    cacheRecords: false,
+    cacheRecordsTtl: 60_000,
     counters: 'memory://',
     bus: 'memory://',
     queue: 'sql://',

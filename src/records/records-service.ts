@@ -21,6 +21,7 @@ import { listStatements, SLOT, viewById } from './statements.ts'
 import { managedIds, visibleRecord } from './records-visibility.ts'
 import type { CollectionRegistry } from './registry.ts'
 import { Units, type CommitListener, type UnitOfWork } from './unit-of-work.ts'
+import type { RecordReadCache } from './read-cache.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = Kysely<any>
@@ -71,6 +72,8 @@ const unsupportedType = () => new ApiError('bad_request', 'Unsupported collectio
  */
 export class RecordsService {
   private readonly units: Units
+  /** Reads outside a unit of work go through it when set (`cacheRecords`, read-cache.ts; core.ts sets it). */
+  readCache?: Pick<RecordReadCache, 'read'>
 
   constructor(
     private readonly registry: CollectionRegistry,
@@ -135,7 +138,8 @@ export class RecordsService {
   private direct(): ((compiled: CompiledQuery) => Promise<Record<string, unknown>[]>) | undefined {
     if (this.units.active()) return undefined
     const reader = this.sql.reader()
-    return (compiled) => reader.query(compiled)
+    const cached = this.readCache
+    return cached ? (compiled) => cached.read(compiled, reader) : (compiled) => reader.query(compiled)
   }
 
   /** Runs a read built on `readDb()`: on the direct path outside a unit, else through its transaction. */
@@ -236,7 +240,7 @@ export class RecordsService {
     try {
       return await fn()
     } catch (err) {
-      if (!isUniqueViolation(err)) throw err
+      if (!(err instanceof SqlUniqueViolationError)) throw err // the SQL port's unique violation, every engine
       const field = Object.keys(values).find((name) => name !== 'id' && findSingleColumnUniqueIndex(c.indexes, name)) ?? 'id'
       throw validationError({ [field]: { code: 'validation_not_unique', message: 'Value must be unique.' } }, failMessage)
     }
@@ -441,9 +445,4 @@ export class RecordsService {
     })
     if (!deleted) throw stoppedByHook()
   }
-}
-
-/** A unique-constraint violation, as the SQL port reports it on every engine. */
-function isUniqueViolation(err: unknown): boolean {
-  return err instanceof SqlUniqueViolationError
 }

@@ -60,20 +60,7 @@ export async function openSqlRouter(config: Readonly<PlinthConfig>, log: Logger,
   // Engines tell the router of an unreachable server; the router exists only once they are open.
   const late: { router?: SqlRouter } = {}
   const opened: SqlMember[] = []
-  const open = async (url: string, role: SqlRole, check: boolean): Promise<SqlEngine> => {
-    const target = parseDbUrl(url, role === 'primary' ? 'db' : role === 'dr' ? 'dbDr' : 'dbReplicas')
-    const self: { engine?: SqlEngine } = {}
-    const opts = {
-      role,
-      onQuery: metrics.sqlObserver(target.engine, role),
-      limits: config,
-      onUnavailable: () => self.engine && late.router?.suspect(self.engine),
-    }
-    const engine = check || target.engine === 'sqlite' ? await openSql(target, opts) : await openSqlUnchecked(target as ServerTarget, opts)
-    self.engine = engine
-    metrics.watchPool(engine)
-    return engine
-  }
+  const open = instanceOpener(config, metrics, () => late.router)
   try {
     opened.push({ url: primaryUrl, engine: await open(primaryUrl, 'primary', true) })
     for (const i of all) {
@@ -97,4 +84,25 @@ export async function openSqlRouter(config: Readonly<PlinthConfig>, log: Logger,
   late.router = router
   router.start()
   return router
+}
+
+/**
+ * Opens one instance for the router returned by `router()` (told when its server is unreachable),
+ * with the pool limits of `config`; `check`: fail now when it does not answer (the primary).
+ */
+export function instanceOpener(config: Readonly<PlinthConfig>, metrics: SqlMetricsSink, router: () => SqlRouter | undefined) {
+  return async (url: string, role: SqlRole, check: boolean): Promise<SqlEngine> => {
+    const target = parseDbUrl(url, role === 'primary' ? 'db' : role === 'dr' ? 'dbDr' : 'dbReplicas')
+    const self: { engine?: SqlEngine } = {}
+    const opts = {
+      role,
+      onQuery: metrics.sqlObserver(target.engine, role),
+      limits: config,
+      onUnavailable: () => self.engine && router()?.suspect(self.engine),
+    }
+    const engine = check || target.engine === 'sqlite' ? await openSql(target, opts) : await openSqlUnchecked(target as ServerTarget, opts)
+    self.engine = engine
+    metrics.watchPool(engine)
+    return engine
+  }
 }

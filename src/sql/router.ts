@@ -243,6 +243,21 @@ export class SqlRouter {
     return target
   }
 
+  /**
+   * Adds a configured instance while running (a SIGHUP reload, sql/reload.ts): a replica gets
+   * reads once a probe has measured it; a `dr` instance is only watched (or switched to).
+   */
+  addInstance(m: SqlMember, role: 'replica' | 'dr'): void {
+    this.#members.push({ ...m, role, up: true, lagMs: Infinity })
+    this.start()
+  }
+
+  /** Takes a replica or DR instance out (no more reads from now on); the caller closes its engine. */
+  removeInstance(url: string): SqlInstance | undefined {
+    const i = this.#members.findIndex((m) => m.role !== 'primary' && sameUrl(m.url, url))
+    return i < 0 ? undefined : this.#members.splice(i, 1)[0]
+  }
+
   #primaryInstance(): SqlInstance {
     return this.#members.find((m) => m.role === 'primary')!
   }

@@ -33,8 +33,8 @@ export interface CollectionStoreOptions {
   atRest?: FieldCipher
 }
 
-/** Told the schema version after each committed change made through this store. */
-export type ChangeListener = (version: string) => void
+/** Told the schema version after each committed change made through this store; a promise it returns is awaited. */
+export type ChangeListener = (version: string) => unknown
 
 /**
  * The collections: `_collections` cached in memory as an immutable snapshot, compiled (frozen
@@ -169,8 +169,10 @@ export class CollectionStore implements CollectionRegistry {
       }
     })
     this.#queue = run.catch(() => undefined)
-    return run.then((v) => {
-      for (const listener of [...this.#listeners]) listener(this.version)
+    return run.then(async (v) => {
+      // Awaited, so what a listener must finish before the caller answers (the records cache's
+      // invalidation after a truncate) is done first.
+      for (const listener of [...this.#listeners]) await listener(this.version)
       return v
     })
   }

@@ -23,6 +23,10 @@ export function describeConnectError(err: unknown, target: ServerTarget): string
   return undefined
 }
 
+/** The errors of a connection the server already ended: admin shutdown (57P01) or a closed socket. */
+const DEAD_CONNECTION = (err: unknown): boolean =>
+  (err as { code?: unknown } | undefined)?.code === '57P01' || /^Connection terminated/.test((err as Error | undefined)?.message ?? '') || networkCode(err) === 'ECONNRESET'
+
 /** PostgreSQL through a `pg` pool. `pg` is loaded only when this engine is chosen. */
 export async function openPostgres(target: ServerTarget, opts: OpenOptions = {}): Promise<SqlEngine> {
   const { default: pg } = await import('pg')
@@ -51,7 +55,21 @@ export async function openPostgres(target: ServerTarget, opts: OpenOptions = {})
   // the error, and the pool discards the broken client when it comes back.
   pool.on('connect', (client) => void client.on('error', () => {}))
   return engineOver('postgres', postgresDialect, new PostgresDialect({ pool }), opts, (db) => ({
-    direct: async (compiled) => (await pool.query({ text: compiled.sql, values: compiled.parameters as unknown[] })).rows,
+    direct: async (compiled) => {
+      const run = async () => (await pool.query({ text: compiled.sql, values: compiled.parameters as unknown[] })).rows
+      // An idle connection the server ended (a restart, pg_terminate_backend, an idle timeout) may
+      // still be handed out before its close is read; the statement then fails on it and the pool
+      // drops it. A SELECT is sent again on another connection (at most once per pooled one),
+      // so the request succeeds and the router is not told of an outage that is not one. NB: only
+      // a SELECT: a write that may have run is never sent twice.
+      for (let tries = 0; ; tries++) {
+        try {
+          return await run()
+        } catch (err) {
+          if (tries >= limits.poolSize || !DEAD_CONNECTION(err) || !/^\s*select\b/i.test(compiled.sql)) throw err
+        }
+      }
+    },
     withoutStatementTimeout: (fn) =>
       db.connection().execute(async (conn) => {
         await sql`set statement_timeout = 0`.execute(conn)
