@@ -101,8 +101,8 @@ function parseOne(value: string, key: string, resolvePath: (p: string) => string
     if (required && !got[name]) throw new ConfigError(`config: ${key}: ${scheme}:// needs ${name}=`)
   }
   if (host) throw new ConfigError(`config: ${key}: ${scheme}:// takes no host (use endpoint=)`)
-  let user = ''
-  let pass = ''
+  let user: string
+  let pass: string
   try {
     user = decodeURIComponent(rawUser ?? '')
     pass = decodeURIComponent(rawPass ?? '')

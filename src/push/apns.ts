@@ -152,14 +152,12 @@ export async function apnsPush(target: ApnsPushTarget, opts: ApnsOptions = {}): 
       if (message.ttl !== undefined) headers['apns-expiration'] = message.ttl === 0 ? '0' : String(Math.floor(now() / 1000) + message.ttl)
       if (message.collapseId) headers['apns-collapse-id'] = message.collapseId
       let renewed = false
-      let last = 'unknown'
       for (let attempt = 1; ; attempt++) {
         let res: { status: number; reason?: string; retryAfter?: number }
         try {
           res = await post(device, { ...headers, authorization: `bearer ${await providerToken()}` }, body)
         } catch (err) {
-          last = (err as Error).message
-          if (attempt > RETRIES) return { outcome: 'retry', reason: last }
+          if (attempt > RETRIES) return { outcome: 'retry', reason: (err as Error).message.slice(0, 200) }
           await sleep(retryDelay(attempt))
           continue
         }
