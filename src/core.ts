@@ -31,6 +31,7 @@ import { AUDIT_TABLE } from './sql/migrations/0010-audit.ts'
 import type { FileStore } from './files/files.ts'
 import { addCdnUrls } from './files/cdn/record-urls.ts'
 import { attachRecordFiles } from './files/record-files.ts'
+import { PushService } from './push/service.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -70,6 +71,8 @@ export interface Core {
   readonly sms: SmsSender
   /** Phone sign-in: its limits, its send job (`plinth.sms`) and code checks. */
   readonly smsSignIn: SmsSignIn
+  /** Push notifications (the `push` port): devices, `push.send(...)` and its jobs. */
+  readonly push: PushService
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
   /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
@@ -91,7 +94,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const log = opts.logger
   const metrics = opts.metrics ?? new Metrics()
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
-  const { db: sql, mail, cache, counters, bus, queue, files, sms }: Ports = opened.ports
+  const { db: sql, mail, cache, counters, bus, queue, files, sms, push: pushPort }: Ports = opened.ports
   try {
     // Whichever instance is the primary now (`plinth db switch-primary` may move it).
     const primary = sql.primaryHandle()
@@ -126,6 +129,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     defineAuthCleanup(jobs, { registry: collections, db: () => sql.writer().db })
     // Phone sign-in defines its send job here, so `plinth worker` runs it too.
     const smsSignIn = new SmsSignIn({ registry: collections, records, db: () => sql.writer().db, jobs, sms, counters, log, limits: config.phone })
+    // Push defines its plan and send jobs here, so `plinth worker` runs them too.
+    const push = new PushService({ port: pushPort, jobs, records, registry: collections, sql: () => sql.writer(), log })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
     let closing: Promise<void> | undefined
     return {
@@ -145,6 +150,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       jobs,
       sms,
       smsSignIn,
+      push,
       applied: opened.prepared.db ?? [],
       services: (): Record<string, 'ok' | 'unreachable'> => {
         const up = [...opened.redis.values()].map((c) => c.ready)
