@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox'
 export const PushSendSchema = Type.Object(
   {
     /** Record ids of `collection` (default `users`). */
-    users: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: 10_000 })),
+    users: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: 100_000 })),
     collection: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     /** Every record of `collection` matching `filter` (PocketBase's filter language; empty: all of them). */
     query: Type.Optional(

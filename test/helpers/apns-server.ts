@@ -57,6 +57,7 @@ export async function startApns(dir: string, opts: { port?: number } = {}): Prom
   const cert = selfSignedCert()
   const server: Http2SecureServer = createSecureServer({ cert: cert.cert, key: cert.key, settings: { maxConcurrentStreams: 1000 } })
   const perToken = new Map<string, number>()
+  const verified = new Map<string, number>()
   const api: ApnsServer = {
     url: '',
     cert,
@@ -121,13 +122,19 @@ export async function startApns(dir: string, opts: { port?: number } = {}): Prom
     else {
       const jwt = auth.slice(7)
       api.jwts.add(jwt)
-      try {
-        const { payload, protectedHeader } = await jwtVerify(jwt, pub, { issuer: APNS_TEAM, algorithms: ['ES256'] })
-        if (protectedHeader.kid !== APNS_KEY_ID) fail(403, 'InvalidProviderToken')
-        if (typeof payload.iat !== 'number' || Date.now() / 1000 - payload.iat > 3600) fail(403, 'ExpiredProviderToken')
-      } catch {
-        fail(403, 'InvalidProviderToken')
+      // A token verified once is remembered (its iat is still checked on every request).
+      let iat = verified.get(jwt)
+      if (iat === undefined) {
+        try {
+          const { payload, protectedHeader } = await jwtVerify(jwt, pub, { issuer: APNS_TEAM, algorithms: ['ES256'] })
+          if (protectedHeader.kid !== APNS_KEY_ID || typeof payload.iat !== 'number') throw new Error('claims')
+          iat = payload.iat
+          verified.set(jwt, iat)
+        } catch {
+          fail(403, 'InvalidProviderToken')
+        }
       }
+      if (iat !== undefined && Date.now() / 1000 - iat > 3600) fail(403, 'ExpiredProviderToken')
     }
     if (!h['apns-topic']) fail(400, 'MissingTopic')
     if (!['alert', 'background', 'voip', 'complication', 'fileprovider', 'mdm', 'location', 'liveactivity', 'pushtotalk'].includes(String(h['apns-push-type']))) fail(400, 'InvalidPushType')
