@@ -9,11 +9,13 @@ import type { PushDevice, PushMessage, PushPort, PushResult } from './push.ts'
  *
  * Per-device state makes a resumed chunk (its worker died, or it failed and the queue retries it)
  * send to no device twice: devices are taken `WINDOW` at a time, each window's rows are written
- * `sending` (a claim) before any of them is tried, and their outcomes after. A rerun skips every
- * device with a row, except those left `retry` (a provider's 429 or 5xx outlasted the engine's own
- * retries). A device whose worker died between its claim and its outcome stays `sending`, reported
- * as unknown: it may or may not have been delivered, and it is never tried again, so a crash
- * costs at most one window of uncertain pushes, never a duplicate.
+ * `sending` (a claim) before any of them is tried, in the same transaction as the previous
+ * window's outcomes (one write per window). A rerun skips every device with a row, except those
+ * left `retry` (a provider's 429 or 5xx outlasted the engine's own retries). A device whose worker
+ * died before its outcome was written stays `sending`, reported as unknown: it may have been
+ * delivered, and it is never tried again. A crash so costs at most two windows per running chunk
+ * of uncertain pushes (the one in flight, the one before whose outcomes were not yet written),
+ * never a duplicate.
  */
 export const WINDOW = 64
 
@@ -48,11 +50,17 @@ export async function sendChunk(deps: ChunkDeps, job: ChunkJob, message: PushMes
   for (const d of devices) units.push({ id: d.id, run: () => sendOne(deps.port, d, message) })
   const done = await previousStates(deps.sql(), job.pushId, units.map((u) => u.id))
   const todo = units.filter((u) => !done.has(u.id) || done.get(u.id) === 'retry')
-  for (let i = 0; i < todo.length; i += WINDOW) {
-    const window = todo.slice(i, i + WINDOW)
-    await claim(deps.sql(), job.pushId, window.map((u) => ({ id: u.id, again: done.get(u.id) === 'retry' })))
-    const outcomes: Outcome[] = await Promise.all(
-      window.map(async (u) => {
+  const windows: (typeof todo)[] = []
+  for (let i = 0; i < todo.length; i += WINDOW) windows.push(todo.slice(i, i + WINDOW))
+  const claims = (w: typeof todo) => w.map((u) => ({ id: u.id, again: done.get(u.id) === 'retry' }))
+  // One transaction per window, right before it is tried: the previous window's outcomes and this
+  // window's claims (so a crash leaves only the window in flight claimed); the last outcomes after.
+  let previous: Outcome[] = []
+  for (const window of windows) {
+    await write(deps.sql(), job.pushId, previous, claims(window))
+    await deps.devices.deactivate(previous.filter((o) => o.outcome === 'invalid' && o.id.startsWith('p_')).map((o) => o.id))
+    previous = await Promise.all(
+      window.map(async (u): Promise<Outcome> => {
         try {
           return { id: u.id, ...(await u.run()) }
         } catch (err) {
@@ -61,9 +69,11 @@ export async function sendChunk(deps: ChunkDeps, job: ChunkJob, message: PushMes
         }
       }),
     )
-    await record(deps.sql(), job.pushId, outcomes)
-    await deps.devices.deactivate(outcomes.filter((o) => o.outcome === 'invalid' && o.id.startsWith('p_')).map((o) => o.id))
-    for (const o of outcomes) tally[o.outcome]++
+    for (const o of previous) tally[o.outcome]++
+  }
+  if (previous.length) {
+    await write(deps.sql(), job.pushId, previous, [])
+    await deps.devices.deactivate(previous.filter((o) => o.outcome === 'invalid' && o.id.startsWith('p_')).map((o) => o.id))
   }
   if (tally.retry) throw new Error(`push ${job.pushId} chunk ${job.chunk}: ${tally.retry} deliveries to retry`)
   return tally
@@ -84,19 +94,11 @@ async function previousStates(sql: SqlEngine, pushId: string, ids: string[]): Pr
   return out
 }
 
-/** Writes the window's claims before any of it is tried (new rows; `retry` rows back to `sending`). */
-async function claim(sql: SqlEngine, pushId: string, units: { id: string; again: boolean }[]): Promise<void> {
-  const now = Date.now()
-  const fresh = units.filter((u) => !u.again).map((u) => ({ pushId, deviceId: u.id, state: 'sending', reason: '', updated: now }))
-  const again = units.filter((u) => u.again).map((u) => u.id)
-  await sql.db.transaction().execute(async (tx) => {
-    if (fresh.length) await tx.insertInto(PUSH_SENDS_TABLE).values(fresh).execute()
-    if (again.length) await tx.updateTable(PUSH_SENDS_TABLE).set({ state: 'sending', updated: now }).where('pushId', '=', pushId).where('deviceId', 'in', again).execute()
-  })
-}
-
-/** Writes the window's outcomes, one statement per (state, reason). */
-async function record(sql: SqlEngine, pushId: string, outcomes: Outcome[]): Promise<void> {
+/**
+ * In one transaction: a window's outcomes (one statement per state and reason), then the next
+ * window's claims (new rows `sending`; rows left `retry` back to `sending`), before any of it is tried.
+ */
+async function write(sql: SqlEngine, pushId: string, outcomes: Outcome[], units: { id: string; again: boolean }[]): Promise<void> {
   const groups = new Map<string, string[]>()
   for (const o of outcomes) {
     const k = `${o.outcome}\n${(o.reason ?? '').slice(0, 100)}`
@@ -105,10 +107,14 @@ async function record(sql: SqlEngine, pushId: string, outcomes: Outcome[]): Prom
     groups.set(k, ids)
   }
   const now = Date.now()
+  const fresh = units.filter((u) => !u.again).map((u) => ({ pushId, deviceId: u.id, state: 'sending', reason: '', updated: now }))
+  const again = units.filter((u) => u.again).map((u) => u.id)
   await sql.db.transaction().execute(async (tx) => {
     for (const [k, ids] of groups) {
       const [state, reason] = k.split('\n') as [string, string]
       await tx.updateTable(PUSH_SENDS_TABLE).set({ state, reason, updated: now }).where('pushId', '=', pushId).where('deviceId', 'in', ids).execute()
     }
+    if (fresh.length) await tx.insertInto(PUSH_SENDS_TABLE).values(fresh).execute()
+    if (again.length) await tx.updateTable(PUSH_SENDS_TABLE).set({ state: 'sending', updated: now }).where('pushId', '=', pushId).where('deviceId', 'in', again).execute()
   })
 }
