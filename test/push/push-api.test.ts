@@ -125,3 +125,34 @@ test('the RongCloud token endpoint: 401 for guests, 404 when RongCloud is not co
   assert.equal(r.statusCode, 404)
   assert.equal(r.json<{ message: string }>().message, 'RongCloud is not configured.')
 })
+
+test('the RongCloud token endpoint issues a token for the signed-in record through the server API', async () => {
+  const { createServer } = await import('node:http')
+  const { createHash } = await import('node:crypto')
+  const forms: URLSearchParams[] = []
+  const server = createServer((req, res) => {
+    let text = ''
+    req.on('data', (c: Buffer) => (text += c.toString('utf8')))
+    req.on('end', () => {
+      const h = req.headers as Record<string, string>
+      const ok = h['app-key'] === 'appkey1' && h.signature === createHash('sha1').update('secret1' + h.nonce + h.timestamp).digest('hex')
+      const form = new URLSearchParams(text)
+      forms.push(form)
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ok && req.url === '/user/getToken.json' ? { code: 200, userId: form.get('userId'), token: `rc:${form.get('userId')}` } : { code: 1004 }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const rcUrl = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`
+  const rc = await startApp('sqlite', { push: `log://,rongcloud://appkey1:secret1@?endpoint=${encodeURIComponent(rcUrl)}` })
+  try {
+    const rec = (await rc.must('POST', '/api/collections/users/records', { email: 'rc@example.com', password: 'password-123', passwordConfirm: 'password-123', name: 'Rae' })) as { id: string }
+    const token = await rc.login('users', 'rc@example.com', 'password-123')
+    const r = await rc.call('GET', '/api/plinth/rongcloud/token', { token })
+    assert.equal(r.statusCode, 200, r.body)
+    assert.deepEqual(r.json(), { userId: rec.id, token: `rc:${rec.id}` })
+    assert.equal(forms[0]?.get('name'), 'Rae')
+  } finally {
+    await rc.close()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+})
