@@ -156,3 +156,15 @@ test('the RongCloud token endpoint issues a token for the signed-in record throu
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 })
+
+test('pushes older than 7 days and their per-device states are deleted by the __plinthPushCleanup__ cron', async () => {
+  const db = t.app.sql.writer().db
+  const old = Date.now() - 8 * 86_400_000
+  await db.insertInto('_pushes').values([{ id: 'push_old', message: '{}', target: '{}', cursor: '', chunks: 0, planned: 1, created: old }]).execute()
+  await db.insertInto('_push_sends').values([{ pushId: 'push_old', deviceId: 'p_x', state: 'sent', reason: '', updated: old }]).execute()
+  const { id } = await t.app.push.send({ users: ['nobody'], notification: { body: 'fresh' } })
+  assert.ok(await t.app.jobs.runCron('__plinthPushCleanup__'))
+  assert.equal(await t.app.push.status('push_old'), undefined)
+  assert.equal((await db.selectFrom('_push_sends').select('deviceId').where('pushId', '=', 'push_old').execute()).length, 0)
+  assert.ok(await t.app.push.status(id))
+})
