@@ -80,6 +80,13 @@ export class PushService {
     this.devices = new PushDevices(deps.sql)
     deps.jobs.define<{ pushId: string }>(PUSH_PLAN_JOB, (data) => this.#plan(data.pushId), { attempts: 10, backoff: 2000, timeout: 600_000, concurrency: 2 })
     deps.jobs.define<ChunkJob>(PUSH_SEND_JOB, (data) => this.#sendChunk(data), { attempts: 6, backoff: 5000, timeout: 300_000, concurrency: 4 })
+    // A deleted account's devices go with it (after the delete commits), so no push reaches them.
+    deps.records.onCommit(async (changes) => {
+      for (const c of changes) {
+        if (c.action !== 'delete' || !isAuthCollection(c.collection)) continue
+        await this.devices.removeAllOf({ collectionId: c.collection.id, recordId: c.record.id }).catch((err: unknown) => deps.log.warn({ err }, 'push: removing a deleted record\'s devices failed'))
+      }
+    })
     deps.jobs.cron('__plinthPushCleanup__', '41 * * * *', async () => {
       const before = Date.now() - PUSH_RETENTION_DAYS * 86_400_000
       const db = deps.sql().db

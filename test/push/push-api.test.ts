@@ -74,8 +74,13 @@ test('registration: signed-in only, validated, one user many devices, a token mo
   // Removing: only one's own.
   assert.equal((await t.call('DELETE', `/api/plinth/devices/push/${d1.id}`, { token: ann.token })).statusCode, 404)
   assert.equal((await t.call('DELETE', `/api/plinth/devices/push/${d1.id}`, { token: bob.token })).statusCode, 204)
+  // Deleting an account removes its devices.
+  await t.call('POST', '/api/plinth/devices/push', { token: bob.token, body: { platform: 'ios', token: hex(2) } })
+  const bobId = t.app.collections.getOrThrow('users').id
+  await t.must('DELETE', `/api/collections/users/records/${bob.id}`)
+  assert.equal((await t.app.push.devices.list({ collectionId: bobId, recordId: bob.id })).length, 0)
   // The signing-key routes beside it still answer as before.
-  assert.equal((await t.call('GET', '/api/plinth/devices', { token: bob.token })).statusCode, 200)
+  assert.equal((await t.call('GET', '/api/plinth/devices', { token: tokens.ann })).statusCode, 200)
 })
 
 test('POST /api/plinth/push: superusers only, validated, answers an id at once', async () => {
