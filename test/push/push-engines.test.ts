@@ -1,7 +1,8 @@
 /**
  * The push tables on every SQL engine: the device upsert (ON CONFLICT on SQLite and PostgreSQL,
  * ON DUPLICATE KEY on MariaDB) moving a token between users, the per-device states, the status
- * counts and deactivation, with the log and a local APNs as engines.
+ * counts and deactivation, with the log and a local APNs as engines; and the plan and send jobs on
+ * BullMQ as well as on the SQL queue.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -11,12 +12,27 @@ import { after, before, describe, test } from 'node:test'
 import type { PushStatus } from '../../src/push/service.ts'
 import { APNS_KEY_ID, APNS_TEAM, startApns, type ApnsServer } from '../helpers/apns-server.ts'
 import { startApp, type TestApp } from '../helpers/app.ts'
-import { engines } from '../helpers/engines.ts'
+import { engines, type EngineName } from '../helpers/engines.ts'
+import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix } from '../helpers/redis.ts'
 
 const hex = (n: number) => 'e' + n.toString(16).padStart(63, '0')
 
-for (const { engine, skip } of await engines()) {
-  describe(`push on ${engine}`, { skip }, () => {
+const prefix = testPrefix()
+const bull = new URL(REDIS_TEST_URL)
+bull.searchParams.set('prefix', prefix)
+const cases: { name: string; engine: EngineName; skip: string | false; queue: string }[] = [
+  ...(await engines()).map((e) => ({ name: `${e.engine}, SQL queue`, ...e, queue: 'sql://?pollMs=50' })),
+  { name: 'sqlite, BullMQ queue', engine: 'sqlite', skip: (await redisSkip()) ?? false, queue: bull.toString() },
+]
+after(async () => {
+  if (cases.at(-1)!.skip) return
+  const admin = await adminRedis()
+  await deleteKeys(admin, prefix)
+  await admin.quit()
+})
+
+for (const { name, engine, skip, queue } of cases) {
+  describe(`push on ${name}`, { skip }, () => {
     let dir: string
     let apns: ApnsServer
     let t: TestApp
@@ -24,7 +40,7 @@ for (const { engine, skip } of await engines()) {
       dir = mkdtempSync(path.join(tmpdir(), 'plinth-push-eng-'))
       apns = await startApns(dir)
       const q = new URLSearchParams({ key: apns.keyFile, topic: 'com.example.app', endpoint: apns.url, ca: apns.cert.certFile })
-      t = await startApp(engine, { push: `log://,apns://${APNS_KEY_ID}:${APNS_TEAM}@?${q}`, queue: 'sql://?pollMs=50' })
+      t = await startApp(engine, { push: `log://,apns://${APNS_KEY_ID}:${APNS_TEAM}@?${q}`, queue })
     })
     after(async () => {
       await t?.close()
