@@ -1,6 +1,6 @@
 /** The `push` setting: parsing, paths made absolute, secrets masked, and start-up failures as one line and exit 2. */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -46,6 +46,9 @@ test('PLINTH_PUSH: file paths resolved against the working directory; the secret
     assert.equal(apns.keyFile, path.join(dir, 'keys/a.p8'))
     assert.ok(!JSON.stringify(maskSecrets(config)).includes('secret1'))
     assert.equal(loadConfig({ cwd: dir, env: {} }).push, 'log://')
+    // The whole value from a file (a secret store's mount): PLINTH_PUSH_FILE.
+    writeFileSync(path.join(dir, 'push.url'), 'rongcloud://ak:from-file@\n')
+    assert.equal(loadConfig({ cwd: dir, env: { PLINTH_PUSH_FILE: 'push.url' } }).push, 'rongcloud://ak:from-file@')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
