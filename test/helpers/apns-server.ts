@@ -47,6 +47,8 @@ export interface ApnsServer {
   /** When false, `seen` is not filled (long benchmarks); `count` still counts. */
   record: boolean
   count: number
+  /** Ends every client connection, as Apple does to idle ones (GOAWAY, then close). */
+  dropSessions(): void
   close(): Promise<void>
 }
 
@@ -69,6 +71,9 @@ export async function startApns(dir: string, opts: { port?: number } = {}): Prom
     delayMs: 0,
     record: true,
     count: 0,
+    dropSessions: () => {
+      for (const s of sessions) s.close()
+    },
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()))
       cert.remove()

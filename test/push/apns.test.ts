@@ -84,6 +84,14 @@ test('one HTTP/2 session and one JWT for many sends; a new JWT after 50 minutes,
   assert.equal(apns.jwts.size, 2, 'renewed past 50 minutes')
 })
 
+test('a connection Apple closes (GOAWAY) is replaced on the next send', async () => {
+  assert.deepEqual(await engine.send(device(20), { notification: { body: 'x' } }), { outcome: 'sent' })
+  const before = apns.sessions
+  apns.dropSessions()
+  assert.deepEqual(await engine.send(device(21), { notification: { body: 'x' } }), { outcome: 'sent' })
+  assert.equal(apns.sessions, before + 1)
+})
+
 test("Apple's refusals: BadDeviceToken and 410 Unregistered deactivate, DeviceTokenNotForTopic fails", async () => {
   apns.reply.set(token(3), { status: 400, reason: 'BadDeviceToken' })
   apns.reply.set(token(4), { status: 410, reason: 'Unregistered' })
