@@ -186,8 +186,15 @@ export class PushService {
   /** The next page of target user ids after `cursor`, in id order. */
   async #page(collection: string, target: Target, cursor: string): Promise<string[]> {
     if (target.users) {
-      const from = cursor ? target.users.findIndex((u) => u > cursor) : 0
-      return from < 0 ? [] : target.users.slice(from, from + CHUNK)
+      // The ids are sorted: the first one after the cursor by binary search.
+      let lo = 0
+      let hi = target.users.length
+      while (cursor && lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (target.users[mid]! > cursor) hi = mid
+        else lo = mid + 1
+      }
+      return target.users.slice(lo, lo + CHUNK)
     }
     if (/["\\]/.test(cursor)) throw new ApiError('internal')
     const parts = [target.filter ? `(${target.filter})` : '', cursor ? `id > "${cursor}"` : ''].filter(Boolean)
