@@ -45,6 +45,8 @@ import { AuditLog, auditRoutes, signatureFailureAuditor } from './api/audit.ts'
 import { loadTls } from './api/tls.ts'
 import { installSignatureChecks } from './api/signatures.ts'
 import { devicesRoutes } from './api/devices.ts'
+import { pushRoutes } from './api/push.ts'
+import type { PushService } from './push/service.ts'
 import { DeviceKeys } from './security/signatures/devices.ts'
 import { installSensitiveFields } from './api/sensitive.ts'
 import { KeyRing } from './security/keys/key-ring.ts'
@@ -89,6 +91,11 @@ export interface Plinth {
   readonly jobs: Jobs
   /** Runs `handler` on a cron schedule, once per tick across every worker node: `app.cron('digest', '0 8 * * *', fn)`. */
   cron(id: string, expression: string, handler: CronHandler): void
+  /**
+   * Push notifications: `app.push.send({ users: [id...], collection?: 'users', notification: {title, body}, data, badge, sound, collapseId, ttl })`
+   * or `{ query: {collection, filter}, ... }`; resolves with `{id}` once queued (push/service.ts).
+   */
+  readonly push: PushService
   /** The server's RSA keys for sensitive fields: `app.keys.rotate()` (what `plinth keys rotate` will call). */
   readonly keys: KeyRing
   /** The public base URL (config `publicUrl`, else derived from `http`). */
@@ -247,6 +254,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(recordAuthSmsRoutes, { ...authOptions, smsSignIn: core.smsSignIn, phone: config.phone })
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   await http.register(devicesRoutes, { devices })
+  await http.register(pushRoutes, { push: core.push, log })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
   metrics.watchRecordsCache(() => core.readCache.stats)
 
@@ -267,6 +275,7 @@ async function mount(core: Core): Promise<Plinth> {
     bus: core.bus,
     files: core.files,
     jobs: core.jobs,
+    push: core.push,
     keys: keyRing,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,

@@ -34,6 +34,7 @@ import { defineFilesCleanup } from './files/cleanup.ts'
 import { attachRecordFiles } from './files/record-files.ts'
 import { AtRestCipher, parseAtRestKeys } from './security/at-rest/cipher.ts'
 import { RecordReadCache } from './records/read-cache.ts'
+import { PushService } from './push/service.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -75,6 +76,8 @@ export interface Core {
   readonly smsSignIn: SmsSignIn
   /** Record reads from the cache port (`cacheRecords`; `enabled` changes on SIGHUP). Invalidates on every commit either way. */
   readonly readCache: RecordReadCache
+  /** Push notifications (the `push` port): devices, `push.send(...)` and its jobs. */
+  readonly push: PushService
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
   /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
@@ -96,7 +99,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const log = opts.logger
   const metrics = opts.metrics ?? new Metrics()
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
-  const { db: sql, mail, cache, counters, bus, queue, files, sms }: Ports = opened.ports
+  const { db: sql, mail, cache, counters, bus, queue, files, sms, push: pushPort }: Ports = opened.ports
   try {
     // Whichever instance is the primary now (`plinth db switch-primary` may move it).
     const primary = sql.primaryHandle()
@@ -134,6 +137,8 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     defineFilesCleanup(jobs, { files, registry: collections, db: () => sql.writer().db, log })
     // Phone sign-in defines its send job here, so `plinth worker` runs it too.
     const smsSignIn = new SmsSignIn({ registry: collections, records, db: () => sql.writer().db, jobs, sms, counters, log, limits: config.phone })
+    // Push defines its plan and send jobs here, so `plinth worker` runs them too.
+    const push = new PushService({ port: pushPort, jobs, records, registry: collections, sql: () => sql.writer(), log })
     // Subscriptions between nodes (bus topics) go here, once the records layer exists.
     // Generations move on every commit even with `cacheRecords` off, so turning it on later (SIGHUP, another node) never serves an old entry.
     const readCache = new RecordReadCache({ cache, counters, bus, sql, registry: collections, version: () => collections.version, ttlMs: config.cacheRecordsTtl, enabled: config.cacheRecords, log })
@@ -158,6 +163,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       sms,
       smsSignIn,
       readCache,
+      push,
       applied: opened.prepared.db ?? [],
       services: (): Record<string, 'ok' | 'unreachable'> => {
         const up = [...opened.redis.values()].map((c) => c.ready)

@@ -37,6 +37,8 @@ import type { Mailer } from './mail/mail.ts'
 import type { Queue } from './jobs/queue.ts'
 import type { FileStore } from './files/files.ts'
 import type { SmsSender } from './sms/sms.ts'
+import type { PushPort } from './push/push.ts'
+import { parsePushUrl, type PushTarget } from './config/push-url.ts'
 import type { RedisConnection } from './redis/client.ts'
 import { migrate } from './sql/migrate.ts'
 import { systemMigrations } from './records/collections/migrations.ts'
@@ -52,6 +54,7 @@ export interface Ports {
   queue: Queue
   files: FileStore
   sms: SmsSender
+  push: PushPort
 }
 /** A port's name, which is also its config key. */
 export type PortKey = keyof Ports
@@ -189,6 +192,12 @@ export const portList = [
       tencent: async (t) => (await import('./sms/tencent.ts')).tencentSms(t),
       twilio: async (t) => (await import('./sms/twilio.ts')).twilioSms(t),
     },
+  }),
+  describePort<PushPort, PushTarget>({
+    key: 'push',
+    parse: (url) => parsePushUrl(url, 'push'),
+    // One setting, several engines (log, apns, fcm, rongcloud), each imported only when listed.
+    engines: { engines: async (t, ctx) => (await import('./push/open.ts')).openPush(t, ctx.log) },
   }),
 ] as const
 

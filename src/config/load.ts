@@ -15,6 +15,7 @@ import {
 } from './schema.ts'
 import { ConfigError } from './errors.ts'
 import { resolveCdn } from './cdn.ts'
+import { absolutePushUrl, parsePushUrl } from './push-url.ts'
 import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseDbUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseSmsUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
@@ -277,6 +278,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   checkDbCluster(config)
   parseMailUrl(config.mail, 'mail')
   parseSmsUrl(config.sms, 'sms')
+  config.push = absolutePushUrl(config.push, (f) => path.resolve(cwd, f))
+  parsePushUrl(config.push, 'push')
   if (config.redis) parseRedisUrl(config.redis, 'redis')
   parseCacheUrl(config.cache, 'cache')
   parseCountersUrl(config.counters, 'counters')
@@ -290,7 +293,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
 /** The configuration as text for `plinth config`, with every secret masked. */
 export function maskSecrets(config: Readonly<PlinthConfig>): Record<string, unknown> {
   const mask = (v: unknown): unknown => {
-    if (typeof v === 'string') return maskUrl(v)
+    // A comma list of URLs (`push`) is masked URL by URL.
+    if (typeof v === 'string') return v.split(',').map(maskUrl).join(',')
     if (Array.isArray(v)) return v.map(mask)
     if (v && typeof v === 'object') {
       return Object.fromEntries(

@@ -85,6 +85,12 @@ export const ConfigSchema = Type.Object(
      * `yuntongxun://`, `tencent://` or `twilio://` with the provider's credentials (config/sms-url.ts).
      */
     sms: Type.String({ minLength: 1 }),
+    /**
+     * Push notifications: a comma list of engines, `log://` (the default: written to the log),
+     * `apns://KEY_ID:TEAM_ID@?key=FILE.p8&topic=BUNDLE`, `fcm://?credentials=FILE.json`,
+     * `rongcloud://APP_KEY:APP_SECRET@` (config/push-url.ts).
+     */
+    push: Type.String({ minLength: 1 }),
     /** Phone sign-in: how numbers are read, and the limits on sending codes (counted in `counters`, so per cluster). */
     phone: Type.Object(
       {
@@ -330,6 +336,7 @@ export const envKeys = {
   PLINTH_QUEUE: 'queue',
   PLINTH_FILES: 'files',
   PLINTH_SMS: 'sms',
+  PLINTH_PUSH: 'push',
   PLINTH_PHONE_DEFAULT_REGION: 'phone.defaultRegion',
   PLINTH_PHONE_COUNTRIES: 'phone.countries',
   PLINTH_PHONE_PER_PHONE_MINUTE: 'phone.perPhoneMinute',
@@ -418,6 +425,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     queue: 'sql://',
     files: `file://${dir.replace(/\/+$/, '')}/storage`,
     sms: 'console://',
+    push: 'log://',
     phone: { defaultRegion: '', countries: [], perPhoneMinute: 1, perPhoneHour: 5, perPhoneDay: 10, perIpHour: 20, perDeviceHour: 20, dailyBudget: 1000 },
     publicUrl: '',
     metrics: { allow: [] },

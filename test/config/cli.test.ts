@@ -41,7 +41,7 @@ describe('plinth config --config', () => {
 
 /** Bad settings given three ways; each must name its key in exactly one line. */
 const bad: { name: string; args?: string[]; env?: Record<string, string>; files?: Record<string, string>; line: RegExp }[] = [
-  { name: 'unknown key in the file', files: { 'plinth.config.json': '{"push":"apns://x"}' }, line: /^plinth: config: push: unknown key/ },
+  { name: 'unknown key in the file', files: { 'plinth.config.json': '{"telepathy":"psi://x"}' }, line: /^plinth: config: telepathy: unknown key/ },
   { name: 'wrong type in the environment', env: { PLINTH_BODY_LIMIT: 'lots' }, line: /^plinth: config: PLINTH_BODY_LIMIT: expected a whole number/ },
   { name: 'malformed URL in the environment', env: { PLINTH_DB: 'postgres://' }, line: /^plinth: config: db: / },
   { name: 'unknown log format in the environment', env: { PLINTH_LOG_FORMAT: 'plain' }, line: /^plinth: config: PLINTH_LOG_FORMAT \(logFormat\): expected "json" or "pretty", got "plain"/ },

@@ -137,10 +137,10 @@ describe('config: validated once and frozen', () => {
 
 /** Each bad setting, where it came from, and the key (or variable) its one-line message must name. */
 const mistakes: { name: string; opts?: LoadOptions; files?: Record<string, string>; names: RegExp }[] = [
-  { name: 'unknown key in a JSON file', files: { 'plinth.config.json': '{"push":"apns://key@"}' }, names: /config: push: unknown key \(in plinth\.config\.json\)/ },
+  { name: 'unknown key in a JSON file', files: { 'plinth.config.json': '{"telepathy":"psi://key@"}' }, names: /config: telepathy: unknown key \(in plinth\.config\.json\)/ },
   { name: 'unknown nested key in a YAML file', files: { 'plinth.config.yaml': 'metrics:\n  allow: []\n  public: true\n' }, names: /config: metrics\.public: unknown key/ },
   { name: 'misspelt nested key names the misspelling', files: { 'plinth.config.yaml': 'metrics:\n  alow: [127.0.0.1]\n' }, names: /config: metrics\.alow: unknown key/ },
-  { name: 'unknown PLINTH_ variable (a port not built yet)', opts: { env: { PLINTH_PUSH: 'apns://key@' } }, names: /unknown environment variable PLINTH_PUSH/ },
+  { name: 'unknown PLINTH_ variable (a port not built yet)', opts: { env: { PLINTH_TELEPATHY: 'psi://key@' } }, names: /unknown environment variable PLINTH_TELEPATHY/ },
   { name: 'replicas of SQLite', opts: { env: { PLINTH_DB_REPLICAS: 'postgres://a@b/c' } }, names: /config: dbReplicas\[0\]: SQLite has no replicas/ },
   { name: 'a replica of another engine', opts: { env: { PLINTH_DB: 'postgres://a@b/c', PLINTH_DB_REPLICAS: 'postgres://a@d/c, mysql://a@e/c' } }, names: /config: dbReplicas\[1\]: a mysql instance cannot replicate the postgres primary/ },
   { name: 'a DR URL that does not parse', opts: { env: { PLINTH_DB: 'postgres://a@b/c', PLINTH_DB_DR: 'ftp://x' } }, names: /config: dbDr: unsupported scheme/ },

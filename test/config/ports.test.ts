@@ -95,7 +95,7 @@ describe('config: the data folder is one fact', () => {
 
 describe('the port list', () => {
   test('each port names its config key and the environment variable that sets it', () => {
-    assert.deepEqual(portList.map((p) => p.key), ['db', 'mail', 'cache', 'counters', 'bus', 'queue', 'files', 'sms'])
+    assert.deepEqual(portList.map((p) => p.key), ['db', 'mail', 'cache', 'counters', 'bus', 'queue', 'files', 'sms', 'push'])
     for (const p of portList) {
       assert.ok(p.key in ConfigSchema.properties, p.key)
       assert.equal((envKeys as Record<string, string>)[p.env], p.key, p.env)
