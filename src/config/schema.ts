@@ -1,4 +1,5 @@
 import { Type, TypeGuard, type Static } from '@sinclair/typebox'
+import { IM_DEFAULTS, ImConfigSchema } from '../im/config.ts'
 
 /** PocketBase's rate limit label forms: `METHOD /path`, `/path`, `name:action`, `*:action`, a plain tag. */
 export const RATE_LIMIT_LABEL = '^([A-Z]+ /[\\w/.-]*|/[\\w/.-]*|\\w+:\\w+|\\*:\\w+|\\w+)$'
@@ -255,6 +256,8 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Instant messaging over WebSocket (src/im/config.ts). */
+    im: ImConfigSchema,
   },
   { additionalProperties: false },
 )
@@ -397,6 +400,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     authThrottle: { perIdentity: 5, perIp: 100, windowSeconds: 900 },
     realtime: { idleTimeout: 5 * 60_000, maxQueueBytes: 1 << 20 },
     cors: { origins: ['*'] },
+    im: { ...IM_DEFAULTS, origins: [] },
     rateLimits: { enabled: true, rules: DEFAULT_RATE_LIMIT_RULES.map((r) => ({ ...r })), excludedIPs: [] },
     trustedProxy: { headers: ['X-Forwarded-For'], useLeftmostIP: false },
     https: '',
