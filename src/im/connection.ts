@@ -42,6 +42,12 @@ export class ImConnection {
   /** Where live delivery started per conversation (before a resume). */
   #liveFrom: Map<string, number> | undefined
   #catching: Map<string, MessageOut[]> | undefined
+  /**
+   * Live messages held until the client's first `resume` (which may name no conversation): what
+   * a reconnecting client missed must come before what happens now, so nothing live is sent
+   * before the catch-up knows where each conversation stands.
+   */
+  #held: MessageOut[] | undefined = []
   /** Users whose presence changes this connection is told about. */
   watching: Set<string> | undefined
 
@@ -83,8 +89,26 @@ export class ImConnection {
     return ++this.#frames <= this.opts.connectionRate
   }
 
+  /** Whether live messages flow (the first `resume` was handled). */
+  get live(): boolean {
+    return this.#held === undefined
+  }
+
+  /** Ends the hold: what came while holding is delivered (dropping what a resume already sent). */
+  startLive(): void {
+    const held = this.#held
+    if (!held) return
+    this.#held = undefined
+    for (const m of held) this.deliver(m)
+  }
+
   /** A live message of one of this user's conversations. */
   deliver(m: MessageOut): void {
+    if (this.#held) {
+      if (this.#held.length >= MAX_BUFFERED) this.close(CLOSE.slow, 'too slow')
+      else this.#held.push(m)
+      return
+    }
     const buffered = this.#catching?.get(m.conversation)
     if (buffered) {
       if (buffered.length >= MAX_BUFFERED) this.close(CLOSE.slow, 'too slow')

@@ -59,7 +59,11 @@ export async function handleFrame(im: Im, conn: ImConnection, frame: Exclude<Cli
         return
       }
       case 'resume':
-        return await resume(im, conn, frame)
+        try {
+          return await resume(im, conn, frame)
+        } finally {
+          conn.startLive()
+        }
       case 'presence': {
         const users: Record<string, boolean> = {}
         for (const u of frame.users) {
@@ -113,7 +117,8 @@ async function send(im: Im, conn: ImConnection, frame: FrameOf<'send'>): Promise
   )
 }
 
-async function resume(im: Im, conn: ImConnection, frame: FrameOf<'resume'>): Promise<void> {
+/** Resumes the named conversations, then lets live messages flow (held until the first resume). */
+export async function resume(im: Im, conn: ImConnection, frame: Pick<FrameOf<'resume'>, 'ref' | 'conversations'>): Promise<void> {
   const out: Record<string, number> = {}
   for (const [conversation, seq] of Object.entries(frame.conversations)) {
     if (conn.closed) return
@@ -126,5 +131,6 @@ async function resume(im: Im, conn: ImConnection, frame: FrameOf<'resume'>): Pro
     }
     out[conversation] = await conn.resume(conversation, seq)
   }
+  conn.startLive()
   conn.send({ type: 'resumed', ref: frame.ref, conversations: out })
 }

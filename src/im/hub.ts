@@ -8,7 +8,7 @@ import type { AuthInfo } from '../records/record.ts'
 import { randomString } from '../records/fields/random.ts'
 import type { ImConfig } from './config.ts'
 import { ImConnection } from './connection.ts'
-import { handleFrame } from './frames.ts'
+import { handleFrame, resume } from './frames.ts'
 import { ImHooks } from './hooks.ts'
 import { CLOSE, isFrameError, parseFrame, type MessageOut, type ServerFrame } from './protocol.ts'
 import type { Member, ImStore } from './store.ts'
@@ -139,6 +139,13 @@ export class Im {
     if (frame.type === 'auth') {
       if (conn.auth) conn.send({ type: 'error', ref: frame.ref, status: 400, message: 'Already authenticated.', data: {} })
       else await this.#authenticate(conn, frame.token, frame.ref)
+      if (conn.auth && frame.conversations) {
+        try {
+          await resume(this, conn, { ref: frame.ref, conversations: frame.conversations })
+        } finally {
+          conn.startLive()
+        }
+      }
       return
     }
     if (!conn.auth) return conn.close(CLOSE.unauthorized, 'authenticate first')

@@ -18,7 +18,13 @@ export const MAX_RESUME_CONVERSATIONS = 1000
 export const MAX_PRESENCE_USERS = 200
 
 export const ClientFrames = {
-  auth: Type.Object({ type: Type.Literal('auth'), ref: Ref, token: Type.String({ minLength: 1, maxLength: 4096 }) }),
+  /** `conversations` (optional): resume at once, as a `resume` frame would. */
+  auth: Type.Object({
+    type: Type.Literal('auth'),
+    ref: Ref,
+    token: Type.String({ minLength: 1, maxLength: 4096 }),
+    conversations: Type.Optional(Type.Record(Id, Seq, { maxProperties: MAX_RESUME_CONVERSATIONS })),
+  }),
   send: Type.Object({
     type: Type.Literal('send'),
     ref: Ref,

@@ -24,17 +24,23 @@ export class ImClient {
     })
   }
 
-  static async open(base: string, opts: { token?: string; origin?: string; protocolToken?: string } = {}): Promise<ImClient> {
+  /**
+   * Opens a socket; with a token, authenticates and (unless `hold`) starts live delivery with an
+   * empty resume. With `hold` the caller sends its own `resume` first.
+   */
+  static async open(base: string, opts: { token?: string; origin?: string; protocolToken?: string; hold?: boolean } = {}): Promise<ImClient> {
     const url = base.replace(/^http/, 'ws') + '/api/plinth/im'
     const protocols = opts.protocolToken ? ['plinth-im', opts.protocolToken] : undefined
     const ws = new WebSocket(url, protocols, opts.origin ? { origin: opts.origin } : {})
     const c = new ImClient(ws)
     await c.#opened
     if (opts.token) {
-      c.send({ type: 'auth', token: opts.token })
+      c.send({ type: 'auth', token: opts.token, ...(opts.hold ? {} : { conversations: {} }) })
       await c.next((f) => f.type === 'ready')
+      if (!opts.hold) await c.next((f) => f.type === 'resumed')
     } else if (opts.protocolToken) {
       await c.next((f) => f.type === 'ready')
+      if (!opts.hold) await c.request({ type: 'resume', conversations: {} })
     }
     return c
   }

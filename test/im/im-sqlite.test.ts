@@ -124,7 +124,7 @@ test('resume sends exactly what was missed, in order, then live messages, with n
   const a = await ImClient.open(base, { token: users.alice!.token })
   const start = (await send(a, direct, 'r-0', 'before')).seq as number
   for (let i = 1; i <= 5; i++) await send(a, direct, `r-${i}`, `missed ${i}`)
-  const b = await ImClient.open(base, { token: users.bob!.token })
+  const b = await ImClient.open(base, { token: users.bob!.token, hold: true })
   // Messages sent while the resume runs reach Bob once, after what he missed.
   const sending = (async () => {
     for (let i = 6; i <= 10; i++) await send(a, direct, `r-${i}`, `live ${i}`)
