@@ -1,5 +1,5 @@
 import { Type, TypeGuard, type Static } from '@sinclair/typebox'
-import { IM_DEFAULTS, ImConfigSchema } from '../im/config.ts'
+import { IM_DEFAULTS, ImConfigSchema } from './im.ts'
 
 /** PocketBase's rate limit label forms: `METHOD /path`, `/path`, `name:action`, `*:action`, a plain tag. */
 export const RATE_LIMIT_LABEL = '^([A-Z]+ /[\\w/.-]*|/[\\w/.-]*|\\w+:\\w+|\\*:\\w+|\\w+)$'
@@ -256,7 +256,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    /** Instant messaging over WebSocket (src/im/config.ts). */
+    /** Instant messaging over WebSocket (src/config/im.ts, src/im/). */
     im: ImConfigSchema,
   },
   { additionalProperties: false },

@@ -1,5 +1,5 @@
 import type { AuthInfo } from '../records/record.ts'
-import type { MessageKind } from './collections.ts'
+import type { MessageKind } from '../records/collections/im-system.ts'
 import type { MessageOut } from './protocol.ts'
 import type { Member } from './store.ts'
 

@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import { MESSAGE_KINDS } from './collections.ts'
+import { MESSAGE_KINDS } from '../records/collections/im-system.ts'
 
 /**
  * The frames of `/api/plinth/im`: JSON text frames with a `type`. Each client frame has a TypeBox

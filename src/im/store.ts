@@ -5,8 +5,8 @@ import type { RecordsService } from '../records/records-service.ts'
 import type { RecordsTransaction } from '../records/records-tx.ts'
 import { generateRecordId } from '../records/fields/random.ts'
 import type { SqlRouter } from '../sql/router.ts'
-import { BLOCKS, CONVERSATIONS, MEMBERS, MESSAGES, type MessageKind, type Role } from './collections.ts'
-import type { ImConfig } from './config.ts'
+import { BLOCKS, CONVERSATIONS, MEMBERS, MESSAGES, type MessageKind, type Role } from '../records/collections/im-system.ts'
+import type { ImConfig } from '../config/im.ts'
 import type { MessageOut } from './protocol.ts'
 
 // NB: `any` is Kysely's convention for a schema known only at run time.

@@ -1,10 +1,10 @@
 import type { Kysely, Migration } from 'kysely'
-import type { SqlDialect } from '../sql/dialect.ts'
-import type { Collection, Field } from '../records/model.ts'
-import { assignFieldIds, blankField } from '../records/fields/definition.ts'
-import { defaultCollectionId, newCollection } from '../records/collections/defaults.ts'
-import { createRecordTable, dropRecordTable } from '../records/collections/schema-sync.ts'
-import { collectionToRow } from '../records/collections/serialize.ts'
+import type { SqlDialect } from '../../sql/dialect.ts'
+import type { Collection, Field } from '../model.ts'
+import { assignFieldIds, blankField } from '../fields/definition.ts'
+import { defaultCollectionId, newCollection } from './defaults.ts'
+import { createRecordTable, dropRecordTable } from './schema-sync.ts'
+import { collectionToRow } from './serialize.ts'
 
 /**
  * IM data as system collections ('0012-im'), so the admin console and the records API browse them
