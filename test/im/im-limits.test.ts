@@ -51,8 +51,10 @@ test('messages per second per user are counted over every connection', async () 
 })
 
 test('a consumer that stops reading is closed once its queue passes maxQueueBytes', async () => {
-  const conv = (await create(users[1]!.token, { kind: 'direct', user: users[2]!.id })).json<{ id: string }>().id
-  const slow = await ImClient.open(base, { token: users[2]!.token })
+  const res = await create(users[1]!.token, { kind: 'direct', user: users[0]!.id })
+  assert.equal(res.statusCode, 200, res.body)
+  const conv = res.json<{ id: string }>().id
+  const slow = await ImClient.open(base, { token: users[0]!.token })
   // The slow client stops reading its socket.
   ;(slow.ws as unknown as { _socket: { pause(): void } })._socket.pause()
   const sender = await ImClient.open(base, { token: users[1]!.token })
@@ -63,11 +65,13 @@ test('a consumer that stops reading is closed once its queue passes maxQueueByte
     // Under the user rate of 5/s: one sender, acks awaited, and a pause every 5.
     const ack = await sender.request({ type: 'send', conversation: conv, clientId: `s${i}`, kind: 'custom', body: { big } })
     if (ack.type === 'error' && ack.status === 429) await new Promise((r) => setTimeout(r, 1000))
+    else assert.equal(ack.type, 'ack', JSON.stringify(ack))
     if (t.app.im.size < 2) break
   }
-  // The server gave up on it (its side closed); the paused client sees the close once it reads again.
+  // The server gave up on it: its close frame (4008) is stuck behind the unread data, so the
+  // socket is cut 2 s later and the client, reading again, sees either.
   assert.equal(t.app.im.size, 1, 'only the sender is left on the server')
   ;(slow.ws as unknown as { _socket: { resume(): void } })._socket.resume()
-  assert.equal((await slow.closed).code, 4008)
+  assert.ok([4008, 1006].includes((await slow.closed).code))
   await sender.close()
 })
