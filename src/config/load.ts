@@ -98,6 +98,9 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'authThrottle.windowSeconds':
     case 'realtime.idleTimeout':
     case 'realtime.maxQueueBytes':
+    case 'im.maxMessageBytes':
+    case 'im.userRate':
+    case 'im.connectionRate':
     case 'hstsMaxAge':
     case 'audit.retentionDays':
     case 'cdn.ttlSeconds':
@@ -118,6 +121,7 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'trustProxy':
       return value === 'true' ? true : value === 'false' ? false : value
     case 'rateLimits.enabled':
+    case 'im.enabled':
     case 'trustedProxy.useLeftmostIP':
       if (value !== 'true' && value !== 'false') throw new ConfigError(`config: ${name}: expected true or false, got "${value}"`)
       return value === 'true'
@@ -132,6 +136,7 @@ function coerce(key: string, value: string, name: string): unknown {
       return list
     }
     case 'cors.origins':
+    case 'im.origins':
     case 'phone.countries':
     case 'dbReplicas':
       return value.split(',').map((s) => s.trim()).filter(Boolean)

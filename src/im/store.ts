@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import { ApiError } from '../errors.ts'
+import { nowDate } from '../records/model.ts'
 import { systemRequest, type RecordJson } from '../records/record.ts'
 import type { RecordsService } from '../records/records-service.ts'
 import type { RecordsTransaction } from '../records/records-tx.ts'
@@ -219,7 +220,8 @@ export class ImStore {
           const blocked = await tx.db.selectFrom(BLOCKS).select('id').where('user', '=', others[0]!.user).where('blocked', '=', sender).executeTakeFirst()
           if (blocked) throw new ApiError('forbidden', 'You cannot send messages to this user.')
         }
-        await tx.db.updateTable(CONVERSATIONS).set((eb) => ({ lastSeq: eb('lastSeq', '+', 1) })).where('id', '=', input.conversation).execute()
+        // `updated` too: conversation lists sort on it (the latest message first).
+        await tx.db.updateTable(CONVERSATIONS).set((eb) => ({ lastSeq: eb('lastSeq', '+', 1), updated: nowDate() })).where('id', '=', input.conversation).execute()
         const row = await tx.db.selectFrom(CONVERSATIONS).select('lastSeq').where('id', '=', input.conversation).executeTakeFirstOrThrow()
         const seq = Number(row.lastSeq)
         const record = await tx.create(MESSAGES, { conversation: input.conversation, seq, sender, kind: input.kind, body: input.body, clientId: input.clientId, recalled: false }, IM)
@@ -294,7 +296,7 @@ export class ImStore {
     await this.records.update(MESSAGES, m.id, { recalled: true, body: {} }, IM)
   }
 
-  /** The conversations of `user`, newest first, with unread counts (messages after their `lastRead`). */
+  /** The conversations of `user`, the latest message (or change) first, with unread counts (messages after their `lastRead`). */
   async conversationsOf(user: string, page: number, perPage: number): Promise<Record<string, unknown>[]> {
     const rows = await this.db
       .selectFrom(`${MEMBERS} as m`)
