@@ -65,6 +65,10 @@ export async function handleFrame(im: Im, conn: ImConnection, frame: Exclude<Cli
           conn.startLive()
         }
       case 'presence': {
+        // Only people one shares a conversation with: presence is not for strangers.
+        const contacts = await im.store.contactsAmong(conn.user, [...new Set(frame.users)])
+        const stranger = frame.users.find((u) => !contacts.has(u))
+        if (stranger !== undefined) throw new ApiError('forbidden', 'Presence is shown only for members of your conversations.', { users: { code: 'validation_invalid_value', message: `Not a contact: ${stranger}.` } })
         const users: Record<string, boolean> = {}
         for (const u of frame.users) {
           if (!im.watch(conn, u)) throw new ApiError('bad_request', 'Too many users watched on one connection.')

@@ -122,6 +122,20 @@ export class ImStore {
     await tx.create(MEMBERS, { conversation, user, role, lastRead: 0, lastDelivered: 0, muted: false }, IM)
   }
 
+  /** Which of `ids` share a conversation with `user` (whose presence `user` may see). */
+  async contactsAmong(user: string, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set()
+    const rows = await this.db
+      .selectFrom(`${MEMBERS} as mine`)
+      .innerJoin(`${MEMBERS} as theirs`, 'theirs.conversation', 'mine.conversation')
+      .select('theirs.user as user')
+      .distinct()
+      .where('mine.user', '=', user)
+      .where('theirs.user', 'in', ids)
+      .execute()
+    return new Set(rows.map((r: Record<string, unknown>) => String(r.user)))
+  }
+
   /** Which of `ids` are records of the auth collection `collection`. */
   async usersIn(collection: string, ids: string[]): Promise<string[]> {
     const rows = await this.db.selectFrom(collection).select('id').where('id', 'in', ids).execute()

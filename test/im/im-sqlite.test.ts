@@ -97,8 +97,10 @@ test('receipts, unread counts, typing, presence and recall', async () => {
   assert.equal(after.json<{ items: { id: string; unread: number }[] }>().items.find((c) => c.id === direct)!.unread, 0)
   b.send({ type: 'typing', conversation: direct })
   assert.equal((await a.next((f) => f.type === 'typing')).user, users.bob!.id)
-  const presence = await a.request({ type: 'presence', users: [users.bob!.id, users.carol!.id] })
-  assert.deepEqual(presence.users, { [users.bob!.id]: true, [users.carol!.id]: false })
+  // Carol shares no conversation with Alice (yet): her presence is not Alice's business.
+  assert.equal((await a.request({ type: 'presence', users: [users.bob!.id, users.carol!.id] })).status, 403)
+  const presence = await a.request({ type: 'presence', users: [users.bob!.id] })
+  assert.deepEqual(presence.users, { [users.bob!.id]: true })
   await b.close()
   const gone = await a.next((f) => f.type === 'presence' && !f.ref)
   assert.deepEqual(gone.users, { [users.bob!.id]: false })
