@@ -226,17 +226,23 @@ export class ImStore {
   async send(sender: string, input: SendInput): Promise<SendResult> {
     try {
       return await this.records.transaction(async (tx) => {
-        const members = await this.members(input.conversation, tx.db)
+        // The members and the conversation's kind, with (for a direct one) whether the other member blocks the sender: one query.
+        const rows = await tx.db
+          .selectFrom(`${MEMBERS} as m`)
+          .innerJoin(`${CONVERSATIONS} as c`, 'c.id', 'm.conversation')
+          .leftJoin(`${BLOCKS} as b`, (j) => j.onRef('b.user', '=', 'm.user').on('b.blocked', '=', sender).on('c.kind', '=', 'direct'))
+          .select(['m.user as user', 'm.role as role', 'm.muted as muted', 'b.id as block'])
+          .where('m.conversation', '=', input.conversation)
+          .limit(this.config.maxGroupMembers + 1)
+          .execute()
+        const members: Member[] = rows.map((r: Record<string, unknown>) => ({ user: String(r.user), role: r.role as Role, muted: bool(r.muted) }))
         if (!members.some((m) => m.user === sender)) throw new ApiError('not_found', "The conversation wasn't found.")
-        const others = members.filter((m) => m.user !== sender)
-        const c = await this.conversation(input.conversation, tx.db)
-        if (c?.kind === 'direct' && others.length === 1) {
-          const blocked = await tx.db.selectFrom(BLOCKS).select('id').where('user', '=', others[0]!.user).where('blocked', '=', sender).executeTakeFirst()
-          if (blocked) throw new ApiError('forbidden', 'You cannot send messages to this user.')
-        }
+        if (rows.some((r: Record<string, unknown>) => r.block != null && r.user !== sender)) throw new ApiError('forbidden', 'You cannot send messages to this user.')
         // `updated` too: conversation lists sort on it (the latest message first).
-        await tx.db.updateTable(CONVERSATIONS).set((eb) => ({ lastSeq: eb('lastSeq', '+', 1), updated: nowDate() })).where('id', '=', input.conversation).execute()
-        const row = await tx.db.selectFrom(CONVERSATIONS).select('lastSeq').where('id', '=', input.conversation).executeTakeFirstOrThrow()
+        const bump = tx.db.updateTable(CONVERSATIONS).set((eb) => ({ lastSeq: eb('lastSeq', '+', 1), updated: nowDate() })).where('id', '=', input.conversation)
+        const row = this.sql.primary.capabilities.returning
+          ? await bump.returning('lastSeq').executeTakeFirstOrThrow()
+          : (await bump.execute(), await tx.db.selectFrom(CONVERSATIONS).select('lastSeq').where('id', '=', input.conversation).executeTakeFirstOrThrow())
         const seq = Number(row.lastSeq)
         const record = await tx.create(MESSAGES, { conversation: input.conversation, seq, sender, kind: input.kind, body: input.body, clientId: input.clientId, recalled: false }, IM)
         // The sender has read its own message. NB: a plain UPDATE in the same transaction: member
