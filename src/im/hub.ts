@@ -20,6 +20,8 @@ const OFFLINE_GRACE_MS = 300
 /** Members cached per conversation for typing and receipts (messages read them fresh in their transaction). */
 const MEMBERS_TTL_MS = 5_000
 const MAX_CACHED_CONVERSATIONS = 10_000
+/** Sockets not yet authenticated on one node; past it new ones are refused (1013) until some authenticate or time out. */
+const MAX_PENDING = 5_000
 /** Users one connection may watch for presence. */
 export const MAX_WATCHED = 1000
 
@@ -99,6 +101,7 @@ export class Im {
       lastSeq: async (c) => (await this.deps.store.conversation(c))?.lastSeq ?? 0,
     })
     if (this.#closed) return conn.close(CLOSE.tryAgain, 'shutting down')
+    if (this.#pending.size >= MAX_PENDING) return conn.close(CLOSE.tryAgain, 'too many connections waiting to authenticate')
     this.#pending.add(conn)
     const timer = setTimeout(() => {
       if (!conn.auth) conn.close(CLOSE.unauthorized, 'authentication timeout')
