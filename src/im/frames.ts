@@ -74,7 +74,10 @@ export async function handleFrame(im: Im, conn: ImConnection, frame: Exclude<Cli
           if (!im.watch(conn, u)) throw new ApiError('bad_request', 'Too many users watched on one connection.')
         }
         const states = await Promise.all(frame.users.map((u) => im.online(u)))
-        frame.users.forEach((u, i) => (users[u] = states[i]!))
+        frame.users.forEach((u, i) => {
+          users[u] = states[i]!
+          im.told(u, states[i]!)
+        })
         conn.send({ type: 'presence', ref: frame.ref, users })
         return
       }

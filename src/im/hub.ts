@@ -57,6 +57,8 @@ export class Im {
   readonly nodeId = randomString(8)
   readonly #byUser = new Map<string, Set<ImConnection>>()
   readonly #watchers = new Map<string, Set<ImConnection>>()
+  /** The presence last told to this node's watchers of each user, to notice a key that expired (a dead node). */
+  readonly #told = new Map<string, boolean>()
   readonly #members = new Map<string, { at: number; members: Member[] }>()
   #pending = new Set<ImConnection>()
   #stops: (() => Promise<void> | void)[] = []
@@ -219,7 +221,28 @@ export class Im {
   #unwatch(conn: ImConnection, user: string): void {
     const set = this.#watchers.get(user)
     set?.delete(conn)
-    if (set?.size === 0) this.#watchers.delete(user)
+    if (set?.size === 0) {
+      this.#watchers.delete(user)
+      this.#told.delete(user)
+    }
+  }
+
+  /** Records what watchers of `user` were told (a presence answer or change). */
+  told(user: string, online: boolean): void {
+    if (this.#watchers.has(user)) this.#told.set(user, online)
+  }
+
+  /**
+   * Tells watchers of users whose presence changed without a word: a node that died takes its
+   * users' keys with it only when they expire, and nobody publishes that. Once per heartbeat.
+   */
+  async #sweepPresence(): Promise<void> {
+    for (const user of [...this.#watchers.keys()]) {
+      const online = await this.online(user).catch(() => undefined)
+      if (online === undefined || this.#told.get(user) === online) continue
+      this.#told.set(user, online)
+      for (const c of this.#watchers.get(user) ?? []) c.send({ type: 'presence', users: { [user]: online } })
+    }
   }
 
   /** Members of a conversation, cached a few seconds (typing, receipts). */
@@ -262,6 +285,7 @@ export class Im {
         for (const u of e.to) for (const c of this.#byUser.get(u) ?? []) c.send(e.f)
         return
       case 'p':
+        this.told(e.u, e.on)
         for (const c of this.#watchers.get(e.u) ?? []) c.send({ type: 'presence', users: { [e.u]: e.on } })
         return
       case 'g':
@@ -304,6 +328,7 @@ export class Im {
       }
       void this.deps.counters.raise(presenceKey(user), Date.now(), ttl).catch(() => undefined)
     }
+    void this.#sweepPresence()
   }
 
   /** Closes every connection (clients reconnect to another node and resume) and stops listening. */
