@@ -127,16 +127,23 @@ async function send(im: Im, conn: ImConnection, frame: FrameOf<'send'>): Promise
 /** Resumes the named conversations, then lets live messages flow (held until the first resume). */
 export async function resume(im: Im, conn: ImConnection, frame: Pick<FrameOf<'resume'>, 'ref' | 'conversations'>): Promise<void> {
   const out: Record<string, number> = {}
-  for (const [conversation, seq] of Object.entries(frame.conversations)) {
+  const named = Object.entries(frame.conversations)
+  // Only conversations the user is in (others are answered -1, not found); SQL is read only for
+  // those with something after the client's seq, or that this connection already sent live.
+  const last = await im.store.lastSeqs(conn.user, named.map(([id]) => id))
+  for (const [conversation, claimed] of named) {
     if (conn.closed) return
-    // Only conversations the user is in; others are answered as -1 (not found).
-    const c = await im.store.conversation(conversation)
-    const member = c && (await im.members(conversation)).some((m) => m.user === conn.user)
-    if (!member) {
+    const lastSeq = last.get(conversation)
+    if (lastSeq === undefined) {
       out[conversation] = -1
       continue
     }
-    out[conversation] = await conn.resume(conversation, seq)
+    // A seq past the conversation's last (a client's mistake) would hide the next messages.
+    const seq = Math.min(claimed, lastSeq)
+    if (lastSeq === seq && conn.lastSent.get(conversation) === undefined) {
+      conn.lastSent.set(conversation, seq)
+      out[conversation] = seq
+    } else out[conversation] = await conn.resume(conversation, seq)
   }
   conn.startLive()
   conn.send({ type: 'resumed', ref: frame.ref, conversations: out })

@@ -122,6 +122,19 @@ export class ImStore {
     await tx.create(MEMBERS, { conversation, user, role, lastRead: 0, lastDelivered: 0, muted: false }, IM)
   }
 
+  /** Of `conversations`, those `user` is a member of, with their last seq (one query: a resume's first step). */
+  async lastSeqs(user: string, conversations: string[]): Promise<Map<string, number>> {
+    if (conversations.length === 0) return new Map()
+    const rows = await this.db
+      .selectFrom(`${MEMBERS} as m`)
+      .innerJoin(`${CONVERSATIONS} as c`, 'c.id', 'm.conversation')
+      .select(['c.id as id', 'c.lastSeq as lastSeq'])
+      .where('m.user', '=', user)
+      .where('m.conversation', 'in', conversations)
+      .execute()
+    return new Map(rows.map((r: Record<string, unknown>) => [String(r.id), Number(r.lastSeq ?? 0)]))
+  }
+
   /** Which of `ids` share a conversation with `user` (whose presence `user` may see). */
   async contactsAmong(user: string, ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set()

@@ -138,9 +138,9 @@ test('resume sends exactly what was missed, in order, then live messages, with n
   await b.next((f) => f.type === 'message' && f.seq === want.at(-1))
   const seqs = b.takeMessages(direct).map((f) => f.seq)
   assert.deepEqual([...seqs, want.at(-1)], want)
-  // A conversation one is not in: -1.
-  const other = await b.request({ type: 'resume', conversations: { nosuchconversation: 0 } })
-  assert.deepEqual(other.conversations, { nosuchconversation: -1 })
+  // A conversation one is not in: -1. A seq past the last one counts as the last one.
+  const other = await b.request({ type: 'resume', conversations: { nosuchconversation: 0, [direct]: 1_000_000 } })
+  assert.deepEqual(other.conversations, { nosuchconversation: -1, [direct]: want.at(-1) })
   await a.close()
   await b.close()
 })
