@@ -1,4 +1,5 @@
 import { ApiError } from '../errors.ts'
+import { fileKey } from '../files/record-files.ts'
 import type { ImConnection } from './connection.ts'
 import type { Im } from './hub.ts'
 import type { ClientFrame, FrameOf, ServerFrame } from './protocol.ts'
@@ -12,18 +13,30 @@ function errorFrame(err: unknown, ref?: string): ErrorFrame {
 
 const invalid = (field: string, message: string) => new ApiError('validation_failed', 'Failed to validate the message.', { [field]: { code: 'validation_invalid_value', message } })
 
+/** `COLLECTION/RECORD/FILENAME`, alone or at the end of a `/api/files/...` URL: a file Plinth stores. */
+const FILE_REF = /^(?:(?:https?:\/\/[^/]+)?\/api\/files\/)?([\w-]+)\/([\w-]+)\/([\w][\w.-]*)$/
+
 /**
- * What each kind's body must hold: `text` a non-empty `text`; `image` and `file` a `file` (the
- * id or URL an upload gave the client, as the files API serves it) and optional `name`, `size`,
- * `mime`, `width`, `height`; `custom` any JSON object.
+ * What each kind's body must hold: `text` a non-empty `text`; `image` and `file` a `file`, and
+ * optional `name`, `size`, `mime`, `width`, `height`; `custom` any JSON object. A `file` that names
+ * a stored file (`COLLECTION/RECORD/FILENAME` or its `/api/files/...` URL, what a record upload
+ * gave the client) must exist in the files port; any other https URL (a CDN's) is taken as is.
  */
-function checkBody(kind: string, body: Record<string, unknown>): void {
+async function checkBody(im: Im, kind: string, body: Record<string, unknown>): Promise<void> {
   if (kind === 'text') {
     if (typeof body.text !== 'string' || body.text.length === 0) throw invalid('body', 'A text message needs a non-empty "text".')
   } else if (kind === 'image' || kind === 'file') {
-    if (typeof body.file !== 'string' || body.file.length === 0 || body.file.length > 2048) throw invalid('body', `An ${kind} message needs "file": the id or URL of an uploaded file.`)
+    const file = body.file
+    if (typeof file !== 'string' || file.length === 0 || file.length > 2048) throw invalid('body', `An ${kind} message needs "file": an uploaded file's path or URL.`)
     for (const k of ['name', 'mime'] as const) if (body[k] !== undefined && typeof body[k] !== 'string') throw invalid('body', `"${k}" must be a string.`)
     for (const k of ['size', 'width', 'height'] as const) if (body[k] !== undefined && typeof body[k] !== 'number') throw invalid('body', `"${k}" must be a number.`)
+    const ref = FILE_REF.exec(file.split('?')[0]!)
+    if (ref) {
+      const c = im.deps.registry.get(ref[1]!)
+      if (!c || !(await im.deps.files.stat(fileKey(c.id, ref[2]!, ref[3]!)))) throw invalid('body', 'The file was not found.')
+    } else if (!/^https:\/\/[^\s]+$/.test(file)) {
+      throw invalid('body', '"file" must be an uploaded file\'s path (COLLECTION/RECORD/FILENAME) or an https URL.')
+    }
   }
 }
 
@@ -106,7 +119,7 @@ async function send(im: Im, conn: ImConnection, frame: FrameOf<'send'>): Promise
   const event = { auth: conn.auth!, conversation: frame.conversation, message: { kind: frame.kind, body: frame.body, clientId: frame.clientId } }
   if (!(await im.hooks.runBefore(event))) throw new ApiError('forbidden', 'The message was refused.')
   const { kind, body } = event.message
-  checkBody(kind, body)
+  await checkBody(im, kind, body)
   if (Buffer.byteLength(JSON.stringify(body)) > config.maxMessageBytes) throw new ApiError('body_too_large', `A message body is at most ${config.maxMessageBytes} bytes.`)
   const result = await im.store.send(conn.user, { conversation: frame.conversation, clientId: frame.clientId, kind, body })
   const m = result.message

@@ -3,6 +3,8 @@ import type { WebSocket } from 'ws'
 import { AUTH_CHANGED_TOPIC } from '../auth/auth-cache.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Counters } from '../counters/counters.ts'
+import type { FileStore } from '../files/files.ts'
+import type { CollectionRegistry } from '../records/registry.ts'
 import type { Logger } from '../log.ts'
 import type { AuthInfo } from '../records/record.ts'
 import { randomString } from '../records/fields/random.ts'
@@ -36,6 +38,9 @@ export type VerifyToken = (token: string) => Promise<{ auth: AuthInfo; exp: numb
 
 export interface ImDeps {
   config: ImConfig
+  /** Files named by image and file messages are checked there. */
+  files: Pick<FileStore, 'stat'>
+  registry: Pick<CollectionRegistry, 'get'>
   store: ImStore
   bus: Bus
   counters: Counters

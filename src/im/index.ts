@@ -25,7 +25,7 @@ export async function mountIm(http: FastifyInstance, core: Core): Promise<Im> {
     const auth = Object.freeze({ collection: match.collection, record: Object.freeze(rowToRecord(match.collection, match.row)), isSuperuser: match.collection.name === SUPERUSERS })
     return { auth, exp: match.claims.exp }
   }
-  const im = await Im.start({ config: config.im, store: new ImStore(core.records, sql, config.im), bus: core.bus, counters: core.counters, log: core.log, verifyToken })
+  const im = await Im.start({ config: config.im, files: core.files, registry: collections, store: new ImStore(core.records, sql, config.im), bus: core.bus, counters: core.counters, log: core.log, verifyToken })
   if (!config.im.enabled) {
     http.addHook('preClose', () => im.close())
     return im

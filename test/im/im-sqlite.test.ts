@@ -145,6 +145,23 @@ test('resume sends exactly what was missed, in order, then live messages, with n
   await b.close()
 })
 
+test('image and file messages name a stored file (checked in the files port) or an https URL', async () => {
+  const a = await ImClient.open(base, { token: users.alice!.token })
+  const users_ = t.app.collections.getOrThrow('users')
+  await t.app.files.put(`${users_.id}/${users.alice!.id}/photo_x1.png`, Buffer.from('png'))
+  const image = (file: string, clientId: string) => a.request({ type: 'send', conversation: direct, clientId, kind: 'image', body: { file, width: 10, height: 10 } })
+  assert.equal((await image(`users/${users.alice!.id}/photo_x1.png`, 'img-1')).type, 'ack')
+  assert.equal((await image(`${base}/api/files/users/${users.alice!.id}/photo_x1.png?thumb=100x100`, 'img-2')).type, 'ack')
+  assert.equal((await image('https://cdn.example.com/a/b.png', 'img-3')).type, 'ack')
+  assert.equal((await image(`users/${users.alice!.id}/missing.png`, 'img-4')).status, 400)
+  assert.equal((await image('javascript:alert(1)', 'img-5')).status, 400)
+  const file = await a.request({ type: 'send', conversation: direct, clientId: 'f-1', kind: 'file', body: { name: 'a.pdf' } })
+  assert.equal(file.status, 400)
+  const custom = await a.request({ type: 'send', conversation: direct, clientId: 'cu-1', kind: 'custom', body: { card: { title: 't' } } })
+  assert.equal(custom.type, 'ack')
+  await a.close()
+})
+
 test('seqs stay consecutive under concurrent senders', async () => {
   const a = await ImClient.open(base, { token: users.alice!.token })
   const b = await ImClient.open(base, { token: users.bob!.token })
