@@ -108,6 +108,7 @@ export type ServerFrame =
   | { type: 'receipt'; conversation: string; user: string; kind: 'read' | 'delivered'; seq: number }
   | { type: 'typing'; conversation: string; user: string }
   | { type: 'recalled'; conversation: string; seq: number; by: string }
+  | { type: 'members'; conversation: string; by: string; added: string[]; removed: string[] }
   | { type: 'presence'; ref?: string; users: Record<string, boolean> }
   | { type: 'resumed'; ref?: string; conversations: Record<string, number> }
   | { type: 'gap'; conversation: string; from: number; to: number }

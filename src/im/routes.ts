@@ -43,6 +43,12 @@ export async function imRoutes(http: FastifyInstance, opts: { im: Im; stop: () =
     if (missing) throw new ApiError('validation_failed', 'Failed to validate the submitted data.', { users: { code: 'validation_missing_rel_records', message: `Unknown user ${missing}.` } })
   }
 
+  /** A `members` frame to the group's members now and those just removed, on every node. */
+  const tellMembers = async (conversation: string, by: string, added: string[], removed: string[]) => {
+    const members = (await store.members(conversation)).map((m) => m.user)
+    await im.sendTo([...members, ...removed], { type: 'members', conversation, by, added, removed })
+  }
+
   http.get<{ Querystring: Static<typeof PageQuery> }>('/api/plinth/im/conversations', { schema: { querystring: PageQuery } }, async (request) => {
     const { user } = who(request)
     const page = request.query.page ?? 1
@@ -70,6 +76,7 @@ export async function imRoutes(http: FastifyInstance, opts: { im: Im; stop: () =
       await mustExist(collection, [...new Set(request.body.users)])
       const added = await store.addMembers(user, request.params.id, request.body.users)
       im.forgetMembers(request.params.id)
+      if (added.length) await tellMembers(request.params.id, user, added, [])
       return { added }
     },
   )
@@ -78,6 +85,7 @@ export async function imRoutes(http: FastifyInstance, opts: { im: Im; stop: () =
     const { user } = who(request)
     await store.removeMember(user, request.params.id, request.params.user)
     im.forgetMembers(request.params.id)
+    await tellMembers(request.params.id, user, [], [request.params.user])
     return reply.code(204).send()
   })
 

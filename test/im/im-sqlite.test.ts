@@ -181,6 +181,8 @@ test('groups: members, records API under rules, limits on members', async () => 
   assert.equal((await send(c, group, 'g-1', 'let me in')).status, 404)
   assert.equal((await rest('POST', `/api/plinth/im/conversations/${group}/members`, users.bob!.token, { users: [users.carol!.id] })).statusCode, 403)
   assert.equal((await rest('POST', `/api/plinth/im/conversations/${group}/members`, users.alice!.token, { users: [users.carol!.id] })).statusCode, 200)
+  const joined = await c.next((f) => f.type === 'members')
+  assert.deepEqual([joined.conversation, joined.added, joined.by], [group, [users.carol!.id], users.alice!.id])
   await send(a, group, 'g-2', 'welcome')
   assert.equal((await c.next((f) => f.type === 'message' && f.conversation === group)).seq, 1)
   // The records API shows a member its messages, and nobody else.
