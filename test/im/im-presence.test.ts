@@ -37,3 +37,9 @@ test('a presence key that expires is reported offline to watchers', async () => 
   assert.deepEqual(change.users, { [ghost]: false })
   await w.close()
 })
+
+test('stopping the node closes its sockets with 1001 (going away: reconnect elsewhere)', async () => {
+  const c = await ImClient.open(base, { token: users[0]!.token })
+  await t.app.stop()
+  assert.equal((await c.closed).code, 1001)
+})
