@@ -267,7 +267,10 @@ export class Im {
   }
 
   async publish(event: BusEvent): Promise<void> {
-    await this.deps.bus.publish(IM_TOPIC, JSON.stringify(event)).catch((err: unknown) => this.deps.log.warn({ err }, 'im: could not publish an event; clients get messages on their next catch-up'))
+    await this.deps.bus.publish(IM_TOPIC, JSON.stringify(event)).catch((err: unknown) => {
+      // While stopping, the presence of the users this node drops may find the bus already closed.
+      if (!this.#closed) this.deps.log.warn({ err }, 'im: could not publish an event; clients get messages on their next catch-up')
+    })
   }
 
   /** Sends `frame` to every connection of `users`, on every node. */
