@@ -229,4 +229,9 @@ test('refused: a bad Origin, no auth, a bad frame, a revoked token, a flood', as
   const f = await ImClient.open(base, { token: users.carol!.token })
   for (let i = 0; i < 200; i++) f.send({ type: 'ping' })
   assert.equal((await f.closed).code, 4029)
+  // Deleted: Carol's record goes; her socket closes.
+  const c = await ImClient.open(base, { token: users.carol!.token })
+  const del = await t.call('DELETE', `/api/collections/users/records/${users.carol!.id}`, { token: t.su })
+  assert.equal(del.statusCode, 204, del.body)
+  assert.equal((await c.closed).code, 4003)
 })
