@@ -36,6 +36,7 @@ import type { Bus } from './bus/bus.ts'
 import { openCore, type Core } from './core.ts'
 import { Realtime } from './realtime/realtime.ts'
 import { realtimeRoutes } from './realtime/routes.ts'
+import { mountIm, type Im } from './im/index.ts'
 import type { SqlRouter } from './sql/router.ts'
 import type { CronHandler, Jobs } from './jobs/jobs.ts'
 import { jobsRoutes } from './api/jobs.ts'
@@ -87,6 +88,8 @@ export interface Plinth {
   readonly hooks: RecordHooks
   /** Realtime (SSE): `app.realtime.publish(topic, data)`, and hooks in `app.realtime.hooks`. */
   readonly realtime: Realtime
+  /** Instant messaging (WebSocket `/api/plinth/im`): hooks in `app.im.hooks` (src/im/). */
+  readonly im: Im
   /** Background jobs: `app.jobs.define(name, handler, opts)`, `app.jobs.enqueue(name, data, opts)` (jobs/jobs.ts). */
   readonly jobs: Jobs
   /** Runs `handler` on a cron schedule, once per tick across every worker node: `app.cron('digest', '0 8 * * *', fn)`. */
@@ -245,6 +248,8 @@ async function mount(core: Core): Promise<Plinth> {
   // Record events from committed writes, fanned out between nodes through the bus.
   const realtime = await Realtime.start({ registry: collections, reader: () => sql.freshest(), bus: core.bus, records, log, metrics, cdn: config }, { idleMs: config.realtime.idleTimeout, maxQueueBytes: config.realtime.maxQueueBytes })
   await http.register(realtimeRoutes, { realtime, metrics })
+  // IM over WebSocket, fanned out through the bus like realtime (src/im/).
+  const im = await mountIm(http, core)
   const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',
     counters, throttle: core.authThrottle, authMethods: [phoneAuthMethods],
@@ -269,6 +274,7 @@ async function mount(core: Core): Promise<Plinth> {
     records,
     hooks: core.hooks,
     realtime,
+    im,
     mail,
     cache: core.cache,
     counters,

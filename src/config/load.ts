@@ -101,6 +101,9 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'realtime.idleTimeout':
     case 'backups.cronMaxKeep':
     case 'realtime.maxQueueBytes':
+    case 'im.maxMessageBytes':
+    case 'im.userRate':
+    case 'im.connectionRate':
     case 'hstsMaxAge':
     case 'audit.retentionDays':
     case 'cdn.ttlSeconds':
@@ -122,6 +125,7 @@ function coerce(key: string, value: string, name: string): unknown {
       return value === 'true' ? true : value === 'false' ? false : value
     case 'rateLimits.enabled':
     case 'cacheRecords':
+    case 'im.enabled':
     case 'trustedProxy.useLeftmostIP':
       if (value !== 'true' && value !== 'false') throw new ConfigError(`config: ${name}: expected true or false, got "${value}"`)
       return value === 'true'
@@ -136,6 +140,7 @@ function coerce(key: string, value: string, name: string): unknown {
       return list
     }
     case 'cors.origins':
+    case 'im.origins':
     case 'phone.countries':
     case 'dbReplicas':
       return value.split(',').map((s) => s.trim()).filter(Boolean)

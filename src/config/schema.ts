@@ -1,4 +1,5 @@
 import { Type, TypeGuard, type Static } from '@sinclair/typebox'
+import { IM_DEFAULTS, ImConfigSchema } from './im.ts'
 
 /** PocketBase's rate limit label forms: `METHOD /path`, `/path`, `name:action`, `*:action`, a plain tag. */
 export const RATE_LIMIT_LABEL = '^([A-Z]+ /[\\w/.-]*|/[\\w/.-]*|\\w+:\\w+|\\*:\\w+|\\w+)$'
@@ -281,6 +282,8 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Instant messaging over WebSocket (src/config/im.ts, src/im/). */
+    im: ImConfigSchema,
   },
   { additionalProperties: false },
 )
@@ -354,6 +357,11 @@ export const envKeys = {
   PLINTH_REQUEST_TIMEOUT: 'requestTimeout',
   PLINTH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',
   PLINTH_CORS_ORIGINS: 'cors.origins',
+  PLINTH_IM_ENABLED: 'im.enabled',
+  PLINTH_IM_ORIGINS: 'im.origins',
+  PLINTH_IM_MAX_MESSAGE_BYTES: 'im.maxMessageBytes',
+  PLINTH_IM_USER_RATE: 'im.userRate',
+  PLINTH_IM_CONNECTION_RATE: 'im.connectionRate',
   PLINTH_CDN_URL: 'cdn.baseUrl',
   PLINTH_CDN_SIGNER: 'cdn.signer',
   PLINTH_CDN_KEY: 'cdn.key',
@@ -433,6 +441,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     backups: { cron: '', cronMaxKeep: 3 },
     realtime: { idleTimeout: 5 * 60_000, maxQueueBytes: 1 << 20 },
     cors: { origins: ['*'] },
+    im: { ...IM_DEFAULTS, origins: [] },
     rateLimits: { enabled: true, rules: DEFAULT_RATE_LIMIT_RULES.map((r) => ({ ...r })), excludedIPs: [] },
     trustedProxy: { headers: ['X-Forwarded-For'], useLeftmostIP: false },
     https: '',

@@ -66,7 +66,7 @@ for (const { engine, skip } of await engines()) {
       { name: 'a bad token gets 401', method: 'GET', url: '/api/collections', headers: { authorization: 'junk' }, status: 401 },
       { name: 'auth is checked before the query is validated', method: 'GET', url: '/api/collections?page=0', status: 401 },
       { name: 'non-superusers get 403', method: 'GET', url: '/api/collections', headers: USER, status: 403 },
-      { name: 'list', method: 'GET', url: '/api/collections?sort=-name', headers: SU, status: 200, expect: { totalItems: 6, 'items.0.name': 'users', 'items.1.name': '_superusers', 'items.2.name': '_otps', 'items.5.name': '_authOrigins', page: 1, perPage: 30 }, notContains: ['"secret"'] },
+      { name: 'list', method: 'GET', url: '/api/collections?sort=-name', headers: SU, status: 200, expect: { totalItems: 10, 'items.0.name': 'users', 'items.1.name': '_superusers', 'items.2.name': '_otps', 'items.5.name': '_imMembers', 'items.9.name': '_authOrigins', page: 1, perPage: 30 }, notContains: ['"secret"'] },
       { name: 'list filtered', method: 'GET', url: `/api/collections?filter=${encodeURIComponent("name~'super' && type='auth'")}`, headers: SU, status: 200, expect: { totalItems: 1, 'items.0.name': '_superusers' } },
       { name: 'bad filter', method: 'GET', url: `/api/collections?filter=${encodeURIComponent('nope=1')}`, headers: SU, status: 400 },
       { name: 'view by name', method: 'GET', url: '/api/collections/users', headers: SU, status: 200, expect: { id: '_pb_users_auth_', 'authToken.duration': 432000, 'passwordAuth.identityFields.0': 'email' }, notContains: ['"secret"'] },

@@ -306,7 +306,7 @@ for (const { engine, skip } of await engines()) {
         ]
         await imports.import(list, true)
         const after = imports.all().map((c) => c.name).sort()
-        assert.deepEqual(after, ['_authOrigins', '_externalAuths', '_mfas', '_otps', '_superusers', 'authors', 'imp_a', 'imp_b', 'users'].sort())
+        assert.deepEqual(after, ['_authOrigins', '_externalAuths', '_imBlocks', '_imConversations', '_imMembers', '_imMessages', '_mfas', '_otps', '_superusers', 'authors', 'imp_a', 'imp_b', 'users'].sort())
         const tables = (await own.db.introspection.getTables()).map((t) => t.name)
         assert.ok(!tables.includes('posts'))
         const authorColumns = (await own.db.introspection.getTables()).find((t) => t.name === 'authors')?.columns.map((c) => c.name) ?? []

@@ -9,6 +9,7 @@ import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { authSystemMigration } from './auth-system.ts'
 import { usersPhoneMigration } from './users-phone.ts'
+import { imMigration } from './im-system.ts'
 import { superusersCollection, usersCollection } from './defaults.ts'
 import { createJournalTable, JOURNAL_TABLE } from './schema-journal.ts'
 import { createRecordTable, dropRecordTable } from './schema-sync.ts'
@@ -123,6 +124,7 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0009-keys-devices': keysDevicesMigration(dialect),
     '0010-audit': auditMigration(dialect),
     '0011-users-phone': usersPhoneMigration(dialect),
+    '0012-im': imMigration(dialect),
     '0013-push': pushMigration(dialect),
   }
 }
