@@ -5,6 +5,7 @@ import type { PlinthConfig } from './config/schema.ts'
 import { installErrorHandling } from './api/error-handler.ts'
 import { installSqlRouting } from './api/sql-routing.ts'
 import { healthRoutes } from './api/health.ts'
+import { adminUiRoutes } from './api/admin-ui.ts'
 import { metricsRoutes } from './api/metrics.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
@@ -242,6 +243,8 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   await http.register(devicesRoutes, { devices })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
+  // The admin console at /_/ (api/admin-ui.ts): the static bundle from dist/admin.
+  await http.register(adminUiRoutes, {})
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
