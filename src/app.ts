@@ -52,6 +52,9 @@ import { KeyRing } from './security/keys/key-ring.ts'
 import { loadMasterKey } from './security/keys/master-key.ts'
 import { sessionSigningKey } from './security/signatures/session-key.ts'
 import { signingEnabled } from './security/signatures/verify-request.ts'
+import { settingsRoutes } from './api/settings.ts'
+import { installRequestLogging, logsRoutes } from './api/logs.ts'
+import type { SettingsStore } from './settings/settings-store.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -88,6 +91,8 @@ export interface Plinth {
   readonly jobs: Jobs
   /** Runs `handler` on a cron schedule, once per tick across every worker node: `app.cron('digest', '0 8 * * *', fn)`. */
   cron(id: string, expression: string, handler: CronHandler): void
+  /** PocketBase's settings (`/api/settings`): `app.settings.current`, `app.settings.onChange(fn)`. */
+  readonly settings: SettingsStore
   /** The server's RSA keys for sensitive fields: `app.keys.rotate()` (what `plinth keys rotate` will call). */
   readonly keys: KeyRing
   /** The public base URL (config `publicUrl`, else derived from `http`). */
@@ -205,7 +210,9 @@ async function mount(core: Core): Promise<Plinth> {
   })
   // Client address, security headers, admin allow-list, rate limits, audit (api/security.ts).
   const audit = new AuditLog(sql, log)
-  const limiter = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
+  const limiter = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls, settings: core.settings })
+  // Request logs for /api/logs, buffered and written in batches (api/logs.ts, src/logs/).
+  installRequestLogging(http, core.requestLogs)
   // RFC 9421 request signatures, checked before any handler once auth is known (api/signatures.ts).
   const devices = new DeviceKeys(() => sql.writer().db)
   installSignatureChecks(http, {
@@ -226,8 +233,10 @@ async function mount(core: Core): Promise<Plinth> {
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records })
-  await http.register(batchRoutes, { records, limiter, registry: collections })
+  await http.register(batchRoutes, { records, limiter, registry: collections, settings: () => core.settings.current.batch })
   await http.register(auditRoutes, { audit })
+  await http.register(settingsRoutes, { settings: core.settings, registry: collections, mail })
+  await http.register(logsRoutes, { logs: core.requestLogs })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   await http.register(directUploadsRoutes, { records, files: core.files, counters })
   // Record events from committed writes, fanned out between nodes through the bus.
@@ -235,6 +244,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(realtimeRoutes, { realtime, metrics })
   const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',
+    meta: () => ({ appName: core.settings.current.meta.appName, appUrl: core.settings.current.meta.appURL }),
     counters, throttle: core.authThrottle, authMethods: [phoneAuthMethods],
     signingKey: signingEnabled(config.signatures) ? sessionSigningKey : undefined,
   }
@@ -264,6 +274,7 @@ async function mount(core: Core): Promise<Plinth> {
     files: core.files,
     jobs: core.jobs,
     keys: keyRing,
+    settings: core.settings,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
     async start() {

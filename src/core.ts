@@ -31,6 +31,9 @@ import { AUDIT_TABLE } from './sql/migrations/0010-audit.ts'
 import type { FileStore } from './files/files.ts'
 import { addCdnUrls } from './files/cdn/record-urls.ts'
 import { attachRecordFiles } from './files/record-files.ts'
+import { openSettings, type AdminParts } from './settings/open.ts'
+import type { SettingsStore } from './settings/settings-store.ts'
+import type { RequestLogs } from './logs/request-logs.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -70,6 +73,10 @@ export interface Core {
   readonly sms: SmsSender
   /** Phone sign-in: its limits, its send job (`plinth.sms`) and code checks. */
   readonly smsSignIn: SmsSignIn
+  /** PocketBase's settings (`/api/settings`), shared by every node through the database. */
+  readonly settings: SettingsStore
+  /** The request logs (`/api/logs`): their own database, written in batches. */
+  readonly requestLogs: RequestLogs
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
   /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
@@ -92,6 +99,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const metrics = opts.metrics ?? new Metrics()
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
   const { db: sql, mail, cache, counters, bus, queue, files, sms }: Ports = opened.ports
+  let admin: AdminParts | undefined
   try {
     // Whichever instance is the primary now (`plinth db switch-primary` may move it).
     const primary = sql.primaryHandle()
@@ -115,8 +123,10 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     // Before app code adds hooks: uploads are stored once the row is written, and undone on rollback.
     attachRecordFiles({ hooks, records, files, log })
     const jobs = new Jobs({ queue, records, counters, log })
+    // Settings, the mailer that follows them and the request logs (settings/open.ts).
+    admin = await openSettings({ config, sql, bus, jobs, mail, log, follow: opts.syncSchema !== false })
     // Built-in mails are jobs, defined on every node (API nodes enqueue, workers send).
-    defineMailJob(jobs, mail)
+    defineMailJob(jobs, admin.mail)
     // The audit log's retention (api/audit.ts writes it), a system cron as PocketBase's
     // `__pbLogsCleanup__`: defined here so that a `plinth worker` node runs it too.
     jobs.cron('__plinthAuditCleanup__', '17 * * * *', async () => {
@@ -133,7 +143,9 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       log,
       metrics,
       sql,
-      mail,
+      mail: admin.mail,
+      settings: admin.settings,
+      requestLogs: admin.requestLogs,
       cache,
       counters,
       authThrottle,
@@ -156,10 +168,12 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
           await jobs.stopWorker(config.shutdownTimeout).catch((err: unknown) => log.error({ err }, 'stopping the worker failed'))
           await stopSync().catch(() => undefined)
           await stopSwitches().catch(() => undefined)
+          await admin?.close().catch(() => undefined)
           await opened.close()
         })()),
     }
   } catch (err) {
+    await admin?.close().catch(() => undefined)
     await opened.close()
     throw err
   }

@@ -21,6 +21,11 @@ export interface BatchApiOptions {
   maxRequests?: number
   /** Rate limits (when on): each request inside a batch counts as if it were sent alone. */
   limiter?: RateLimiter
+  /**
+   * PocketBase's `batch` settings, read per request (src/settings/): off = 403, `maxRequests`
+   * replaces the option above, `maxBodySize` (bytes, 0 = the server's body limit) caps the body.
+   */
+  settings?: () => { enabled: boolean; maxRequests: number; maxBodySize: number }
 }
 
 /** The action a batched request is counted as; an upsert (PUT) counts as the create it may be. */
@@ -50,8 +55,11 @@ const recordUrl = /^\/api\/collections\/([^/?#]+)\/records(?:\/([^/?#]+))?\/?(?:
  * once the whole batch has committed; a failed batch tells them nothing.
  */
 export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions): Promise<void> {
-  const max = opts.maxRequests ?? 50
   http.post('/api/batch', async (request, reply) => {
+    const live = opts.settings?.()
+    if (live && !live.enabled) throw new ApiError('forbidden', 'Batch requests are not allowed.')
+    const max = live?.maxRequests ?? opts.maxRequests ?? 50
+    if (live?.maxBodySize && Number(request.headers['content-length'] ?? 0) > live.maxBodySize) throw new ApiError('body_too_large')
     // JSON, or multipart with the requests in `@jsonPayload` (what PocketBase's SDK sends) and
     // files as `requests.N.field` parts. Those come before the JSON, so each is bounded by the
     // largest maxSize of any file field; its own field's limit is checked by validation (400).

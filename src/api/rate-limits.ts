@@ -72,9 +72,10 @@ const authAudience = new Set(['', '@auth'])
  * Each record request inside `/api/batch` is counted as if sent alone, besides the batch itself.
  */
 export class RateLimiter {
-  readonly #exact = new Map<string, Rule[]>()
-  readonly #prefix: Rule[] = []
-  readonly #excluded: (ip: string) => boolean
+  #exact = new Map<string, Rule[]>()
+  #prefix: Rule[] = []
+  #excluded: (ip: string) => boolean = () => false
+  #enabled = true
   #warnedAt = 0
 
   constructor(
@@ -82,13 +83,31 @@ export class RateLimiter {
     private readonly registry: CollectionRegistry,
     config: PlinthConfig['rateLimits'],
   ) {
+    this.reconfigure(config)
+  }
+
+  /** Whether requests are counted at all (`rateLimits.enabled`). */
+  get enabled(): boolean {
+    return this.#enabled
+  }
+
+  /**
+   * Takes new rules (a settings change, src/settings/): requests from now on are counted by them.
+   * Counters already running keep their windows (a rule's key is its label and audience).
+   */
+  reconfigure(config: PlinthConfig['rateLimits']): void {
+    const exact = new Map<string, Rule[]>()
+    const prefix: Rule[] = []
     for (const rule of config.rules) {
-      const list = this.#exact.get(rule.label) ?? []
+      const list = exact.get(rule.label) ?? []
       list.push(rule)
-      this.#exact.set(rule.label, list)
-      if (rule.label.endsWith('/')) this.#prefix.push(rule)
+      exact.set(rule.label, list)
+      if (rule.label.endsWith('/')) prefix.push(rule)
     }
+    this.#exact = exact
+    this.#prefix = prefix
     this.#excluded = config.excludedIPs.length ? ipAllowList(config.excludedIPs) : () => false
+    this.#enabled = config.enabled
   }
 
   /** The subject of a routed request, from its route pattern (no tags for routes PocketBase does not tag). */
@@ -107,7 +126,7 @@ export class RateLimiter {
   /** Counts one request of `request`'s caller against its rule; throws 429 when over it. */
   async check(request: FastifyRequest, subject: LimitSubject = this.subjectOf(request)): Promise<void> {
     const auth = request.auth
-    if (auth?.isSuperuser || this.#excluded(request.clientIp)) return
+    if (!this.#enabled || auth?.isSuperuser || this.#excluded(request.clientIp)) return
     const collection = subject.collection === undefined ? undefined : this.registry.get(subject.collection)
     const rule = this.#find(labels(subject, collection?.name), auth ? authAudience : guestAudience)
     if (!rule) return

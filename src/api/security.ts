@@ -8,6 +8,7 @@ import type { AuditLog } from './audit.ts'
 import { decorateClientIp } from './client-ip.ts'
 import { ipAllowList } from './metrics.ts'
 import { RateLimited, RateLimiter } from './rate-limits.ts'
+import type { SettingsStore } from '../settings/settings-store.ts'
 import '../auth/request.ts'
 
 export interface SecurityOptions {
@@ -17,6 +18,8 @@ export interface SecurityOptions {
   audit: AuditLog
   /** Whether this server itself speaks TLS (HSTS is sent then, or when `publicUrl` is https). */
   tls: boolean
+  /** The settings (src/settings/): rate limits and the trusted proxy headers follow their changes. */
+  settings?: Pick<SettingsStore, 'onChange'>
 }
 
 /** Route patterns (and paths) only superusers use: the admin allow-list guards these. */
@@ -30,9 +33,9 @@ const SUPERUSERS = '_superusers'
  * limits, and the audit of superuser actions and failed superuser sign-ins.
  * Returns the limiter, for the batch route to count each request inside a batch.
  */
-export async function installSecurity(http: FastifyInstance, opts: SecurityOptions): Promise<RateLimiter | undefined> {
+export async function installSecurity(http: FastifyInstance, opts: SecurityOptions): Promise<RateLimiter> {
   const { config, counters, audit } = opts
-  decorateClientIp(http, config)
+  const setTrustedProxy = decorateClientIp(http, config)
   // Helmet's headers; its CSP and cross-origin policies are for pages, and this is an API whose
   // JSON is read cross-origin (CORS), so those stay off. HSTS only where the client reached us over TLS.
   const hsts = config.hstsMaxAge > 0 && (opts.tls || config.publicUrl.startsWith('https://'))
@@ -44,7 +47,12 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
   })
 
   const adminAllowed = config.adminAllow.length ? ipAllowList(config.adminAllow) : undefined
-  const limiter = config.rateLimits.enabled ? new RateLimiter(counters, opts.registry, config.rateLimits) : undefined
+  // Always made (it counts nothing while disabled): the settings may turn it on at any time.
+  const limiter = new RateLimiter(counters, opts.registry, config.rateLimits)
+  opts.settings?.onChange((s) => {
+    limiter.reconfigure({ enabled: s.rateLimits.enabled, rules: s.rateLimits.rules, excludedIPs: config.rateLimits.excludedIPs })
+    setTrustedProxy(s.trustedProxy)
+  })
   const isSuperuserPath = (request: FastifyRequest): boolean => {
     const c = (request.params as { collection?: string } | undefined)?.collection
     return c !== undefined && opts.registry.get(c)?.name === SUPERUSERS
@@ -61,14 +69,13 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
       throw new ApiError('forbidden', 'Superuser routes are not reachable from this address.')
     })
   }
-  if (limiter) {
-    http.addHook('onRequest', async (request) => {
-      await limiter.check(request).catch((err: unknown) => {
-        if (err instanceof RateLimited && err.first) audit.record(request, { action: 'rate_limit.exceeded', status: 429 })
-        throw err
-      })
+  http.addHook('onRequest', async (request) => {
+    if (!limiter.enabled) return
+    await limiter.check(request).catch((err: unknown) => {
+      if (err instanceof RateLimited && err.first) audit.record(request, { action: 'rate_limit.exceeded', status: 429 })
+      throw err
     })
-  }
+  })
 
   http.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode

@@ -4,6 +4,7 @@ import { sqlMigrations } from '../../sql/migrations/index.ts'
 import { jobsMigration } from '../../sql/migrations/0006-jobs.ts'
 import { auditMigration } from '../../sql/migrations/0010-audit.ts'
 import { keysDevicesMigration } from '../../sql/migrations/0009-keys-devices.ts'
+import { settingsMigration } from '../../sql/migrations/0014-settings.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { authSystemMigration } from './auth-system.ts'
@@ -122,5 +123,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0009-keys-devices': keysDevicesMigration(dialect),
     '0010-audit': auditMigration(dialect),
     '0011-users-phone': usersPhoneMigration(dialect),
+    '0014-settings': settingsMigration,
   }
 }
