@@ -72,10 +72,11 @@ export const adminUiRoutes: FastifyPluginAsync<AdminUiOptions> = async (http, op
   http.get<{ Params: { '*': string } }>('/_/*', async (request, reply) => {
     const rest = request.params['*']
     const asset = /^assets\/([A-Za-z0-9_.-]+)$/.exec(rest)?.[1]
-    if (asset && !asset.startsWith('.')) {
-      const file = path.join(assetsDir, asset)
-      const type = TYPES[path.extname(asset)]
-      if (type && existsSync(file) && statSync(file).isFile()) {
+    if (rest.startsWith('assets/')) {
+      // A stale or made-up asset name is a 404, never the index (a script tag would parse HTML as code).
+      const file = asset && !asset.startsWith('.') ? path.join(assetsDir, asset) : undefined
+      const type = asset ? TYPES[path.extname(asset)] : undefined
+      if (file && type && existsSync(file) && statSync(file).isFile()) {
         return reply.type(type).header('cache-control', 'public, max-age=31536000, immutable').send(await readFile(file))
       }
       return reply.code(404).type('text/plain; charset=utf-8').send('Not found.\n')

@@ -8,10 +8,13 @@ export function RequestsChart(props: { stats: { total: number; date: string }[] 
   const byHour = new Map(props.stats.map((s) => [Date.parse(s.date.replace(' ', 'T')), s.total]))
   const hours = [...byHour.keys()].sort((a, b) => a - b)
   if (hours.length === 0) return <div class="chart empty muted">{t('No requests in this period.')}</div>
-  const first = hours[0]!
-  const last = Math.max(hours.at(-1)!, first)
+  // At least the last 24 hours, so one busy hour is one bar among others, not the whole chart.
+  const hour = 3_600_000
+  const now = Math.floor(Date.now() / hour) * hour
+  const first = Math.min(hours[0]!, now - 23 * hour)
+  const last = Math.max(hours.at(-1)!, now)
   const points: { at: number; total: number }[] = []
-  for (let at = first; at <= last && points.length < 24 * 31; at += 3_600_000) points.push({ at, total: byHour.get(at) ?? 0 })
+  for (let at = first; at <= last && points.length < 24 * 31; at += hour) points.push({ at, total: byHour.get(at) ?? 0 })
   const max = Math.max(1, ...points.map((p) => p.total))
   const W = 800
   const H = 160

@@ -19,7 +19,7 @@ export function Layout(props: { section: string; children: ComponentChildren }) 
       <aside class={'nav' + (menu ? ' open' : '')}>
         <div class="brand">
           <a href="#/collections">Plinth</a>
-          <button type="button" class="icon menu-toggle" aria-label={t('Menu')} onClick={() => setMenu(!menu)}>☰</button>
+          <button type="button" class="icon menu-toggle" aria-label={t('Menu')} onClick={() => setMenu(!menu)}>≡</button>
         </div>
         <nav onClick={() => setMenu(false)}>
           {SECTIONS.map((s) => (

@@ -13,7 +13,7 @@ export function RateLimitRules(props: { rules: RateRule[]; locked: string | unde
   const disabled = !!props.locked
   return (
     <div class="rate-rules">
-      {props.locked && <small class="locked">🔒 {t('Set by {source}', { source: props.locked })}</small>}
+      {props.locked && <small class="locked">{t('Set by {source}', { source: props.locked })}</small>}
       <div class="table-wrap">
         <table>
           <thead><tr><th>{t('Label')}</th><th>{t('Audience')}</th><th>{t('Max requests')}</th><th>{t('Per (s)')}</th><th /></tr></thead>

@@ -60,7 +60,7 @@ export function LogsPage() {
             {logs?.items.map((l) => (
               <tr onClick={() => setOpen(l)} data-id={l.id}>
                 <td><span class={'badge level-' + levelName(l.level).toLowerCase()}>{levelName(l.level)}</span></td>
-                <td class="clip">{l.data.method ? `${String(l.data.method)} ${String(l.data.url ?? '')}` : l.message}</td>
+                <td><span class="clip">{l.data.method ? `${String(l.data.method)} ${String(l.data.url ?? '')}` : l.message}</span></td>
                 <td>{String(l.data.status ?? '')}</td>
                 <td class="nowrap">{formatDate(l.created)}</td>
               </tr>

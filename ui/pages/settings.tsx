@@ -66,10 +66,9 @@ export function SettingsPage() {
     else if (Array.isArray(v)) control = <input name={path} value={v.join(', ')} disabled={!!source} onChange={(e) => set(e.currentTarget.value.split(',').map((x) => x.trim()).filter(Boolean))} />
     else control = <input name={path} value={String(v ?? '')} disabled={!!source} onInput={(e) => set(e.currentTarget.value)} />
     return (
-      <label class={'field setting' + (typeof v === 'boolean' ? ' inline' : '') + (errors[path] ? ' invalid' : '')}>
-        <span class="label">{t(label)}</span>
-        {control}
-        {source && <small class="locked" title={t('Set by the configuration; change it there.')}>🔒 {t('Set by {source}', { source })}</small>}
+      <label class={'field setting' + (errors[path] ? ' invalid' : '')}>
+        {typeof v === 'boolean' ? <span class="check-line">{control}<span class="label">{t(label)}</span></span> : <><span class="label">{t(label)}</span>{control}</>}
+        {source && <small class="locked" title={t('Set by the configuration; change it there.')}>{t('Set by {source}', { source })}</small>}
         {errors[path] && <small class="error">{errors[path]}</small>}
       </label>
     )
