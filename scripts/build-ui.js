@@ -31,6 +31,7 @@ export async function buildUi() {
     tsconfig: 'ui/tsconfig.json',
     metafile: true,
     legalComments: 'none',
+    charset: 'utf8',
     logLevel: 'warning',
   })
   const outputs = Object.keys(result.metafile.outputs).map((f) => path.basename(f))
