@@ -46,7 +46,10 @@ export async function buildUi() {
   const sizes = {}
   for (const f of [js, css]) {
     const body = readFileSync(path.join(out, 'assets', f))
-    sizes[f] = { bytes: body.length, gzip: gzipSync(body, { level: 9 }).length }
+    // Served to browsers that accept gzip (src/api/admin-ui.ts): compressed once here, never per request.
+    const gz = gzipSync(body, { level: 9 })
+    writeFileSync(path.join(out, 'assets', `${f}.gz`), gz)
+    sizes[f] = { bytes: body.length, gzip: gz.length }
   }
   sizes['index.html'] = { bytes: Buffer.byteLength(html), gzip: gzipSync(html, { level: 9 }).length }
   return sizes

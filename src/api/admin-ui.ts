@@ -44,7 +44,8 @@ function packageRoot(): string {
  * dist/admin. Hashed assets (`/_/assets/name-HASH.js`) are cached for a year as immutable; every
  * other path under `/_/` answers index.html with `no-cache` (the console routes by `#/...`, and a
  * reload of any path must still open it). Files are read from disk per request (the OS caches
- * them); names with `..` or outside assets/ never reach the disk. Without a build (running the
+ * them), gzipped ahead by the build for browsers that accept it; names with `..` or outside assets/
+ * never reach the disk. Without a build (running the
  * sources), `/_/` says how to make one.
  */
 export const adminUiRoutes: FastifyPluginAsync<AdminUiOptions> = async (http, opts) => {
@@ -77,7 +78,12 @@ export const adminUiRoutes: FastifyPluginAsync<AdminUiOptions> = async (http, op
       const file = asset && !asset.startsWith('.') ? path.join(assetsDir, asset) : undefined
       const type = asset ? TYPES[path.extname(asset)] : undefined
       if (file && type && existsSync(file) && statSync(file).isFile()) {
-        return reply.type(type).header('cache-control', 'public, max-age=31536000, immutable').send(await readFile(file))
+        reply.type(type).header('cache-control', 'public, max-age=31536000, immutable').header('vary', 'accept-encoding')
+        // The build writes a gzip copy beside each asset (scripts/build-ui.js): sent as is to browsers that take it.
+        if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? '')) && existsSync(`${file}.gz`)) {
+          return reply.header('content-encoding', 'gzip').send(await readFile(`${file}.gz`))
+        }
+        return reply.send(await readFile(file))
       }
       return reply.code(404).type('text/plain; charset=utf-8').send('Not found.\n')
     }

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { adminUiRoutes } from '../../src/api/admin-ui.ts'
 
@@ -47,6 +48,17 @@ describe('admin console files (/_/)', () => {
       if (s.location) assert.equal(res.headers.location, s.location)
     })
   }
+
+  it('gzip copies go to clients that accept gzip, the plain file to others', async () => {
+    writeFileSync(path.join(dir, 'assets', 'main-ABC123.js.gz'), gzipSync('console.log(1)'))
+    const zipped = await http.inject({ method: 'GET', url: '/_/assets/main-ABC123.js', headers: { 'accept-encoding': 'gzip, br' } })
+    assert.equal(zipped.headers['content-encoding'], 'gzip')
+    assert.match(String(zipped.headers.vary), /accept-encoding/i)
+    assert.equal(gunzipSync(zipped.rawPayload).toString(), 'console.log(1)')
+    const plain = await http.inject({ method: 'GET', url: '/_/assets/main-ABC123.js' })
+    assert.equal(plain.headers['content-encoding'], undefined)
+    assert.equal(plain.body, 'console.log(1)')
+  })
 
   it('index carries its content security policy (no inline scripts, API on this origin)', async () => {
     const res = await http.inject({ method: 'GET', url: '/_/' })
