@@ -55,6 +55,7 @@ import { signingEnabled } from './security/signatures/verify-request.ts'
 import { settingsRoutes } from './api/settings.ts'
 import { installRequestLogging, logsRoutes } from './api/logs.ts'
 import type { SettingsStore } from './settings/settings-store.ts'
+import type { RequestLogs } from './logs/request-logs.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -93,6 +94,8 @@ export interface Plinth {
   cron(id: string, expression: string, handler: CronHandler): void
   /** PocketBase's settings (`/api/settings`): `app.settings.current`, `app.settings.onChange(fn)`. */
   readonly settings: SettingsStore
+  /** The request logs behind `/api/logs` (`app.requestLogs.writer.flush()` writes what is buffered). */
+  readonly requestLogs: RequestLogs
   /** The server's RSA keys for sensitive fields: `app.keys.rotate()` (what `plinth keys rotate` will call). */
   readonly keys: KeyRing
   /** The public base URL (config `publicUrl`, else derived from `http`). */
@@ -275,6 +278,7 @@ async function mount(core: Core): Promise<Plinth> {
     jobs: core.jobs,
     keys: keyRing,
     settings: core.settings,
+    requestLogs: core.requestLogs,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
     async start() {
