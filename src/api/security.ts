@@ -23,7 +23,7 @@ export interface SecurityOptions {
 }
 
 /** Route patterns (and paths) only superusers use: the admin allow-list guards these. */
-const adminRoute = /^\/(_\/|api\/(collections(\/:collection|\/import|\/meta\/[^/]+)?(\/truncate)?$|jobs|crons|plinth\/audit|logs|settings|backups))/
+const adminRoute = /^\/(_(\/|$)|api\/(collections(\/:collection|\/import|\/meta\/[^/]+)?(\/truncate)?$|jobs|crons|plinth\/audit|logs|settings|backups))/
 const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 const SUPERUSERS = '_superusers'
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { adminUiRoutes } from '../../src/api/admin-ui.ts'
+import { startApp } from '../helpers/app.ts'
 
 describe('admin console files (/_/)', () => {
   let dir: string
@@ -75,5 +76,20 @@ describe('admin console files (/_/)', () => {
     assert.equal(res.statusCode, 503)
     assert.match(res.body, /npm run build/)
     await empty.close()
+  })
+})
+
+describe('admin console behind the admin allow-list', () => {
+  it('refuses /_/ and its assets to addresses off the list, as it does the superuser API', async () => {
+    const t = await startApp('sqlite', { adminAllow: ['127.0.0.1'], trustProxy: '127.0.0.1' })
+    try {
+      const outside = { 'x-forwarded-for': '203.0.113.77' }
+      for (const url of ['/_/', '/_', '/_/collections', '/_/assets/main-X.js']) {
+        assert.equal((await t.call('GET', url, { headers: outside })).statusCode, 403, url)
+        assert.notEqual((await t.call('GET', url)).statusCode, 403, `${url} from the list`)
+      }
+    } finally {
+      await t.close()
+    }
   })
 })
