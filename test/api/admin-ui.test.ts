@@ -93,3 +93,16 @@ describe('admin console behind the admin allow-list', () => {
     }
   })
 })
+
+describe('what the System page reads from /api/health', () => {
+  it('superusers get the SQL instances with role, state and lag; guests get PocketBase\'s bare answer', async () => {
+    const t = await startApp('sqlite')
+    try {
+      const su = (await t.call('GET', '/api/health', { token: t.su })).json<{ data: { sql: unknown } }>()
+      assert.deepEqual(su.data.sql, [{ engine: 'sqlite', role: 'primary', up: true, lagMs: 0 }])
+      assert.deepEqual((await t.call('GET', '/api/health')).json(), { code: 200, message: 'API is healthy.', data: {} })
+    } finally {
+      await t.close()
+    }
+  })
+})
