@@ -185,5 +185,15 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
       assert.deepEqual(statuses, [200, 200, 429])
       assert.equal((await b.pb.settings.getAll()).meta.appName, 'Cluster')
     })
+
+    test('two superusers saving different sections at once on A and B both keep their change', async () => {
+      for (let i = 0; i < 5; i++) {
+        await Promise.all([a.pb.settings.update({ meta: { appName: `A${i}` } }), b.pb.settings.update({ logs: { maxDays: 10 + i } })])
+        // What is stored (A may not have heard B's message yet: the bus delivers it a moment later).
+        await a.app.settings.reload()
+        const fromA = await a.pb.settings.getAll()
+        assert.deepEqual([fromA.meta.appName, fromA.logs.maxDays], [`A${i}`, 10 + i])
+      }
+    })
   })
 }
