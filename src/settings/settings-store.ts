@@ -9,6 +9,7 @@ import { syncCollections } from '../records/collections/sync.ts'
 import { SETTINGS_KEY } from '../sql/migrations/0014-settings.ts'
 import { getPath, lockedSettings, mergeDeep, SECRET_PATHS, setPath, settingsDefaults, type LockedSetting, type Settings } from './settings-model.ts'
 import { parsePatch, settingsErrors } from './settings-validate.ts'
+import { SettingsSecrets } from './secrets.ts'
 
 // NB: `any` is Kysely's convention for a schema known only at run time.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -24,6 +25,8 @@ export interface SettingsStoreOptions {
   /** The app URL when neither the settings nor `publicUrl` give one. */
   appUrl: string
   log: Pick<Logger, 'info' | 'warn' | 'error'>
+  /** The master key that seals the secrets at rest (secrets.ts); read on first use. */
+  masterKey: () => Uint8Array
 }
 
 const now = () => new Date().toISOString().replace('T', ' ')
@@ -44,8 +47,12 @@ export class SettingsStore {
   #version = ''
   readonly #changeListeners = new Set<(version: string) => void>()
   readonly #listeners = new Set<(settings: Settings) => void>()
+  readonly #secrets: SettingsSecrets
 
   private constructor(private readonly opts: SettingsStoreOptions) {
+    this.#secrets = new SettingsSecrets(opts.masterKey, (path) =>
+      opts.log.error({ setting: path }, "settings: a stored secret cannot be opened with this node's master key (keys.masterKey must be the same on every node)"),
+    )
     this.#defaults = settingsDefaults(opts.config, opts.appUrl)
     this.locked = lockedSettings(opts.config, configSources(opts.config), this.#defaults)
     this.#current = this.#effective({})
@@ -101,7 +108,7 @@ export class SettingsStore {
   #parse(text: string): Record<string, unknown> {
     try {
       const parsed: unknown = JSON.parse(text)
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return this.#secrets.open(parsed as Record<string, unknown>)
     } catch {
       // below
     }
@@ -160,7 +167,7 @@ export class SettingsStore {
       if (Object.keys(errors).length) throw new ApiError('bad_request', 'An error occurred while saving the new settings.', errors)
       const result = await this.opts.db()
         .updateTable('_params')
-        .set({ value: JSON.stringify(stored), updated: now() })
+        .set({ value: JSON.stringify(this.#secrets.seal(stored)), updated: now() })
         .where('id', '=', SETTINGS_KEY)
         .where('updated', '=', row.updated)
         .where('value', '=', row.value)

@@ -5,6 +5,7 @@
  * saved on node A is enforced by node B.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -159,8 +160,10 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
     before(async () => {
       db = await createTestDb(engine)
       const redis = `${REDIS_TEST_URL}?prefix=${encodeURIComponent(prefix)}`
-      a = await node(db.url, { redis })
-      b = await node(db.url, { redis })
+      // One master key for the cluster: the settings' secrets are sealed with it.
+      const keys = { masterKey: randomBytes(32).toString('base64') }
+      a = await node(db.url, { redis, keys })
+      b = await node(db.url, { redis, keys })
     })
     after(async () => {
       await a?.close()
@@ -178,8 +181,9 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
         })
       })
       const rules = [...(await a.pb.settings.getAll()).rateLimits.rules, { label: 'GET /api/health', audience: '@guest', maxRequests: 2, duration: 60 }]
-      await a.pb.settings.update({ rateLimits: { enabled: true, rules }, meta: { appName: 'Cluster' } })
+      await a.pb.settings.update({ rateLimits: { enabled: true, rules }, meta: { appName: 'Cluster' }, smtp: { username: 'u', password: 'cluster-pw' } })
       await applied
+      assert.equal(b.app.settings.current.smtp.password, 'cluster-pw', 'B opens the secret A sealed')
       const statuses: number[] = []
       for (let i = 0; i < 3; i++) statuses.push((await fetch(`${b.url}/api/health`)).status)
       assert.deepEqual(statuses, [200, 200, 429])
