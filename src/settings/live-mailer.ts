@@ -46,6 +46,8 @@ export class LiveMailer implements Mailer {
       this.#ready = createSmtpMailer({
         engine: 'smtp', host: smtp.host, port: smtp.port, secure: smtp.tls, requireTLS: false,
         ...(smtp.username ? { user: smtp.username, pass: smtp.password } : {}),
+        ...(smtp.authMethod === 'PLAIN' || smtp.authMethod === 'LOGIN' ? { authMethod: smtp.authMethod } : {}),
+        ...(smtp.localName ? { localName: smtp.localName } : {}),
       }).then(
         (mailer) => {
           this.#own = mailer

@@ -20,15 +20,17 @@ import type { Settings } from '../../src/settings/settings-model.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix, unusedPort } from '../helpers/redis.ts'
 
-interface Mail { from: string; to: string[]; user?: string; data: string }
+interface Mail { from: string; to: string[]; user?: string; helo: string; data: string }
 
-async function smtpServer(): Promise<{ port: number; received: Mail[]; close(): Promise<void> }> {
+async function smtpServer(): Promise<{ port: number; received: Mail[]; authMethods: string[]; close(): Promise<void> }> {
   const received: Mail[] = []
+  const authMethods: string[] = []
   const server = new SMTPServer({
     authOptional: false,
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     onAuth(auth, _session, cb) {
+      authMethods.push(auth.method)
       if (auth.username === 'mailer' && auth.password === 'smtp-pw') cb(null, { user: auth.username })
       else cb(new Error('bad credentials'))
     },
@@ -36,14 +38,14 @@ async function smtpServer(): Promise<{ port: number; received: Mail[]; close(): 
       let data = ''
       stream.on('data', (c: Buffer) => (data += c.toString()))
       stream.on('end', () => {
-        received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), user: session.user as string | undefined, data })
+        received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), user: session.user as string | undefined, helo: session.hostNameAppearsAs, data })
         cb()
       })
     },
     logger: false,
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { port: (server.server.address() as AddressInfo).port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+  return { port: (server.server.address() as AddressInfo).port, received, authMethods, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
 }
 
 /** A listening node on `db` with a signed-in superuser client (`overrides` on top of quiet defaults). */
@@ -103,6 +105,11 @@ for (const { engine, skip } of await engines()) {
       assert.match(smtp.received.at(-1)!.data, /123456/)
       await n.pb.settings.testEmail('users', 'to@example.com', 'login-alert')
       assert.match(smtp.received.at(-1)!.data, /TEST_USER_AGENT/)
+      assert.equal(smtp.authMethods.at(-1), 'PLAIN')
+      await n.pb.settings.update({ smtp: { authMethod: 'LOGIN', localName: 'mail.plinth.test' } })
+      await n.pb.settings.testEmail('users', 'to@example.com', 'email-change')
+      assert.equal(smtp.authMethods.at(-1), 'LOGIN')
+      assert.equal(smtp.received.at(-1)!.helo, 'mail.plinth.test')
 
       await assert.rejects(n.pb.settings.testEmail('_superusers', 'to@example.com', 'nope'), (err: ClientResponseError) => {
         assert.equal(err.status, 400)
