@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts'
 import { RequestLogs } from '../logs/request-logs.ts'
 import type { Mailer } from '../mail/mail.ts'
 import type { SqlRouter } from '../sql/router.ts'
+import { loadMasterKey } from '../security/keys/master-key.ts'
 import { LiveMailer } from './live-mailer.ts'
 import { SettingsStore } from './settings-store.ts'
 
@@ -42,7 +43,9 @@ export async function openSettings(opts: OpenSettingsOptions): Promise<AdminPart
   const { config, sql, log } = opts
   const listening = usableUrl(listenTarget(config.http))
   const appUrl = (config.publicUrl || (config.https ? listening.replace(/^http:/, 'https:') : listening)).replace(/\/+$/, '')
-  const settings = await SettingsStore.open({ config, db: () => sql.writer().db, appUrl, log })
+  let master: Uint8Array | undefined
+  const masterKey = () => (master ??= loadMasterKey(config.keys.masterKey, config.dir))
+  const settings = await SettingsStore.open({ config, db: () => sql.writer().db, appUrl, log, masterKey })
   const requestLogs = await RequestLogs.open(config, sql.primaryHandle(), log)
   const mail = new LiveMailer(opts.mail, log)
   const smtpFromSettings = !settings.locked.has('smtp.enabled')

@@ -9,6 +9,7 @@ import { syncCollections } from '../records/collections/sync.ts'
 import { SETTINGS_KEY } from '../sql/migrations/0014-settings.ts'
 import { getPath, lockedSettings, mergeDeep, SECRET_PATHS, setPath, settingsDefaults, type LockedSetting, type Settings } from './settings-model.ts'
 import { parsePatch, settingsErrors } from './settings-validate.ts'
+import { SettingsSecrets } from './secrets.ts'
 
 // NB: `any` is Kysely's convention for a schema known only at run time.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -24,6 +25,8 @@ export interface SettingsStoreOptions {
   /** The app URL when neither the settings nor `publicUrl` give one. */
   appUrl: string
   log: Pick<Logger, 'info' | 'warn' | 'error'>
+  /** The master key that seals the secrets at rest (secrets.ts); read on first use. */
+  masterKey: () => Uint8Array
 }
 
 const now = () => new Date().toISOString().replace('T', ' ')
@@ -40,13 +43,16 @@ const versionOf = (text: string) => createHash('sha256').update(text).digest('ba
 export class SettingsStore {
   readonly locked: ReadonlyMap<string, LockedSetting>
   readonly #defaults: Settings
-  #stored: Record<string, unknown> = {}
   #current: Settings
   #version = ''
   readonly #changeListeners = new Set<(version: string) => void>()
   readonly #listeners = new Set<(settings: Settings) => void>()
+  readonly #secrets: SettingsSecrets
 
   private constructor(private readonly opts: SettingsStoreOptions) {
+    this.#secrets = new SettingsSecrets(opts.masterKey, (path) =>
+      opts.log.error({ setting: path }, "settings: a stored secret cannot be opened with this node's master key (keys.masterKey must be the same on every node)"),
+    )
     this.#defaults = settingsDefaults(opts.config, opts.appUrl)
     this.locked = lockedSettings(opts.config, configSources(opts.config), this.#defaults)
     this.#current = this.#effective({})
@@ -68,9 +74,15 @@ export class SettingsStore {
     return this.#version
   }
 
+  async #row(): Promise<{ value: string; updated: string }> {
+    const row = (await this.opts.db().selectFrom('_params').select(['value', 'updated']).where('id', '=', SETTINGS_KEY).executeTakeFirst()) as
+      | { value: string | null; updated: string }
+      | undefined
+    return { value: row?.value ?? '{}', updated: row?.updated ?? '' }
+  }
+
   async #read(): Promise<string> {
-    const row = (await this.opts.db().selectFrom('_params').select('value').where('id', '=', SETTINGS_KEY).executeTakeFirst()) as { value: string | null } | undefined
-    return row?.value ?? '{}'
+    return (await this.#row()).value
   }
 
   async storedVersion(): Promise<string> {
@@ -82,16 +94,8 @@ export class SettingsStore {
     const text = await this.#read()
     const version = versionOf(text)
     if (version === this.#version) return
-    let stored: Record<string, unknown> = {}
-    try {
-      const parsed: unknown = JSON.parse(text)
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) stored = parsed as Record<string, unknown>
-    } catch {
-      this.opts.log.error({ key: SETTINGS_KEY }, 'settings: the stored settings are not JSON; using the configuration only')
-    }
-    this.#stored = stored
     this.#version = version
-    this.#current = this.#effective(stored)
+    this.#current = this.#effective(this.#parse(text))
     for (const listener of this.#listeners) {
       try {
         listener(this.#current)
@@ -99,6 +103,17 @@ export class SettingsStore {
         this.opts.log.error({ err }, 'settings: applying a change failed')
       }
     }
+  }
+
+  #parse(text: string): Record<string, unknown> {
+    try {
+      const parsed: unknown = JSON.parse(text)
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return this.#secrets.open(parsed as Record<string, unknown>)
+    } catch {
+      // below
+    }
+    this.opts.log.error({ key: SETTINGS_KEY }, 'settings: the stored settings are not a JSON object; using the configuration only')
+    return {}
   }
 
   addChangeListener(listener: (version: string) => void): () => void {
@@ -143,11 +158,23 @@ export class SettingsStore {
       removePath(patch, path)
     }
     if (Object.keys(changedLocks).length) throw new ApiError('bad_request', 'Some settings are set by the configuration and cannot be changed here.', changedLocks)
-    const stored = mergeDeep(structuredClone(this.#stored), patch)
-    const errors = settingsErrors(this.#effective(stored))
-    if (Object.keys(errors).length) throw new ApiError('bad_request', 'An error occurred while saving the new settings.', errors)
-    const text = JSON.stringify(stored)
-    await this.opts.db().updateTable('_params').set({ value: text, updated: now() }).where('id', '=', SETTINGS_KEY).execute()
+    // Read, merge, write only if nobody wrote in between (else again): two superusers saving
+    // different sections at once on two nodes both keep their change.
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.#row()
+      const stored = mergeDeep(this.#parse(row.value), patch)
+      const errors = settingsErrors(this.#effective(stored))
+      if (Object.keys(errors).length) throw new ApiError('bad_request', 'An error occurred while saving the new settings.', errors)
+      const result = await this.opts.db()
+        .updateTable('_params')
+        .set({ value: JSON.stringify(this.#secrets.seal(stored)), updated: now() })
+        .where('id', '=', SETTINGS_KEY)
+        .where('updated', '=', row.updated)
+        .where('value', '=', row.value)
+        .executeTakeFirst()
+      if (Number(result.numUpdatedRows) > 0) break
+      if (attempt >= 5) throw new ApiError('conflict', 'The settings were changed by someone else at the same time; try again.')
+    }
     await this.reload()
     for (const listener of this.#changeListeners) listener(this.#version)
   }

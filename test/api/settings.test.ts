@@ -68,6 +68,8 @@ for (const { engine, skip } of await engines()) {
       assert.equal(again.meta.appName, 'Acme')
       assert.equal(again.meta.senderAddress, 'support@example.com', 'untouched values stay')
       assert.equal(t.app.settings.current.smtp.password, 's3cret', 'the secret is kept')
+      const row = await t.app.sql.writer().db.selectFrom('_params').select('value').where('id', '=', 'settings').executeTakeFirstOrThrow()
+      assert.ok(!String(row.value).includes('s3cret') && String(row.value).includes('"password":"sealed:'), 'sealed at rest with the master key')
       // A round trip of what GET gave (secret absent) keeps the secret.
       await t.must('PATCH', '/api/settings', again)
       assert.equal(t.app.settings.current.smtp.password, 's3cret')

@@ -5,6 +5,7 @@
  * saved on node A is enforced by node B.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -19,15 +20,17 @@ import type { Settings } from '../../src/settings/settings-model.ts'
 import { createTestDb, engines, type TestDb } from '../helpers/engines.ts'
 import { adminRedis, deleteKeys, REDIS_TEST_URL, redisSkip, testPrefix, unusedPort } from '../helpers/redis.ts'
 
-interface Mail { from: string; to: string[]; user?: string; data: string }
+interface Mail { from: string; to: string[]; user?: string; helo: string; data: string }
 
-async function smtpServer(): Promise<{ port: number; received: Mail[]; close(): Promise<void> }> {
+async function smtpServer(): Promise<{ port: number; received: Mail[]; authMethods: string[]; close(): Promise<void> }> {
   const received: Mail[] = []
+  const authMethods: string[] = []
   const server = new SMTPServer({
     authOptional: false,
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     onAuth(auth, _session, cb) {
+      authMethods.push(auth.method)
       if (auth.username === 'mailer' && auth.password === 'smtp-pw') cb(null, { user: auth.username })
       else cb(new Error('bad credentials'))
     },
@@ -35,14 +38,14 @@ async function smtpServer(): Promise<{ port: number; received: Mail[]; close(): 
       let data = ''
       stream.on('data', (c: Buffer) => (data += c.toString()))
       stream.on('end', () => {
-        received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), user: session.user as string | undefined, data })
+        received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), user: session.user as string | undefined, helo: session.hostNameAppearsAs, data })
         cb()
       })
     },
     logger: false,
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { port: (server.server.address() as AddressInfo).port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+  return { port: (server.server.address() as AddressInfo).port, received, authMethods, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
 }
 
 /** A listening node on `db` with a signed-in superuser client (`overrides` on top of quiet defaults). */
@@ -102,6 +105,11 @@ for (const { engine, skip } of await engines()) {
       assert.match(smtp.received.at(-1)!.data, /123456/)
       await n.pb.settings.testEmail('users', 'to@example.com', 'login-alert')
       assert.match(smtp.received.at(-1)!.data, /TEST_USER_AGENT/)
+      assert.equal(smtp.authMethods.at(-1), 'PLAIN')
+      await n.pb.settings.update({ smtp: { authMethod: 'LOGIN', localName: 'mail.plinth.test' } })
+      await n.pb.settings.testEmail('users', 'to@example.com', 'email-change')
+      assert.equal(smtp.authMethods.at(-1), 'LOGIN')
+      assert.equal(smtp.received.at(-1)!.helo, 'mail.plinth.test')
 
       await assert.rejects(n.pb.settings.testEmail('_superusers', 'to@example.com', 'nope'), (err: ClientResponseError) => {
         assert.equal(err.status, 400)
@@ -159,8 +167,10 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
     before(async () => {
       db = await createTestDb(engine)
       const redis = `${REDIS_TEST_URL}?prefix=${encodeURIComponent(prefix)}`
-      a = await node(db.url, { redis })
-      b = await node(db.url, { redis })
+      // One master key for the cluster: the settings' secrets are sealed with it.
+      const keys = { masterKey: randomBytes(32).toString('base64') }
+      a = await node(db.url, { redis, keys })
+      b = await node(db.url, { redis, keys })
     })
     after(async () => {
       await a?.close()
@@ -178,12 +188,23 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
         })
       })
       const rules = [...(await a.pb.settings.getAll()).rateLimits.rules, { label: 'GET /api/health', audience: '@guest', maxRequests: 2, duration: 60 }]
-      await a.pb.settings.update({ rateLimits: { enabled: true, rules }, meta: { appName: 'Cluster' } })
+      await a.pb.settings.update({ rateLimits: { enabled: true, rules }, meta: { appName: 'Cluster' }, smtp: { username: 'u', password: 'cluster-pw' } })
       await applied
+      assert.equal(b.app.settings.current.smtp.password, 'cluster-pw', 'B opens the secret A sealed')
       const statuses: number[] = []
       for (let i = 0; i < 3; i++) statuses.push((await fetch(`${b.url}/api/health`)).status)
       assert.deepEqual(statuses, [200, 200, 429])
       assert.equal((await b.pb.settings.getAll()).meta.appName, 'Cluster')
+    })
+
+    test('two superusers saving different sections at once on A and B both keep their change', async () => {
+      for (let i = 0; i < 5; i++) {
+        await Promise.all([a.pb.settings.update({ meta: { appName: `A${i}` } }), b.pb.settings.update({ logs: { maxDays: 10 + i } })])
+        // What is stored (A may not have heard B's message yet: the bus delivers it a moment later).
+        await a.app.settings.reload()
+        const fromA = await a.pb.settings.getAll()
+        assert.deepEqual([fromA.meta.appName, fromA.logs.maxDays], [`A${i}`, 10 + i])
+      }
     })
   })
 }
