@@ -229,6 +229,12 @@ describe('admin console', { skip }, () => {
       await page.locator('.logs-table td:has-text("PATCH /api/settings")').first().click()
       await page.waitForSelector('.modal pre.code')
       await page.click('.modal header button')
+      // The filter: only failed requests (the wrong password at sign-in was one).
+      await page.fill('.logs input[name=filter]', 'data.status >= 400')
+      await page.click('.logs .filter-bar button[type=submit]')
+      await page.locator('.logs-table td:has-text("auth-with-password")').first().waitFor()
+      const statuses = (await page.locator('.logs-table tbody tr[data-id] td:nth-child(3)').allInnerTexts()).map(Number)
+      assert.ok(statuses.length > 0 && statuses.every((s) => s >= 400), `statuses shown: ${statuses.join(', ')}`)
     }))
 
   it('password reset: the page behind the mail link sets a new password', () =>

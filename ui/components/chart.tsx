@@ -26,6 +26,8 @@ export function RequestsChart(props: { stats: { total: number; date: string }[] 
         <line x1="0" y1={H} x2={W} y2={H} class="axis" />
         {points.map((p, i) => {
           const h = (p.total / max) * (H - 10)
+          // Empty hours keep their place on the axis but draw nothing.
+          if (p.total === 0) return null
           return (
             <rect x={i * bw + bw * 0.1} y={H - h} width={Math.max(1, bw * 0.8)} height={h} class="bar">
               <title>{`${fmt(p.at)}: ${p.total}`}</title>
