@@ -6,7 +6,7 @@ import { createSuperuser } from '../src/auth/superusers.ts'
 import { startConsole } from '../test/admin/harness.ts'
 
 const out = path.resolve(import.meta.dirname, '..', 'docs', 'admin-console.png')
-const rig = await startConsole({ viewport: { width: 1100, height: 640 }, overrides: { logLevel: 'warn' } })
+const rig = await startConsole({ viewport: { width: 1280, height: 600 }, overrides: { logLevel: 'warn' } })
 try {
   await createSuperuser(rig.app.records, 'owner@example.com', 'owner-password-1')
   const call = async (method: string, url: string, body: unknown, token = '') => {
