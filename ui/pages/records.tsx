@@ -10,20 +10,19 @@ import { RecordEditor } from './record-editor.tsx'
 
 const PER_PAGE = [20, 50, 100, 500]
 
-/** Which columns to show, remembered per collection in this browser. */
+/** Which columns to show: the first fields by default (following edits of the collection), or the choice made here, remembered per collection. */
 function useColumns(c: Collection): [string[], (cols: string[]) => void] {
   const key = `plinth_admin_columns_${c.id}`
   const all = c.fields.filter((f) => !f.hidden || f.system).map((f) => f.name)
-  const fallback = all.filter((n) => !['password', 'tokenKey'].includes(n)).slice(0, 8)
-  const [cols, setCols] = useState<string[]>(() => {
+  const [saved, setSaved] = useState<string[] | null>(() => {
     try {
-      const saved = JSON.parse(localStorage.getItem(key) ?? 'null') as string[] | null
-      return saved?.filter((n) => all.includes(n)) ?? fallback
+      return JSON.parse(localStorage.getItem(key) ?? 'null') as string[] | null
     } catch {
-      return fallback
+      return null
     }
   })
-  return [cols, (next) => { localStorage.setItem(key, JSON.stringify(next)); setCols(next) }]
+  const cols = saved?.filter((n) => all.includes(n)) ?? all.filter((n) => !['password', 'tokenKey'].includes(n)).slice(0, 8)
+  return [cols, (next) => { localStorage.setItem(key, JSON.stringify(next)); setSaved(next) }]
 }
 
 /**
