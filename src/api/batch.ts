@@ -23,9 +23,10 @@ export interface BatchApiOptions {
   limiter?: RateLimiter
   /**
    * PocketBase's `batch` settings, read per request (src/settings/): off = 403, `maxRequests`
-   * replaces the option above, `maxBodySize` (bytes, 0 = the server's body limit) caps the body.
+   * replaces the option above, `maxBodySize` (bytes, 0 = the server's body limit) caps the body,
+   * `timeout` (seconds, 0 = none) bounds the transaction: no sub-request starts after it.
    */
-  settings?: () => { enabled: boolean; maxRequests: number; maxBodySize: number }
+  settings?: () => { enabled: boolean; maxRequests: number; maxBodySize: number; timeout: number }
 }
 
 /** The action a batched request is counted as; an upsert (PUT) counts as the create it may be. */
@@ -93,9 +94,12 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
       if (sub) sub.body = { ...sub.body, [field!]: value }
     }
     const results: { status: number; body: unknown }[] = []
+    // Checked before each sub-request (a statement in progress is bounded by statementTimeout).
+    const deadline = live?.timeout ? Date.now() + live.timeout * 1000 : Infinity
     await opts.records.transaction(async (tx) => {
       for (const [i, sub] of requests.entries()) {
         try {
+          if (Date.now() > deadline) throw new ApiError('timeout', 'The batch transaction took longer than its timeout.')
           const m = recordUrl.exec(sub.url)
           if (!m) throw new ApiError('bad_request', 'Only record create, update, upsert and delete requests can be batched.')
           const collection = decodeURIComponent(m[1]!)

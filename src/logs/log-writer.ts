@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely'
 import type { Logger } from '../log.ts'
 import { generateRecordId } from '../records/fields/random.ts'
 import { toDbDate } from '../records/model.ts'
@@ -36,6 +37,8 @@ export class LogWriter {
   readonly #timer: NodeJS.Timeout
   readonly #batchSize: number
   readonly #maxBuffered: number
+  /** The INSERT text per row count, compiled once (the query builder costs more than the insert). */
+  readonly #insertSql = new Map<number, string>()
 
   constructor(
     private readonly logs: LogsDb,
@@ -74,12 +77,24 @@ export class LogWriter {
     while (this.#buffer.length) {
       const batch = this.#buffer.splice(0, this.#batchSize)
       try {
-        await this.logs.engine.db.insertInto(LOGS_TABLE).values(batch).execute()
+        const params = batch.flatMap((r) => [r.id, r.created, r.level, r.message, r.data])
+        await this.logs.engine.db.executeQuery(CompiledQuery.raw(this.#insert(batch.length), params))
       } catch (err) {
         this.#dropped += batch.length
         this.#warn(err)
       }
     }
+  }
+
+  /** A multi-row INSERT with the engine's own placeholders (`$1`.. or `?`), compiled once per row count. */
+  #insert(rows: number): string {
+    let text = this.#insertSql.get(rows)
+    if (!text) {
+      const blank = { id: '', created: '', level: 0, message: '', data: '' }
+      text = this.logs.engine.db.insertInto(LOGS_TABLE).values(Array.from({ length: rows }, () => blank)).compile().sql
+      this.#insertSql.set(rows, text)
+    }
+    return text
   }
 
   #warn(err: unknown): void {

@@ -76,7 +76,8 @@ function s3Of(files: string): S3Settings {
 /**
  * What the settings are when no superuser changed them: Plinth's configuration (its defaults
  * included) in PocketBase's shape; PocketBase's own defaults for what Plinth has no key for.
- * Differences from PocketBase's defaults: batch requests on (as Plinth always had them), the
+ * Differences from PocketBase's defaults: batch requests on (as Plinth always had them) with a
+ * 30 s timeout (PocketBase: 3 s; a busy database server needs more for a full batch), the
  * app name `Plinth`, and rate limits as the `rateLimits` config (on by default).
  */
 export function settingsDefaults(config: Readonly<PlinthConfig>, appUrl: string): Settings {
@@ -87,7 +88,7 @@ export function settingsDefaults(config: Readonly<PlinthConfig>, appUrl: string)
     smtp: smtpOf(config.mail),
     s3: s3Of(config.files),
     backups: { cron: '', cronMaxKeep: 3, s3: emptyS3() },
-    batch: { enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 },
+    batch: { enabled: true, maxRequests: 50, timeout: 30, maxBodySize: 0 },
     rateLimits: { enabled: config.rateLimits.enabled, rules: rulesOf(config) },
     trustedProxy: { headers: [...config.trustedProxy.headers], useLeftmostIP: config.trustedProxy.useLeftmostIP },
   }

@@ -65,6 +65,14 @@ for (const { engine, skip } of await engines()) {
       assert.ok(all.items[0]!.created >= all.items.at(-1)!.created)
     })
 
+    test('many entries are written in batches of 200 and a remainder', async () => {
+      for (let i = 0; i < 450; i++) t.app.requestLogs.add({ level: 4, message: 'bulk', data: { type: 'bulk', i } })
+      await t.app.requestLogs.writer.flush()
+      const bulk = await list(`perPage=1&filter=${encodeURIComponent('message = "bulk" && data.i >= 0')}`)
+      assert.equal(bulk.totalItems, 450)
+      assert.equal(t.app.requestLogs.writer.dropped, 0)
+    })
+
     test('filter, sort and paging in PocketBase syntax; bounded; bad input is a 400', async () => {
       const errors = await list(`filter=${encodeURIComponent('data.status >= 400 && level = 8')}`)
       assert.ok(errors.totalItems >= 1)

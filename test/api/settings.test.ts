@@ -50,7 +50,7 @@ for (const { engine, skip } of await engines()) {
       assert.deepEqual(Object.keys(s).sort(), ['@locked', 'backups', 'batch', 'logs', 'meta', 'rateLimits', 's3', 'smtp', 'trustedProxy'])
       assert.deepEqual(Object.keys(s.meta!).sort(), ['appName', 'appURL', 'hideControls', 'senderAddress', 'senderName'])
       assert.deepEqual(s.logs, { maxDays: 5, minLevel: 0, logIP: true, logAuthId: false })
-      assert.deepEqual(s.batch, { enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 })
+      assert.deepEqual(s.batch, { enabled: true, maxRequests: 50, timeout: 30, maxBodySize: 0 })
       assert.equal(s.smtp!.enabled, false)
       assert.ok(!('password' in s.smtp!), 'smtp.password is never sent')
       assert.ok(!('secret' in s.s3!), 's3.secret is never sent')
@@ -109,7 +109,19 @@ for (const { engine, skip } of await engines()) {
       await t.must('PATCH', '/api/settings', { batch: { enabled: true, maxRequests: 1 } })
       const two = await t.call('POST', '/api/batch', { token: t.su, body: { requests: [{ method: 'DELETE', url: '/api/collections/users/records/x' }, { method: 'DELETE', url: '/api/collections/users/records/y' }] } })
       assert.equal(two.statusCode, 400, two.body)
-      await t.must('PATCH', '/api/settings', { batch: { maxRequests: 50 } })
+      await t.must('PATCH', '/api/settings', { batch: { maxRequests: 50, timeout: 1 } })
+      // No sub-request starts after `timeout`: the slow first one uses it up, the batch rolls back.
+      await t.must('POST', '/api/collections', { name: `slow_${engine}`, type: 'base', createRule: '', fields: [{ name: 'n', type: 'number' }] })
+      t.app.hooks.onRecordCreate(async (e, next) => {
+        if (e.data.n === 1) await new Promise((r) => setTimeout(r, 1100))
+        await next()
+      }, `slow_${engine}`)
+      const url = `/api/collections/slow_${engine}/records`
+      const slow = await t.call('POST', '/api/batch', { token: t.su, body: { requests: [{ method: 'POST', url, body: { n: 1 } }, { method: 'POST', url, body: { n: 2 } }] } })
+      assert.equal(slow.statusCode, 400, slow.body)
+      assert.match(slow.body, /"requests":\{"1":/)
+      assert.equal(((await t.must('GET', url)) as { totalItems: number }).totalItems, 0)
+      await t.must('PATCH', '/api/settings', { batch: { timeout: 3 } })
     })
   })
 }
