@@ -22,7 +22,6 @@ async function rowsShown(page: Page, n: number): Promise<void> {
 }
 
 const skip = skipReason()
-if (skip) console.warn(`admin console tests SKIPPED: ${skip}`)
 
 const EMAIL = 'owner@example.com'
 const PASSWORD = 'owner-password-1'

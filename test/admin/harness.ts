@@ -15,11 +15,17 @@ import { unusedPort } from '../helpers/redis.ts'
 export const CHROMIUM = '/usr/bin/chromium'
 export const ARTIFACTS = path.join(tmpdir(), 'plinth-admin-artifacts')
 
-/** Why the browser tests cannot run here, or undefined when they can. */
+/**
+ * Why the browser tests cannot run here, or undefined when they can. A reason is printed loudly;
+ * under PLINTH_REQUIRE_SERVICES=1 (CI) it fails the run instead, as a missing server does.
+ */
 export function skipReason(): string | undefined {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run \`bash scripts/services.sh\` (installs Debian's chromium)`
-  if (!existsSync(path.resolve(import.meta.dirname, '..', '..', 'dist', 'admin', 'index.html'))) return 'dist/admin is not built: run `node scripts/build.js --js`'
-  return undefined
+  let why: string | undefined
+  if (!existsSync(CHROMIUM)) why = `${CHROMIUM} is missing: run \`bash scripts/services.sh\` (installs Debian's chromium)`
+  else if (!existsSync(path.resolve(import.meta.dirname, '..', '..', 'dist', 'admin', 'index.html'))) why = 'dist/admin is not built: run `node scripts/build.js --js`'
+  if (why && process.env.PLINTH_REQUIRE_SERVICES === '1') throw new Error(`PLINTH_REQUIRE_SERVICES=1 but ${why}`)
+  if (why) process.stderr.write(`\n!!! SKIPPING admin console browser tests: ${why}\n\n`)
+  return why
 }
 
 export interface ConsoleRig {
