@@ -52,19 +52,18 @@ export const adminUiRoutes: FastifyPluginAsync<AdminUiOptions> = async (http, op
   const folder = opts.folder ?? path.join(packageRoot(), 'dist', 'admin')
   const indexFile = path.join(folder, 'index.html')
   const assetsDir = path.join(folder, 'assets')
-  let index: Buffer | undefined
+  let index: { body: Buffer; mtimeMs: number } | undefined
 
   const sendIndex = async (reply: FastifyReply) => {
-    if (!index) {
-      if (!existsSync(indexFile)) {
-        return reply.code(503).type('text/plain; charset=utf-8').header('cache-control', 'no-store')
-          .send('The admin console is not built: run `npm run build` (it writes dist/admin).\n')
-      }
-      // Read once: index.html names the hashed assets of the build it came with.
-      index = readFileSync(indexFile)
+    if (!existsSync(indexFile)) {
+      return reply.code(503).type('text/plain; charset=utf-8').header('cache-control', 'no-store')
+        .send('The admin console is not built: run `npm run build` (it writes dist/admin).\n')
     }
+    // index.html names the hashed assets of its build: read again when a rebuild replaced it.
+    const mtimeMs = statSync(indexFile).mtimeMs
+    if (index?.mtimeMs !== mtimeMs) index = { body: readFileSync(indexFile), mtimeMs }
     return reply.type(TYPES['.html']!).header('cache-control', 'no-cache').header('content-security-policy', CSP)
-      .header('x-frame-options', 'DENY').send(index)
+      .header('x-frame-options', 'DENY').send(index.body)
   }
 
   // With the router's ignoreTrailingSlash, `/_` and `/_/` may both land here: only the bare one redirects.
