@@ -178,3 +178,25 @@ describe('settings fixed by the configuration (environment, file)', () => {
     assert.equal(after.json<{ meta: { appName: string } }>().meta.appName, 'Ops')
   })
 })
+
+describe('trusted proxy headers follow the settings', () => {
+  let t: TestApp
+  before(async () => {
+    t = await startApp('sqlite', { trustProxy: true })
+  })
+  after(async () => {
+    await t?.close()
+  })
+
+  test('a PATCH of trustedProxy changes which header gives the client address, at once', async () => {
+    const ipOf = async (mark: string): Promise<unknown> => {
+      await t.call('GET', `/api/health?ip=${mark}`, { headers: { 'x-real-ip': '203.0.113.7', 'x-forwarded-for': '198.51.100.9' } })
+      await t.app.requestLogs.writer.flush()
+      const list = (await t.must('GET', `/api/logs?filter=${encodeURIComponent(`data.url = "/api/health?ip=${mark}"`)}`)) as { items: { data: { userIP: unknown } }[] }
+      return list.items[0]?.data.userIP
+    }
+    assert.equal(await ipOf('a'), '198.51.100.9', 'X-Forwarded-For by default')
+    await t.must('PATCH', '/api/settings', { trustedProxy: { headers: ['X-Real-IP'] } })
+    assert.equal(await ipOf('b'), '203.0.113.7')
+  })
+})
