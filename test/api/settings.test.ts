@@ -103,6 +103,8 @@ for (const { engine, skip } of await engines()) {
       const locked = await t.call('PATCH', '/api/settings', { token: t.su, body: { rateLimits: { enabled: true } } })
       assert.equal(locked.statusCode, 400)
       assert.ok(locked.json<{ data: { rateLimits: { enabled: { message: string } } } }>().data.rateLimits.enabled.message.includes('flag'))
+      const saved = (await t.must('PATCH', '/api/settings', { rateLimits: { rules: [{ label: '/api/', maxRequests: 100, duration: 10 }] } })) as { rateLimits: { rules: unknown[] } }
+      assert.deepEqual(saved.rateLimits.rules, [{ label: '/api/', maxRequests: 100, duration: 10, audience: '' }])
       await t.must('PATCH', '/api/settings', { batch: { enabled: false } })
       const off = await t.call('POST', '/api/batch', { token: t.su, body: { requests: [{ method: 'DELETE', url: '/api/collections/users/records/x' }] } })
       assert.equal(off.statusCode, 403, off.body)
