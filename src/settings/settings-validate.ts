@@ -55,6 +55,9 @@ export function parsePatch(body: unknown): Record<string, unknown> {
     setPath(data, first.path.replace(/^\//, '').replaceAll('/', '.'), err('validation_invalid_value', 'Invalid value.'))
     throw new ApiError('bad_request', 'An error occurred while loading the submitted data.', data)
   }
+  // PocketBase's rules always carry an audience ('' = everyone).
+  const rules = (clean.rateLimits as { rules?: { audience?: string }[] } | undefined)?.rules
+  for (const rule of rules ?? []) rule.audience ??= ''
   return clean
 }
 

@@ -34,6 +34,7 @@ for (const { engine, skip } of await engines()) {
     })
 
     test('each answered request is one entry, PocketBase-shaped, written by the batch writer', async () => {
+      assert.equal(t.app.requestLogs.where, engine === 'sqlite' ? 'auxiliary.db' : 'db', 'a cluster without logs.url logs into its database')
       await t.call('GET', '/api/health', { headers: { 'user-agent': 'probe/1', referer: 'https://ref.example.com/' } })
       await t.call('GET', '/api/collections/nope/records?x=%20y')
       await t.call('GET', '/api/collections/users/records', { token: user })
@@ -130,10 +131,12 @@ for (const { engine, skip } of await engines()) {
       assert.ok(!urls.includes('/api/health?mark=4'), 'maxDays 0: nothing written')
 
       const before = (await list('perPage=1')).totalItems
-      await t.app.requestLogs.cleanup()
+      const crons = (await t.must('GET', '/api/crons')) as { id: string; expression: string }[]
+      assert.deepEqual(crons.find((c) => c.id === '__plinthLogsCleanup__'), { id: '__plinthLogsCleanup__', expression: '11 3 * * *' })
+      await t.must('POST', '/api/crons/__plinthLogsCleanup__')
       assert.ok((await list('perPage=1')).totalItems >= before, 'nothing younger than maxDays is deleted')
-      await t.app.requestLogs.cleanup(Date.now() + 6 * 86_400_000)
       await t.app.requestLogs.writer.flush()
+      await t.app.requestLogs.cleanup(Date.now() + 6 * 86_400_000)
       const left = await list(`filter=${encodeURIComponent('created < @now')}`)
       assert.equal(left.totalItems, 0, 'entries older than maxDays are deleted')
     })

@@ -103,6 +103,8 @@ for (const { engine, skip } of await engines()) {
       const locked = await t.call('PATCH', '/api/settings', { token: t.su, body: { rateLimits: { enabled: true } } })
       assert.equal(locked.statusCode, 400)
       assert.ok(locked.json<{ data: { rateLimits: { enabled: { message: string } } } }>().data.rateLimits.enabled.message.includes('flag'))
+      const saved = (await t.must('PATCH', '/api/settings', { rateLimits: { rules: [{ label: '/api/', maxRequests: 100, duration: 10 }] } })) as { rateLimits: { rules: unknown[] } }
+      assert.deepEqual(saved.rateLimits.rules, [{ label: '/api/', maxRequests: 100, duration: 10, audience: '' }])
       await t.must('PATCH', '/api/settings', { batch: { enabled: false } })
       const off = await t.call('POST', '/api/batch', { token: t.su, body: { requests: [{ method: 'DELETE', url: '/api/collections/users/records/x' }] } })
       assert.equal(off.statusCode, 403, off.body)
@@ -176,5 +178,27 @@ describe('settings fixed by the configuration (environment, file)', () => {
     const after = await app.http.inject({ method: 'GET', url: '/api/settings', headers: { authorization: su } })
     assert.equal(after.json<{ meta: { appURL: string; appName: string } }>().meta.appURL, 'https://api.example.com')
     assert.equal(after.json<{ meta: { appName: string } }>().meta.appName, 'Ops')
+  })
+})
+
+describe('trusted proxy headers follow the settings', () => {
+  let t: TestApp
+  before(async () => {
+    t = await startApp('sqlite', { trustProxy: true })
+  })
+  after(async () => {
+    await t?.close()
+  })
+
+  test('a PATCH of trustedProxy changes which header gives the client address, at once', async () => {
+    const ipOf = async (mark: string): Promise<unknown> => {
+      await t.call('GET', `/api/health?ip=${mark}`, { headers: { 'x-real-ip': '203.0.113.7', 'x-forwarded-for': '198.51.100.9' } })
+      await t.app.requestLogs.writer.flush()
+      const list = (await t.must('GET', `/api/logs?filter=${encodeURIComponent(`data.url = "/api/health?ip=${mark}"`)}`)) as { items: { data: { userIP: unknown } }[] }
+      return list.items[0]?.data.userIP
+    }
+    assert.equal(await ipOf('a'), '198.51.100.9', 'X-Forwarded-For by default')
+    await t.must('PATCH', '/api/settings', { trustedProxy: { headers: ['X-Real-IP'] } })
+    assert.equal(await ipOf('b'), '203.0.113.7')
   })
 })
