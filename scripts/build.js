@@ -11,6 +11,7 @@
 //   native or loaded only when configured (SQL and Redis drivers, BullMQ, mail, sharp, the S3 client), resolved by path at run
 //   time (pino's transports, tsx's loader), or loaded on first need through createRequire (yaml,
 //   prom-client's parts).
+// - The admin console: ui/ into dist/admin (scripts/build-ui.js), served at /_/.
 // - Declarations: tsc (tsconfig.build.json, incremental), for `plinth`'s types.
 // `node scripts/build.js` builds both (the `prepare` and `build` scripts); `--js` only the
 // JavaScript (scripts/test.js, `npm run bench`: the processes they spawn run the current sources).
@@ -18,6 +19,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildUi } from './build-ui.js'
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 const dist = path.join(root, 'dist')
@@ -57,6 +59,8 @@ export async function buildJs() {
     const file = path.join(chunks, name)
     if (!written.has(file) && !written.has(file.replace(/\.map$/, ''))) rmSync(file)
   }
+  // The admin console's static bundle (dist/admin, scripts/build-ui.js).
+  await buildUi()
 }
 
 /**

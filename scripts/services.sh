@@ -4,6 +4,7 @@
 #   MariaDB    127.0.0.1:3306  root with an empty password over TCP; database `test`
 #   Redis      127.0.0.1:6379
 #   nginx      installed only: the CDN-edge tests start their own on an unused port
+#   Chromium   installed only: the admin console tests (playwright-core) start it themselves
 # For each: does nothing when it already answers; starts it when installed and stopped; installs it
 # from Debian's packages when missing (needs root; apt-get update first, non-interactive). Then waits
 # until it answers and creates what the tests need. Safe to run again; quick when all is up.
@@ -156,17 +157,18 @@ nginx_() {
   log "nginx ok ($(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //'); the tests start their own)"
 }
 
-# --- Chromium (not needed yet) ----------------------------------------------------------------
-# Browser tests drive Debian's Chromium through playwright-core (never a downloaded browser).
-# Call `chromium_` below once a test needs it.
-# chromium_() {
-#   if [[ ! -x /usr/bin/chromium ]]; then
-#     apt_install chromium chromium-driver
-#   fi
-#   log "Chromium ok ($(/usr/bin/chromium --version))"
-# }
+# --- Chromium ---------------------------------------------------------------------------------
+# The admin console's browser tests (test/admin/) drive Debian's Chromium through playwright-core
+# (never a downloaded browser); they find it at /usr/bin/chromium.
+chromium_() {
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt_install chromium
+  fi
+  log "Chromium ok ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
+}
 
 postgres
 mariadb_
 redis
 nginx_
+chromium_

@@ -5,6 +5,7 @@ import type { PlinthConfig } from './config/schema.ts'
 import { installErrorHandling } from './api/error-handler.ts'
 import { installSqlRouting } from './api/sql-routing.ts'
 import { healthRoutes } from './api/health.ts'
+import { adminUiRoutes } from './api/admin-ui.ts'
 import { metricsRoutes } from './api/metrics.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
@@ -56,6 +57,10 @@ import { sessionSigningKey } from './security/signatures/session-key.ts'
 import { signingEnabled } from './security/signatures/verify-request.ts'
 import { installBackups } from './api/backups-node.ts'
 import { liveReloader } from './reload.ts'
+import { settingsRoutes } from './api/settings.ts'
+import { installRequestLogging, logsRoutes } from './api/logs.ts'
+import type { SettingsStore } from './settings/settings-store.ts'
+import type { RequestLogs } from './logs/request-logs.ts'
 
 export interface CreateOptions {
   /** A ready configuration, or how to load one (file, env, overrides). */
@@ -99,6 +104,10 @@ export interface Plinth {
    * or `{ query: {collection, filter}, ... }`; resolves with `{id}` once queued (push/service.ts).
    */
   readonly push: PushService
+  /** PocketBase's settings (`/api/settings`): `app.settings.current`, `app.settings.onChange(fn)`. */
+  readonly settings: SettingsStore
+  /** The request logs behind `/api/logs` (`app.requestLogs.writer.flush()` writes what is buffered). */
+  readonly requestLogs: RequestLogs
   /** The server's RSA keys for sensitive fields: `app.keys.rotate()` (what `plinth keys rotate` will call). */
   readonly keys: KeyRing
   /** The public base URL (config `publicUrl`, else derived from `http`). */
@@ -218,7 +227,9 @@ async function mount(core: Core): Promise<Plinth> {
   })
   // Client address, security headers, admin allow-list, rate limits, audit (api/security.ts).
   const audit = new AuditLog(sql, log, counters)
-  const security = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls })
+  const security = await installSecurity(http, { config, counters, registry: collections, audit, tls: !!tls, settings: core.settings })
+  // Request logs for /api/logs, buffered and written in batches (api/logs.ts, src/logs/).
+  installRequestLogging(http, core.requestLogs)
   // RFC 9421 request signatures, checked before any handler once auth is known (api/signatures.ts).
   const devices = new DeviceKeys(() => sql.writer().db)
   installSignatureChecks(http, {
@@ -241,8 +252,10 @@ async function mount(core: Core): Promise<Plinth> {
   // multipart/form-data for record bodies and batches (PocketBase's SDK uses it for both).
   await http.register(multipart, { limits: { fileSize: config.bodyLimit, fields: 1000, files: 100 } })
   await http.register(recordsRoutes, { records, sensitive })
-  await http.register(batchRoutes, { records, limiter: security.limiter, registry: collections, sensitive })
+  await http.register(batchRoutes, { records, limiter: security.limiter, registry: collections, sensitive, settings: () => core.settings.current.batch })
   await http.register(auditRoutes, { audit })
+  await http.register(settingsRoutes, { settings: core.settings, registry: collections, mail })
+  await http.register(logsRoutes, { logs: core.requestLogs })
   await http.register(filesRoutes, { records, registry: collections, files: core.files, db: () => sql.writer().db, log })
   await http.register(directUploadsRoutes, { records, files: core.files, counters })
   // Record events from committed writes, fanned out between nodes through the bus.
@@ -252,6 +265,7 @@ async function mount(core: Core): Promise<Plinth> {
   const im = await mountIm(http, core)
   const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',
+    meta: () => ({ appName: core.settings.current.meta.appName, appUrl: core.settings.current.meta.appURL }),
     counters, throttle: core.authThrottle, authMethods: [phoneAuthMethods],
     signingKey: signingEnabled(config.signatures) ? sessionSigningKey : undefined,
   }
@@ -262,6 +276,8 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(pushRoutes, { push: core.push, log })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
   metrics.watchRecordsCache(() => core.readCache.stats)
+  // The admin console at /_/ (api/admin-ui.ts): the static bundle from dist/admin.
+  await http.register(adminUiRoutes, {})
 
   let stopping: Promise<void> | undefined
   const app: Plinth = {
@@ -283,6 +299,8 @@ async function mount(core: Core): Promise<Plinth> {
     jobs: core.jobs,
     push: core.push,
     keys: keyRing,
+    settings: core.settings,
+    requestLogs: core.requestLogs,
     cron: (id, expression, handler) => core.jobs.cron(id, expression, handler),
     publicUrl,
     reload: liveReloader(config, { log, sql, metrics, readCache: core.readCache, security }),

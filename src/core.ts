@@ -35,6 +35,9 @@ import { attachRecordFiles } from './files/record-files.ts'
 import { AtRestCipher, parseAtRestKeys } from './security/at-rest/cipher.ts'
 import { RecordReadCache } from './records/read-cache.ts'
 import { PushService } from './push/service.ts'
+import { openSettings, type AdminParts } from './settings/open.ts'
+import type { SettingsStore } from './settings/settings-store.ts'
+import type { RequestLogs } from './logs/request-logs.ts'
 
 export interface CoreOptions {
   /** Where engines and migrations log. */
@@ -78,6 +81,10 @@ export interface Core {
   readonly readCache: RecordReadCache
   /** Push notifications (the `push` port): devices, `push.send(...)` and its jobs. */
   readonly push: PushService
+  /** PocketBase's settings (`/api/settings`), shared by every node through the database. */
+  readonly settings: SettingsStore
+  /** The request logs (`/api/logs`): their own database, written in batches. */
+  readonly requestLogs: RequestLogs
   /** The system migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[]
   /** The shared services the ports use and their state now, for `/api/health` (`{redis: 'ok'}`). */
@@ -100,6 +107,7 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
   const metrics = opts.metrics ?? new Metrics()
   const opened: OpenedPorts = await openPorts(config, { log, metrics })
   const { db: sql, mail, cache, counters, bus, queue, files, sms, push: pushPort }: Ports = opened.ports
+  let admin: AdminParts | undefined
   try {
     // Whichever instance is the primary now (`plinth db switch-primary` may move it).
     const primary = sql.primaryHandle()
@@ -124,8 +132,10 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
     // Before app code adds hooks: uploads are stored once the row is written, and undone on rollback.
     attachRecordFiles({ hooks, records, files, log })
     const jobs = new Jobs({ queue, records, counters, log })
+    // Settings, the mailer that follows them and the request logs (settings/open.ts).
+    admin = await openSettings({ config, sql, bus, jobs, mail, log, follow: opts.syncSchema !== false })
     // Built-in mails are jobs, defined on every node (API nodes enqueue, workers send).
-    defineMailJob(jobs, mail)
+    defineMailJob(jobs, admin.mail)
     // The audit log's retention (api/audit.ts writes it), a system cron as PocketBase's
     // `__pbLogsCleanup__`: defined here so that a `plinth worker` node runs it too.
     jobs.cron('__plinthAuditCleanup__', '17 * * * *', async () => {
@@ -150,7 +160,9 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
       log,
       metrics,
       sql,
-      mail,
+      mail: admin.mail,
+      settings: admin.settings,
+      requestLogs: admin.requestLogs,
       cache,
       counters,
       authThrottle,
@@ -176,10 +188,12 @@ export async function openCore(config: Readonly<PlinthConfig>, opts: CoreOptions
           await stopSync().catch(() => undefined)
           await stopSwitches().catch(() => undefined)
           await stopReadCache().catch(() => undefined)
+          await admin?.close().catch(() => undefined)
           await opened.close()
         })()),
     }
   } catch (err) {
+    await admin?.close().catch(() => undefined)
     await opened.close()
     throw err
   }

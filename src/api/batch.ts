@@ -27,6 +27,12 @@ export interface BatchApiOptions {
    * request sent alone (the JSON-body hook sees only the batch's `requests` array).
    */
   sensitive?: Pick<SensitiveBodies, 'openRecordBody'>
+  /**
+   * PocketBase's `batch` settings, read per request (src/settings/): off = 403, `maxRequests`
+   * replaces the option above, `maxBodySize` (bytes, 0 = the server's body limit) caps the body,
+   * `timeout` (seconds, 0 = none) bounds the transaction: no sub-request starts after it.
+   */
+  settings?: () => { enabled: boolean; maxRequests: number; maxBodySize: number; timeout: number }
 }
 
 /** The most values a whole batch may have decrypted (each an RSA private-key operation). */
@@ -59,8 +65,11 @@ const recordUrl = /^\/api\/collections\/([^/?#]+)\/records(?:\/([^/?#]+))?\/?(?:
  * once the whole batch has committed; a failed batch tells them nothing.
  */
 export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions): Promise<void> {
-  const max = opts.maxRequests ?? 50
   http.post('/api/batch', async (request, reply) => {
+    const live = opts.settings?.()
+    if (live && !live.enabled) throw new ApiError('forbidden', 'Batch requests are not allowed.')
+    const max = live?.maxRequests ?? opts.maxRequests ?? 50
+    if (live?.maxBodySize && Number(request.headers['content-length'] ?? 0) > live.maxBodySize) throw new ApiError('body_too_large')
     // JSON, or multipart with the requests in `@jsonPayload` (what PocketBase's SDK sends) and
     // files as `requests.N.field` parts. Those come before the JSON, so each is bounded by the
     // largest maxSize of any file field; its own field's limit is checked by validation (400).
@@ -95,9 +104,12 @@ export async function batchRoutes(http: FastifyInstance, opts: BatchApiOptions):
     }
     const results: { status: number; body: unknown }[] = []
     const budget = { left: BATCH_DECRYPT_BUDGET }
+    // Checked before each sub-request (a statement in progress is bounded by statementTimeout).
+    const deadline = live?.timeout ? Date.now() + live.timeout * 1000 : Infinity
     await opts.records.transaction(async (tx) => {
       for (const [i, sub] of requests.entries()) {
         try {
+          if (Date.now() > deadline) throw new ApiError('timeout', 'The batch transaction took longer than its timeout.')
           const m = recordUrl.exec(sub.url)
           if (!m) throw new ApiError('bad_request', 'Only record create, update, upsert and delete requests can be batched.')
           const collection = decodeURIComponent(m[1]!)

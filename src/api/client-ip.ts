@@ -59,12 +59,19 @@ export function clientIpResolver(config: Pick<PlinthConfig, 'trustProxy' | 'trus
   }
 }
 
-/** Gives every request of `http` its `clientIp` (worked out when read). */
-export function decorateClientIp(http: FastifyInstance, config: Pick<PlinthConfig, 'trustProxy' | 'trustedProxy'>): void {
-  const resolve = clientIpResolver(config)
+/**
+ * Gives every request of `http` its `clientIp` (worked out when read). Returns the function that
+ * takes new `trustedProxy` settings (src/settings/); `trustProxy` (which peers are proxies) stays
+ * the configuration's.
+ */
+export function decorateClientIp(http: FastifyInstance, config: Pick<PlinthConfig, 'trustProxy' | 'trustedProxy'>): (trustedProxy: PlinthConfig['trustedProxy']) => void {
+  let resolve = clientIpResolver(config)
   http.decorateRequest('clientIp', {
     getter(this: FastifyRequest) {
       return resolve(this.raw)
     },
   })
+  return (trustedProxy) => {
+    resolve = clientIpResolver({ trustProxy: config.trustProxy, trustedProxy })
+  }
 }

@@ -50,6 +50,8 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
       const proxyHeader = PROXY_HEADERS.find((h) => request.headers[h.toLowerCase()] !== undefined) ?? ''
       const data: Record<string, unknown> = { canBackup: canBackup(), realIP: request.clientIp, possibleProxyHeader: proxyHeader }
       Object.assign(data, services?.())
+      // Plinth: the SQL instances and their roles, reachability and measured lag (the console's System page).
+      data.sql = sql.instances().map((m) => ({ engine: m.engine.name, role: m.role, up: m.up, lagMs: Number.isFinite(m.lagMs) ? m.lagMs : null }))
       return { code: 200, message: 'API is healthy.', data }
     },
   })

@@ -83,11 +83,19 @@ export class RateLimiter {
     private readonly registry: CollectionRegistry,
     config: PlinthConfig['rateLimits'],
   ) {
-    this.configure(config)
+    this.reconfigure(config)
   }
 
-  /** Takes new settings (at start, and on a SIGHUP reload); counts already made are kept. */
-  configure(config: PlinthConfig['rateLimits']): void {
+  /** Whether requests are counted at all (`rateLimits.enabled`). */
+  get enabled(): boolean {
+    return this.#enabled
+  }
+
+  /**
+   * Takes new rules (a settings change, src/settings/): requests from now on are counted by them.
+   * Counters already running keep their windows (a rule's key is its label and audience).
+   */
+  reconfigure(config: PlinthConfig['rateLimits']): void {
     const exact = new Map<string, Rule[]>()
     const prefix: Rule[] = []
     for (const rule of config.rules) {

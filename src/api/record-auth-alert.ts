@@ -46,7 +46,7 @@ export async function recordAuthOrigin(opts: RecordAuthOptions, request: Fastify
   const email = rowString(row, 'email')
   if (origins.length > 0 && email) {
     const info = `${new Date().toISOString().replace('T', ' ')} - ${ip} ${agent}`
-    await opts.mail.send(templateMail({ appName: opts.appName ?? 'Plinth', appUrl: opts.appUrl }, c.authAlert.emailTemplate, email, { ...recordPlaceholders(c.fields, row), '{ALERT_INFO}': info }))
+    await opts.mail.send(templateMail(opts.meta?.() ?? { appName: opts.appName ?? 'Plinth', appUrl: opts.appUrl }, c.authAlert.emailTemplate, email, { ...recordPlaceholders(c.fields, row), '{ALERT_INFO}': info }))
   }
   for (const old of origins.slice(MAX_ORIGINS - 1)) await opts.records.delete(AUTH_ORIGINS, rowString(old, 'id'), systemRequest())
   await opts.records.create(AUTH_ORIGINS, { collectionRef: c.id, recordRef: recordId, fingerprint }, systemRequest())

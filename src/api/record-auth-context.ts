@@ -42,6 +42,8 @@ export interface RecordAuthOptions {
   appUrl: string
   /** Shown in mail subjects and signatures; default 'Plinth'. */
   appName?: string
+  /** The app name and URL in force, read per mail (the settings' `meta`, src/settings/); wins over the two above. */
+  meta?: () => MailApp
   /** How long a resend of the same verification/reset mail is refused, ms (PocketBase: 2 minutes). */
   resendWindowMs?: number
   /** Where the resend windows of auth mails are kept (shared across nodes when the engine is). */
@@ -130,7 +132,7 @@ export async function requireSameCollectionAuth(opts: RecordAuthOptions, request
 }
 
 export function mailApp(opts: RecordAuthOptions): MailApp {
-  return { appName: opts.appName ?? 'Plinth', appUrl: opts.appUrl }
+  return opts.meta?.() ?? { appName: opts.appName ?? 'Plinth', appUrl: opts.appUrl }
 }
 
 export function isSuperusers(collection: AuthCollection): boolean {

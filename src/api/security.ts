@@ -8,6 +8,7 @@ import type { AuditLog } from './audit.ts'
 import { decorateClientIp } from './client-ip.ts'
 import { ipAllowList } from './metrics.ts'
 import { RateLimited, RateLimiter } from './rate-limits.ts'
+import type { SettingsStore } from '../settings/settings-store.ts'
 import '../auth/request.ts'
 
 export interface SecurityOptions {
@@ -17,10 +18,12 @@ export interface SecurityOptions {
   audit: AuditLog
   /** Whether this server itself speaks TLS (HSTS is sent then, or when `publicUrl` is https). */
   tls: boolean
+  /** The settings (src/settings/): rate limits and the trusted proxy headers follow their changes. */
+  settings?: Pick<SettingsStore, 'onChange'>
 }
 
 /** Route patterns (and paths) only superusers use: the admin allow-list guards these. */
-const adminRoute = /^\/(_\/|api\/(collections(\/:collection|\/import|\/meta\/[^/]+)?(\/truncate)?$|jobs|crons|plinth\/audit|logs|settings|backups))/
+const adminRoute = /^\/(_(\/|$)|api\/(collections(\/:collection|\/import|\/meta\/[^/]+)?(\/truncate)?$|jobs|crons|plinth\/audit|logs|settings|backups))/
 const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 const SUPERUSERS = '_superusers'
 
@@ -32,7 +35,7 @@ const SUPERUSERS = '_superusers'
  */
 export async function installSecurity(http: FastifyInstance, opts: SecurityOptions): Promise<Security> {
   const { config, counters, audit } = opts
-  decorateClientIp(http, config)
+  const setTrustedProxy = decorateClientIp(http, config)
   // Helmet's headers; its CSP and cross-origin policies are for pages, and this is an API whose
   // JSON is read cross-origin (CORS), so those stay off. HSTS only where the client reached us over TLS.
   const hsts = config.hstsMaxAge > 0 && (opts.tls || config.publicUrl.startsWith('https://'))
@@ -45,7 +48,12 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
 
   // Both may change on a SIGHUP reload (`reload` below), so their hooks are always installed.
   let adminAllowed = config.adminAllow.length ? ipAllowList(config.adminAllow) : undefined
+  // Always made (it counts nothing while disabled): the settings may turn it on at any time.
   const limiter = new RateLimiter(counters, opts.registry, config.rateLimits)
+  opts.settings?.onChange((s) => {
+    limiter.reconfigure({ enabled: s.rateLimits.enabled, rules: s.rateLimits.rules, excludedIPs: config.rateLimits.excludedIPs })
+    setTrustedProxy(s.trustedProxy)
+  })
   const isSuperuserPath = (request: FastifyRequest): boolean => {
     const c = (request.params as { collection?: string } | undefined)?.collection
     return c !== undefined && opts.registry.get(c)?.name === SUPERUSERS
@@ -63,14 +71,13 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
       throw new ApiError('forbidden', 'Superuser routes are not reachable from this address.')
     })
   }
-  {
-    http.addHook('onRequest', async (request) => {
-      await limiter.check(request).catch((err: unknown) => {
-        if (err instanceof RateLimited && err.first) audit.record(request, { action: 'rate_limit.exceeded', status: 429 })
-        throw err
-      })
+  http.addHook('onRequest', async (request) => {
+    if (!limiter.enabled) return
+    await limiter.check(request).catch((err: unknown) => {
+      if (err instanceof RateLimited && err.first) audit.record(request, { action: 'rate_limit.exceeded', status: 429 })
+      throw err
     })
-  }
+  })
 
   http.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode
@@ -87,7 +94,7 @@ export async function installSecurity(http: FastifyInstance, opts: SecurityOptio
     limiter,
     reload(next) {
       adminAllowed = next.adminAllow.length ? ipAllowList(next.adminAllow) : undefined
-      limiter.configure(next.rateLimits)
+      limiter.reconfigure(next.rateLimits)
     },
   }
 }

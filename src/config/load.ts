@@ -16,6 +16,7 @@ import {
 import { ConfigError } from './errors.ts'
 import { resolveCdn } from './cdn.ts'
 import { absolutePushUrl, parsePushUrl } from './push-url.ts'
+import { collectSources, rememberSources } from './sources.ts'
 import { absoluteDbUrl, absoluteFilesUrl, maskUrl, parseDbUrl, parseBusUrl, parseCacheUrl, parseCountersUrl, parseMailUrl, parseQueueUrl, parseSmsUrl, parseRedisUrl } from './urls.ts'
 
 export { ConfigError }
@@ -292,7 +293,11 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   parseQueueUrl(config.queue, 'queue')
   config.files = absoluteFilesUrl(config.files, 'files', cwd)
   config.cdn = resolveCdn(config.cdn, cwd)
-  return deepFreeze(config)
+  if (config.logs.url) config.logs.url = absoluteDbUrl(config.logs.url, 'logs.url', cwd)
+  const frozen = deepFreeze(config)
+  // Which values were set explicitly, and where: settings the configuration fixes (src/settings/).
+  rememberSources(frozen, collectSources({ name: file && path.basename(file), values: fromFile }, fromEnv, opts.overrides ?? {}))
+  return frozen
 }
 
 /** The configuration as text for `plinth config`, with every secret masked. */

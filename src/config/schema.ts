@@ -272,6 +272,12 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Where request logs (`/api/logs`) are written: empty (the default) puts them in
+     * `auxiliary.db` in the data folder when `db` is SQLite, else in the `db` database itself;
+     * `sqlite://PATH`, `postgres://...` or `mysql://...` puts them in a database of their own.
+     */
+    logs: Type.Object({ url: Type.String() }, { additionalProperties: false }),
     cors: Type.Object(
       {
         /**
@@ -388,6 +394,7 @@ export const envKeys = {
   PLINTH_MASTER_KEY: 'keys.masterKey',
   PLINTH_REQUIRE_ENCRYPTION: 'keys.requireEncryption',
   PLINTH_AT_REST_KEY: 'keys.atRestKey',
+  PLINTH_LOGS_URL: 'logs.url',
 } as const satisfies Record<string, string>
 
 /**
@@ -451,6 +458,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     cdn: { baseUrl: '', signer: 'none', key: '', keyFile: '', keyPairId: '', ttlSeconds: 3600, expression: '$secure_link_expires$uri $key' },
     signatures: { mode: 'off', routes: {}, maxSkewSeconds: 300 },
     keys: { masterKey: '', requireEncryption: false, graceHours: 24 * 7, atRestKey: '' },
+    logs: { url: '' },
   }
 }
 

@@ -88,6 +88,10 @@ export interface SmtpMailTarget {
   user?: string
   pass?: string
   from?: MailAddress
+  /** SMTP AUTH mechanism (the settings' `smtp.authMethod`); the client's default (PLAIN) when absent. */
+  authMethod?: 'PLAIN' | 'LOGIN'
+  /** The name said in EHLO/HELO (the settings' `smtp.localName`); the client's default when absent. */
+  localName?: string
 }
 export type MailTarget = LogMailTarget | SmtpMailTarget
 

@@ -16,6 +16,8 @@ export async function createSmtpMailer(target: SmtpMailTarget): Promise<Mailer> 
     requireTLS: target.requireTLS,
     // NB: credentials from the mail URL; never logged (the config printer masks them).
     auth: target.user ? { user: target.user, pass: target.pass } : undefined,
+    ...(target.authMethod ? { authMethod: target.authMethod } : {}),
+    ...(target.localName ? { name: target.localName } : {}),
     pool: true,
     maxConnections: 2,
     connectionTimeout: 10_000,

@@ -45,7 +45,7 @@ describe('jobs and crons API', () => {
     { name: 'crons: a user', method: 'GET', url: '/api/crons', who: 'user', status: 403 },
     {
       name: 'crons: superuser, sorted by id', method: 'GET', url: '/api/crons', who: 'su', status: 200,
-      body: [{ id: '__pbMFACleanup__', expression: '0 * * * *' }, { id: '__pbOTPCleanup__', expression: '0 * * * *' }, { id: '__plinthAuditCleanup__', expression: '17 * * * *' }, { id: '__plinthFilesCleanup__', expression: '43 3 * * *' }, { id: '__plinthPushCleanup__', expression: '41 * * * *' }, { id: 'a-first', expression: '*/5 * * * *' }, { id: 'nightly', expression: '0 3 * * *' }],
+      body: [{ id: '__pbMFACleanup__', expression: '0 * * * *' }, { id: '__pbOTPCleanup__', expression: '0 * * * *' }, { id: '__plinthAuditCleanup__', expression: '17 * * * *' }, { id: '__plinthFilesCleanup__', expression: '43 3 * * *' }, { id: '__plinthLogsCleanup__', expression: '11 3 * * *' }, { id: '__plinthPushCleanup__', expression: '41 * * * *' }, { id: 'a-first', expression: '*/5 * * * *' }, { id: 'nightly', expression: '0 3 * * *' }],
     },
     { name: 'run cron: unknown', method: 'POST', url: '/api/crons/nope', who: 'su', status: 404 },
     { name: 'run cron: a user', method: 'POST', url: '/api/crons/nightly', who: 'user', status: 403 },

@@ -63,7 +63,7 @@ describe('plinth as a dependency: npm pack, install, run', () => {
   })
 
   test('the tarball holds the built JavaScript, its declarations and the command, not the sources', () => {
-    for (const f of ['package.json', 'bin/plinth.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) {
+    for (const f of ['package.json', 'bin/plinth.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/admin/index.html']) {
       assert.ok(files.includes(f), `${f} is in the tarball`)
     }
     assert.deepEqual(files.filter((f) => /^(src|test|bench|scripts)\//.test(f) || f.endsWith('.tsbuildinfo')), [])

@@ -32,6 +32,8 @@ export interface SyncOptions {
   intervalMs?: number
   /** Default `COLLECTIONS_TOPIC`; tests sharing one Redis use their own. */
   topic?: string
+  /** What is synced, in log lines: default `collections` (with `schema change`); the settings use it too. */
+  label?: { name: string; change: string }
 }
 
 /** Default `intervalMs`: how long a node that missed a bus message may serve the old schema. */
@@ -46,6 +48,7 @@ export const DEFAULT_SYNC_INTERVAL_MS = 5000
 export async function syncCollections(store: SyncedStore, bus: Bus, log: SyncLog, opts: SyncOptions = {}): Promise<() => Promise<void>> {
   const topic = opts.topic ?? COLLECTIONS_TOPIC
   const intervalMs = opts.intervalMs ?? DEFAULT_SYNC_INTERVAL_MS
+  const { name, change } = opts.label ?? { name: 'collections', change: 'schema change' }
   let stopped = false
 
   // Reloads under way, so `stop` can wait for them rather than let them read a closed database.
@@ -54,8 +57,8 @@ export async function syncCollections(store: SyncedStore, bus: Bus, log: SyncLog
     if (stopped || version === store.version) return
     const from = store.version
     const done = store.reload().then(
-      () => log.info({ from, to: store.version, why }, 'collections: reloaded for a schema change on another node'),
-      (err: unknown) => log.warn({ err: (err as Error).message, why }, 'collections: reload failed, retried on the next check'),
+      () => log.info({ from, to: store.version, why }, `${name}: reloaded for a ${change} on another node`),
+      (err: unknown) => log.warn({ err: (err as Error).message, why }, `${name}: reload failed, retried on the next check`),
     )
     running.add(done)
     await done
@@ -65,7 +68,7 @@ export async function syncCollections(store: SyncedStore, bus: Bus, log: SyncLog
   const unsubscribe: Unsubscribe = await bus.subscribe(topic, (message) => reload('bus', message))
   const removeListener = store.addChangeListener((version) => {
     bus.publish(topic, version).catch((err: unknown) => {
-      log.warn({ err: (err as Error).message, version }, 'collections: schema change not published; other nodes catch up on their next check')
+      log.warn({ err: (err as Error).message, version }, `${name}: ${change} not published; other nodes catch up on their next check`)
     })
   })
 
@@ -78,7 +81,7 @@ export async function syncCollections(store: SyncedStore, bus: Bus, log: SyncLog
       try {
         await reload('timer', await store.storedVersion())
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'collections: reading the schema version failed')
+        log.warn({ err: (err as Error).message }, `${name}: reading the stored version failed`)
       } finally {
         checking = undefined
       }
