@@ -142,6 +142,8 @@ async function mount(core: Core): Promise<Plinth> {
   const stopAuthCache = await followAuthChanges(authCache, records, core.bus, log)
   const authenticate = createAuthenticator({ registry: collections, db: () => sql.freshest().db, cache: authCache })
 
+  /** Set when a stop begins with a drain (`shutdownDrain`). */
+  let draining = false
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // One line per request, once answered, instead of Fastify's two.
@@ -189,6 +191,8 @@ async function mount(core: Core): Promise<Plinth> {
   http.decorateRequest('auth', null)
   http.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    // Draining before a stop: each connection ends after its answer (see `shutdownDrain`).
+    if (draining) reply.header('connection', 'close')
     const auth = authenticate(request)
     if (!(auth instanceof Promise)) {
       request.auth = auth
@@ -216,7 +220,7 @@ async function mount(core: Core): Promise<Plinth> {
   const keyRing = new KeyRing(() => sql.writer().db, loadMasterKey(config.keys.masterKey, config.dir), config.keys.graceHours * 3_600_000)
   installSensitiveFields(http, { ring: keyRing, requireEncryption: config.keys.requireEncryption, registry: collections })
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
-  await http.register(healthRoutes, { sql, services: core.services })
+  await http.register(healthRoutes, { sql, services: core.services, draining: () => draining })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
   await http.register(collectionsRoutes, {
     store: collections,
@@ -279,6 +283,11 @@ async function mount(core: Core): Promise<Plinth> {
     },
     stop() {
       stopping ??= (async () => {
+        if (config.shutdownDrain > 0) {
+          draining = true
+          log.info({ ms: config.shutdownDrain }, 'draining: not ready, closing each connection after its answer')
+          await new Promise((r) => setTimeout(r, config.shutdownDrain))
+        }
         // Fastify answers 503 to new requests while closing and waits for in-flight ones;
         // after shutdownTimeout the remaining connections are cut.
         const timer = setTimeout(() => http.server.closeAllConnections(), config.shutdownTimeout)

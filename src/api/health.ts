@@ -11,6 +11,8 @@ export interface HealthOptions {
    * every health call.
    */
   services?: () => Record<string, 'ok' | 'unreachable'>
+  /** True while the node drains before a stop: `/api/ready` answers 503 so balancers move on. */
+  draining?: () => boolean
   /** How long `/api/ready` waits for each engine. */
   timeoutMs?: number
 }
@@ -37,7 +39,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * them, so an outage would take them all out at once, while most requests still work without it (the
  * cache acts as empty; only what needs counters answers 503).
  */
-export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, services, timeoutMs = 2000 }) => {
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, services, draining, timeoutMs = 2000 }) => {
   http.route({
     method: ['GET', 'HEAD'],
     url: '/api/health',
@@ -54,6 +56,9 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
   })
 
   http.get('/api/ready', async (request, reply) => {
+    if (draining?.()) {
+      return reply.code(503).header(ERROR_CODE_HEADER, 'unavailable').send({ status: 503, message: 'Not ready: stopping.', data: {} })
+    }
     const checks: Record<string, string> = {}
     // One key per instance: `sql.primary`, `sql.replica`, `sql.replica.2`, ... (several replicas must not share one).
     const seen = new Map<string, number>()

@@ -5,6 +5,7 @@ import { superuserUsage } from './superuser-usage.ts'
 import { filesUsage } from './files-usage.ts'
 import { keysUsage } from './keys-usage.ts'
 import { dbUsage } from './db-usage.ts'
+import { deployUsage } from './deploy-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -24,6 +25,7 @@ Commands:
   files      copy --to URL: copy every stored file to another files engine
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
   db         status | switch-primary URL: database instances, replicas, DR
+  deploy     nginx | systemd | rollout: cluster config and rolling restarts
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -69,6 +71,7 @@ ${commonOptions}`,
 }
 commandHelp.db = `${dbUsage}
 ${commonOptions}`
+commandHelp.deploy = deployUsage
 commandHelp.help = usage
 
 /** Flags shared by every command. */
@@ -91,6 +94,8 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `deploy` has flags of its own (--nodes, --restart, ...): it parses its arguments itself.
+  if (argv[0] === 'deploy' && !argv.includes('--help') && !argv.includes('-h')) return (await import('./deploy.ts')).deployCommand(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

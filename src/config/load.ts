@@ -87,6 +87,7 @@ function coerce(key: string, value: string, name: string): unknown {
   switch (key) {
     case 'bodyLimit':
     case 'shutdownTimeout':
+    case 'shutdownDrain':
     case 'statementTimeout':
     case 'poolTimeout':
     case 'poolSize':

@@ -30,6 +30,13 @@ export const ConfigSchema = Type.Object(
     /** How long a graceful stop waits for in-flight requests, in milliseconds. */
     shutdownTimeout: Type.Integer({ minimum: 0 }),
     /**
+     * Behind a load balancer: how long a stopping node keeps serving before it stops listening, in
+     * milliseconds (0 = stop at once). Meanwhile `/api/ready` answers 503 and every response
+     * closes its connection, so the proxy's kept-alive connections end cleanly instead of racing a
+     * close; set it above the proxy's upstream keep-alive timeout (`plinth deploy nginx`: 4 s).
+     */
+    shutdownDrain: Type.Integer({ minimum: 0, maximum: 600_000 }),
+    /**
      * The longest one SQL statement may run, in milliseconds (0 = no limit); over it the statement
      * is cancelled and the request answers 503. PostgreSQL `statement_timeout`, MariaDB
      * `max_statement_time`, MySQL `max_execution_time` (SELECT only). SQLite cannot cancel a statement.
@@ -298,6 +305,7 @@ export const envKeys = {
   PLINTH_BODY_LIMIT: 'bodyLimit',
   PLINTH_TRUST_PROXY: 'trustProxy',
   PLINTH_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
+  PLINTH_SHUTDOWN_DRAIN: 'shutdownDrain',
   PLINTH_LOG_LEVEL: 'logLevel',
   PLINTH_LOG_FORMAT: 'logFormat',
   PLINTH_MAIL: 'mail',
@@ -373,6 +381,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     bodyLimit: 32 * 1024 * 1024,
     trustProxy: false,
     shutdownTimeout: 10_000,
+    shutdownDrain: 0,
     statementTimeout: 10_000,
     poolTimeout: 5_000,
     poolSize: 10,
