@@ -43,7 +43,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      nodes: { type: 'string' }, listen: { type: 'string' }, 'server-name': { type: 'string' }, tls: { type: 'string' },
+      nodes: { type: 'string' }, listen: { type: 'string' }, 'server-name': { type: 'string' }, tls: { type: 'string' }, 'cache-dir': { type: 'string' },
       out: { type: 'string' }, config: { type: 'string' }, dir: { type: 'string' },
       'app-dir': { type: 'string' }, 'data-dir': { type: 'string' }, 'env-file': { type: 'string' }, user: { type: 'string' },
       http: { type: 'string' }, node: { type: 'string' },
@@ -73,7 +73,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
         if (!cert || !key) throw new StartupError('--tls: give CERT,KEY (two PEM file paths)')
         tls = { cert: path.resolve(cert), key: path.resolve(key) }
       }
-      write(v.out, nginxConfig({ nodes: nodes(), listen: v.listen, serverName: v['server-name'], tls, config: config() }))
+      write(v.out, nginxConfig({ nodes: nodes(), listen: v.listen, serverName: v['server-name'], tls, cacheDir: v['cache-dir'], config: config() }))
       return 0
     }
     case 'systemd': {

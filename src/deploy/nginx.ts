@@ -34,6 +34,8 @@ export interface NginxOptions {
   failTimeout?: number
   /** Paths for a non-root nginx (tests): pid, logs and temp folders under this prefix. */
   prefix?: string
+  /** Where signed CDN responses are cached (default /var/cache/nginx/plinth_files, or under `prefix`). */
+  cacheDir?: string
   /** The cluster's settings: body limit, CDN. */
   config: Pick<PlinthConfig, 'bodyLimit' | 'cdn'>
 }
@@ -114,7 +116,7 @@ error_log ${p}/error.log warn;
   scgi_temp_path ${p}/tmp/scgi;
 `
     : ''
-  const cachePath = `${p ?? '/var/cache/nginx'}/plinth_files`
+  const cachePath = o.cacheDir ?? `${p ?? '/var/cache/nginx'}/plinth_files`
   const bodyMb = Math.ceil(o.config.bodyLimit / (1024 * 1024))
   const redirect = tls
     ? `
@@ -169,7 +171,7 @@ ${cdnLocation(o.config.cdn)}
 ${proxyCommon}
       proxy_set_header Connection "";
       # A node that refuses, resets or answers 502/503/504 is skipped for idempotent requests
-      # only (no non_idempotent): a POST that reached a node is never sent to a second one.
+      # only (no non-idempotent flag): a POST that reached a node is never sent to a second one.
       proxy_next_upstream error timeout http_502 http_503 http_504;
       proxy_next_upstream_tries 3;
       proxy_connect_timeout 2s;
