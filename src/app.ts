@@ -245,6 +245,8 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(recordAuthSmsRoutes, { ...authOptions, smsSignIn: core.smsSignIn, phone: config.phone })
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   await http.register(devicesRoutes, { devices })
+  // Git-webhook deploys, on the control host only (config `deploy.webhookSecret`).
+  if (config.deploy.webhookSecret) await http.register((await import('./api/deploy-webhook.ts')).deployRoutes, { deploy: config.deploy })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
 
   let stopping: Promise<void> | undefined

@@ -1,5 +1,5 @@
 /** `plinth deploy` help (kept apart so `plinth help` need not load the deploy code). */
-export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout> [options]
+export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout|release|rollback|releases> [options]
 
   nginx    --nodes HOST:PORT,...  [--listen PORT|HOST:PORT] [--server-name NAME] [--tls CERT,KEY]
            [--cache-dir DIR] [--out FILE] [--config FILE]
@@ -17,4 +17,10 @@ export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout> [option
            Each node drains itself on SIGTERM (shutdownDrain), so nginx is not touched. A node
            not ready in time (default 60000 ms) stops the rollout and rolls back the nodes
            already done with --rollback, newest first.
+  release  REF   Builds (deploy.build), tests (deploy.test) and activates (deploy.activate) commit or
+                 branch REF of deploy.repo as the next numbered release under deploy.root; a
+                 failed step deploys nothing. The webhook (POST /api/plinth/deploy/webhook) does
+                 the same for pushes to deploy.branch.
+  rollback       Points deploy.root/current at the previous release and activates it.
+  releases       Lists the releases, * marks the current one.
 `

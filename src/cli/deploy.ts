@@ -7,6 +7,7 @@ import { configFromFlags } from './load.ts'
 import { nginxConfig, parseNodes, type NginxNode } from '../deploy/nginx.ts'
 import { rollout, RolloutError } from '../deploy/rollout.ts'
 import { SYSTEMD_DEFAULTS, systemdUnits } from '../deploy/systemd.ts'
+import { DeployError, Releases } from '../deploy/releases.ts'
 import { deployUsage } from './deploy-usage.ts'
 
 
@@ -119,7 +120,36 @@ export async function deployCommand(argv: string[]): Promise<number> {
       process.stderr.write(`rollout: done, ${list.length} node(s) on the new release\n`)
       return 0
     }
+    case 'release':
+    case 'rollback':
+    case 'releases': {
+      const { deploy } = config()
+      if (!deploy.root) throw new StartupError('deploy: deploy.root (PLINTH_DEPLOY_ROOT) is not set: where are the releases?')
+      const releases = new Releases({ ...deploy, log: (line) => process.stderr.write(`deploy: ${line}\n`) })
+      if (sub === 'releases') {
+        for (const r of releases.list()) process.stdout.write(`${r.current ? '*' : ' '} ${r.name}\n`)
+        return 0
+      }
+      try {
+        if (sub === 'rollback') {
+          const r = await releases.rollback()
+          process.stderr.write(`deploy: rolled back to ${r.name}\n`)
+          return 0
+        }
+        const ref = positionals[1]
+        if (!deploy.repo) throw new StartupError('deploy: deploy.repo (PLINTH_DEPLOY_REPO) is not set: what to clone?')
+        if (!ref) throw new StartupError('deploy release: give the commit or branch to deploy')
+        const r = await releases.deploy(ref)
+        process.stderr.write(`deploy: ${r.name} is current\n`)
+        return 0
+      } catch (err) {
+        if (!(err instanceof DeployError)) throw err
+        if (err.output) process.stderr.write(`${err.output.trimEnd()}\n`)
+        process.stderr.write(`plinth: ${err.message}\n`)
+        return 1
+      }
+    }
     default:
-      throw new StartupError(`deploy: unknown subcommand "${sub}" (nginx, systemd, rollout)`)
+      throw new StartupError(`deploy: unknown subcommand "${sub}" (nginx, systemd, rollout, release, rollback, releases)`)
   }
 }

@@ -88,6 +88,7 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'bodyLimit':
     case 'shutdownTimeout':
     case 'shutdownDrain':
+    case 'deploy.keep':
     case 'statementTimeout':
     case 'poolTimeout':
     case 'poolSize':
@@ -282,6 +283,10 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   parseQueueUrl(config.queue, 'queue')
   config.files = absoluteFilesUrl(config.files, 'files', cwd)
   config.cdn = resolveCdn(config.cdn, cwd)
+  if (config.deploy.webhookSecret && (!config.deploy.repo || !config.deploy.root)) {
+    throw new ConfigError('config: deploy: webhookSecret is set, so deploy.repo (what to clone) and deploy.root (where releases go) are needed too')
+  }
+  if (config.deploy.root) config.deploy.root = path.resolve(cwd, config.deploy.root)
   return deepFreeze(config)
 }
 

@@ -206,6 +206,25 @@ export const ConfigSchema = Type.Object(
      * policy, `key` = the RSA private key PEM, `keyPairId`), `nginx` (`secure_link_md5`, `key` = the
      * secret in `expression`). Empty `baseUrl` (the default): files are served by this server.
      */
+    /**
+     * Git-webhook deploys on the control host (`POST /api/plinth/deploy/webhook`, on when
+     * `webhookSecret` is set): pushes to `branch` of `repo` become numbered releases under
+     * `root/releases` with a `current` link, each built with `build` and tested with `test`
+     * before `activate` (e.g. `plinth deploy rollout ...`) runs; the last `keep` stay.
+     */
+    deploy: Type.Object(
+      {
+        webhookSecret: Type.Union([Type.Literal(''), Type.String({ minLength: 16, description: 'at least 16 characters' })]),
+        branch: Type.String({ minLength: 1, maxLength: 200 }),
+        repo: Type.String(),
+        root: Type.String(),
+        build: Type.String(),
+        test: Type.String(),
+        activate: Type.String(),
+        keep: Type.Integer({ minimum: 1, maximum: 100 }),
+      },
+      { additionalProperties: false },
+    ),
     cdn: Type.Object(
       {
         baseUrl: Type.Union([Type.Literal(''), Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$', description: 'an http(s) URL without query' })]),
@@ -333,6 +352,14 @@ export const envKeys = {
   PLINTH_REQUEST_TIMEOUT: 'requestTimeout',
   PLINTH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',
   PLINTH_CORS_ORIGINS: 'cors.origins',
+  PLINTH_DEPLOY_WEBHOOK_SECRET: 'deploy.webhookSecret',
+  PLINTH_DEPLOY_BRANCH: 'deploy.branch',
+  PLINTH_DEPLOY_REPO: 'deploy.repo',
+  PLINTH_DEPLOY_ROOT: 'deploy.root',
+  PLINTH_DEPLOY_BUILD: 'deploy.build',
+  PLINTH_DEPLOY_TEST: 'deploy.test',
+  PLINTH_DEPLOY_ACTIVATE: 'deploy.activate',
+  PLINTH_DEPLOY_KEEP: 'deploy.keep',
   PLINTH_CDN_URL: 'cdn.baseUrl',
   PLINTH_CDN_SIGNER: 'cdn.signer',
   PLINTH_CDN_KEY: 'cdn.key',
@@ -412,6 +439,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     hstsMaxAge: 15_552_000,
     adminAllow: [],
     audit: { retentionDays: 90 },
+    deploy: { webhookSecret: '', branch: 'main', repo: '', root: '', build: 'npm ci && npm run build', test: 'npm test', activate: '', keep: 5 },
     cdn: { baseUrl: '', signer: 'none', key: '', keyFile: '', keyPairId: '', ttlSeconds: 3600, expression: '$secure_link_expires$uri $key' },
     signatures: { mode: 'off', routes: {}, maxSkewSeconds: 300 },
     keys: { masterKey: '', requireEncryption: false, graceHours: 24 * 7 },
