@@ -56,6 +56,8 @@ KillSignal=SIGTERM
 TimeoutStopSec=${stopSec}
 Restart=on-failure
 RestartSec=2
+# Exit code 2 is a start-up mistake (bad setting, address in use, database missing): do not loop on it.
+RestartPreventExitStatus=2
 # Limits: one file descriptor per connection (SSE and WebSocket clients stay connected).
 LimitNOFILE=65536
 MemoryMax=${role === 'api' ? '2G' : '1G'}
