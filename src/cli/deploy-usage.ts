@@ -1,5 +1,5 @@
 /** `plinth deploy` help (kept apart so `plinth help` need not load the deploy code). */
-export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout|release|rollback|releases> [options]
+export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout|autoscale|release|rollback|releases> [options]
 
   nginx    --nodes HOST:PORT,...  [--listen PORT|HOST:PORT] [--server-name NAME] [--tls CERT,KEY]
            [--cache-dir DIR] [--out FILE] [--config FILE]
@@ -17,6 +17,13 @@ export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout|release|
            Each node drains itself on SIGTERM (shutdownDrain), so nginx is not touched. A node
            not ready in time (default 60000 ms) stops the rollout and rolls back the nodes
            already done with --rollback, newest first.
+  autoscale --slots HOST:PORT,... --min N --max N --start CMD --stop CMD [--running HOST:PORT,...]
+           [--interval MS] [--cooldown MS] [--up-cpu 0.75] [--down-cpu 0.25] [--up-lag MS]
+           [--up-rps N --down-rps N]
+           Starts and stops nodes in the slots (all listed in nginx's upstream) from their own
+           /api/metrics (CPU share, event-loop delay p99, requests/s per node): up after two hot looks, down after
+           three cold ones, never twice within --cooldown (default 30000). CMD runs in sh with
+           {host} and {port}. Runs until SIGTERM or SIGINT. Nodes' metrics.allow must list this host.
   release  REF   Builds (deploy.build), tests (deploy.test) and activates (deploy.activate) commit or
                  branch REF of deploy.repo as the next numbered release under deploy.root; a
                  failed step deploys nothing. The webhook (POST /api/plinth/deploy/webhook) does

@@ -49,6 +49,8 @@ export async function deployCommand(argv: string[]): Promise<number> {
       'app-dir': { type: 'string' }, 'data-dir': { type: 'string' }, 'env-file': { type: 'string' }, user: { type: 'string' },
       http: { type: 'string' }, node: { type: 'string' },
       restart: { type: 'string' }, rollback: { type: 'string' }, 'ready-timeout': { type: 'string' },
+      slots: { type: 'string' }, min: { type: 'string' }, max: { type: 'string' }, start: { type: 'string' }, stop: { type: 'string' },
+      running: { type: 'string' }, interval: { type: 'string' }, cooldown: { type: 'string' }, 'up-cpu': { type: 'string' }, 'down-cpu': { type: 'string' }, 'up-lag': { type: 'string' }, 'up-rps': { type: 'string' }, 'down-rps': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -120,6 +122,8 @@ export async function deployCommand(argv: string[]): Promise<number> {
       process.stderr.write(`rollout: done, ${list.length} node(s) on the new release\n`)
       return 0
     }
+    case 'autoscale':
+      return (await import('./deploy-autoscale.ts')).autoscaleCommand(v)
     case 'release':
     case 'rollback':
     case 'releases': {
