@@ -54,7 +54,7 @@ export function parseNodes(list: string): NginxNode[] {
 
 /** The upstream block. */
 export function upstreamBlock(nodes: NginxNode[], failTimeout = 5): string {
-  const servers = nodes.map((n) => `    server ${n.host}:${n.port} max_fails=1 fail_timeout=${failTimeout}s;`)
+  const servers = nodes.map((n) => `    server ${n.host}:${n.port} max_fails=3 fail_timeout=${failTimeout}s;`)
   return `  upstream plinth_nodes {
 ${servers.join('\n')}
     # Idle keep-alive connections kept to the nodes (per worker): no TCP handshake per request.

@@ -143,7 +143,10 @@ describe('autoscale behind the generated nginx', { skip, timeout: 280_000 }, () 
     looping = false
     await loop
     assert.equal(procs.size, 1, 'the stopped nodes exited')
-    for (const r of [r1, r2]) assert.deepEqual({ non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 }, lines.join('\n'))
+    for (const r of [r1, r2]) {
+      const codes = JSON.stringify((r as unknown as { statusCodeStats: unknown }).statusCodeStats)
+      assert.deepEqual({ non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 }, `${codes}\n${lines.join('\n')}`)
+    }
     assert.ok(done > 20, `the light loop ran: ${done}`)
     assert.deepEqual(failed, [], lines.join('\n'))
     assert.ok(lines.some((l) => / up: starting /.test(l)) && lines.some((l) => / down: stopping /.test(l)), lines.join('\n'))

@@ -26,8 +26,8 @@ describe('plinth deploy nginx', { skip: nginxSkip() }, () => {
     const r = await runCli(['deploy', 'nginx', '--nodes', '10.0.0.1:8090,10.0.0.2:8090', '--listen', '127.0.0.1:8080', '--cache-dir', `${dir}/cache`, '--out', plain], {}, dir)
     assert.equal(r.code, 0, r.stderr)
     const text = readFileSync(plain, 'utf8')
-    assert.match(text, /server 10\.0\.0\.1:8090 max_fails=1/)
-    assert.match(text, /server 10\.0\.0\.2:8090 max_fails=1/)
+    assert.match(text, /server 10\.0\.0\.1:8090 max_fails=3/)
+    assert.match(text, /server 10\.0\.0\.2:8090 max_fails=3/)
     assert.match(text, /proxy_set_header X-Real-IP \$remote_addr;/)
     // Idempotent retries only, SSE unbuffered, WebSocket upgraded, nginx's body limit = Plinth's 32 MiB default.
     assert.match(text, /proxy_next_upstream error timeout http_502 http_503 http_504;/)
