@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { loadConfig, type LoadOptions } from './config/load.ts'
@@ -151,7 +152,10 @@ async function mount(core: Core): Promise<Plinth> {
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     genReqId: (req) => requestId(req.headers['x-request-id']),
-    return503OnClosing: true,
+    // Alone, a request that comes while closing gets 503 at once. Behind a balancer (a drain is
+    // set), it is served (its connection then closed): the balancer sent it on a connection it
+    // held, and a write answered 503 there would be lost, not retried.
+    return503OnClosing: config.shutdownDrain === 0,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
     // Ajv is loaded, and each route's validator compiled, on first use (api/lazy-compilers.ts).
@@ -287,7 +291,12 @@ async function mount(core: Core): Promise<Plinth> {
       stopping ??= (async () => {
         if (config.shutdownDrain > 0) {
           draining = true
-          log.info({ ms: config.shutdownDrain }, 'draining: not ready, closing each connection after its answer')
+          // Stop accepting at once (a balancer retries a refused connection elsewhere, writes
+          // included, as nothing was sent) but keep open connections: each ends after its next
+          // answer. net's close, not http's, which would also cut idle connections the balancer
+          // may be about to reuse; Fastify's own close later finds the listener gone and goes on.
+          net.Server.prototype.close.call(http.server)
+          log.info({ ms: config.shutdownDrain }, 'draining: not accepting, not ready, closing each connection after its answer')
           await new Promise((r) => setTimeout(r, config.shutdownDrain))
         }
         // Fastify answers 503 to new requests while closing and waits for in-flight ones;

@@ -33,7 +33,7 @@ export const ConfigSchema = Type.Object(
      * Behind a load balancer: how long a stopping node keeps serving before it stops listening, in
      * milliseconds (0 = stop at once). Meanwhile `/api/ready` answers 503 and every response
      * closes its connection, so the proxy's kept-alive connections end cleanly instead of racing a
-     * close; set it above the proxy's upstream keep-alive timeout (`plinth deploy nginx`: 4 s).
+     * close; set it above the proxy's upstream keep-alive timeout (`plinth deploy nginx`: 2 s).
      */
     shutdownDrain: Type.Integer({ minimum: 0, maximum: 600_000 }),
     /**

@@ -59,9 +59,9 @@ export function upstreamBlock(nodes: NginxNode[], failTimeout = 5): string {
 ${servers.join('\n')}
     # Idle keep-alive connections kept to the nodes (per worker): no TCP handshake per request.
     keepalive 32;
-    # Closed by nginx after 4 s idle: shorter than a stopping node's drain (shutdownDrain, 5 s in
+    # Closed by nginx after 2 s idle: well under a stopping node's drain (shutdownDrain, 5 s in
     # the units \`plinth deploy systemd\` writes), so the node never closes one nginx may be reusing.
-    keepalive_timeout 4s;
+    keepalive_timeout 2s;
   }`
 }
 

@@ -2,7 +2,7 @@
  * Rolling deploys, one node at a time, with no failed requests. Each node takes itself out: on
  * SIGTERM with `shutdownDrain` set it answers `/api/ready` with 503 and closes each connection
  * after its answer, so nginx's kept-alive connections end cleanly (nginx drops idle ones after its
- * upstream `keepalive_timeout`, 4 s, shorter than the drain); then it stops listening, and nginx
+ * upstream `keepalive_timeout`, 2 s, well under the drain); then it stops listening, and nginx
  * sends what comes next to the other nodes (a refused connection is retried there, writes
  * included, as nothing was sent). nginx is never reloaded: a reload closes clients' idle
  * keep-alive connections, which races their next request.

@@ -19,7 +19,7 @@ export interface SystemdOptions {
   node: string
   /** Plinth's shutdownTimeout in ms: systemd waits a little longer before SIGKILL. */
   shutdownTimeoutMs: number
-  /** The drain before a stop (shutdownDrain), longer than nginx's upstream keep-alive (4 s). */
+  /** The drain before a stop (shutdownDrain), longer than nginx's upstream keep-alive (2 s). */
   drainMs: number
 }
 
