@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { loadConfig, type LoadOptions } from './config/load.ts'
@@ -165,6 +166,8 @@ async function mount(core: Core): Promise<Plinth> {
   const stopAuthCache = await followAuthChanges(authCache, records, core.bus, log)
   const authenticate = createAuthenticator({ registry: collections, db: () => sql.freshest().db, cache: authCache })
 
+  /** Set when a stop begins with a drain (`shutdownDrain`). */
+  let draining = false
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // One line per request, once answered, instead of Fastify's two.
@@ -172,7 +175,10 @@ async function mount(core: Core): Promise<Plinth> {
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     genReqId: (req) => requestId(req.headers['x-request-id']),
-    return503OnClosing: true,
+    // Alone, a request that comes while closing gets 503 at once. Behind a balancer (a drain is
+    // set), it is served (its connection then closed): the balancer sent it on a connection it
+    // held, and a write answered 503 there would be lost, not retried.
+    return503OnClosing: config.shutdownDrain === 0,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
     // Ajv is loaded, and each route's validator compiled, on first use (api/lazy-compilers.ts).
@@ -212,6 +218,8 @@ async function mount(core: Core): Promise<Plinth> {
   http.decorateRequest('auth', null)
   http.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    // Draining before a stop: each connection ends after its answer (see `shutdownDrain`).
+    if (draining) reply.header('connection', 'close')
     const auth = authenticate(request)
     if (!(auth instanceof Promise)) {
       request.auth = auth
@@ -243,7 +251,7 @@ async function mount(core: Core): Promise<Plinth> {
   const isSuperuser = async (request: FastifyRequest) => request.auth?.isSuperuser ?? false
   // PocketBase's /api/backups, backups.cron, and this node's presence for restores (api/backups-node.ts).
   const backups = await installBackups(http, core)
-  await http.register(healthRoutes, { sql, services: core.services, canBackup: () => backups.canBackup })
+  await http.register(healthRoutes, { sql, services: core.services, canBackup: () => backups.canBackup, draining: () => draining })
   await http.register(metricsRoutes, { metrics, allow: config.metrics.allow, isSuperuser })
   await http.register(collectionsRoutes, {
     store: collections,
@@ -274,6 +282,8 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(jobsRoutes, { jobs: core.jobs, log })
   await http.register(devicesRoutes, { devices })
   await http.register(pushRoutes, { push: core.push, log })
+  // Git-webhook deploys, on the control host only (config `deploy.webhookSecret`).
+  if (config.deploy.webhookSecret) await http.register((await import('./api/deploy-webhook.ts')).deployRoutes, { deploy: config.deploy })
   metrics.watchJobs(core.jobs.engine, () => core.jobs.counts())
   metrics.watchRecordsCache(() => core.readCache.stats)
   // The admin console at /_/ (api/admin-ui.ts): the static bundle from dist/admin.
@@ -320,6 +330,16 @@ async function mount(core: Core): Promise<Plinth> {
     },
     stop() {
       stopping ??= (async () => {
+        if (config.shutdownDrain > 0) {
+          draining = true
+          // Stop accepting at once (a balancer retries a refused connection elsewhere, writes
+          // included, as nothing was sent) but keep open connections: each ends after its next
+          // answer. net's close, not http's, which would also cut idle connections the balancer
+          // may be about to reuse; Fastify's own close later finds the listener gone and goes on.
+          net.Server.prototype.close.call(http.server)
+          log.info({ ms: config.shutdownDrain }, 'draining: not accepting, not ready, closing each connection after its answer')
+          await new Promise((r) => setTimeout(r, config.shutdownDrain))
+        }
         // Fastify answers 503 to new requests while closing and waits for in-flight ones;
         // after shutdownTimeout the remaining connections are cut.
         const timer = setTimeout(() => http.server.closeAllConnections(), config.shutdownTimeout)

@@ -13,6 +13,8 @@ export interface HealthOptions {
   services?: () => Record<string, 'ok' | 'unreachable'>
   /** PocketBase's `canBackup`: false while a backup or restore runs on this node. */
   canBackup?: () => boolean
+  /** True while the node drains before a stop: `/api/ready` answers 503 so balancers move on. */
+  draining?: () => boolean
   /** How long `/api/ready` waits for each engine. */
   timeoutMs?: number
 }
@@ -40,7 +42,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * them, so an outage would take them all out at once, while most requests still work without it (the
  * cache acts as empty; only what needs counters answers 503).
  */
-export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, services, canBackup = () => true, timeoutMs = 2000 }) => {
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sql, services, canBackup = () => true, draining, timeoutMs = 2000 }) => {
   http.route({
     method: ['GET', 'HEAD'],
     url: '/api/health',
@@ -57,6 +59,9 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (http, { sq
   })
 
   http.get('/api/ready', async (request, reply) => {
+    if (draining?.()) {
+      return reply.code(503).header(ERROR_CODE_HEADER, 'unavailable').send({ status: 503, message: 'Not ready: stopping.', data: {} })
+    }
     const checks: Record<string, string> = {}
     // One key per instance: `sql.primary`, `sql.replica`, `sql.replica.2`, ... (several replicas must not share one).
     // A retired instance (an old primary after `db switch-primary`) serves nothing and is not checked.

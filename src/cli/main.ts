@@ -6,6 +6,7 @@ import { filesUsage } from './files-usage.ts'
 import { keysUsage } from './keys-usage.ts'
 import { dbUsage } from './db-usage.ts'
 import { backupUsage } from './backup-usage.ts'
+import { deployUsage } from './deploy-usage.ts'
 
 const commonOptions = `Options:
   --http HOST:PORT   where to listen (default 127.0.0.1:8090; :PORT = every interface)
@@ -27,6 +28,7 @@ Commands:
   keys       rotate: a new RSA key for sensitive fields (the old one decrypts for a grace period)
   db         status | switch-primary URL | copy --to URL: database instances, replicas, DR, copies
   backup     create [NAME] | list | restore KEY: backups in the files port (_backups/)
+  deploy     nginx | systemd | rollout | autoscale | release | rollback: cluster config and deploys
   help       help for a command: plinth help serve
 
 ${commonOptions}  --app FILE         app module (serve; default plinth.app.ts or .js beside the config)
@@ -74,6 +76,7 @@ commandHelp.db = `${dbUsage}
 ${commonOptions}`
 commandHelp.backup = `${backupUsage}
 ${commonOptions}`
+commandHelp.deploy = deployUsage
 commandHelp.help = usage
 
 /** Flags shared by every command. */
@@ -104,6 +107,8 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `deploy` has flags of its own (--nodes, --restart, ...): it parses its arguments itself.
+  if (argv[0] === 'deploy' && !argv.includes('--help') && !argv.includes('-h')) return (await import('./deploy.ts')).deployCommand(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

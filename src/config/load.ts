@@ -89,6 +89,8 @@ function coerce(key: string, value: string, name: string): unknown {
   switch (key) {
     case 'bodyLimit':
     case 'shutdownTimeout':
+    case 'shutdownDrain':
+    case 'deploy.keep':
     case 'statementTimeout':
     case 'poolTimeout':
     case 'poolSize':
@@ -293,6 +295,10 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<PlinthConfig> {
   parseQueueUrl(config.queue, 'queue')
   config.files = absoluteFilesUrl(config.files, 'files', cwd)
   config.cdn = resolveCdn(config.cdn, cwd)
+  if (config.deploy.webhookSecret && (!config.deploy.repo || !config.deploy.root)) {
+    throw new ConfigError('config: deploy: webhookSecret is set, so deploy.repo (what to clone) and deploy.root (where releases go) are needed too')
+  }
+  if (config.deploy.root) config.deploy.root = path.resolve(cwd, config.deploy.root)
   if (config.logs.url) config.logs.url = absoluteDbUrl(config.logs.url, 'logs.url', cwd)
   const frozen = deepFreeze(config)
   // Which values were set explicitly, and where: settings the configuration fixes (src/settings/).

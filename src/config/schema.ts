@@ -31,6 +31,13 @@ export const ConfigSchema = Type.Object(
     /** How long a graceful stop waits for in-flight requests, in milliseconds. */
     shutdownTimeout: Type.Integer({ minimum: 0 }),
     /**
+     * Behind a load balancer: how long a stopping node keeps serving before it stops listening, in
+     * milliseconds (0 = stop at once). Meanwhile `/api/ready` answers 503 and every response
+     * closes its connection, so the proxy's kept-alive connections end cleanly instead of racing a
+     * close; set it above the proxy's upstream keep-alive timeout (`plinth deploy nginx`: 2 s).
+     */
+    shutdownDrain: Type.Integer({ minimum: 0, maximum: 600_000 }),
+    /**
      * The longest one SQL statement may run, in milliseconds (0 = no limit); over it the statement
      * is cancelled and the request answers 503. PostgreSQL `statement_timeout`, MariaDB
      * `max_statement_time`, MySQL `max_execution_time` (SELECT only). SQLite cannot cancel a statement.
@@ -221,6 +228,25 @@ export const ConfigSchema = Type.Object(
      * policy, `key` = the RSA private key PEM, `keyPairId`), `nginx` (`secure_link_md5`, `key` = the
      * secret in `expression`). Empty `baseUrl` (the default): files are served by this server.
      */
+    /**
+     * Git-webhook deploys on the control host (`POST /api/plinth/deploy/webhook`, on when
+     * `webhookSecret` is set): pushes to `branch` of `repo` become numbered releases under
+     * `root/releases` with a `current` link, each built with `build` and tested with `test`
+     * before `activate` (e.g. `plinth deploy rollout ...`) runs; the last `keep` stay.
+     */
+    deploy: Type.Object(
+      {
+        webhookSecret: Type.Union([Type.Literal(''), Type.String({ minLength: 16, description: 'at least 16 characters' })]),
+        branch: Type.String({ minLength: 1, maxLength: 200 }),
+        repo: Type.String(),
+        root: Type.String(),
+        build: Type.String(),
+        test: Type.String(),
+        activate: Type.String(),
+        keep: Type.Integer({ minimum: 1, maximum: 100 }),
+      },
+      { additionalProperties: false },
+    ),
     cdn: Type.Object(
       {
         baseUrl: Type.Union([Type.Literal(''), Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$', description: 'an http(s) URL without query' })]),
@@ -333,6 +359,7 @@ export const envKeys = {
   PLINTH_BODY_LIMIT: 'bodyLimit',
   PLINTH_TRUST_PROXY: 'trustProxy',
   PLINTH_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
+  PLINTH_SHUTDOWN_DRAIN: 'shutdownDrain',
   PLINTH_LOG_LEVEL: 'logLevel',
   PLINTH_LOG_FORMAT: 'logFormat',
   PLINTH_MAIL: 'mail',
@@ -368,6 +395,14 @@ export const envKeys = {
   PLINTH_IM_MAX_MESSAGE_BYTES: 'im.maxMessageBytes',
   PLINTH_IM_USER_RATE: 'im.userRate',
   PLINTH_IM_CONNECTION_RATE: 'im.connectionRate',
+  PLINTH_DEPLOY_WEBHOOK_SECRET: 'deploy.webhookSecret',
+  PLINTH_DEPLOY_BRANCH: 'deploy.branch',
+  PLINTH_DEPLOY_REPO: 'deploy.repo',
+  PLINTH_DEPLOY_ROOT: 'deploy.root',
+  PLINTH_DEPLOY_BUILD: 'deploy.build',
+  PLINTH_DEPLOY_TEST: 'deploy.test',
+  PLINTH_DEPLOY_ACTIVATE: 'deploy.activate',
+  PLINTH_DEPLOY_KEEP: 'deploy.keep',
   PLINTH_CDN_URL: 'cdn.baseUrl',
   PLINTH_CDN_SIGNER: 'cdn.signer',
   PLINTH_CDN_KEY: 'cdn.key',
@@ -420,6 +455,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     bodyLimit: 32 * 1024 * 1024,
     trustProxy: false,
     shutdownTimeout: 10_000,
+    shutdownDrain: 0,
     statementTimeout: 10_000,
     poolTimeout: 5_000,
     poolSize: 10,
@@ -455,6 +491,7 @@ export function defaults(dir: string, tty = false): PlinthConfig {
     hstsMaxAge: 15_552_000,
     adminAllow: [],
     audit: { retentionDays: 90 },
+    deploy: { webhookSecret: '', branch: 'main', repo: '', root: '', build: 'npm ci && npm run build', test: 'npm test', activate: '', keep: 5 },
     cdn: { baseUrl: '', signer: 'none', key: '', keyFile: '', keyPairId: '', ttlSeconds: 3600, expression: '$secure_link_expires$uri $key' },
     signatures: { mode: 'off', routes: {}, maxSkewSeconds: 300 },
     keys: { masterKey: '', requireEncryption: false, graceHours: 24 * 7, atRestKey: '' },
