@@ -39,6 +39,7 @@ import { openCore, type Core } from './core.ts'
 import { Realtime } from './realtime/realtime.ts'
 import { realtimeRoutes } from './realtime/routes.ts'
 import { mountIm, type Im } from './im/index.ts'
+import { pushOfflineMembers } from './im/offline-push.ts'
 import type { SqlRouter } from './sql/router.ts'
 import type { CronHandler, Jobs } from './jobs/jobs.ts'
 import { jobsRoutes } from './api/jobs.ts'
@@ -271,6 +272,7 @@ async function mount(core: Core): Promise<Plinth> {
   await http.register(realtimeRoutes, { realtime, metrics })
   // IM over WebSocket, fanned out through the bus like realtime (src/im/).
   const im = await mountIm(http, core)
+  if (config.im.pushOffline) pushOfflineMembers(im.hooks, core.push, log)
   const authOptions = {
     registry: collections, records, db: () => sql.writer(), mail: queuedMailer(core.jobs, mail), authenticate, appUrl: publicUrl, appName: 'Plinth',
     meta: () => ({ appName: core.settings.current.meta.appName, appUrl: core.settings.current.meta.appURL }),

@@ -33,6 +33,8 @@ export const ImConfigSchema = Type.Object(
     authTimeout: Type.Integer({ minimum: 100 }),
     /** Messages one `resume` replays per conversation; past it the client gets a `gap` frame and reads the rest over REST. */
     resumeLimit: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    /** Push each new message to the members offline on every node (and not muting it), through the push port. */
+    pushOffline: Type.Boolean(),
   },
   { additionalProperties: false },
 )
@@ -51,4 +53,5 @@ export const IM_DEFAULTS: ImConfig = {
   heartbeatSeconds: 30,
   authTimeout: 10_000,
   resumeLimit: 1000,
+  pushOffline: true,
 }

@@ -129,6 +129,7 @@ function coerce(key: string, value: string, name: string): unknown {
     case 'rateLimits.enabled':
     case 'cacheRecords':
     case 'im.enabled':
+    case 'im.pushOffline':
     case 'trustedProxy.useLeftmostIP':
       if (value !== 'true' && value !== 'false') throw new ConfigError(`config: ${name}: expected true or false, got "${value}"`)
       return value === 'true'

@@ -395,6 +395,7 @@ export const envKeys = {
   PLINTH_IM_MAX_MESSAGE_BYTES: 'im.maxMessageBytes',
   PLINTH_IM_USER_RATE: 'im.userRate',
   PLINTH_IM_CONNECTION_RATE: 'im.connectionRate',
+  PLINTH_IM_PUSH_OFFLINE: 'im.pushOffline',
   PLINTH_DEPLOY_WEBHOOK_SECRET: 'deploy.webhookSecret',
   PLINTH_DEPLOY_BRANCH: 'deploy.branch',
   PLINTH_DEPLOY_REPO: 'deploy.repo',
