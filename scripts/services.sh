@@ -4,6 +4,7 @@
 #   MariaDB    127.0.0.1:3306  root with an empty password over TCP; database `test`
 #   Redis      127.0.0.1:6379
 #   nginx      installed only: the CDN-edge tests start their own on an unused port
+#   ansible-core installed only: test/deploy/ansible.test.ts runs the playbook against local folders
 #   Chromium   installed only: the admin console tests (playwright-core) start it themselves
 # For each: does nothing when it already answers; starts it when installed and stopped; installs it
 # from Debian's packages when missing (needs root; apt-get update first, non-interactive). Then waits
@@ -167,8 +168,19 @@ chromium_() {
   log "Chromium ok ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
 }
 
+# --- Ansible ----------------------------------------------------------------------------------
+# test/deploy/ansible.test.ts runs the playbook in deploy/ansible/ with Debian's ansible-core,
+# against folders on this machine (ansible_connection=local); it changes nothing outside them.
+ansible_() {
+  if ! command -v ansible-playbook >/dev/null; then
+    apt_install ansible-core
+  fi
+  log "Ansible ok ($(ansible-playbook --version 2>/dev/null | head -n1))"
+}
+
 postgres
 mariadb_
 redis
 nginx_
 chromium_
+ansible_

@@ -2,7 +2,7 @@
 export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout|autoscale|release|rollback|releases> [options]
 
   nginx    --nodes HOST:PORT,...  [--listen PORT|HOST:PORT] [--server-name NAME] [--tls CERT,KEY]
-           [--cache-dir DIR] [--out FILE] [--config FILE]
+           [--cache-dir DIR] [--worker-connections N] [--out FILE] [--config FILE]
            Writes nginx.conf for the cluster (stdout without --out): upstream with passive health
            checks and keep-alive, retries for idempotent requests only, SSE and WebSocket
            locations, the client address in X-Real-IP, client_max_body_size = bodyLimit, and the

@@ -34,7 +34,7 @@ function write(out: string | undefined, text: string): void {
 function positiveInt(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new StartupError(`${flag}: "${value}" is not a whole number of milliseconds`)
+  if (!Number.isInteger(n) || n < 0) throw new StartupError(`${flag}: "${value}" is not a whole number`)
   return n
 }
 
@@ -44,7 +44,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      nodes: { type: 'string' }, listen: { type: 'string' }, 'server-name': { type: 'string' }, tls: { type: 'string' }, 'cache-dir': { type: 'string' },
+      nodes: { type: 'string' }, listen: { type: 'string' }, 'server-name': { type: 'string' }, tls: { type: 'string' }, 'cache-dir': { type: 'string' }, 'worker-connections': { type: 'string' },
       out: { type: 'string' }, config: { type: 'string' }, dir: { type: 'string' },
       'app-dir': { type: 'string' }, 'data-dir': { type: 'string' }, 'env-file': { type: 'string' }, user: { type: 'string' },
       http: { type: 'string' }, node: { type: 'string' },
@@ -76,7 +76,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
         if (!cert || !key) throw new StartupError('--tls: give CERT,KEY (two PEM file paths)')
         tls = { cert: path.resolve(cert), key: path.resolve(key) }
       }
-      write(v.out, nginxConfig({ nodes: nodes(), listen: v.listen, serverName: v['server-name'], tls, cacheDir: v['cache-dir'], config: config() }))
+      write(v.out, nginxConfig({ nodes: nodes(), listen: v.listen, serverName: v['server-name'], tls, cacheDir: v['cache-dir'], workerConnections: v['worker-connections'] ? positiveInt(v['worker-connections'], '--worker-connections', 4096) || 4096 : undefined, config: config() }))
       return 0
     }
     case 'systemd': {

@@ -34,6 +34,8 @@ export interface NginxOptions {
   failTimeout?: number
   /** Paths for a non-root nginx (tests): pid, logs and temp folders under this prefix. */
   prefix?: string
+  /** Connections per nginx worker (default 4096; the playbook sizes it from the host's memory). */
+  workerConnections?: number
   /** Where signed CDN responses are cached (default /var/cache/nginx/plinth_files, or under `prefix`). */
   cacheDir?: string
   /** The cluster's settings: body limit, CDN. */
@@ -128,9 +130,10 @@ error_log ${p}/error.log warn;
 `
     : ''
   return `# Written by \`plinth deploy nginx\`. Nodes: ${o.nodes.map((n) => `${n.host}:${n.port}`).join(', ')}
-${process.getuid?.() === 0 && p ? 'user root root;\n' : ''}worker_processes auto;
-${paths}events {
-  worker_connections 4096;
+${process.getuid?.() === 0 && p ? 'user root root;\n' : ''}# One worker per core; each may hold this many connections (clients and nodes both count).
+worker_processes auto;
+${o.workerConnections ? `worker_rlimit_nofile ${o.workerConnections * 2};\n` : ''}${paths}events {
+  worker_connections ${o.workerConnections ?? 4096};
 }
 http {
   access_log off;

@@ -63,11 +63,14 @@ async function createLogsTable(engine: SqlEngine): Promise<void> {
     .addColumn('message', 'text', (c) => c.notNull())
     .addColumn('data', json.type, json.build)
     .execute()
+    // Two nodes starting at once on one PostgreSQL: IF NOT EXISTS still races there (the row type
+    // is made first and the loser gets "type _logs already exists"); the table exists either way.
+    .catch(ignoreExists)
   await db.schema.createIndex('idx__logs_created').on(LOGS_TABLE).column('created').execute().catch(ignoreExists)
   await db.schema.createIndex('idx__logs_level').on(LOGS_TABLE).column('level').execute().catch(ignoreExists)
 }
 
-/** Two nodes starting at once may both make the indexes (not every engine has CREATE INDEX IF NOT EXISTS). */
+/** Two nodes starting at once may both make the table and its indexes (not every engine has CREATE INDEX IF NOT EXISTS). */
 function ignoreExists(err: unknown): void {
   if (!/exist|duplicate/i.test((err as Error).message)) throw err
 }
