@@ -1,16 +1,17 @@
 /**
  * A real nginx in front of several `plinth serve` nodes, with the config `plinth deploy nginx`
  * generates (src/deploy/nginx.ts), under a temp prefix so it runs without touching /etc.
- * `reload()` is `nginx -s reload` for that instance, as the rollout runs it.
+ * `reload()` is `nginx -s reload` for that instance.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { nginxConfig, type NginxNode, type NginxOptions } from '../../src/deploy/nginx.ts'
+import { NGINX, runNginx } from './nginx.ts'
 import { unusedPort } from './redis.ts'
 
-export const NGINX = process.env.PLINTH_TEST_NGINX ?? '/usr/sbin/nginx'
+export { NGINX }
 
 export interface NginxCluster {
   url: string
@@ -28,22 +29,8 @@ export async function startNginxCluster(nodes: NginxNode[], config: NginxOptions
   const port = await unusedPort()
   const conf = path.join(dir, 'nginx.conf')
   writeFileSync(conf, nginxConfig({ nodes, listen: `127.0.0.1:${port}`, prefix: dir, failTimeout, config }))
-  const child = spawn(NGINX, ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const url = `http://127.0.0.1:${port}`
-  // Polls until nginx answers; the bound only turns a hang into a readable failure.
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${stderr}`)
-    try {
-      await (await fetch(`${url}/api/health`)).arrayBuffer()
-      break
-    } catch {
-      if (i > 200) throw new Error(`nginx did not answer within 10 s: ${stderr}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
+  const { child, exited } = await runNginx(dir, conf, `${url}/api/health`)
   const reloadCommand = `${NGINX} -p ${dir} -c ${conf} -s reload`
   return {
     url,

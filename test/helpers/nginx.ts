@@ -8,13 +8,13 @@
  * Debian's `nginx` package (scripts/services.sh installs it); without it the suites using this
  * skip loudly, except under PLINTH_REQUIRE_SERVICES=1.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { unusedPort } from './redis.ts'
 
-const NGINX = process.env.PLINTH_TEST_NGINX ?? '/usr/sbin/nginx'
+export const NGINX = process.env.PLINTH_TEST_NGINX ?? '/usr/sbin/nginx'
 
 /** Why nginx suites skip (undefined: nginx is here); throws under PLINTH_REQUIRE_SERVICES=1. */
 export function nginxSkip(): string | undefined {
@@ -23,6 +23,27 @@ export function nginxSkip(): string | undefined {
   if (process.env.PLINTH_REQUIRE_SERVICES === '1') throw new Error(reason)
   process.stderr.write(`\n!!! SKIPPING nginx tests: ${reason}\n\n`)
   return reason
+}
+
+/**
+ * Runs nginx in the foreground with `conf` under `prefix` and resolves once `probe` answers (the
+ * 10 s bound only turns a hang into a readable failure); `exited` resolves when it stops.
+ */
+export async function runNginx(prefix: string, conf: string, probe: string): Promise<{ child: ChildProcess; exited: Promise<void> }> {
+  const child = spawn(NGINX, ['-p', prefix, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${stderr}`)
+    try {
+      await (await fetch(probe)).arrayBuffer()
+      return { child, exited }
+    } catch {
+      if (i > 200) throw new Error(`nginx did not answer within 10 s: ${stderr}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
 }
 
 export interface NginxEdge {
@@ -78,22 +99,8 @@ http {
 }
 `,
   )
-  const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const url = `http://127.0.0.1:${port}`
-  // Polls until nginx answers; the 10 s bound only turns a hang into a readable failure.
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${stderr}`)
-    try {
-      await fetch(`${url}/`)
-      break
-    } catch {
-      if (i > 200) throw new Error(`nginx did not answer within 10 s: ${stderr}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
+  const { child, exited } = await runNginx(dir, path.join(dir, 'nginx.conf'), `${url}/`)
   return {
     url,
     async stop() {
