@@ -81,7 +81,12 @@ describe('admin console collections', { skip }, () => {
       const pageOne = await rowIds()
       await page.click('button[aria-label="Next page"]')
       await page.waitForSelector('.pager span:has-text("2 / 2")')
-      const pageTwo = await rowIds()
+      // The pager changes at once, the rows when the server answers: wait for other rows.
+      let pageTwo = await rowIds()
+      for (let i = 0; i < 100 && pageTwo.some((id) => pageOne.includes(id)); i++) {
+        await page.waitForTimeout(100)
+        pageTwo = await rowIds()
+      }
       assert.equal(pageOne.length + pageTwo.length, 25)
       assert.ok(!pageTwo.some((id) => pageOne.includes(id)), 'the second page shows other records')
     }))
