@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.ts'
+import { engineCredentials, engineEndpoint, splitEngineUrl } from './engine-url.ts'
 
 /**
  * The `push` setting (`PLINTH_PUSH`): a comma list of engine URLs, each scheme one engine:
@@ -79,36 +80,11 @@ export function parsePushUrl(value: string, key = 'push', resolvePath: (p: strin
 }
 
 function parseOne(value: string, key: string, resolvePath: (p: string) => string): PushEngineTarget {
-  const m = /^([a-z][a-z0-9+.-]*):\/\/(?:([^:@/?#]*):([^@/?#]*)@)?([^/?#@]*)\/?(?:\?([^#]*))?$/i.exec(value)
-  const scheme = (m?.[1] ?? /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1])?.toLowerCase()
-  if (!scheme || !(scheme in knownParams)) {
-    throw new ConfigError(`config: ${key}: unsupported scheme "${scheme ?? '(none)'}" (expected ${Object.keys(knownParams).map((s) => `${s}://`).join(', ')})`)
-  }
-  if (!m) throw new ConfigError(`config: ${key}: malformed ${scheme}:// URL`)
-  const engine = scheme as PushEngineTarget['engine']
-  const [, , rawUser, rawPass, host, query] = m
-  const allowed: Record<string, boolean> = knownParams[engine]
-  const got: Record<string, string> = {}
-  for (const [name, v] of new URLSearchParams(query ?? '')) {
-    if (!(name in allowed)) {
-      const names = Object.keys(allowed)
-      throw new ConfigError(`config: ${key}: unknown parameter "${name}" for ${scheme}://${names.length ? ` (expected ${names.join(', ')})` : ' (it takes none)'}`)
-    }
-    if (!v) throw new ConfigError(`config: ${key}: ${name}= is empty`)
-    got[name] = v
-  }
-  for (const [name, required] of Object.entries(allowed)) {
-    if (required && !got[name]) throw new ConfigError(`config: ${key}: ${scheme}:// needs ${name}=`)
-  }
-  if (host) throw new ConfigError(`config: ${key}: ${scheme}:// takes no host (use endpoint=)`)
-  let user: string
-  let pass: string
-  try {
-    user = decodeURIComponent(rawUser ?? '')
-    pass = decodeURIComponent(rawPass ?? '')
-  } catch {
-    throw new ConfigError(`config: ${key}: the credentials are not valid URL encoding`)
-  }
+  const url = splitEngineUrl(value, key, knownParams)
+  const engine = url.scheme as PushEngineTarget['engine']
+  const { rawUser, host, params: got } = url
+  if (host) throw new ConfigError(`config: ${key}: ${engine}:// takes no host (use endpoint=)`)
+  const { user, pass } = engineCredentials(url, key)
   switch (engine) {
     case 'log':
       if (rawUser !== undefined) throw new ConfigError(`config: ${key}: log:// takes no credentials`)
@@ -116,35 +92,23 @@ function parseOne(value: string, key: string, resolvePath: (p: string) => string
     case 'apns': {
       if (!user || !pass) throw new ConfigError(`config: ${key}: apns:// needs KEY_ID:TEAM_ID@`)
       if (got.sandbox && got.sandbox !== 'true' && got.sandbox !== 'false') throw new ConfigError(`config: ${key}: sandbox= must be true or false`)
-      const endpoint = endpointOf(got.endpoint ?? (got.sandbox === 'true' ? APNS_SANDBOX : APNS_PRODUCTION), key, true)
+      const endpoint = engineEndpoint(got.endpoint ?? (got.sandbox === 'true' ? APNS_SANDBOX : APNS_PRODUCTION), key, true)
       const t: ApnsPushTarget = { engine, keyId: user, teamId: pass, keyFile: resolvePath(got.key!), topic: got.topic!, endpoint }
       if (got.ca) t.caFile = resolvePath(got.ca)
       return t
     }
     case 'fcm': {
       if (rawUser !== undefined) throw new ConfigError(`config: ${key}: fcm:// takes no credentials in the URL (credentials=FILE)`)
-      const t: FcmPushTarget = { engine, credentialsFile: resolvePath(got.credentials!), endpoint: endpointOf(got.endpoint ?? FCM_ENDPOINT, key) }
+      const t: FcmPushTarget = { engine, credentialsFile: resolvePath(got.credentials!), endpoint: engineEndpoint(got.endpoint ?? FCM_ENDPOINT, key) }
       if (got.project) t.project = got.project
       return t
     }
     case 'rongcloud':
       if (!user || !pass) throw new ConfigError(`config: ${key}: rongcloud:// needs APP_KEY:APP_SECRET@`)
-      return { engine, appKey: user, appSecret: pass, endpoint: endpointOf(got.endpoint ?? RONGCLOUD_ENDPOINT, key) }
+      return { engine, appKey: user, appSecret: pass, endpoint: engineEndpoint(got.endpoint ?? RONGCLOUD_ENDPOINT, key) }
   }
 }
 
-/** An http(s) base URL without a trailing slash (`httpsOnly`: APNs speaks HTTP/2 over TLS only). */
-function endpointOf(value: string, key: string, httpsOnly = false): string {
-  let u: URL
-  try {
-    u = new URL(value)
-  } catch {
-    throw new ConfigError(`config: ${key}: endpoint "${value}" is not a URL`)
-  }
-  if (u.protocol !== 'https:' && (httpsOnly || u.protocol !== 'http:')) throw new ConfigError(`config: ${key}: endpoint must be ${httpsOnly ? 'https://' : 'http:// or https://'}`)
-  if (u.username || u.password || u.search || u.hash) throw new ConfigError(`config: ${key}: endpoint takes no credentials, query or fragment`)
-  return u.toString().replace(/\/+$/, '')
-}
 
 /** The setting with every file parameter (`key=`, `credentials=`, `ca=`) made absolute against `cwd`. */
 export function absolutePushUrl(value: string, resolve: (p: string) => string): string {

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.ts'
+import { engineCredentials, engineEndpoint, splitEngineUrl } from './engine-url.ts'
 
 /**
  * The `sms` URL (`PLINTH_SMS`): its scheme picks the provider, the user and password of the URL
@@ -77,42 +78,16 @@ const knownParams = {
  * no host, which WHATWG URL refuses. Messages never show the credentials.
  */
 export function parseSmsUrl(value: string, key = 'sms'): SmsTarget {
-  const m = /^([a-z][a-z0-9+.-]*):\/\/(?:([^:@/?#]*):([^@/?#]*)@)?([^/?#@]*)\/?(?:\?([^#]*))?$/i.exec(value)
-  const scheme = (m?.[1] ?? /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1])?.toLowerCase()
-  if (!scheme || !(scheme in knownParams)) {
-    throw new ConfigError(`config: ${key}: unsupported scheme "${scheme ?? '(none)'}" (expected ${Object.keys(knownParams).map((s) => `${s}://`).join(', ')})`)
-  }
-  if (!m) throw new ConfigError(`config: ${key}: malformed ${scheme}:// URL`)
-  const engine = scheme as SmsTarget['engine']
-  const [, , rawUser, rawPass, host, query] = m
-  const params = new URLSearchParams(query ?? '')
-  const allowed: Record<string, boolean> = knownParams[engine]
-  const got: Record<string, string> = {}
-  for (const [name, v] of params) {
-    if (!(name in allowed)) {
-      const names = Object.keys(allowed)
-      throw new ConfigError(`config: ${key}: unknown parameter "${name}" for ${scheme}://${names.length ? ` (expected ${names.join(', ')})` : ' (it takes none)'}`)
-    }
-    if (!v) throw new ConfigError(`config: ${key}: ${name}= is empty`)
-    got[name] = v
-  }
+  const url = splitEngineUrl(value, key, knownParams)
+  const engine = url.scheme as SmsTarget['engine']
+  const { scheme, rawUser, host, params: got } = url
   if (engine === 'console') {
     if (rawUser !== undefined || host) throw new ConfigError(`config: ${key}: console:// takes no credentials or host`)
     return { engine }
   }
-  for (const [name, required] of Object.entries(allowed)) {
-    if (required && !got[name]) throw new ConfigError(`config: ${key}: ${scheme}:// needs ${name}=`)
-  }
-  let user: string
-  let pass: string
-  try {
-    user = decodeURIComponent(rawUser ?? '')
-    pass = decodeURIComponent(rawPass ?? '')
-  } catch {
-    throw new ConfigError(`config: ${key}: the credentials are not valid URL encoding`)
-  }
+  const { user, pass } = engineCredentials(url, key)
   if (!user || !pass) throw new ConfigError(`config: ${key}: ${scheme}:// needs credentials, like ${scheme}://ID:KEY@?...`)
-  const endpoint = endpointOf(got.endpoint ?? (host ? `https://${host}` : defaultEndpoints[engine]), key)
+  const endpoint = engineEndpoint(got.endpoint ?? (host ? `https://${host}` : defaultEndpoints[engine]), key)
   switch (engine) {
     case 'aliyun':
       return { engine, accessKeyId: user, accessKeySecret: pass, sign: got.sign!, template: got.template!, param: got.param ?? 'code', region: got.region ?? 'cn-hangzhou', endpoint }
@@ -131,17 +106,4 @@ export function parseSmsUrl(value: string, key = 'sms'): SmsTarget {
       return t
     }
   }
-}
-
-/** An http(s) base URL, without a trailing slash. */
-function endpointOf(value: string, key: string): string {
-  let u: URL
-  try {
-    u = new URL(value)
-  } catch {
-    throw new ConfigError(`config: ${key}: endpoint "${value}" is not a URL`)
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(`config: ${key}: endpoint must be http:// or https://`)
-  if (u.username || u.password || u.search || u.hash) throw new ConfigError(`config: ${key}: endpoint takes no credentials, query or fragment`)
-  return u.toString().replace(/\/+$/, '')
 }
