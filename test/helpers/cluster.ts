@@ -11,7 +11,8 @@ import { runCli } from './cli.ts'
 import { createTestDb } from './engines.ts'
 import { adminRedis, deleteKeys, REDIS_TEST_URL, testPrefix } from './redis.ts'
 
-export async function clusterSetup(cleanup: (() => Promise<unknown>)[], name: string): Promise<{ env: Record<string, string>; cwd: string }> {
+/** A fresh PostgreSQL database and a Redis URL with a key prefix of its own, both undone by `cleanup`. */
+export async function sharedDbAndRedis(cleanup: (() => Promise<unknown>)[]): Promise<{ db: string; redis: string }> {
   const db = await createTestDb('postgres')
   cleanup.push(() => db.drop())
   const prefix = testPrefix()
@@ -22,7 +23,12 @@ export async function clusterSetup(cleanup: (() => Promise<unknown>)[], name: st
   })
   const redis = new URL(REDIS_TEST_URL)
   redis.searchParams.set('prefix', prefix)
-  const env = { PLINTH_DB: db.url, PLINTH_REDIS: redis.toString() }
+  return { db: db.url, redis: redis.toString() }
+}
+
+export async function clusterSetup(cleanup: (() => Promise<unknown>)[], name: string): Promise<{ env: Record<string, string>; cwd: string }> {
+  const shared = await sharedDbAndRedis(cleanup)
+  const env = { PLINTH_DB: shared.db, PLINTH_REDIS: shared.redis }
   const cwd = mkdtempSync(path.join(tmpdir(), `${name}-`))
   const su = await runCli(['superuser', 'upsert', 'root@example.com', 'a-long-password'], env, cwd)
   assert.equal(su.code, 0, su.stderr)

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import type { RecordReadCache } from '../../src/records/read-cache.ts'
-import { engines, createTestDb } from '../helpers/engines.ts'
-import { REDIS_TEST_URL, adminRedis, deleteKeys, redisSkip, testPrefix } from '../helpers/redis.ts'
+import { sharedDbAndRedis } from '../helpers/cluster.ts'
+import { engines } from '../helpers/engines.ts'
+import { redisSkip } from '../helpers/redis.ts'
 import { clusterNode, makeNotes, type Node } from './replica-nodes.ts'
 
 const pg = (await engines(['postgres']))[0]!
@@ -20,19 +21,10 @@ describe('records cache on two nodes: PostgreSQL + Redis', { skip }, () => {
   })
 
   test('write on A, read on B at once: never stale, many times over', async () => {
-    const db = await createTestDb('postgres')
-    cleanup.push(() => db.drop())
-    const prefix = testPrefix()
-    cleanup.push(async () => {
-      const admin = await adminRedis()
-      await deleteKeys(admin, prefix)
-      await admin.quit()
-    })
-    const redis = new URL(REDIS_TEST_URL)
-    redis.searchParams.set('prefix', prefix)
+    const shared = await sharedDbAndRedis(cleanup)
     // The bus stays in each process: the drops it carries are only an optimisation, and with a lost
     // message (Redis pub/sub is at most once) B must still never read stale. The shared generations do it.
-    const overrides = { db: db.url, redis: redis.toString(), bus: 'memory://', cacheRecords: true, rateLimits: { enabled: false } }
+    const overrides = { db: shared.db, redis: shared.redis, bus: 'memory://', cacheRecords: true, rateLimits: { enabled: false } }
     const a: Node = await clusterNode(overrides, true)
     cleanup.push(() => a.close())
     const b: Node = await clusterNode(overrides, false)

@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import { engines, createTestDb } from '../helpers/engines.ts'
+import { sharedDbAndRedis } from '../helpers/cluster.ts'
+import { engines } from '../helpers/engines.ts'
 import { pgReplicaSkip, sharedPgPrimary, startPgReplica } from '../helpers/pg-replica.ts'
-import { REDIS_TEST_URL, adminRedis, deleteKeys, redisSkip, testPrefix } from '../helpers/redis.ts'
+import { redisSkip } from '../helpers/redis.ts'
 import { clusterNode, makeNotes, waitFor, type Node } from './replica-nodes.ts'
 
 const pg = (await engines(['postgres']))[0]!
@@ -24,17 +25,8 @@ describe('records cache on two nodes with a lagging replica: PostgreSQL + Redis'
     // 4 s behind: without the cache a guest on B would read the replica's old row.
     const replica = await startPgReplica(sharedPgPrimary(), { applyDelayMs: 4000 })
     cleanup.push(() => replica.destroy())
-    const db = await createTestDb('postgres')
-    cleanup.push(() => db.drop())
-    const prefix = testPrefix()
-    cleanup.push(async () => {
-      const admin = await adminRedis()
-      await deleteKeys(admin, prefix)
-      await admin.quit()
-    })
-    const redis = new URL(REDIS_TEST_URL)
-    redis.searchParams.set('prefix', prefix)
-    const overrides = { db: db.url, dbReplicas: [replica.url(new URL(db.url).pathname.slice(1))], dbMaxReplicaLag: 60_000, redis: redis.toString(), cacheRecords: true, rateLimits: { enabled: false } }
+    const shared = await sharedDbAndRedis(cleanup)
+    const overrides = { db: shared.db, dbReplicas: [replica.url(new URL(shared.db).pathname.slice(1))], dbMaxReplicaLag: 60_000, redis: shared.redis, cacheRecords: true, rateLimits: { enabled: false } }
     const a: Node = await clusterNode(overrides, true)
     cleanup.push(() => a.close())
     const b: Node = await clusterNode(overrides, false)
