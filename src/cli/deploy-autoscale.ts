@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process'
 import { StartupError } from '../config/errors.ts'
 import { Autoscaler } from '../deploy/autoscale.ts'
-import { parseNodes, type NginxNode } from '../deploy/nginx.ts'
+import type { NginxNode } from '../deploy/nginx.ts'
+import { nodeList, runTemplate } from './deploy-shell.ts'
 
 type Flags = Record<string, string | boolean | undefined>
 
@@ -19,39 +19,21 @@ function str(v: Flags, flag: string): string {
   return raw
 }
 
-function nodes(list: string, flag: string): NginxNode[] {
-  try {
-    return parseNodes(list)
-  } catch (err) {
-    throw new StartupError((err as Error).message.replace('--nodes', `--${flag}`))
-  }
-}
-
-/** Runs `template` in sh with {host} and {port} filled; rejects on a non-zero exit. */
-function run(template: string, node: NginxNode): Promise<void> {
-  const command = template.replaceAll('{host}', node.host).replaceAll('{port}', String(node.port))
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] })
-    child.once('error', reject)
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`"${command}" exited with ${code}`))))
-  })
-}
-
 /** `plinth deploy autoscale`: until SIGTERM/SIGINT. */
 export async function autoscaleCommand(v: Flags): Promise<number> {
-  const slots = nodes(str(v, 'slots'), 'slots')
+  const slots = nodeList(str(v, 'slots'), 'slots')
   const start = str(v, 'start')
   const stop = str(v, 'stop')
   const key = (n: NginxNode) => `${n.host}:${n.port}`
-  const running = typeof v.running === 'string' ? nodes(v.running, 'running').map((r) => slots.find((s) => key(s) === key(r)) ?? r) : []
+  const running = typeof v.running === 'string' ? nodeList(v.running, 'running').map((r) => slots.find((s) => key(s) === key(r)) ?? r) : []
   let scaler: Autoscaler
   try {
     scaler = new Autoscaler({
       slots,
       min: num(v, 'min', 1, 1),
       max: num(v, 'max', slots.length, 1),
-      start: (n) => run(start, n),
-      stop: (n) => run(stop, n),
+      start: (n) => runTemplate(start, n),
+      stop: (n) => runTemplate(stop, n),
       intervalMs: num(v, 'interval', 2000, 100),
       cooldownMs: num(v, 'cooldown', 30_000),
       upCpu: num(v, 'up-cpu', 0.75),

@@ -1,29 +1,14 @@
-import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { StartupError } from '../config/errors.ts'
 import { configFromFlags } from './load.ts'
-import { nginxConfig, parseNodes, type NginxNode } from '../deploy/nginx.ts'
+import { nginxConfig, type NginxNode } from '../deploy/nginx.ts'
 import { rollout, RolloutError } from '../deploy/rollout.ts'
 import { SYSTEMD_DEFAULTS, systemdUnits } from '../deploy/systemd.ts'
 import { DeployError, Releases } from '../deploy/releases.ts'
 import { deployUsage } from './deploy-usage.ts'
-
-
-/** Runs `template` in sh with {host} and {port} filled; rejects on a non-zero exit. */
-function runTemplate(template: string, node: NginxNode): Promise<void> {
-  const command = template.replaceAll('{host}', node.host).replaceAll('{port}', String(node.port))
-  return runShell(command)
-}
-
-function runShell(command: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] })
-    child.once('error', reject)
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new RolloutError(`"${command}" exited with ${code}`))))
-  })
-}
+import { nodeList, runTemplate } from './deploy-shell.ts'
 
 function write(out: string | undefined, text: string): void {
   if (!out) return void process.stdout.write(text)
@@ -59,14 +44,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
     process.stdout.write(deployUsage)
     return v.help ? 0 : 2
   }
-  const nodes = (): NginxNode[] => {
-    if (!v.nodes) throw new StartupError('deploy: --nodes HOST:PORT,... is required')
-    try {
-      return parseNodes(v.nodes)
-    } catch (err) {
-      throw new StartupError((err as Error).message)
-    }
-  }
+  const nodes = (): NginxNode[] => nodeList(v.nodes, 'nodes')
   const config = () => configFromFlags({ config: v.config, dir: v.dir })
   switch (sub) {
     case 'nginx': {
