@@ -6,7 +6,6 @@
  * nor the load sees a failed request.
  */
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
 import { after, describe, test } from 'node:test'
 import { Autoscaler, httpSample, parseLoad } from '../../src/deploy/autoscale.ts'
 import type { NginxNode } from '../../src/deploy/nginx.ts'
@@ -17,14 +16,8 @@ import { engines } from '../helpers/engines.ts'
 import { nginxSkip } from '../helpers/nginx.ts'
 import { startNginxCluster } from '../helpers/nginx-cluster.ts'
 import { redisSkip, unusedPort } from '../helpers/redis.ts'
+import { load } from '../helpers/cannon.ts'
 
-interface CannonResult {
-  requests: { total: number }
-  non2xx: number
-  errors: number
-  timeouts: number
-}
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: object, done: (err: Error | null, r: CannonResult) => void) => { stop(): void }
 
 const pg = (await engines()).find((e) => e.engine === 'postgres')!
 const skip = pg.skip || (await redisSkip()) || nginxSkip()
@@ -125,27 +118,19 @@ describe('autoscale behind the generated nginx', { skip, timeout: 280_000 }, () 
     })()
 
     // The ramp: 4, then 32 connections.
-    let cannon!: { stop(): void }
-    const result = new Promise<CannonResult>((resolve, reject) => {
-      cannon = autocannon({ url: `${edge.url}/api/health`, connections: 4, duration: 600 }, (err, r) => (err ? reject(err) : resolve(r)))
-    })
+    const cannon = load(`${edge.url}/api/health`, 4)
     await new Promise((r) => setTimeout(r, 2000))
-    let cannon2!: { stop(): void }
-    const result2 = new Promise<CannonResult>((resolve, reject) => {
-      cannon2 = autocannon({ url: `${edge.url}/api/health`, connections: 28, duration: 600 }, (err, r) => (err ? reject(err) : resolve(r)))
-    })
+    const cannon2 = load(`${edge.url}/api/health`, 28)
     await until('scaling up to 3 nodes', () => (peak = Math.max(peak, scaler.running.length)) === 3, 120_000)
-    cannon.stop()
-    cannon2.stop()
-    const r1 = await result
-    const r2 = await result2
+    const r1 = await cannon.stop()
+    const r2 = await cannon2.stop()
     await until('scaling down to 1 node', () => scaler.running.length === 1, 120_000)
     looping = false
     await loop
     assert.equal(procs.size, 1, 'the stopped nodes exited')
     // The aim is none (most runs); see assertNearlyNone in deploy-rollout.test.ts for the bound.
     for (const r of [r1, r2]) {
-      const codes = JSON.stringify((r as unknown as { statusCodeStats: unknown }).statusCodeStats)
+      const codes = JSON.stringify(r.statusCodeStats)
       const bad = r.non2xx + r.errors + r.timeouts
       if (bad > 0) process.stderr.write(`\nautoscale load: ${bad} failed of ${r.requests.total} ${codes}\n`)
       assert.ok(bad <= Math.max(2, r.requests.total / 1000), `${bad} failed of ${r.requests.total}: ${codes}\n${lines.join('\n')}`)

@@ -8,7 +8,6 @@
  *   another node), and none once nginx has marked it failed.
  */
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
 import { after, before, describe, test } from 'node:test'
 import { rollout, RolloutError } from '../../src/deploy/rollout.ts'
 import type { NginxNode } from '../../src/deploy/nginx.ts'
@@ -19,35 +18,7 @@ import { nginxSkip } from '../helpers/nginx.ts'
 import { startNginxCluster, type NginxCluster } from '../helpers/nginx-cluster.ts'
 import { redisSkip, unusedPort } from '../helpers/redis.ts'
 import { defaults } from '../../src/config/schema.ts'
-
-interface CannonResult {
-  requests: { total: number }
-  non2xx: number
-  errors: number
-  timeouts: number
-}
-interface Cannon {
-  stop(): void
-  on(event: 'reqError', fn: (err: Error) => void): void
-}
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: object, done: (err: Error | null, r: CannonResult) => void) => Cannon
-
-/** autocannon on `url` until `stop()`; resolves with its totals. */
-function load(url: string): { stop(): Promise<CannonResult>; reqErrors: string[] } {
-  const reqErrors: string[] = []
-  let instance!: Cannon
-  const result = new Promise<CannonResult>((resolve, reject) => {
-    instance = autocannon({ url, connections: 8, duration: 600 }, (err, r) => (err ? reject(err) : resolve(r)))
-  })
-  instance.on('reqError', (err) => reqErrors.push(`${new Date().toISOString()} ${String(err)}`))
-  return {
-    reqErrors,
-    async stop() {
-      instance.stop()
-      return result
-    },
-  }
-}
+import { load } from '../helpers/cannon.ts'
 
 /** Sequential record creations through nginx until stopped; counts what failed, with the reasons. */
 function writes(url: string): { stop(): Promise<{ ok: number; failed: string[] }> } {
