@@ -26,6 +26,8 @@ function groupOf(ttlMs: number): number {
 export class ExpiryBuckets {
   readonly #entries = new Map<string, Held>()
   readonly #groups = new Map<number, Map<string, Held>>()
+  /** No group's front key expires before this (a lower bound): a sweep before it has nothing to do. */
+  #earliest = Infinity
 
   get size(): number {
     return this.#entries.size
@@ -52,19 +54,26 @@ export class ExpiryBuckets {
     let group = this.#groups.get(held.group)
     if (!group) this.#groups.set(held.group, (group = new Map()))
     group.set(key, held)
+    if (expiresAt < this.#earliest) this.#earliest = expiresAt
     return held
   }
 
   /** Drops expired keys from the front of every group. */
   sweep(now: number): void {
+    if (now < this.#earliest) return // the common case on every insert: nothing is due yet
+    let earliest = Infinity
     for (const [g, group] of this.#groups) {
       for (const [k, e] of group) {
-        if (e.expiresAt > now) break
+        if (e.expiresAt > now) {
+          if (e.expiresAt < earliest) earliest = e.expiresAt
+          break
+        }
         group.delete(k)
         this.#entries.delete(k)
       }
       if (group.size === 0) this.#groups.delete(g)
     }
+    this.#earliest = earliest
   }
 
   /** Removes the front key that expires first (the least to lose), if any. */
@@ -80,5 +89,6 @@ export class ExpiryBuckets {
   clear(): void {
     this.#entries.clear()
     this.#groups.clear()
+    this.#earliest = Infinity
   }
 }

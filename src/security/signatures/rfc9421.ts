@@ -11,6 +11,7 @@
 import { createHmac, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto'
 import {
   isInnerList,
+  MAX_FIELD_LENGTH,
   parseDictionary,
   serializeByteSequence,
   serializeInnerList,
@@ -43,6 +44,33 @@ function url(msg: SignedMessage): URL {
   return new URL(msg.targetUri)
 }
 
+// A target URI that WHATWG URL parsing leaves as it is: lower-case http(s) scheme and host name of
+// plain labels, a port that is not the scheme's default, and a path and query of characters URL
+// neither escapes nor rewrites (no dot segments, no `%2e`, no fragment). Every signed request's
+// `@target-uri` is built by the server from its request line, and a `new URL()` per request
+// showed in profiles; anything else takes the full parse. test/security/rfc9421.test.ts checks
+// the two agree on generated URIs.
+const PLAIN_TARGET = /^(https?):\/\/([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)(?::([1-9][0-9]{0,4}))?(\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*)?$/
+const NUMERIC_LABEL = /(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$/
+const IPV4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/
+const REWRITTEN = /\/\.|%2e|%2E|\?.*'/
+
+/** `@target-uri`: the URI as `new URL(uri).href` gives it, without parsing when it is already so. */
+export function canonicalTargetUri(uri: string): string {
+  const m = PLAIN_TARGET.exec(uri)
+  if (m) {
+    const [, scheme, host, port, rest] = m
+    const defaultPort = scheme === 'http' ? '80' : '443'
+    const plainHost = !NUMERIC_LABEL.test(host!) || IPV4.test(host!)
+    if (plainHost && !host!.startsWith('xn--') && !host!.includes('.xn--') && port !== defaultPort && (port === undefined || Number(port) <= 65535) && rest !== undefined && !REWRITTEN.test(rest)) return uri
+  }
+  try {
+    return new URL(uri).href
+  } catch {
+    throw new SignatureBaseError('bad target URI')
+  }
+}
+
 /** One component's value (RFC 9421 §2.1 fields, §2.2 derived components), or a SignatureBaseError. */
 export function componentValue(msg: SignedMessage, name: string): string {
   switch (name) {
@@ -50,7 +78,8 @@ export function componentValue(msg: SignedMessage, name: string): string {
       if (!msg.method) throw new SignatureBaseError('no method')
       return msg.method.toUpperCase()
     case '@target-uri':
-      return url(msg).href
+      if (!msg.targetUri) throw new SignatureBaseError('no target URI')
+      return canonicalTargetUri(msg.targetUri)
     case '@authority':
       return url(msg).host.toLowerCase()
     case '@scheme':
@@ -73,6 +102,7 @@ export function componentValue(msg: SignedMessage, name: string): string {
   if (name !== name.toLowerCase()) throw new SignatureBaseError('field names must be lower-case')
   const v = msg.header(name)
   if (v === undefined) throw new SignatureBaseError(`missing field ${name}`)
+  if (typeof v === 'string' && !v.includes('\n')) return v.trim() // one line: the common case
   // §2.1: each line trimmed, lines joined with ", ", obs-fold replaced by a space.
   return (Array.isArray(v) ? v : [v]).map((line) => line.replace(/\s*\r?\n\s*/g, ' ').trim()).join(', ')
 }
@@ -81,6 +111,8 @@ export function componentValue(msg: SignedMessage, name: string): string {
 export interface SignatureInput {
   components: string[]
   params: Params
+  /** The canonical serialisation, when the parser saw it was already so (saves serialising again). */
+  serialized?: string
 }
 
 function toInnerList(input: SignatureInput): InnerList {
@@ -89,22 +121,21 @@ function toInnerList(input: SignatureInput): InnerList {
 
 /** The `@signature-params` value: the canonical serialisation of the inner list. */
 export function signatureParams(input: SignatureInput): string {
-  return serializeInnerList(toInnerList(input))
+  return input.serialized ?? serializeInnerList(toInnerList(input))
 }
 
 /** The signature base (RFC 9421 §2.5): one line per covered component, then `@signature-params`. */
 export function signatureBase(msg: SignedMessage, input: SignatureInput): string {
-  const seen = new Set<string>()
-  const lines: string[] = []
-  for (const c of input.components) {
-    if (seen.has(c)) throw new SignatureBaseError('a component is listed twice')
-    seen.add(c)
+  const components = input.components
+  let base = ''
+  for (let i = 0; i < components.length; i++) {
+    const c = components[i]!
+    if (components.indexOf(c) !== i) throw new SignatureBaseError('a component is listed twice') // at most MAX_ITEMS
     const value = componentValue(msg, c)
-    if (/[\r\n]/.test(value)) throw new SignatureBaseError('newline in a component value')
-    lines.push(`"${c}": ${value}`)
+    if (value.includes('\n') || value.includes('\r')) throw new SignatureBaseError('newline in a component value')
+    base += `"${c}": ${value}\n`
   }
-  lines.push(`"@signature-params": ${signatureParams(input)}`)
-  return lines.join('\n')
+  return `${base}"@signature-params": ${signatureParams(input)}`
 }
 
 /** Signs a base: HMAC, ECDSA (raw r||s, 64 bytes, as §3.3.4 demands) or Ed25519. */
@@ -163,6 +194,8 @@ export function parseSignatures(msg: Pick<SignedMessage, 'header'>): ParsedSigna
   const inputField = joined(msg.header('signature-input'))
   const sigField = joined(msg.header('signature'))
   if (inputField === undefined || sigField === undefined) return []
+  const one = parseOneCanonical(inputField, sigField)
+  if (one) return [one]
   let inputs, sigs
   try {
     inputs = parseDictionary(inputField)
@@ -189,6 +222,38 @@ export function parseSignatures(msg: Pick<SignedMessage, 'header'>): ParsedSigna
     })
   }
   return out
+}
+
+// One signature whose Signature-Input member is already in canonical form (RFC 8941 §4.1): plain
+// quoted component names without parameters, single spaces, and parameters that are each a
+// String without escapes or an Integer without leading zeros. What Plinth's client helper and most
+// signers send; matched by one expression, and its text is then the `@signature-params` value as
+// is. Anything else (several members, tokens, escapes, booleans) takes the general parser.
+const CANONICAL_INPUT = /^([a-z*][a-z0-9_\-.*]*)=(\(((?:"[a-z0-9@\-._]+"(?: "[a-z0-9@\-._]+")*)?)\)((?:;[a-z*][a-z0-9_\-.*]*=(?:"[\x20\x21\x23-\x5b\x5d-\x7e]*"|0|-?[1-9][0-9]{0,14}))*))$/
+const CANONICAL_PARAM = /;([a-z*][a-z0-9_\-.*]*)=(?:"([\x20\x21\x23-\x5b\x5d-\x7e]*)"|(-?[0-9]+))/y
+const ONE_SIGNATURE = /^([a-z*][a-z0-9_\-.*]*)=:((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?):$/
+
+function parseOneCanonical(inputField: string, sigField: string): ParsedSignature | undefined {
+  if (inputField.length > MAX_FIELD_LENGTH || sigField.length > MAX_FIELD_LENGTH) return undefined
+  const input = CANONICAL_INPUT.exec(inputField)
+  const sig = input && ONE_SIGNATURE.exec(sigField)
+  if (!input || !sig || sig[1] !== input[1]) return undefined
+  const components = input[3] ? input[3].slice(1, -1).split('" "') : []
+  const params: Params = []
+  const text = input[4]!
+  CANONICAL_PARAM.lastIndex = 0
+  for (let m; CANONICAL_PARAM.lastIndex < text.length && (m = CANONICAL_PARAM.exec(text)); ) {
+    const name = m[1]!
+    if (params.some(([k]) => k === name)) return undefined // a repeated key is not canonical: the general parser decides
+    params.push([name, m[2] ?? Number(m[3])])
+  }
+  if (components.length > 32 || params.length > 32) return undefined
+  return {
+    label: input[1]!,
+    input: { components, params, serialized: input[2]! },
+    signature: Buffer.from(sig[2]!, 'base64'),
+    param: (name) => params.find(([k]) => k === name)?.[1],
+  }
 }
 
 /** What `sign()` adds to a message: the two field values for one label. */

@@ -91,7 +91,7 @@ function parseBareItem(r: Reader): BareItem {
     const b64 = r.s.slice(r.pos, end)
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) r.fail('bad base64')
     r.pos = end + 1
-    return new Uint8Array(Buffer.from(b64, 'base64'))
+    return Buffer.from(b64, 'base64') // a Uint8Array
   }
   if (c === '?') {
     r.pos++
@@ -179,8 +179,11 @@ export function isInnerList(m: Member): m is InnerList {
   return 'items' in m
 }
 
+const NO_ESCAPES = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 function serializeBareItem(v: BareItem): string {
   if (typeof v === 'string') {
+    if (NO_ESCAPES.test(v)) return `"${v}"` // the common case, tested once
     if (!/^[\x20-\x7e]*$/.test(v)) throw new StructuredFieldError('string outside printable ASCII')
     return `"${v.replace(/[\\"]/g, (c) => '\\' + c)}"`
   }
@@ -194,12 +197,19 @@ function serializeBareItem(v: BareItem): string {
 }
 
 export function serializeParams(params: Params): string {
-  return params.map(([k, v]) => (v === true ? `;${k}` : `;${k}=${serializeBareItem(v)}`)).join('')
+  let out = ''
+  for (const [k, v] of params) out += v === true ? `;${k}` : `;${k}=${serializeBareItem(v)}`
+  return out
 }
 
 /** The canonical serialisation of an inner list (what `@signature-params` covers). */
 export function serializeInnerList(list: InnerList): string {
-  return `(${list.items.map((i) => serializeBareItem(i.value) + serializeParams(i.params)).join(' ')})${serializeParams(list.params)}`
+  let out = '('
+  for (let i = 0; i < list.items.length; i++) {
+    const item = list.items[i]!
+    out += (i ? ' ' : '') + serializeBareItem(item.value) + (item.params.length ? serializeParams(item.params) : '')
+  }
+  return `${out})${serializeParams(list.params)}`
 }
 
 export function serializeByteSequence(bytes: Uint8Array): string {
