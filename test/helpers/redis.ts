@@ -7,6 +7,7 @@
  * As with SQL servers (`engines.ts`): a Redis that does not answer skips its suites with a loud
  * line, except under PLINTH_REQUIRE_SERVICES=1 (CI), where that fails the run.
  */
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
@@ -100,13 +101,34 @@ export async function redisSkip(): Promise<string | false> {
 }
 
 /** A TCP port on 127.0.0.1 where nothing listens (bound, then released). */
+/** The kernel's range for outgoing connections' local ports (Linux), else its default. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (low && high) return [low, high]
+  } catch {
+    // not Linux: the usual range
+  }
+  return [32768, 60999]
+}
+
+/**
+ * A port free now, below the ephemeral range: a server started there later (or restarted there
+ * by a rolling deploy) cannot find it taken by an outgoing connection (to PostgreSQL, Redis...)
+ * that the kernel gave the same local port, as happens with a port from `listen(0)`.
+ */
 export async function unusedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (!address || typeof address === 'string') throw new Error('no port')
-  return address.port
+  const [low] = ephemeralRange()
+  const floor = Math.min(10_000, low - 1000)
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = floor + Math.floor(Math.random() * (low - floor))
+    const server = createServer()
+    const bound = await new Promise<boolean>((resolve) => server.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true)))
+    if (!bound) continue
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    return port
+  }
+  throw new Error('no free port below the ephemeral range')
 }
 
 export interface LogLine {
