@@ -332,7 +332,8 @@ async function mount(core: Core): Promise<Plinth> {
     },
     stop() {
       stopping ??= (async () => {
-        if (config.shutdownDrain > 0) {
+        // Nothing to drain when listen() failed (a port in use): stop at once.
+        if (config.shutdownDrain > 0 && http.server.listening) {
           draining = true
           // Stop accepting at once (a balancer retries a refused connection elsewhere, writes
           // included, as nothing was sent) but keep open connections: each ends after its next
