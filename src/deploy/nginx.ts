@@ -139,6 +139,12 @@ http {
   access_log off;
 ${temp}  # Plinth's bodyLimit (${o.config.bodyLimit} bytes): nginx refuses larger bodies with 413 before a node reads them.
   client_max_body_size ${bodyMb}m;
+  # Client keep-alive: an app holds one connection for many requests. nginx ends it after
+  # keepalive_requests answers (the last with \`Connection: close\`); a client that has already
+  # written its next request then meets a reset, which some clients (load generators) count as a
+  # failure. nginx's default is 1000; 10000 makes that rare and still frees per-connection memory.
+  keepalive_requests 10000;
+  keepalive_timeout 75s;
   proxy_cache_path ${cachePath} levels=1:2 keys_zone=plinth_files:10m max_size=1g inactive=1h use_temp_path=off;
   map $http_upgrade $connection_upgrade {
     default upgrade;
