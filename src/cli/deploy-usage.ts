@@ -11,8 +11,9 @@ export const deployUsage = `Usage: plinth deploy <nginx|systemd|rollout|autoscal
   systemd  [--out DIR] [--app-dir DIR] [--data-dir DIR] [--env-file FILE] [--user USER]
            [--http HOST:PORT] [--node PATH] [--config FILE]
            Writes plinth-api.service and plinth-worker.service (node on the bin, never npx).
-  rollout  --nodes HOST:PORT,... --restart CMD [--rollback CMD] [--ready-timeout MS]
-           Restarts the nodes one at a time: CMD, then waits for the node's /api/ready. CMD runs
+  rollout  --nodes HOST:PORT,... --restart CMD [--rollback CMD] [--ready-timeout MS] [--settle MS]
+           Restarts the nodes one at a time: CMD, then waits for the node's /api/ready, then
+           --settle (default 6000: above nginx's fail_timeout, so nginx has taken it back). CMD runs
            in sh with {host} and {port} replaced (e.g. "ssh {host} systemctl restart plinth-api").
            Each node drains itself on SIGTERM (shutdownDrain), so nginx is not touched. A node
            not ready in time (default 60000 ms) stops the rollout and rolls back the nodes

@@ -33,7 +33,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
       out: { type: 'string' }, config: { type: 'string' }, dir: { type: 'string' },
       'app-dir': { type: 'string' }, 'data-dir': { type: 'string' }, 'env-file': { type: 'string' }, user: { type: 'string' },
       http: { type: 'string' }, node: { type: 'string' },
-      restart: { type: 'string' }, rollback: { type: 'string' }, 'ready-timeout': { type: 'string' },
+      restart: { type: 'string' }, rollback: { type: 'string' }, 'ready-timeout': { type: 'string' }, settle: { type: 'string' },
       slots: { type: 'string' }, min: { type: 'string' }, max: { type: 'string' }, start: { type: 'string' }, stop: { type: 'string' },
       running: { type: 'string' }, interval: { type: 'string' }, cooldown: { type: 'string' }, 'up-cpu': { type: 'string' }, 'down-cpu': { type: 'string' }, 'up-lag': { type: 'string' }, 'up-rps': { type: 'string' }, 'down-rps': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -88,6 +88,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
           restart: (n) => runTemplate(restart, n),
           ...(rollbackCmd ? { rollback: (n: NginxNode) => runTemplate(rollbackCmd, n) } : {}),
           readyTimeoutMs: positiveInt(v['ready-timeout'], '--ready-timeout', 60_000),
+          settleMs: positiveInt(v.settle, '--settle', 6000),
           log: (line) => process.stderr.write(`rollout: ${line}\n`),
         })
       } catch (err) {

@@ -8,7 +8,8 @@
  * keep-alive connections, which races their next request.
  *
  * For each node: run the operator's restart (new release, then stop and start: `systemctl
- * restart plinth-api`), wait until its `/api/ready` answers 200, go on. A node not ready in time
+ * restart plinth-api`), wait until its `/api/ready` answers 200 and then `settleMs` (nginx takes
+ * it back), go on. A node not ready in time
  * stops the rollout: it and every node already updated are rolled back (newest first) with the
  * rollback command, and the error names the node.
  */
@@ -23,6 +24,14 @@ export interface RolloutOptions {
   /** Resolves true once the node is ready (default: GET http://node/api/ready answers 200). */
   ready?(node: NginxNode, timeoutMs: number): Promise<boolean>
   readyTimeoutMs?: number
+  /**
+   * How long to wait after a node is ready before restarting the next (default 6000 ms). nginx
+   * marks a node that refused connections as failed for its `fail_timeout` (5 s in `plinth deploy
+   * nginx`) and only then tries it again; moving on sooner could leave it with no node it deems
+   * live (two nodes: the one draining and the one just back), and it would answer 502. Waited
+   * after the last node too, so a rollout (or a rollback) right after this one finds every node live.
+   */
+  settleMs?: number
   /** Progress lines. */
   log?(line: string): void
 }
@@ -63,8 +72,13 @@ export async function rollout(o: RolloutOptions): Promise<void> {
     if (ok) log(`${label(node)}: ready`)
     return ok
   }
+  const settleMs = o.settleMs ?? 6000
   for (let i = 0; i < nodes.length; i++) {
-    if (await cycle(nodes[i]!, o.restart, 'restarting on the new release')) continue
+    if (await cycle(nodes[i]!, o.restart, 'restarting on the new release')) {
+      // After the last node too: a rollout that follows at once (a rollback) must find every node live.
+      if (settleMs > 0) await sleep(settleMs)
+      continue
+    }
     const failed = label(nodes[i]!)
     if (!o.rollback) throw new RolloutError(`rollout stopped: ${failed} was not ready within ${readyTimeoutMs} ms (no rollback command given)`)
     log(`${failed}: not ready within ${readyTimeoutMs} ms; rolling back ${i + 1} node(s)`)
