@@ -11,13 +11,16 @@ import { buildJs } from './build.js'
 /**
  * Files that run alone, after the others, with their own time limit (ms) instead of 120 s:
  * pack.test.ts installs Plinth into an empty project, which compiles better-sqlite3 (minutes on
- * 2 cores, and it must not starve the other files of CPU); deploy-rollout and deploy-autoscale put
- * nodes and nginx under autocannon load, which must neither starve nor be starved by the other files.
+ * 2 cores, and it must not starve the other files of CPU); deploy-rollout, deploy-webhook and
+ * deploy-autoscale put nodes and nginx under autocannon load, which must neither starve nor be starved by the other files;
+ * ansible.test.ts runs the playbook twice, its API hosts one at a time (serial: 1).
  */
 const slow = new Map([
   [path.join('test', 'e2e', 'pack.test.ts'), 600_000],
   [path.join('test', 'e2e', 'deploy-rollout.test.ts'), 300_000],
+  [path.join('test', 'e2e', 'deploy-webhook.test.ts'), 300_000],
   [path.join('test', 'e2e', 'deploy-autoscale.test.ts'), 300_000],
+  [path.join('test', 'deploy', 'ansible.test.ts'), 300_000],
 ])
 
 function find(dir) {

@@ -16,7 +16,7 @@ import { engines } from '../helpers/engines.ts'
 import { nginxSkip } from '../helpers/nginx.ts'
 import { startNginxCluster } from '../helpers/nginx-cluster.ts'
 import { redisSkip, unusedPort } from '../helpers/redis.ts'
-import { load } from '../helpers/cannon.ts'
+import { assertNone, load } from '../helpers/cannon.ts'
 
 
 const pg = (await engines()).find((e) => e.engine === 'postgres')!
@@ -128,13 +128,7 @@ describe('autoscale behind the generated nginx', { skip, timeout: 280_000 }, () 
     looping = false
     await loop
     assert.equal(procs.size, 1, 'the stopped nodes exited')
-    // The aim is none (most runs); see assertNearlyNone in deploy-rollout.test.ts for the bound.
-    for (const r of [r1, r2]) {
-      const codes = JSON.stringify(r.statusCodeStats)
-      const bad = r.non2xx + r.errors + r.timeouts
-      if (bad > 0) process.stderr.write(`\nautoscale load: ${bad} failed of ${r.requests.total} ${codes}\n`)
-      assert.ok(bad <= Math.max(2, r.requests.total / 1000), `${bad} failed of ${r.requests.total}: ${codes}\n${lines.join('\n')}`)
-    }
+    for (const r of [r1, r2]) assertNone('autoscale load', r.non2xx + r.errors + r.timeouts, r.requests.total, [JSON.stringify(r.statusCodeStats), ...lines].join('\n'))
     assert.ok(done > 20, `the light loop ran: ${done}`)
     assert.deepEqual(failed, [], lines.join('\n'))
     assert.ok(lines.some((l) => / up: starting /.test(l)) && lines.some((l) => / down: stopping /.test(l)), lines.join('\n'))

@@ -2,6 +2,7 @@
  * autocannon in this process, running until `stop()` (the load of the deploy tests, which must
  * last exactly as long as a rollout or a scale-up does). `reqErrors` says what each failed request met.
  */
+import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 
 export interface CannonResult {
@@ -31,4 +32,40 @@ export function load(url: string, connections = 8): { stop(): Promise<CannonResu
       return result
     },
   }
+}
+
+/** Sequential record creations in `collection` through `url` until stopped; counts what failed, with the reasons. */
+export function writes(url: string, collection = 'posts'): { stop(): Promise<{ ok: number; failed: string[] }> } {
+  let running = true
+  const failed: string[] = []
+  let ok = 0
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      try {
+        const res = await fetch(`${url}/api/collections/${collection}/records`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ title: `w${i}` }),
+        })
+        const text = await res.text()
+        if (res.status === 200) ok++
+        else failed.push(`${new Date().toISOString()} HTTP ${res.status} ${text.slice(0, 200)}`)
+      } catch (err) {
+        failed.push(String(err))
+      }
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await loop
+      return { ok, failed }
+    },
+  }
+}
+
+/** Asserts that none of `total` requests failed; the message (and stderr) says what each failure met. */
+export function assertNone(what: string, failures: number, total: number, detail: string): void {
+  if (failures > 0) process.stderr.write(`\n${what}: ${failures} failed of ${total}\n${detail}\n`)
+  assert.equal(failures, 0, `${what}: ${failures} failed of ${total}\n${detail}`)
 }
