@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { StartupError } from '../config/errors.ts'
 import { configFromFlags } from './load.ts'
 import { nginxConfig, type NginxNode } from '../deploy/nginx.ts'
-import { rollout, RolloutError } from '../deploy/rollout.ts'
+import { DEFAULT_SETTLE_MS, rollout, RolloutError } from '../deploy/rollout.ts'
 import { SYSTEMD_DEFAULTS, systemdUnits } from '../deploy/systemd.ts'
 import { DeployError, Releases } from '../deploy/releases.ts'
 import { deployUsage } from './deploy-usage.ts'
@@ -88,7 +88,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
           restart: (n) => runTemplate(restart, n),
           ...(rollbackCmd ? { rollback: (n: NginxNode) => runTemplate(rollbackCmd, n) } : {}),
           readyTimeoutMs: positiveInt(v['ready-timeout'], '--ready-timeout', 60_000),
-          settleMs: positiveInt(v.settle, '--settle', 6000),
+          settleMs: positiveInt(v.settle, '--settle', DEFAULT_SETTLE_MS),
           log: (line) => process.stderr.write(`rollout: ${line}\n`),
         })
       } catch (err) {

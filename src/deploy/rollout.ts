@@ -9,9 +9,8 @@
  *
  * For each node: run the operator's restart (new release, then stop and start: `systemctl
  * restart plinth-api`), wait until its `/api/ready` answers 200 and then `settleMs` (nginx takes
- * it back), go on. A node not ready in time
- * stops the rollout: it and every node already updated are rolled back (newest first) with the
- * rollback command, and the error names the node.
+ * it back), go on. A node not ready in time stops the rollout: it and every node already updated
+ * are rolled back (newest first) with the rollback command, and the error names the node.
  */
 import type { NginxNode } from './nginx.ts'
 
@@ -25,7 +24,7 @@ export interface RolloutOptions {
   ready?(node: NginxNode, timeoutMs: number): Promise<boolean>
   readyTimeoutMs?: number
   /**
-   * How long to wait after a node is ready before restarting the next (default 6000 ms). nginx
+   * How long to wait after a node is ready before restarting the next (DEFAULT_SETTLE_MS). nginx
    * marks a node that refused connections as failed for its `fail_timeout` (5 s in `plinth deploy
    * nginx`) and only then tries it again; moving on sooner could leave it with no node it deems
    * live (two nodes: the one draining and the one just back), and it would answer 502. Waited
@@ -37,6 +36,9 @@ export interface RolloutOptions {
 }
 
 export class RolloutError extends Error {}
+
+/** The default `settleMs`: above the `fail_timeout` (5 s) of `plinth deploy nginx`. */
+export const DEFAULT_SETTLE_MS = 6000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -72,7 +74,7 @@ export async function rollout(o: RolloutOptions): Promise<void> {
     if (ok) log(`${label(node)}: ready`)
     return ok
   }
-  const settleMs = o.settleMs ?? 6000
+  const settleMs = o.settleMs ?? DEFAULT_SETTLE_MS
   for (let i = 0; i < nodes.length; i++) {
     if (await cycle(nodes[i]!, o.restart, 'restarting on the new release')) {
       // After the last node too: a rollout that follows at once (a rollback) must find every node live.

@@ -12,6 +12,7 @@ import { createHmac, createPublicKey, sign as cryptoSign, timingSafeEqual, verif
 import {
   isInnerList,
   MAX_FIELD_LENGTH,
+  MAX_ITEMS,
   parseDictionary,
   serializeByteSequence,
   serializeInnerList,
@@ -247,7 +248,7 @@ function parseOneCanonical(inputField: string, sigField: string): ParsedSignatur
     if (params.some(([k]) => k === name)) return undefined // a repeated key is not canonical: the general parser decides
     params.push([name, m[2] ?? Number(m[3])])
   }
-  if (components.length > 32 || params.length > 32) return undefined
+  if (components.length > MAX_ITEMS || params.length > MAX_ITEMS) return undefined
   return {
     label: input[1]!,
     input: { components, params, serialized: input[2]! },

@@ -19,7 +19,7 @@ export type Member = { value: BareItem; params: Params } | InnerList
 
 export const MAX_FIELD_LENGTH = 8192
 const MAX_MEMBERS = 16
-const MAX_ITEMS = 32
+export const MAX_ITEMS = 32
 
 export class StructuredFieldError extends Error {}
 
