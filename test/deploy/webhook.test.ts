@@ -5,7 +5,6 @@
  * `plinth deploy rollback` puts the previous release back.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,10 +12,9 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { startApp, type TestApp } from '../helpers/app.ts'
 import { runCli } from '../helpers/cli.ts'
+import { git } from '../helpers/git.ts'
 
 const SECRET = 'a-webhook-secret-of-some-length'
-
-const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' }).trim()
 
 /** Commits `test.sh` exiting `code` and `app.txt` = `text` on the checked-out branch; returns the commit id. */
 function commit(repo: string, text: string, code: number): string {

@@ -12,13 +12,13 @@ import { after, before, describe, test } from 'node:test'
 import { rollout, RolloutError } from '../../src/deploy/rollout.ts'
 import type { NginxNode } from '../../src/deploy/nginx.ts'
 import { startServe, type ServeProcess } from '../helpers/cli.ts'
-import { clusterSetup } from '../helpers/cluster.ts'
+import { clusterSetup, superuserToken } from '../helpers/cluster.ts'
 import { engines } from '../helpers/engines.ts'
 import { nginxSkip } from '../helpers/nginx.ts'
 import { startNginxCluster, type NginxCluster } from '../helpers/nginx-cluster.ts'
 import { redisSkip, unusedPort } from '../helpers/redis.ts'
 import { defaults } from '../../src/config/schema.ts'
-import { assertNone, load, writes } from '../helpers/cannon.ts'
+import { assertNone, createPosts, load, writes } from '../helpers/cannon.ts'
 
 const pg = (await engines()).find((e) => e.engine === 'postgres')!
 const skip = pg.skip || (await redisSkip()) || nginxSkip()
@@ -57,19 +57,7 @@ describe('rolling deploys behind the generated nginx', { skip, timeout: 600_000 
     edge = await startNginxCluster(nodes, defaults(cwd), 3)
     cleanup.push(() => edge.stop())
 
-    const auth = await fetch(`${edge.url}/api/collections/_superusers/auth-with-password`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ identity: 'root@example.com', password: 'a-long-password' }),
-    })
-    assert.equal(auth.status, 200)
-    const { token } = (await auth.json()) as { token: string }
-    const created = await fetch(`${edge.url}/api/collections`, {
-      method: 'POST',
-      headers: { authorization: token, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'posts', type: 'base', listRule: '', viewRule: '', createRule: '', fields: [{ name: 'title', type: 'text' }] }),
-    })
-    assert.equal(created.status, 200, await created.text())
+    await createPosts(edge.url, await superuserToken(edge.url))
   })
   after(async () => {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined)

@@ -17,18 +17,17 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import type { NginxNode } from '../../src/deploy/nginx.ts'
 import { defaults } from '../../src/config/schema.ts'
-import { assertNone, load, writes } from '../helpers/cannon.ts'
+import { assertNone, createPosts, load, writes } from '../helpers/cannon.ts'
 import { PLINTH_BIN, runCli, startServe, type ServeProcess } from '../helpers/cli.ts'
-import { clusterSetup } from '../helpers/cluster.ts'
+import { clusterSetup, superuserToken } from '../helpers/cluster.ts'
 import { engines } from '../helpers/engines.ts'
+import { git } from '../helpers/git.ts'
 import { nginxSkip } from '../helpers/nginx.ts'
 import { startNginxCluster, type NginxCluster } from '../helpers/nginx-cluster.ts'
 import { redisSkip, unusedPort } from '../helpers/redis.ts'
 
 const SECRET = 'a-webhook-secret-of-some-length'
 const PLINTHCTL = fileURLToPath(new URL('../../deploy/ansible/files/plinthctl.sh', import.meta.url))
-
-const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' }).trim()
 
 /** Commits an app module answering `GET /api/release` with `release`, and a test.sh exiting `code`. */
 function commit(repo: string, release: string, code: number): string {
@@ -91,18 +90,7 @@ describe('git-webhook deploys under load', { skip, timeout: 600_000 }, () => {
 
     edge = await startNginxCluster(nodes, defaults(cwd), 3)
     cleanup.push(() => edge.stop())
-    const auth = await fetch(`${edge.url}/api/collections/_superusers/auth-with-password`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ identity: 'root@example.com', password: 'a-long-password' }),
-    })
-    const { token } = (await auth.json()) as { token: string }
-    const created = await fetch(`${edge.url}/api/collections`, {
-      method: 'POST',
-      headers: { authorization: token, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'posts', type: 'base', createRule: '', fields: [{ name: 'title', type: 'text' }] }),
-    })
-    assert.equal(created.status, 200, await created.text())
+    await createPosts(edge.url, await superuserToken(edge.url))
 
     // The control host: its own SQLite folder and superuser; it takes the webhooks.
     const controlDir = path.join(dir, 'control')
@@ -114,12 +102,7 @@ describe('git-webhook deploys under load', { skip, timeout: 600_000 }, () => {
       control.child.kill('SIGTERM')
       await control.exited
     })
-    const login = await fetch(`${control.url}/api/collections/_superusers/auth-with-password`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ identity: 'admin@example.com', password: 'a-long-password' }),
-    })
-    controlToken = ((await login.json()) as { token: string }).token
+    controlToken = await superuserToken(control.url, 'admin@example.com')
   })
   after(async () => {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined)

@@ -69,3 +69,13 @@ export function assertNone(what: string, failures: number, total: number, detail
   if (failures > 0) process.stderr.write(`\n${what}: ${failures} failed of ${total}\n${detail}\n`)
   assert.equal(failures, 0, `${what}: ${failures} failed of ${total}\n${detail}`)
 }
+
+/** Creates the `posts` collection `writes()` fills (a title; anyone may list, view and create). */
+export async function createPosts(url: string, superuserToken: string): Promise<void> {
+  const res = await fetch(`${url}/api/collections`, {
+    method: 'POST',
+    headers: { authorization: superuserToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'posts', type: 'base', listRule: '', viewRule: '', createRule: '', fields: [{ name: 'title', type: 'text' }] }),
+  })
+  assert.equal(res.status, 200, await res.text())
+}

@@ -34,3 +34,14 @@ export async function clusterSetup(cleanup: (() => Promise<unknown>)[], name: st
   assert.equal(su.code, 0, su.stderr)
   return { env, cwd }
 }
+
+/** Signs in a superuser over HTTP (by default the one `clusterSetup` makes) and returns the token. */
+export async function superuserToken(url: string, identity = 'root@example.com', password = 'a-long-password'): Promise<string> {
+  const res = await fetch(`${url}/api/collections/_superusers/auth-with-password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ identity, password }),
+  })
+  assert.equal(res.status, 200, await res.clone().text())
+  return ((await res.json()) as { token: string }).token
+}
