@@ -20,7 +20,10 @@ interface Held extends ExpiringEntry {
 
 /** The group of a time to live: the next power of two (ms). */
 function groupOf(ttlMs: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, ttlMs)))
+  // clz32 instead of log2 for the usual times to live (up to 24 days): this runs on every insert.
+  if (ttlMs <= 1) return 1
+  if (ttlMs <= 2 ** 31) return 2 ** (32 - Math.clz32(Math.ceil(ttlMs) - 1))
+  return 2 ** Math.ceil(Math.log2(ttlMs))
 }
 
 export class ExpiryBuckets {
@@ -49,6 +52,11 @@ export class ExpiryBuckets {
   /** Stores `key` (replacing any previous entry: it moves to the back of its group). */
   set(key: string, value: number | string, expiresAt: number, ttlMs: number): ExpiringEntry {
     this.delete(key)
+    return this.add(key, value, expiresAt, ttlMs)
+  }
+
+  /** Stores a key that is not held (the caller has just looked): `set` without looking again. */
+  add(key: string, value: number | string, expiresAt: number, ttlMs: number): ExpiringEntry {
     const held: Held = { value, expiresAt, group: groupOf(ttlMs) }
     this.#entries.set(key, held)
     let group = this.#groups.get(held.group)

@@ -15,8 +15,9 @@ import { ExpiryBuckets, type ExpiringEntry } from './expiry-buckets.ts'
  * - one-time markers (`setIfAbsent`: request nonces, used SMS codes, cron ticks): never evicted
  *   while live, because forgetting one would accept a replay. At the cap with every marker live,
  *   `setIfAbsent` fails closed (`CountersUnavailableError`, a 503). Signed requests keep one nonce
- *   for 2 x `signatures.maxSkewSeconds` + 1 s: a node taking N signed requests a second needs
- *   `maxKeys` above about 601 x N (`memory://?maxKeys=`), or the Redis engine.
+ *   for about `signatures.maxSkewSeconds` + 31 s (`nonceTtlMs` in security/signatures/
+ *   verify-request.ts): a node taking N signed requests a second needs `maxKeys` above about
+ *   331 x N with the default window (`memory://?maxKeys=`), or the Redis engine.
  */
 export interface MemoryCountersOptions {
   /** The most keys of each kind held at once; default 100 000 (tens of MB at most). */
@@ -58,14 +59,13 @@ export class MemoryCounters implements Counters {
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     const now = this.#now()
-    if (this.#live(key, now)) return false
+    if (this.#live(key, now)) return false // NB: a key is in one store at most, and now in neither
     this.#marks.sweep(now)
     if (this.#marks.size >= this.#maxKeys) {
       throw new CountersUnavailableError(`counters: memory://?maxKeys=${this.#maxKeys} holds that many live one-time keys (nonces); raise maxKeys or use redis://`)
     }
-    this.#counts.delete(key)
     const ttl = Math.max(1, Math.ceil(ttlMs))
-    this.#marks.set(key, value, now + ttl, ttl)
+    this.#marks.add(key, value, now + ttl, ttl)
     return true
   }
 

@@ -76,10 +76,31 @@ function checkCoverage(req: IncomingSignedRequest, sig: ParsedSignature): void {
 
 /**
  * Checks the request's signature under `mode`. Resolves when the request may go on (verified, or
- * unsigned where that is allowed); throws an ApiError otherwise. The nonce is spent only once the
- * signature verified, so nobody can burn another client's nonces with forged requests.
+ * unsigned where that is allowed); rejects with an ApiError otherwise. The nonce is
+ * spent only once the signature verified, so nobody can burn another client's nonces with forged
+ * requests. NB: not an `async` function: everything but spending the nonce is synchronous, and a
+ * request skips the promises an async function would add (this runs on every signed request).
  */
-export async function verifyRequestSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps): Promise<'verified' | 'unsigned'> {
+export function verifyRequestSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps): Promise<'verified' | 'unsigned'> {
+  try {
+    const checked = checkSignature(req, mode, deps)
+    if (typeof checked === 'string') return Promise.resolve(checked)
+    if (checked instanceof Promise) return checked.then((key) => spendNonce(req, key, deps))
+    return spendNonce(req, checked, deps)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+interface Checked {
+  sig: ParsedSignature
+  /** The key the signature's keyid names; undefined when none is this caller's. */
+  key: SignatureKey | undefined
+  now: number
+}
+
+/** Every check but the key's signature and the nonce: 'unsigned' when that is allowed. */
+function checkSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps): 'unsigned' | Checked | Promise<Checked> {
   if (mode === 'off') return 'unsigned'
   let sigs: ParsedSignature[]
   try {
@@ -97,18 +118,24 @@ export async function verifyRequestSignature(req: IncomingSignedRequest, mode: S
   const expires = sig.param('expires')
   const nonce = sig.param('nonce')
   const keyid = sig.param('keyid')
-  const alg = sig.param('alg')
   if (typeof created !== 'number' || typeof nonce !== 'string' || typeof keyid !== 'string') {
     throw missing('The request signature must carry created, nonce and keyid.')
   }
   if (!nonce || nonce.length > MAX_NONCE || !keyid || keyid.length > MAX_KEYID) throw new ApiError('signature_bad', 'The request signature parameters are malformed.')
   checkCoverage(req, sig)
-  const now = Math.floor((deps.now?.() ?? Date.now() / 1000))
-  if (Math.abs(now - created) > deps.maxSkewSeconds) throw new ApiError('signature_expired')
-  if (expires !== undefined && (typeof expires !== 'number' || expires < now)) throw new ApiError('signature_expired')
+  const now = deps.now?.() ?? Date.now() / 1000
+  const nowSec = Math.floor(now)
+  if (Math.abs(nowSec - created) > deps.maxSkewSeconds) throw new ApiError('signature_expired')
+  if (expires !== undefined && (typeof expires !== 'number' || expires < nowSec)) throw new ApiError('signature_expired')
   const found = deps.resolveKey(keyid)
-  const key = found instanceof Promise ? await found : found // a session key is found without waiting
+  return found instanceof Promise ? found.then((key) => ({ sig, key, now })) : { sig, key: found, now } // a session key is found without waiting
+}
+
+/** Checks the signature with its key, then spends the nonce: once across every node sharing the counters. */
+function spendNonce(req: IncomingSignedRequest, checked: Checked, deps: VerifyDeps): Promise<'verified'> {
+  const { sig, key, now } = checked
   if (!key) throw new ApiError('signature_unknown_key')
+  const alg = sig.param('alg')
   if (alg !== undefined && alg !== key.alg) throw new ApiError('signature_bad')
   let base: string
   try {
@@ -123,10 +150,33 @@ export async function verifyRequestSignature(req: IncomingSignedRequest, mode: S
     const field = Array.isArray(digestField) ? digestField.join(', ') : digestField
     if (field === undefined || !checkContentDigest(field, req.body?.digests ?? EMPTY_BODY)) throw new ApiError('signature_bad_digest')
   }
-  // Kept a little longer than a signature can be accepted, so a replay always finds it.
-  const ttlMs = (2 * deps.maxSkewSeconds + 1) * 1000
-  if (!(await deps.counters.setIfAbsent(`sig:nonce:${keyid}:${nonce}`, '1', ttlMs))) throw new ApiError('signature_replayed')
-  return 'verified'
+  const keyid = sig.param('keyid') as string
+  const nonce = sig.param('nonce') as string
+  return deps.counters.setIfAbsent(`sig:nonce:${keyid}:${nonce}`, '1', nonceTtlMs(sig, now, deps.maxSkewSeconds)).then((fresh) => {
+    if (!fresh) throw new ApiError('signature_replayed')
+    return 'verified'
+  })
+}
+
+/**
+ * Seconds a nonce outlives the last moment this node would accept it: another node whose clock is
+ * behind this one's by up to this much must still find it. NTP keeps servers' clocks within
+ * milliseconds; a node further off than this could accept a replay near the end of the window.
+ */
+export const NODE_CLOCK_MARGIN_SECONDS = 30
+
+/**
+ * How long a nonce is kept: until no request carrying it can be accepted any more, that is until
+ * the end of the second `created` + maxSkewSeconds (or `expires`, when that is sooner), plus
+ * NODE_CLOCK_MARGIN_SECONDS. A client whose clock agrees with the server's has its nonces kept
+ * about maxSkewSeconds + 31 s instead of 2 x maxSkewSeconds + 1 s from the check, which nearly halves
+ * what the counters hold for the same traffic (with the default 300 s).
+ */
+export function nonceTtlMs(sig: Pick<ParsedSignature, 'param'>, nowSeconds: number, maxSkewSeconds: number): number {
+  const created = sig.param('created') as number
+  const expires = sig.param('expires')
+  const lastAccepted = typeof expires === 'number' ? Math.min(created + maxSkewSeconds, expires) : created + maxSkewSeconds
+  return Math.max(1000, Math.ceil((lastAccepted + 1 + NODE_CLOCK_MARGIN_SECONDS - nowSeconds) * 1000))
 }
 
 function sha(data: string, alg: 'sha256' | 'sha512' = 'sha256'): Uint8Array {
