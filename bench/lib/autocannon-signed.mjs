@@ -1,26 +1,47 @@
 /**
- * autocannon through its API for signed requests (RFC 9421, the sdk/ helper): every request
- * carries its own `created`/`nonce` signature, as a real client's would (the server accepts each
- * nonce once). autocannon's `setupRequest` is synchronous and WebCrypto is not, so `pool`
- * signatures are made before the load starts; a run that outlasts them would be refused as
- * replays, which shows as non-2xx answers. Prints autocannon's result as JSON.
- * Usage: node --import tsx bench/lib/autocannon-signed.mjs '{"url":...,"connections":N,"duration":S,"headers":{...},"key":{...},"pool":N}'
+ * autocannon through its API for signed requests (RFC 9421): every request carries its own
+ * `created`/`nonce` signature, as a real client's would (the server accepts each nonce once). The
+ * base and `Signature-Input` come from the sdk/ helper (`signatureBase`, `signatureParams`: the
+ * bytes an app sends); the HMAC is node:crypto's, synchronous, made in `setupRequest` as each
+ * request goes out. (The helper's own `sign()` uses WebCrypto, which is asynchronous, and
+ * autocannon's `setupRequest` is not: signing ahead meant a pool of tens of thousands of header
+ * objects whose garbage collection slowed the load generator more than the HMACs do.)
+ * Prints autocannon's result as JSON; with `pid` (a server's process id, Linux) adds
+ * `serverCpuMs`, that process's CPU time during the load.
+ * Usage: node --import tsx bench/lib/autocannon-signed.mjs '{"url":...,"connections":N,"duration":S,"headers":{...},"key":{...}}'
  */
 import autocannon from 'autocannon'
-import { RequestSigner } from '../../sdk/plinth-signing.ts'
+import { createHmac, randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { signatureBase, signatureParams } from '../../sdk/plinth-signing.ts'
 
 const opts = JSON.parse(process.argv[2])
 // Without a key: the same per-request headers path, unsigned (the load generator's own cost, as a control).
-const signer = opts.key ? new RequestSigner(opts.key) : undefined
-const signed = []
-for (let i = 0; i < (signer ? opts.pool : 1); i++) signed.push({ ...opts.headers, ...(signer ? await signer.sign({ method: 'GET', url: opts.url, headers: opts.headers }) : {}) })
-let n = 0
+const key = opts.key
+const secret = key && Buffer.from(key.secret, 'base64')
+const components = ['@method', '@target-uri', ...(Object.keys(opts.headers).some((h) => h.toLowerCase() === 'authorization') ? ['authorization'] : [])]
+
+function headersFor() {
+  if (!key) return { ...opts.headers }
+  const params = [['created', Math.floor(Date.now() / 1000)], ['nonce', randomBytes(16).toString('base64url')], ['keyid', key.keyid], ['alg', key.alg]]
+  const base = signatureBase({ method: 'GET', url: opts.url, headers: opts.headers }, components, params)
+  const signature = createHmac('sha256', secret).update(base).digest('base64')
+  return { ...opts.headers, 'signature-input': `sig1=${signatureParams(components, params)}`, signature: `sig1=:${signature}:` }
+}
+
+/** utime + stime of a process in ms (/proc/PID/stat fields 14 and 15, in USER_HZ ticks of 10 ms). */
+const cpuMs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+const before = opts.pid ? cpuMs(opts.pid) : 0
 const result = await autocannon({
   url: opts.url,
   connections: opts.connections,
   duration: opts.duration,
   // Optional: a fixed total rate (req/s) instead of as fast as the server answers.
   ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
-  requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, headers: signed[n++ % signed.length] }) }],
+  requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, headers: headersFor() }) }],
 })
+if (opts.pid) result.serverCpuMs = cpuMs(opts.pid) - before
 process.stdout.write(JSON.stringify(result))

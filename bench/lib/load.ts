@@ -7,8 +7,6 @@ import type { BenchRequest, LoadOptions, LoadResult } from './types.ts'
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
 const UNIQUE = fileURLToPath(new URL('./autocannon-unique.mjs', import.meta.url))
 const SIGNED = fileURLToPath(new URL('./autocannon-signed.mjs', import.meta.url))
-/** Signatures made ahead per second of signed load: more than the requests a second this machine serves. */
-const SIGNED_PER_SEC = 20_000
 /** A request slower than this counts as an error; with `amount` it is not 10 s (autocannon's default), as PocketBase's client waits as long as it takes. */
 const TIMEOUT_SEC = 120
 /**
@@ -63,7 +61,7 @@ export async function measure(baseUrl: string, request: BenchRequest, opts: Load
   if (request.body !== undefined) common.push('-b', request.body)
   const args = (sec: number, amount?: number) =>
     request.signWith
-      ? ['--import', 'tsx', SIGNED, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, headers: request.headers ?? {}, key: request.signWith === 'unsigned-control' ? undefined : request.signWith, pool: Math.ceil(sec * SIGNED_PER_SEC) })]
+      ? ['--import', 'tsx', SIGNED, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, headers: request.headers ?? {}, key: request.signWith === 'unsigned-control' ? undefined : request.signWith })]
       : request.uniqueIds
       ? [UNIQUE, JSON.stringify({ url: url.href, connections: opts.connections, duration: sec, amount, ...(amount ? { timeout: TIMEOUT_SEC, sampleInt: AMOUNT_SAMPLE_MS } : {}), method, headers: request.headers ?? {}, body: request.body ?? '' })]
       : [...common, ...(amount ? ['-a', String(amount), '-t', String(TIMEOUT_SEC), '-L', String(AMOUNT_SAMPLE_MS)] : ['-d', String(sec)]), url.href]
