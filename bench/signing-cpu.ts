@@ -1,17 +1,18 @@
 /**
- * `npx tsx bench/signing-cpu.ts [ROUNDS]`: what a signed view-by-id costs the SERVER, in CPU time
- * per request, beside the same request unsigned: the `signing-view-sqlite` targets (bench/scenarios/
- * signing.ts), each served by its own `plinth serve`, each under its own load generator
- * (bench/lib/autocannon-signed.mjs, per-request headers; the unsigned target gets them without a
- * signature), 50 connections each.
+ * `npx tsx bench/signing-cpu.ts [ROUNDS] [--together]`: what a signed view-by-id costs the SERVER,
+ * in CPU time per request, beside the same request unsigned: the `signing-view-sqlite` targets
+ * (bench/scenarios/signing.ts), each served by its own `plinth serve`, each under its own load
+ * generator (bench/lib/autocannon-signed.mjs, per-request headers; the unsigned target gets them
+ * without a signature), 50 connections, 5 s a round after a 2 s warm-up.
  *
- * The two pairs run AT THE SAME TIME, for 5 s a round after a 2 s warm-up together: whatever else
- * the machine does (on a shared host, a lot, and it changes from one second to the next) then
- * falls on both alike. Each server's CPU time (utime + stime from /proc, read around the load
- * alone) over the requests it answered is its cost per request; a round's ratio is
- * unsigned / signed, which is the throughput ratio at equal CPU, and the figure is the median of
- * the rounds' ratios. Both servers are saturated (each prints its CPU share of one core), so
- * neither is measured idling between requests.
+ * Each server's CPU time (utime + stime from /proc, read around the load alone) over the requests
+ * it answered is its cost per request; a round's ratio is unsigned / signed, the throughput ratio
+ * at equal CPU, and the figure is the median of the rounds' ratios. Each line shows each server's
+ * share of one core: a server well under 100 % was waiting for its load generator.
+ * By default the two run one after the other, each with the machine to itself (as a node in
+ * production). `--together` runs both pairs at the same time, so whatever else the machine does
+ * falls on both alike: steadier for comparing two builds (`BENCH_BIN`), but four busy processes on
+ * two cores evict each other's caches, which weighs on the signed path more.
  * `BENCH_BIN=PATH` serves another build (another checkout's bin/plinth.js with its dist built), to
  * compare two versions. Linux only (reads /proc/PID/stat).
  */
@@ -22,7 +23,8 @@ import path from 'node:path'
 import { PLINTH_BIN } from './lib/servers.ts'
 import { seed } from './scenarios/records.ts'
 
-const ROUNDS = Number(process.argv[2] ?? 3)
+const ROUNDS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3)
+const TOGETHER = process.argv.includes('--together')
 const BIN = process.env.BENCH_BIN ?? PLINTH_BIN
 const GENERATOR = path.join(import.meta.dirname, 'lib', 'autocannon-signed.mjs')
 
@@ -79,9 +81,11 @@ const seedPostId = (await seed('sqlite')).postId
 async function round(): Promise<{ unsigned: number; signed: number; shares: [number, number] }> {
   const servers = [await serve(false), await serve(true)] as const // one after the other: they share the seeded database
   try {
-    await Promise.all([load(servers[0], false, 2), load(servers[1], true, 2)]) // warm-up
+    const both = async (seconds: number): Promise<[Load, Load]> =>
+      TOGETHER ? Promise.all([load(servers[0], false, seconds), load(servers[1], true, seconds)]) : [await load(servers[0], false, seconds), await load(servers[1], true, seconds)]
+    await both(2) // warm-up
     const SECONDS = 5
-    const [u, g] = await Promise.all([load(servers[0], false, SECONDS), load(servers[1], true, SECONDS)])
+    const [u, g] = await both(SECONDS)
     for (const r of [u, g]) if (r.non2xx) throw new Error(`${r.non2xx} non-2xx answers`)
     const perReq = (r: Load) => (r.serverCpuMs * 1000) / r.requests.total
     return { unsigned: perReq(u), signed: perReq(g), shares: [u.serverCpuMs / (SECONDS * 10), g.serverCpuMs / (SECONDS * 10)] }
