@@ -96,7 +96,8 @@ interface Checked {
   sig: ParsedSignature
   /** The key the signature's keyid names; undefined when none is this caller's. */
   key: SignatureKey | undefined
-  now: number
+  /** Where the nonce is spent, and for how long (`nonceTtlMs`). */
+  nonce: { key: string; ttlMs: number }
 }
 
 /** Every check but the key's signature and the nonce: 'unsigned' when that is allowed. */
@@ -127,13 +128,14 @@ function checkSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: V
   const nowSec = Math.floor(now)
   if (Math.abs(nowSec - created) > deps.maxSkewSeconds) throw new ApiError('signature_expired')
   if (expires !== undefined && (typeof expires !== 'number' || expires < nowSec)) throw new ApiError('signature_expired')
+  const toSpend = { key: `sig:nonce:${keyid}:${nonce}`, ttlMs: nonceTtlMs(created, expires, now, deps.maxSkewSeconds) }
   const found = deps.resolveKey(keyid)
-  return found instanceof Promise ? found.then((key) => ({ sig, key, now })) : { sig, key: found, now } // a session key is found without waiting
+  return found instanceof Promise ? found.then((key) => ({ sig, key, nonce: toSpend })) : { sig, key: found, nonce: toSpend } // a session key is found without waiting
 }
 
 /** Checks the signature with its key, then spends the nonce: once across every node sharing the counters. */
 function spendNonce(req: IncomingSignedRequest, checked: Checked, deps: VerifyDeps): Promise<'verified'> {
-  const { sig, key, now } = checked
+  const { sig, key, nonce } = checked
   if (!key) throw new ApiError('signature_unknown_key')
   const alg = sig.param('alg')
   if (alg !== undefined && alg !== key.alg) throw new ApiError('signature_bad')
@@ -150,9 +152,7 @@ function spendNonce(req: IncomingSignedRequest, checked: Checked, deps: VerifyDe
     const field = Array.isArray(digestField) ? digestField.join(', ') : digestField
     if (field === undefined || !checkContentDigest(field, req.body?.digests ?? EMPTY_BODY)) throw new ApiError('signature_bad_digest')
   }
-  const keyid = sig.param('keyid') as string
-  const nonce = sig.param('nonce') as string
-  return deps.counters.setIfAbsent(`sig:nonce:${keyid}:${nonce}`, '1', nonceTtlMs(sig, now, deps.maxSkewSeconds)).then((fresh) => {
+  return deps.counters.setIfAbsent(nonce.key, '1', nonce.ttlMs).then((fresh) => {
     if (!fresh) throw new ApiError('signature_replayed')
     return 'verified'
   })
@@ -172,9 +172,7 @@ export const NODE_CLOCK_MARGIN_SECONDS = 30
  * about maxSkewSeconds + 31 s instead of 2 x maxSkewSeconds + 1 s from the check, which nearly halves
  * what the counters hold for the same traffic (with the default 300 s).
  */
-export function nonceTtlMs(sig: Pick<ParsedSignature, 'param'>, nowSeconds: number, maxSkewSeconds: number): number {
-  const created = sig.param('created') as number
-  const expires = sig.param('expires')
+function nonceTtlMs(created: number, expires: number | undefined, nowSeconds: number, maxSkewSeconds: number): number {
   const lastAccepted = typeof expires === 'number' ? Math.min(created + maxSkewSeconds, expires) : created + maxSkewSeconds
   return Math.max(1000, Math.ceil((lastAccepted + 1 + NODE_CLOCK_MARGIN_SECONDS - nowSeconds) * 1000))
 }
