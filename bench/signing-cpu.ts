@@ -16,11 +16,10 @@
  * `BENCH_BIN=PATH` serves another build (another checkout's bin/plinth.js with its dist built), to
  * compare two versions. Linux only (reads /proc/PID/stat).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { PLINTH_BIN } from './lib/servers.ts'
+import { runAutocannon, type AutocannonJson } from './lib/load.ts'
+import { PLINTH_BIN, startPlinth } from './lib/servers.ts'
+import type { RunningServer } from './lib/types.ts'
 import { seed } from './scenarios/records.ts'
 
 const ROUNDS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3)
@@ -28,36 +27,21 @@ const TOGETHER = process.argv.includes('--together')
 const BIN = process.env.BENCH_BIN ?? PLINTH_BIN
 const GENERATOR = path.join(import.meta.dirname, 'lib', 'autocannon-signed.mjs')
 
-interface Server {
-  url: string
-  child: ChildProcess
-  dir: string
+interface Server extends RunningServer {
   /** The auth-refresh answer: a token, and its session key when signing is on. */
   auth: { token: string; signingKey?: unknown }
 }
 
 async function serve(signed: boolean): Promise<Server> {
   const s = await seed('sqlite')
-  const dir = mkdtempSync(path.join(tmpdir(), 'plinth-cpu-'))
-  if (signed) writeFileSync(path.join(dir, 'plinth.config.json'), JSON.stringify({ signatures: { mode: 'off', routes: { '/api/collections/posts/': 'required' } } }))
-  const port = 20_000 + Math.floor(Math.random() * 10_000)
-  const child = spawn(process.execPath, [BIN, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir], {
-    cwd: dir, stdio: 'ignore', env: { ...process.env, PLINTH_DB: s.dbUrl, PLINTH_RATE_LIMITS_ENABLED: 'false', PLINTH_LOG_LEVEL: 'warn' },
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`${url}/api/health`).then((r) => r.ok, () => false)) {
-      const res = await fetch(`${url}/api/collections/users/auth-refresh`, { method: 'POST', headers: { authorization: s.token } })
-      return { url, child, dir, auth: (await res.json()) as Server['auth'] }
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error('plinth did not start')
+  const config = signed ? { signatures: { mode: 'off', routes: { '/api/collections/posts/': 'required' } } } : undefined
+  const server = await startPlinth({ PLINTH_DB: s.dbUrl, PLINTH_RATE_LIMITS_ENABLED: 'false', PLINTH_LOG_LEVEL: 'warn' }, config, BIN)
+  const res = await fetch(`${server.url}/api/collections/users/auth-refresh`, { method: 'POST', headers: { authorization: s.token } })
+  return { ...server, auth: (await res.json()) as Server['auth'] }
 }
 
-interface Load {
-  requests: { total: number; average: number }
-  non2xx: number
+interface Load extends AutocannonJson {
+  /** The server's CPU time during the load (the generator reads it, given `pid`). */
   serverCpuMs: number
 }
 
@@ -65,15 +49,9 @@ interface Load {
 function load(server: Server, signed: boolean, duration: number): Promise<Load> {
   const opts = {
     url: `${server.url}/api/collections/posts/records/${seedPostId}`, connections: 50, duration,
-    headers: { authorization: server.auth.token }, key: signed ? server.auth.signingKey : undefined, pid: server.child.pid,
+    headers: { authorization: server.auth.token }, key: signed ? server.auth.signingKey : undefined, pid: server.pid,
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', GENERATOR, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.once('error', reject)
-    child.once('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Load) : reject(new Error(`load generator exited ${code}`))))
-  })
+  return runAutocannon<Load>(['--import', 'tsx', GENERATOR, JSON.stringify(opts)])
 }
 
 const seedPostId = (await seed('sqlite')).postId
@@ -90,11 +68,7 @@ async function round(): Promise<{ unsigned: number; signed: number; shares: [num
     const perReq = (r: Load) => (r.serverCpuMs * 1000) / r.requests.total
     return { unsigned: perReq(u), signed: perReq(g), shares: [u.serverCpuMs / (SECONDS * 10), g.serverCpuMs / (SECONDS * 10)] }
   } finally {
-    for (const s of servers) {
-      s.child.kill('SIGTERM')
-      await new Promise((r) => s.child.once('exit', r))
-      rmSync(s.dir, { recursive: true, force: true })
-    }
+    for (const s of servers) await s.stop()
   }
 }
 

@@ -12,8 +12,8 @@
  */
 import autocannon from 'autocannon'
 import { createHmac, randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { signatureBase, signatureParams } from '../../sdk/plinth-signing.ts'
+import { cpuSeconds } from './servers.ts'
 
 const opts = JSON.parse(process.argv[2])
 // Without a key: the same per-request headers path, unsigned (the load generator's own cost, as a control).
@@ -29,12 +29,7 @@ function headersFor() {
   return { ...opts.headers, 'signature-input': `sig1=${signatureParams(components, params)}`, signature: `sig1=:${signature}:` }
 }
 
-/** utime + stime of a process in ms (/proc/PID/stat fields 14 and 15, in USER_HZ ticks of 10 ms). */
-const cpuMs = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
-const before = opts.pid ? cpuMs(opts.pid) : 0
+const before = opts.pid ? cpuSeconds(opts.pid) : 0
 const result = await autocannon({
   url: opts.url,
   connections: opts.connections,
@@ -43,5 +38,5 @@ const result = await autocannon({
   ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
   requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, headers: headersFor() }) }],
 })
-if (opts.pid) result.serverCpuMs = cpuMs(opts.pid) - before
+if (opts.pid) result.serverCpuMs = (cpuSeconds(opts.pid) - before) * 1000
 process.stdout.write(JSON.stringify(result))

@@ -17,7 +17,7 @@ const AMOUNT_SAMPLE_MS = 1
 /** A warm-up before a fixed amount sends as many requests, and at least this many, so a case of 25 does not measure a cold server. */
 const MIN_WARMUP_AMOUNT = 200
 
-interface AutocannonJson {
+export interface AutocannonJson {
   requests: { average: number; total: number }
   latency: { p50: number; p99: number }
   non2xx: number
@@ -27,7 +27,8 @@ interface AutocannonJson {
   finish: string
 }
 
-function runAutocannon(args: string[]): Promise<AutocannonJson> {
+/** Runs `node ARGS` (autocannon or one of bench/lib's generators) and resolves with the JSON it prints. */
+export function runAutocannon<T extends AutocannonJson = AutocannonJson>(args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -38,7 +39,7 @@ function runAutocannon(args: string[]): Promise<AutocannonJson> {
     child.once('close', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err.trim()}`))
       try {
-        resolve(JSON.parse(out) as AutocannonJson)
+        resolve(JSON.parse(out) as T)
       } catch {
         reject(new Error(`autocannon printed no JSON: ${out.slice(0, 200)} ${err.slice(0, 200)}`))
       }

@@ -1,6 +1,6 @@
 /** Starting bench servers as child processes on free 127.0.0.1 ports, and stopping them. */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -9,6 +9,13 @@ import type { RunningServer } from './types.ts'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const PLINTH_BIN = path.join(ROOT, 'bin', 'plinth.js')
+
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -90,13 +97,14 @@ export async function spawnServer(opts: SpawnOptions): Promise<RunningServer> {
  * `env` sets PLINTH_* settings (PLINTH_DB for another engine, PLINTH_LOG_LEVEL, ...); `config`,
  * when given, is written as the folder's plinth.config.json (for settings with no variable).
  * Rate limits are off unless `env` or `config` says otherwise: one load generator on one address
- * is exactly what they refuse (the `limits` scenario measures them).
+ * is exactly what they refuse (the `limits` scenario measures them). `bin` serves another build
+ * (another checkout's bin/plinth.js, its dist built).
  */
-export function startPlinth(env: Record<string, string> = {}, config?: object): Promise<RunningServer> {
+export function startPlinth(env: Record<string, string> = {}, config?: object, bin = PLINTH_BIN): Promise<RunningServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'plinth-bench-'))
   if (config) writeFileSync(path.join(dir, 'plinth.config.json'), JSON.stringify(config))
   return spawnServer({
-    args: [PLINTH_BIN, 'serve', '--http', '127.0.0.1:{port}', '--dir', dir],
+    args: [bin, 'serve', '--http', '127.0.0.1:{port}', '--dir', dir],
     env: config ? env : { PLINTH_RATE_LIMITS_ENABLED: 'false', ...env },
     cwd: dir,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),

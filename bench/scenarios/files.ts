@@ -13,7 +13,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { asAdmin, freshDb, once, QUIET, unavailable, adminOn, upsertSuperuser } from '../lib/seed.ts'
 import { measure } from '../lib/load.ts'
-import { ROOT, spawnServer, startPlinth } from '../lib/servers.ts'
+import { cpuSeconds, ROOT, spawnServer, startPlinth } from '../lib/servers.ts'
 import { startS3rver } from '../../test/helpers/s3.ts'
 import type { BenchRequest, Figure, MeasuredScenario, Scenario, Target } from '../lib/types.ts'
 
@@ -86,13 +86,6 @@ const serve: Scenario[] = [
   { name: 'files-100k', group: 'files', description: 'GET /api/files/... of a 100 KB file (a public record, no token)', reference: 'node-static', targets: targets((s) => s.file) },
   { name: 'files-thumb', group: 'files', description: 'GET /api/files/...?thumb=100x100 of a thumb made before the run', reference: 'node-static', targets: targets((s) => s.thumb) },
 ]
-
-/** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
-  // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 20_000)
 
