@@ -6,24 +6,18 @@
  */
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { startApp, type TestApp } from '../helpers/app.ts'
 import { runCli } from '../helpers/cli.ts'
-import { git } from '../helpers/git.ts'
+import { commitRelease, git } from '../helpers/git.ts'
 
 const SECRET = 'a-webhook-secret-of-some-length'
 
 /** Commits `test.sh` exiting `code` and `app.txt` = `text` on the checked-out branch; returns the commit id. */
-function commit(repo: string, text: string, code: number): string {
-  writeFileSync(path.join(repo, 'app.txt'), text)
-  writeFileSync(path.join(repo, 'test.sh'), `echo testing ${text}\nexit ${code}\n`)
-  git(repo, 'add', '-A')
-  git(repo, 'commit', '-q', '-m', text)
-  return git(repo, 'rev-parse', 'HEAD')
-}
+const commit = (repo: string, text: string, code: number) => commitRelease(repo, text, code, { 'app.txt': text })
 
 const body = (ref: string, after: string) => JSON.stringify({ ref, before: '0'.repeat(40), after, repository: { name: 'app' } })
 const hmac = (alg: string, data: string) => createHmac(alg, SECRET).update(data).digest('hex')

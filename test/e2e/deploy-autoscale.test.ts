@@ -2,7 +2,7 @@
  * Scaling by load: three node slots behind the generated nginx (one PostgreSQL), one node running.
  * A ramp of autocannon load makes the autoscaler (src/deploy/autoscale.ts, reading each node's own
  * /api/metrics) start nodes up to the maximum; once the load stops it stops them down to the
- * minimum (each draining first). A light loop of reads and writes runs throughout, and neither it
+ * minimum (each draining first). A light loop of reads (GET and HEAD) runs throughout, and neither it
  * nor the load sees a failed request.
  */
 import assert from 'node:assert/strict'
@@ -16,7 +16,7 @@ import { engines } from '../helpers/engines.ts'
 import { nginxSkip } from '../helpers/nginx.ts'
 import { startNginxCluster } from '../helpers/nginx-cluster.ts'
 import { redisSkip, unusedPort } from '../helpers/redis.ts'
-import { assertNone, load } from '../helpers/cannon.ts'
+import { assertNone, load, repeat } from '../helpers/cannon.ts'
 
 
 const pg = (await engines()).find((e) => e.engine === 'postgres')!
@@ -99,23 +99,8 @@ describe('autoscale behind the generated nginx', { skip, timeout: 280_000 }, () 
     }
     await until('the minimum node', () => scaler.running.length === 1, 60_000)
 
-    // The light loop: reads and writes through nginx, one at a time, the whole test long.
-    let looping = true
-    const failed: string[] = []
-    let done = 0
-    const loop = (async () => {
-      for (let i = 0; looping; i++) {
-        try {
-          const res = await fetch(`${edge.url}/api/health`, { method: i % 2 ? 'GET' : 'HEAD' })
-          await res.arrayBuffer()
-          if (res.status !== 200) failed.push(`HTTP ${res.status}`)
-          else done++
-        } catch (err) {
-          failed.push(String(err))
-        }
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    })()
+    // The light loop: GET and HEAD reads through nginx, one at a time, the whole test long.
+    const light = repeat((i) => fetch(`${edge.url}/api/health`, { method: i % 2 ? 'GET' : 'HEAD' }), 50)
 
     // The ramp: 4, then 32 connections.
     const cannon = load(`${edge.url}/api/health`, 4)
@@ -125,12 +110,11 @@ describe('autoscale behind the generated nginx', { skip, timeout: 280_000 }, () 
     const r1 = await cannon.stop()
     const r2 = await cannon2.stop()
     await until('scaling down to 1 node', () => scaler.running.length === 1, 120_000)
-    looping = false
-    await loop
+    const lightResult = await light.stop()
     assert.equal(procs.size, 1, 'the stopped nodes exited')
     for (const r of [r1, r2]) assertNone('autoscale load', r.non2xx + r.errors + r.timeouts, r.requests.total, [JSON.stringify(r.statusCodeStats), ...lines].join('\n'))
-    assert.ok(done > 20, `the light loop ran: ${done}`)
-    assert.deepEqual(failed, [], lines.join('\n'))
+    assert.ok(lightResult.ok > 20, `the light loop ran: ${lightResult.ok}`)
+    assert.deepEqual(lightResult.failed, [], lines.join('\n'))
     assert.ok(lines.some((l) => / up: starting /.test(l)) && lines.some((l) => / down: stopping /.test(l)), lines.join('\n'))
   })
 })

@@ -21,7 +21,7 @@ import { assertNone, createPosts, load, writes } from '../helpers/cannon.ts'
 import { PLINTH_BIN, runCli, startServe, type ServeProcess } from '../helpers/cli.ts'
 import { clusterSetup, superuserToken } from '../helpers/cluster.ts'
 import { engines } from '../helpers/engines.ts'
-import { git } from '../helpers/git.ts'
+import { commitRelease, git } from '../helpers/git.ts'
 import { nginxSkip } from '../helpers/nginx.ts'
 import { startNginxCluster, type NginxCluster } from '../helpers/nginx-cluster.ts'
 import { redisSkip, unusedPort } from '../helpers/redis.ts'
@@ -30,13 +30,8 @@ const SECRET = 'a-webhook-secret-of-some-length'
 const PLINTHCTL = fileURLToPath(new URL('../../deploy/ansible/files/plinthctl.sh', import.meta.url))
 
 /** Commits an app module answering `GET /api/release` with `release`, and a test.sh exiting `code`. */
-function commit(repo: string, release: string, code: number): string {
-  writeFileSync(path.join(repo, 'plinth.app.mjs'), `export default (app) => {\n  app.http.get('/api/release', async () => ({ release: ${JSON.stringify(release)} }))\n}\n`)
-  writeFileSync(path.join(repo, 'test.sh'), `echo testing ${release}\nexit ${code}\n`)
-  git(repo, 'add', '-A')
-  git(repo, 'commit', '-q', '-m', release)
-  return git(repo, 'rev-parse', 'HEAD')
-}
+const commit = (repo: string, release: string, code: number) =>
+  commitRelease(repo, release, code, { 'plinth.app.mjs': `export default (app) => {\n  app.http.get('/api/release', async () => ({ release: ${JSON.stringify(release)} }))\n}\n` })
 
 /** A POSIX shell env file (what plinthctl.sh sources): every value single-quoted. */
 const envFile = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", `'\\''`)}'`).join('\n') + '\n'

@@ -38,25 +38,25 @@ export function load(url: string, connections = 8): { stop(): Promise<CannonResu
   }
 }
 
-/** Sequential record creations in `collection` through `url` until stopped; counts what failed, with the reasons. */
-export function writes(url: string, collection = 'posts'): { stop(): Promise<{ ok: number; failed: string[] }> } {
+/**
+ * Requests made one at a time by `send(i)` until stopped, `pauseMs` apart; counts the 200s, and
+ * keeps every other answer or error, with when and what it was.
+ */
+export function repeat(send: (i: number) => Promise<Response>, pauseMs = 0): { stop(): Promise<{ ok: number; failed: string[] }> } {
   let running = true
   const failed: string[] = []
   let ok = 0
   const loop = (async () => {
     for (let i = 0; running; i++) {
       try {
-        const res = await fetch(`${url}/api/collections/${collection}/records`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ title: `w${i}` }),
-        })
+        const res = await send(i)
         const text = await res.text()
         if (res.status === 200) ok++
         else failed.push(`${new Date().toISOString()} HTTP ${res.status} ${text.slice(0, 200)}`)
       } catch (err) {
         failed.push(String(err))
       }
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs))
     }
   })()
   return {
@@ -66,6 +66,17 @@ export function writes(url: string, collection = 'posts'): { stop(): Promise<{ o
       return { ok, failed }
     },
   }
+}
+
+/** Sequential record creations in `collection` through `url` until stopped; counts what failed, with the reasons. */
+export function writes(url: string, collection = 'posts'): { stop(): Promise<{ ok: number; failed: string[] }> } {
+  return repeat((i) =>
+    fetch(`${url}/api/collections/${collection}/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: `w${i}` }),
+    }),
+  )
 }
 
 /** Asserts that none of `total` requests failed; the message (and stderr) says what each failure met. */
