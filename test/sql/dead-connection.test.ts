@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { CompiledQuery, sql } from 'kysely'
 import { parseDbUrl } from '../../src/config/urls.ts'
+import { SqlUnavailableError } from '../../src/sql/errors.ts'
 import { openSql } from '../../src/sql/open.ts'
 import type { SqlEngine } from '../../src/sql/sql.ts'
 import { startApp } from '../helpers/app.ts'
@@ -60,6 +61,26 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
           const rows = await sql<{ one: number }>`select 1 as one`.execute(e.db)
           assert.equal(Number(rows.rows[0]!.one), 1)
         }
+      } finally {
+        await e.close()
+      }
+    })
+
+    test('a transaction whose connection is killed under it fails as unavailable, though its rollback meets the dead connection', async () => {
+      const e = await openSql(parseDbUrl(testDb.url, 'db'), { limits: { statementTimeout: 0, poolTimeout: 5000, poolSize: 1 } })
+      try {
+        // The statement after the kill finds the socket closed; the driver then refuses the
+        // rollback on that connection with its own words (mysql2: "Can't add new command when
+        // connection is in closed state"), and that error, not the first, is what a caller sees.
+        const failure = await e.db
+          .transaction()
+          .execute(async (trx) => {
+            await kill(Number((await sql<{ id: unknown }>`${sql.raw(s.self)}`.execute(trx)).rows[0]!.id))
+            await sql`select 1`.execute(trx)
+          })
+          .then(() => undefined, (err: unknown) => err)
+        assert.ok(failure instanceof SqlUnavailableError, `the transaction's failure is ${String(failure)}`)
+        assert.equal(Number((await sql<{ one: number }>`select 1 as one`.execute(e.db)).rows[0]!.one), 1) // and the pool recovers
       } finally {
         await e.close()
       }

@@ -6,7 +6,7 @@ import { strftimeFromKit, type DateKit } from '../strftime.ts'
 
 /** MySQL's and MariaDB's error numbers that are the server's state, or a duplicate key. */
 export function classify(err: unknown): SqlErrorKind {
-  const e = err as { errno?: unknown; code?: unknown } | undefined
+  const e = err as { errno?: unknown; code?: unknown; fatal?: unknown } | undefined
   // 1062 ER_DUP_ENTRY (a UNIQUE index or the primary key).
   if (e?.errno === 1062) return 'unique_violation'
   // 1969 ER_STATEMENT_TIMEOUT (MariaDB max_statement_time), 3024 ER_QUERY_TIMEOUT (MySQL max_execution_time),
@@ -15,6 +15,10 @@ export function classify(err: unknown): SqlErrorKind {
   // 1040 ER_CON_COUNT_ERROR (too many connections), 1053 ER_SERVER_SHUTDOWN.
   if (e?.errno === 1040 || e?.errno === 1053) return 'unavailable'
   if (e?.code === 'PROTOCOL_CONNECTION_LOST' || e?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return 'unavailable'
+  // mysql2's words for a connection that already broke ("Can't add new command when connection is
+  // in closed state"): fatal, without a server errno. A transaction whose connection died under it
+  // meets this at its rollback, and that error is the one the caller sees.
+  if (e?.fatal === true && e.errno === undefined) return 'unavailable'
   return networkCode(err) ? 'unavailable' : undefined
 }
 
