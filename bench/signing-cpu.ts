@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/signing-cpu.ts [ROUNDS] [--together]`: what a signed view-by-id costs the SERVER,
+ * `npx tsx bench/signing-cpu.ts [ROUNDS] [--together] [--same-requests]`: what a signed view-by-id costs the SERVER,
  * in CPU time per request, beside the same request unsigned: the `signing-view-sqlite` targets
  * (bench/scenarios/signing.ts), each served by its own `plinth serve`, each under its own load
  * generator (bench/lib/autocannon-signed.mjs, per-request headers; the unsigned target gets them
@@ -13,6 +13,9 @@
  * production). `--together` runs both pairs at the same time, so whatever else the machine does
  * falls on both alike: steadier for comparing two builds (`BENCH_BIN`), but four busy processes on
  * two cores evict each other's caches, which weighs on the signed path more.
+ * `--same-requests` sends the unsigned server the signed requests too (it has signatures off, so it
+ * reads the two headers and checks nothing): both generators then do the same work, and the ratio
+ * is what the server's check alone costs, apart from the generator and the headers' bytes.
  * `BENCH_BIN=PATH` serves another build (another checkout's bin/plinth.js with its dist built), to
  * compare two versions. Linux only (reads /proc/PID/stat).
  */
@@ -24,6 +27,7 @@ import { seed } from './scenarios/records.ts'
 
 const ROUNDS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3)
 const TOGETHER = process.argv.includes('--together')
+const SAME_REQUESTS = process.argv.includes('--same-requests')
 const BIN = process.env.BENCH_BIN ?? PLINTH_BIN
 const GENERATOR = path.join(import.meta.dirname, 'lib', 'autocannon-signed.mjs')
 
@@ -46,10 +50,10 @@ interface Load extends AutocannonJson {
 }
 
 /** One load generator against `server` for `duration` s; resolves with its result. */
-function load(server: Server, signed: boolean, duration: number): Promise<Load> {
+function load(server: Server, auth: Server['auth'] | undefined, duration: number): Promise<Load> {
   const opts = {
     url: `${server.url}/api/collections/posts/records/${seedPostId}`, connections: 50, duration,
-    headers: { authorization: server.auth.token }, key: signed ? server.auth.signingKey : undefined, pid: server.pid,
+    headers: { authorization: (auth ?? server.auth).token }, key: auth?.signingKey, pid: server.pid,
   }
   return runAutocannon<Load>(['--import', 'tsx', GENERATOR, JSON.stringify(opts)])
 }
@@ -59,8 +63,12 @@ const seedPostId = (await seed('sqlite')).postId
 async function round(): Promise<{ unsigned: number; signed: number; shares: [number, number] }> {
   const servers = [await serve(false), await serve(true)] as const // one after the other: they share the seeded database
   try {
+    // The signed server's token and key sign the unsigned server's requests too: both servers share the database and its token secret.
+    const asUnsigned = SAME_REQUESTS ? servers[1].auth : undefined
     const both = async (seconds: number): Promise<[Load, Load]> =>
-      TOGETHER ? Promise.all([load(servers[0], false, seconds), load(servers[1], true, seconds)]) : [await load(servers[0], false, seconds), await load(servers[1], true, seconds)]
+      TOGETHER
+        ? Promise.all([load(servers[0], asUnsigned, seconds), load(servers[1], servers[1].auth, seconds)])
+        : [await load(servers[0], asUnsigned, seconds), await load(servers[1], servers[1].auth, seconds)]
     await both(2) // warm-up
     const SECONDS = 5
     const [u, g] = await both(SECONDS)
