@@ -75,7 +75,7 @@ for (const { engine, skip } of await engines(['postgres', 'mysql'])) {
         const failure = await e.db
           .transaction()
           .execute(async (trx) => {
-            await kill(Number((await sql<{ id: unknown }>`${sql.raw(s.self)}`.execute(trx)).rows[0]!.id))
+            await kill(Number((await sql.raw<{ id: unknown }>(s.self).execute(trx)).rows[0]!.id))
             await sql`select 1`.execute(trx)
           })
           .then(() => undefined, (err: unknown) => err)
