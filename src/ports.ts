@@ -153,7 +153,7 @@ export const portList = [
     key: 'counters',
     parse: (url) => parseCountersUrl(url, 'counters'),
     engines: {
-      memory: async (t) => (await import('./counters/memory.ts')).memoryCounters({ maxKeys: t.params.maxKeys }),
+      memory: async (t) => (await import('./counters/memory.ts')).memoryCounters({ maxKeys: t.params.maxKeys, maxNonces: t.params.maxNonces }),
       redis: async (t, ctx) => (await import('./counters/redis.ts')).redisCounters({ connection: await ctx.redis(t.url) }),
     },
   }),

@@ -28,7 +28,7 @@ declare module 'fastify' {
 export interface SignatureChecksOptions {
   settings: SignatureSettings
   /** Where nonces are kept (shared by every node when the engine is Redis). */
-  counters: Pick<Counters, 'setIfAbsent'>
+  counters: Pick<Counters, 'spendOnce'>
   /** The largest body read (the server's bodyLimit). */
   bodyLimit: number
   /** Device keys (`/api/plinth/devices`): the key `keyid` names if it belongs to `auth`'s record. */

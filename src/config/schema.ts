@@ -72,7 +72,7 @@ export const ConfigSchema = Type.Object(
     cacheRecords: Type.Boolean(),
     /** How long a cached record read may live, in ms: bounds a change made around Plinth (SQL by hand). */
     cacheRecordsTtl: Type.Integer({ minimum: 1, maximum: 86_400_000 }),
-    /** Counters (rate limits, nonces): `memory://` (`?maxKeys=N`, default 100 000) or `redis://...`. Default: `redis`, else `memory://`. */
+    /** Counters (rate limits, nonces): `memory://` (`?maxKeys=N`, default 100 000; `maxNonces=N`, default 1 000 000) or `redis://...`. Default: `redis`, else `memory://`. */
     counters: Type.String({ minLength: 1 }),
     /** The bus (pub/sub between nodes): `memory://` or `redis://...`. Default: `redis`, else `memory://`. */
     bus: Type.String({ minLength: 1 }),

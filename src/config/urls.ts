@@ -204,7 +204,7 @@ export interface RedisStateTarget {
 }
 /** What the `cache`, `counters` and `bus` URLs name: an engine and its settings. */
 export type CacheTarget = MemoryTarget<'maxBytes'> | RedisStateTarget
-export type CountersTarget = MemoryTarget<'maxKeys'> | RedisStateTarget
+export type CountersTarget = MemoryTarget<'maxKeys' | 'maxNonces'> | RedisStateTarget
 export type BusTarget = MemoryTarget<never> | RedisStateTarget
 
 /**
@@ -240,9 +240,9 @@ export function parseCacheUrl(value: string, key = 'cache'): CacheTarget {
   return parseStateUrl(value, key, ['maxBytes'] as const)
 }
 
-/** The `counters` URL: `memory://` (`?maxKeys=N`, default 100 000) or `redis://...`. */
+/** The `counters` URL: `memory://` (`?maxKeys=N`, default 100 000; `maxNonces=N`, default 1 000 000) or `redis://...`. */
 export function parseCountersUrl(value: string, key = 'counters'): CountersTarget {
-  return parseStateUrl(value, key, ['maxKeys'] as const)
+  return parseStateUrl(value, key, ['maxKeys', 'maxNonces'] as const)
 }
 
 /** The `bus` URL: `memory://` or `redis://...`. */

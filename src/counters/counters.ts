@@ -10,6 +10,7 @@
  *   increments: a fixed window, so a client that keeps trying cannot keep its own lock alive
  *   forever, and one that waits is let back in on time.
  * - `setIfAbsent(key, value, ttlMs)`: `SET key value NX PX ttlMs`.
+ * - `spendOnce(key, ttlMs)`: `SET key 1 NX PX ttlMs`.
  * - `raise(key, value, ttlMs)`: `GET`, then `SET key value PX ttlMs` when bigger (one script).
  * - `get(key)`: `GET key` + `PTTL key`.
  * - `delete(key)`: `DEL key`.
@@ -40,6 +41,13 @@ export interface Counters {
    * caller won), false when it was already there. Atomic across nodes (a nonce is used once).
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>
+  /**
+   * Marks `key` spent for `ttlMs`: true the first time, false while the mark lives. Atomic across
+   * nodes, like `setIfAbsent`, but a spent key can never be read, deleted or overwritten: a key
+   * used here is used with no other operation. That lets an engine keep a fingerprint instead of
+   * the key (the memory engine does: request nonces, by the million).
+   */
+  spendOnce(key: string, ttlMs: number): Promise<boolean>
   /**
    * Stores `value` at `key` unless the key holds a bigger number, and (when stored) makes it
    * expire `ttlMs` from now; returns the number held afterwards. Atomic across nodes: of two

@@ -19,7 +19,7 @@ interface Held extends ExpiringEntry {
 }
 
 /** The group of a time to live: the next power of two (ms). */
-function groupOf(ttlMs: number): number {
+export function groupOf(ttlMs: number): number {
   // clz32 instead of log2 for the usual times to live (up to 24 days): this runs on every insert.
   if (ttlMs <= 1) return 1
   if (ttlMs <= 2 ** 31) return 2 ** (32 - Math.clz32(Math.ceil(ttlMs) - 1))

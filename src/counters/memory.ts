@@ -1,6 +1,7 @@
 import type { Counters, CounterState } from './counters.ts'
 import { CountersUnavailableError } from './errors.ts'
 import { ExpiryBuckets, type ExpiringEntry } from './expiry-buckets.ts'
+import { OnceSet } from './once-set.ts'
 
 /**
  * The in-process counters engine: the embedded default for one node. With several API nodes each
@@ -12,16 +13,20 @@ import { ExpiryBuckets, type ExpiringEntry } from './expiry-buckets.ts'
  * - counters (`increment`, `raise`): at the cap the one closest to expiring is evicted, the least
  *   to lose. NB: an evicted client starts afresh, so `maxKeys` must be far above the number of
  *   clients counted within one window (each throttled login costs at most 2 keys).
- * - one-time markers (`setIfAbsent`: request nonces, used SMS codes, cron ticks): never evicted
+ * - one-time markers (`setIfAbsent`: used SMS codes, pending uploads, cron ticks): never evicted
  *   while live, because forgetting one would accept a replay. At the cap with every marker live,
- *   `setIfAbsent` fails closed (`CountersUnavailableError`, a 503). Signed requests keep one nonce
- *   for about `signatures.maxSkewSeconds` + 31 s (`nonceTtlMs` in security/signatures/
- *   verify-request.ts): a node taking N signed requests a second needs `maxKeys` above about
- *   331 x N with the default window (`memory://?maxKeys=`), or the Redis engine.
+ *   `setIfAbsent` fails closed (`CountersUnavailableError`, a 503).
+ * - spent keys (`spendOnce`: request nonces): the same rule, capped at `maxNonces`, and held as
+ *   64-bit keyed fingerprints off the JS heap (`once-set.ts`, ~40-60 bytes a nonce). Signed
+ *   requests keep a nonce for about `signatures.maxSkewSeconds` + 31 s (`nonceTtlMs` in
+ *   security/signatures/verify-request.ts): a node taking N signed requests a second needs
+ *   `maxNonces` above about 331 x N with the default window, or the Redis engine.
  */
 export interface MemoryCountersOptions {
-  /** The most keys of each kind held at once; default 100 000 (tens of MB at most). */
+  /** The most counters, and the most one-time markers, held at once; default 100 000 each (tens of MB at most). */
   maxKeys?: number
+  /** The most spent keys (nonces) held at once; default 1 000 000 (~3 000 signed requests a second; under 50 MB when full). */
+  maxNonces?: number
   /** Milliseconds since the epoch; tests inject a clock they can move. */
   now?: () => number
 }
@@ -30,17 +35,20 @@ export class MemoryCounters implements Counters {
   readonly name = 'memory' as const
   readonly #counts = new ExpiryBuckets()
   readonly #marks = new ExpiryBuckets()
+  readonly #spent = new OnceSet()
   readonly #maxKeys: number
+  readonly #maxNonces: number
   readonly #now: () => number
 
   constructor(opts: MemoryCountersOptions = {}) {
     this.#maxKeys = Math.max(1, opts.maxKeys ?? 100_000)
+    this.#maxNonces = Math.max(1, opts.maxNonces ?? 1_000_000)
     this.#now = opts.now ?? Date.now
   }
 
   /** How many keys are held (expired ones not yet swept included). */
   get size(): number {
-    return this.#counts.size + this.#marks.size
+    return this.#counts.size + this.#marks.size + this.#spent.size
   }
 
   async increment(key: string, ttlMs: number, by = 1): Promise<CounterState> {
@@ -69,6 +77,14 @@ export class MemoryCounters implements Counters {
     return true
   }
 
+  async spendOnce(key: string, ttlMs: number): Promise<boolean> {
+    const spent = this.#spent.spend(key, ttlMs, this.#now(), this.#maxNonces)
+    if (spent === 'full') {
+      throw new CountersUnavailableError(`counters: memory://?maxNonces=${this.#maxNonces} holds that many live nonces; raise maxNonces or use redis://`)
+    }
+    return spent
+  }
+
   async raise(key: string, value: number, ttlMs: number): Promise<number> {
     const now = this.#now()
     const entry = this.#live(key, now)
@@ -93,6 +109,7 @@ export class MemoryCounters implements Counters {
   async close(): Promise<void> {
     this.#counts.clear()
     this.#marks.clear()
+    this.#spent.clear()
   }
 
   /** The entry at `key` if it has not expired; an expired one is dropped. */

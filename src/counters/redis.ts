@@ -73,6 +73,10 @@ export class RedisCounters implements Counters {
     return reply === 'OK'
   }
 
+  spendOnce(key: string, ttlMs: number): Promise<boolean> {
+    return this.setIfAbsent(key, '1', ttlMs)
+  }
+
   async raise(key: string, value: number, ttlMs: number): Promise<number> {
     // As text both ways: Lua numbers are doubles and Redis truncates a returned number to an integer.
     const reply = await this.#run(() => this.#conn.client.eval(RAISE, 1, this.#prefix + key, String(value), String(ttl(ttlMs))))

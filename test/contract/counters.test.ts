@@ -130,6 +130,17 @@ function countersContract({ name, make, skip }: CountersEngine): void {
       assert.equal(await c.setIfAbsent(k, 'z', 2_000), true)
     })
 
+    test('spendOnce spends a key once until it expires, across concurrent callers', async () => {
+      const k = key('spend')
+      const first = await Promise.all([c.spendOnce(k, 2_000), c.spendOnce(k, 2_000), c.spendOnce(k, 2_000)])
+      assert.deepEqual(first.sort(), [false, false, true])
+      await t.advance(1_500) // NB: a server's clock also runs between the calls
+      assert.equal(await c.spendOnce(k, 2_000), false, 'still spent before it expires')
+      await t.advance(500)
+      assert.equal(await c.spendOnce(k, 2_000), true, 'spendable again once expired')
+      assert.equal(await c.spendOnce(key('spend-other'), 2_000), true, 'another key is its own')
+    })
+
     test('delete resets a key; deleting a missing key is no error', async () => {
       const k = key('f')
       await c.increment(k, 60_000, 3)
@@ -263,6 +274,18 @@ describe('counters: memory engine bounds', () => {
     await c.increment('rate', 60_000) // counters have their own cap and do not push markers out
     now = 60_001
     assert.equal(await c.setIfAbsent('n4', '1', 60_000), true)
+  })
+
+  test('at the cap, live spent keys (nonces) are never evicted: spendOnce fails closed, then works again once they expire', async () => {
+    let now = 0
+    const c = new MemoryCounters({ now: () => now, maxKeys: 1, maxNonces: 3 })
+    for (const n of ['n1', 'n2', 'n3']) assert.equal(await c.spendOnce(n, 60_000), true)
+    await assert.rejects(c.spendOnce('n4', 60_000), CountersUnavailableError)
+    assert.equal(await c.spendOnce('n1', 60_000), false, 'a replay is still refused')
+    assert.equal(await c.setIfAbsent('marker', '1', 60_000), true, 'one-time markers have their own cap')
+    now = 60_000
+    assert.equal(await c.spendOnce('n4', 60_000), true)
+    assert.equal(c.size, 2, 'the three expired nonces were swept; n4 and the marker are held')
   })
 
   test('incrementing a key that holds a non-number is refused, as Redis does', async () => {

@@ -183,6 +183,32 @@ describe('request signatures, optional per route group', () => {
   })
 })
 
+describe('request signatures on the in-process counters, at their nonce cap (memory://?maxNonces=)', () => {
+  let t: TestApp
+  before(async () => {
+    t = await startApp('sqlite', { counters: 'memory://?maxNonces=3', signatures: { mode: 'required', maxSkewSeconds: 300 } })
+  })
+  after(() => t?.close())
+
+  test('live nonces are never evicted: past the cap a signed request gets 503, and a replay is still refused as replayed', async () => {
+    const su = await t.call('POST', '/api/collections/_superusers/auth-with-password', { body: { identity: 'root@example.com', password: 'root-password-1' } })
+    const { token, signingKey } = su.json<{ token: string; signingKey: ClientKey }>()
+    const signer = new RequestSigner(signingKey)
+    const sent = []
+    for (let i = 0; i < 3; i++) {
+      const ok = await signedCall(t, signer, 'GET', '/api/collections/_superusers/records', { token })
+      assert.equal(ok.res.statusCode, 200, ok.res.body)
+      sent.push(ok)
+    }
+    const over = await signedCall(t, signer, 'GET', '/api/collections/_superusers/records', { token })
+    assert.equal(over.res.statusCode, 503, over.res.body)
+    assert.doesNotMatch(over.res.body, /maxNonces|memory:/, 'the operator\'s setting is logged, not shown to the client')
+    const replay = await t.app.http.inject({ method: 'GET', url: '/api/collections/_superusers/records', headers: sent[0]!.headers })
+    assert.equal(replay.statusCode, 401)
+    assert.equal(code(replay), 'signature_replayed')
+  })
+})
+
 describe('bad auth tokens are refused (no signatures involved)', () => {
   let t: TestApp
   before(async () => {

@@ -48,7 +48,7 @@ export interface IncomingSignedRequest extends SignedMessage {
 export type KeyResolver = (keyid: string) => Promise<SignatureKey | undefined> | SignatureKey | undefined
 
 export interface VerifyDeps {
-  counters: Pick<Counters, 'setIfAbsent'>
+  counters: Pick<Counters, 'spendOnce'>
   resolveKey: KeyResolver
   maxSkewSeconds: number
   /** Seconds since the epoch (tests move the clock). */
@@ -152,7 +152,7 @@ function spendNonce(req: IncomingSignedRequest, checked: Checked, deps: VerifyDe
     const field = Array.isArray(digestField) ? digestField.join(', ') : digestField
     if (field === undefined || !checkContentDigest(field, req.body?.digests ?? EMPTY_BODY)) throw new ApiError('signature_bad_digest')
   }
-  return deps.counters.setIfAbsent(nonce.key, '1', nonce.ttlMs).then((fresh) => {
+  return deps.counters.spendOnce(nonce.key, nonce.ttlMs).then((fresh) => {
     if (!fresh) throw new ApiError('signature_replayed')
     return 'verified'
   })
