@@ -51,6 +51,20 @@ describe('sensitive fields, encryption optional', () => {
     assert.ok(bad.json<{ data: Record<string, unknown> }>().data.password)
   })
 
+  test('text that only has a JWE\'s shape is stored as sent; a JWE of an empty value opens to the empty value', async () => {
+    for (const name of ['1.3.6.1.4', 'a.b.c.d.e', 'eyJhIjoxfQ.b.c.d.e']) {
+      const res = await t.call('POST', '/api/collections/users/records', { body: { email: `${name.length}-${name.slice(0, 3)}@example.com`, name, password: 'password-123', passwordConfirm: 'password-123' } })
+      assert.equal(res.statusCode, 200, `${name}: ${res.body}`)
+      assert.equal(res.json<{ name: string }>().name, name)
+    }
+    const jwk = await currentKey(t)
+    const empty = await encryptTo(jwk, '')
+    assert.equal(empty.split('.')[3], '', 'an empty value has an empty ciphertext part')
+    const res = await t.call('POST', '/api/collections/users/records', { body: { email: 'empty@example.com', name: empty, password: 'password-123', passwordConfirm: 'password-123' } })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal(res.json<{ name: string }>().name, '', 'decrypted, not stored as the JWE text')
+  })
+
   test('rotation: a new current key; the old one still decrypts within the grace period', async () => {
     const old = await currentKey(t)
     const kid = await t.app.keys.rotate()

@@ -4,13 +4,29 @@
  */
 import type { KeyRing } from '../keys/key-ring.ts'
 
-/** Five base64url parts: the compact JWE shape (the second part, the encrypted key, is never empty for RSA). */
-const COMPACT_JWE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+/**
+ * Five base64url parts: the compact JWE shape. The encrypted key is never empty for RSA, nor the IV
+ * and tag for AES-GCM; the ciphertext is empty when the value is.
+ */
+const COMPACT_JWE = /^([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/
 /** A JWE longer than this is refused unread (a field value, not a file). */
 export const MAX_JWE_LENGTH = 64 * 1024
 
+/**
+ * Whether a value is meant as a compact JWE: the shape, and a first part that is a protected
+ * header (a JSON object naming `alg` and `enc`). Text that only has the shape, such as the OID
+ * `1.3.6.1.4` or `a.b.c.d.e`, is an ordinary value and is stored as sent.
+ */
 export function looksLikeJwe(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= MAX_JWE_LENGTH && COMPACT_JWE.test(value)
+  if (typeof value !== 'string' || value.length > MAX_JWE_LENGTH) return false
+  const header = COMPACT_JWE.exec(value)?.[1]
+  if (header === undefined) return false
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'))
+    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { alg?: unknown }).alg === 'string' && typeof (parsed as { enc?: unknown }).enc === 'string'
+  } catch {
+    return false
+  }
 }
 
 export class JweError extends Error {}
