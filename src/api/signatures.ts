@@ -6,6 +6,7 @@
  * covered; nothing here runs for a route whose mode is `off`.
  */
 import { createHash } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { tokenFromHeader } from '../auth/authenticate.ts'
@@ -72,6 +73,22 @@ async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Bu
   return Buffer.concat(chunks, size)
 }
 
+/** Properties of the request that stay the original's in its replay (all but the body's stream). */
+const REQUEST_PROPS = ['headers', 'rawHeaders', 'trailers', 'rawTrailers', 'method', 'url', 'httpVersion', 'httpVersionMajor', 'httpVersionMinor', 'socket', 'connection', 'aborted', 'complete'] as const
+
+/**
+ * The request again, its body read from `body` (the bytes already read and digested), for parsers
+ * that read `request.raw` itself. It never emits 'close': the original's, which comes once its
+ * body is consumed, would make a multipart parser stop partway.
+ */
+function replayedRequest(raw: IncomingMessage, body: Buffer): IncomingMessage {
+  const replay = new Readable({ emitClose: false, read() {} })
+  replay.push(body)
+  replay.push(null)
+  for (const key of REQUEST_PROPS) Object.defineProperty(replay, key, { get: () => raw[key], enumerable: true })
+  return replay as unknown as IncomingMessage
+}
+
 export function installSignatureChecks(http: FastifyInstance, opts: SignatureChecksOptions): void {
   const { settings } = opts
   http.decorateRequest('signedBody', null)
@@ -88,6 +105,8 @@ export function installSignatureChecks(http: FastifyInstance, opts: SignatureChe
     }
     const replay = Readable.from(body.length ? [body] : []) as Readable & { receivedEncodedLength?: number }
     replay.receivedEncodedLength = body.length
+    // NB: @fastify/multipart reads `request.raw`, not this hook's payload: it gets the bytes again too.
+    if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) request.raw = replayedRequest(request.raw, body)
     return replay
   })
 
