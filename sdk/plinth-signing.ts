@@ -8,6 +8,8 @@
  * - `signedFetch(signer)` wraps `fetch`; `withPlinthSigning(pb, signer)` installs PocketBase SDK
  *   `beforeSend`/`afterSend` hooks that sign every request and pick up the session key each auth
  *   response carries (`signingKey`).
+ * - `FieldEncryptor` encrypts field values (passwords, SMS codes, fields marked `sensitive`) as
+ *   compact JWE to the server's current key from `/api/plinth/keys`.
  */
 
 export type SignatureAlgorithm = 'hmac-sha256' | 'ecdsa-p256-sha256' | 'ed25519'
@@ -161,13 +163,18 @@ function plainHeaders(h: ConstructorParameters<typeof Headers>[0]): Record<strin
   return out
 }
 
-/** Prepares a fetch call: the body fixed as bytes and the signature headers added. */
+/**
+ * Prepares a fetch call: the signature headers added, and a body that is not a string (FormData,
+ * a stream) fixed as the bytes that were signed, with the content type (and multipart boundary)
+ * they were made with. A string body is sent as it is: the PocketBase SDK serialises any
+ * non-string body it is handed back as JSON.
+ */
 export async function signInit(signer: RequestSigner, url: string, init: RequestInit = {}): Promise<RequestInit> {
   const headers = plainHeaders(init.headers)
   const { body, contentType } = await bodyBytes(url, init)
   if (contentType) headers['content-type'] = contentType
   const added = await signer.sign({ method: init.method ?? 'GET', url, headers, body })
-  return { ...init, headers: { ...headers, ...added }, ...(body ? { body } : {}) }
+  return { ...init, headers: { ...headers, ...added }, ...(body && typeof init.body !== 'string' ? { body } : {}) }
 }
 
 /** `fetch` that signs every request with `signer`. */
@@ -218,5 +225,84 @@ export function withPlinthSigning(pb: PocketBaseLike, signer: RequestSigner): vo
     const key = (data as { signingKey?: ClientKey } | null)?.signingKey
     if (key && key.alg === 'hmac-sha256') signer.key = key
     return data
+  }
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/** A WebCrypto key, named structurally (no DOM typings). */
+type KeyHandle = Awaited<ReturnType<typeof globalThis.crypto.subtle.importKey>>
+
+/** A server key as `/api/plinth/keys` publishes it: an RSA public JWK with its `kid`. */
+export interface ServerKey {
+  kid: string
+  kty: 'RSA'
+  n: string
+  e: string
+}
+
+/**
+ * Encrypts field values for Plinth: compact JWE, RSA-OAEP-256 (SHA-256) wrapping a fresh
+ * AES-256-GCM key per value, to the server's current key, which is fetched from
+ * `/api/plinth/keys` on first use and kept. After `plinth keys rotate` the old key still decrypts
+ * for the grace period (`keys.graceHours`); call `refresh()` to pick up the new one.
+ */
+export class FieldEncryptor {
+  #key: Promise<{ kid: string; key: KeyHandle }> | undefined
+
+  /** `base`: the server's URL (`https://api.example.com`); `fetchImpl`: another fetch, if need be. */
+  constructor(
+    private readonly base: string,
+    private readonly fetchImpl: typeof fetch = (...args) => fetch(...args),
+  ) {}
+
+  /** Forgets the kept key: the next value is encrypted to the server's current one. */
+  refresh(): void {
+    this.#key = undefined
+  }
+
+  /** `value` as compact JWE to the server's current key. */
+  async encrypt(value: string): Promise<string> {
+    const { kid, key } = await (this.#key ??= this.#fetchKey())
+    const header = toBase64Url(utf8(JSON.stringify({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid })))
+    const cek = globalThis.crypto.getRandomValues(new Uint8Array(32))
+    const wrapped = new Uint8Array(await subtle().encrypt({ name: 'RSA-OAEP' }, key, cek))
+    const iv = globalThis.crypto.getRandomValues(new Uint8Array(12))
+    const aes = await subtle().importKey('raw', cek, 'AES-GCM', false, ['encrypt'])
+    // The protected header, as sent, is the additional data; WebCrypto appends the 16-byte tag.
+    const sealed = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv, additionalData: utf8(header), tagLength: 128 }, aes, utf8(value)))
+    return [header, toBase64Url(wrapped), toBase64Url(iv), toBase64Url(sealed.subarray(0, -16)), toBase64Url(sealed.subarray(-16))].join('.')
+  }
+
+  /**
+   * A copy of `body` with each field in `names` encrypted: a string as it is (text and password
+   * fields), any other value as its JSON text (`42`, `{"a":1}`: number and json fields). An
+   * absent, null or empty value is left as it is: it is no secret, and Plinth accepts it plain
+   * even with `requireEncryption`.
+   */
+  async encryptFields<T extends Record<string, unknown>>(body: T, names: readonly string[]): Promise<T> {
+    const out: Record<string, unknown> = { ...body }
+    for (const name of names) {
+      const value = out[name]
+      if (value === undefined || value === null || value === '') continue
+      out[name] = await this.encrypt(typeof value === 'string' ? value : JSON.stringify(value))
+    }
+    return out as T
+  }
+
+  async #fetchKey(): Promise<{ kid: string; key: KeyHandle }> {
+    try {
+      const res = await this.fetchImpl(`${this.base.replace(/\/+$/, '')}/api/plinth/keys`)
+      if (!res.ok) throw new Error(`plinth-signing: /api/plinth/keys answered ${res.status}`)
+      const jwk = ((await res.json()) as { keys?: ServerKey[] }).keys?.[0]
+      if (!jwk || jwk.kty !== 'RSA' || typeof jwk.kid !== 'string') throw new Error('plinth-signing: /api/plinth/keys has no RSA key')
+      const key = await subtle().importKey('jwk', { kty: 'RSA', n: jwk.n, e: jwk.e }, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt'])
+      return { kid: jwk.kid, key }
+    } catch (err) {
+      this.#key = undefined // a failed fetch is tried again next time, not kept
+      throw err
+    }
   }
 }
