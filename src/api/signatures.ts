@@ -1,9 +1,9 @@
 /**
- * Request signatures at the HTTP edge: a `preParsing` hook keeps the digests of a signed
- * request's body bytes (as received, before any parser), and a `preValidation` hook checks the
- * signature under the route's mode (`security/signatures/verify-request.ts`) before any handler
- * runs. Installed on the root instance (src/app.ts), after authentication, so every route is
- * covered; nothing here runs for a route whose mode is `off`.
+ * Request signatures at the HTTP edge: one `preParsing` hook, after authentication (onRequest),
+ * checks the signature under the route's mode (`security/signatures/verify-request.ts`) over the
+ * headers, then reads a signed request's body and checks its Content-Digest against the bytes as
+ * received, before any parser or handler. Installed on the root instance (src/app.ts), so every
+ * route is covered; nothing here runs for a route whose mode is `off`.
  */
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
@@ -16,15 +16,8 @@ import { isAuthCollection } from '../records/model.ts'
 import type { AuthInfo } from '../records/record.ts'
 import type { SignatureKey } from '../security/signatures/rfc9421.ts'
 import { SESSION_KEY_PREFIX, SessionKeys } from '../security/signatures/session-key.ts'
-import { modeFor, verifyRequestSignature, type IncomingSignedRequest, type SignatureSettings } from '../security/signatures/verify-request.ts'
+import { checkSignedHeaders, finishSignature, modeFor, type IncomingSignedRequest, type SignatureSettings } from '../security/signatures/verify-request.ts'
 import '../auth/request.ts'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The received body's length and digests, kept only for signed requests. */
-    signedBody: IncomingSignedRequest['body'] | null
-  }
-}
 
 export interface SignatureChecksOptions {
   settings: SignatureSettings
@@ -91,25 +84,6 @@ function replayedRequest(raw: IncomingMessage, body: Buffer): IncomingMessage {
 
 export function installSignatureChecks(http: FastifyInstance, opts: SignatureChecksOptions): void {
   const { settings } = opts
-  http.decorateRequest('signedBody', null)
-
-  http.addHook('preParsing', async (request, _reply, payload) => {
-    if (!signed(request) || !hasBody(request) || modeFor(settings, pathOf(request.url)) === 'off') return payload
-    const body = await readAll(payload, opts.bodyLimit)
-    request.signedBody = {
-      length: body.length,
-      digests: {
-        'sha-256': new Uint8Array(createHash('sha256').update(body).digest()),
-        'sha-512': new Uint8Array(createHash('sha512').update(body).digest()),
-      },
-    }
-    const replay = Readable.from(body.length ? [body] : []) as Readable & { receivedEncodedLength?: number }
-    replay.receivedEncodedLength = body.length
-    // NB: @fastify/multipart reads `request.raw`, not this hook's payload: it gets the bytes again too.
-    if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) request.raw = replayedRequest(request.raw, body)
-    return replay
-  })
-
   const sessions = new SessionKeys()
   const resolver = (request: FastifyRequest) => (keyid: string): Promise<SignatureKey | undefined> | SignatureKey | undefined => {
     const auth = request.auth
@@ -121,24 +95,45 @@ export function installSignatureChecks(http: FastifyInstance, opts: SignatureChe
     return opts.deviceKey?.(keyid, auth)
   }
 
+  // Before the body is parsed, once auth is known (onRequest). The signature is checked over the
+  // headers first, so a forged one is refused before any body is read; then the body of a signed
+  // request is read whole (up to bodyLimit), its digest checked, and the nonce spent.
   // NB: a callback hook, not an async one: a request the route does not check goes on at once.
-  http.addHook('preValidation', (request, _reply, done) => {
+  http.addHook('preParsing', (request, _reply, payload, done) => {
     const mode = modeFor(settings, pathOf(request.url))
-    if (mode === 'off' || (!signed(request) && !(mode === 'required' && request.auth))) return done()
+    if (mode === 'off' || (!signed(request) && !(mode === 'required' && request.auth))) return done(null, payload)
     const headers = request.headers
+    const withBody = hasBody(request)
     const req: IncomingSignedRequest = {
       method: request.method,
       targetUri: `${request.protocol}://${request.host}${request.url}`,
       authenticated: !!request.auth,
-      body: request.signedBody ?? undefined,
+      hasBody: withBody,
       header: (name) => headers[name],
     }
-    verifyRequestSignature(req, mode, { counters: opts.counters, resolveKey: resolver(request), maxSkewSeconds: settings.maxSkewSeconds }).then(
-      () => done(),
-      (err: unknown) => {
-        if (err instanceof ApiError) opts.onSignatureFailure?.(request, err.code)
-        done(err as Error)
-      },
-    )
+    const deps = { counters: opts.counters, resolveKey: resolver(request), maxSkewSeconds: settings.maxSkewSeconds }
+    checkSignedHeaders(req, mode, deps)
+      .then(async (verified) => {
+        if (verified === 'unsigned') return payload
+        if (!withBody) return finishSignature(verified, undefined, deps).then(() => payload)
+        const body = await readAll(payload, opts.bodyLimit)
+        await finishSignature(verified, { 'sha-256': digest('sha256', body), 'sha-512': digest('sha512', body) }, deps)
+        // NB: @fastify/multipart reads `request.raw`, not this hook's payload: it gets the bytes again too.
+        if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) request.raw = replayedRequest(request.raw, body)
+        const replay = Readable.from(body.length ? [body] : []) as Readable & { receivedEncodedLength?: number }
+        replay.receivedEncodedLength = body.length
+        return replay
+      })
+      .then(
+        (next) => done(null, next),
+        (err: unknown) => {
+          if (err instanceof ApiError && err.code.startsWith('signature_')) opts.onSignatureFailure?.(request, err.code)
+          done(err as Error)
+        },
+      )
   })
+}
+
+function digest(alg: 'sha256' | 'sha512', body: Buffer): Uint8Array {
+  return new Uint8Array(createHash(alg).update(body).digest())
 }

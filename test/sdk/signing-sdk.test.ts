@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import PocketBase, { ClientResponseError } from 'pocketbase'
-import { FieldEncryptor, RequestSigner, signedFetch, withPlinthSigning } from '../../sdk/plinth-signing.ts'
+import { FieldEncryptor, RequestSigner, signedFetch, signInit, withPlinthSigning } from '../../sdk/plinth-signing.ts'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
@@ -120,6 +121,28 @@ describe('the client helper with the PocketBase SDK: signatures required, encryp
     const clear = await refusal(user.pb.collection('vault').create({ title: 'clear', secret: 'in the clear', owner: user.id }))
     assert.equal(clear.status, 400)
     assert.ok((clear.data as { data: Record<string, unknown> }).data.secret, JSON.stringify(clear.data))
+  })
+
+  // NB: the timeout only ends the test if the server waits for the body (the bug this guards against).
+  test('a forged signature is refused before the body is read: the answer comes with the body unsent', { timeout: 30_000 }, async () => {
+    // Signature fields that parse, with the user's real key id and a signature that is not theirs.
+    const sent = await signInit(new RequestSigner({ ...(user.signer.key as { keyid: string; alg: 'hmac-sha256'; secret: string }), secret: Buffer.alloc(32, 1).toString('base64') }), `${url}/api/collections/vault/records`, {
+      method: 'POST',
+      headers: { authorization: user.pb.authStore.token, 'content-type': 'application/json' },
+      body: '{}',
+    })
+    const headers = { ...(sent.headers as Record<string, string>), 'content-length': String(16 * 1024 * 1024) }
+    const { host, port } = new URL(url)
+    const answer = await new Promise<{ status: number; code: string | undefined }>((resolve, reject) => {
+      const req = httpRequest({ host: host.split(':')[0], port, method: 'POST', path: '/api/collections/vault/records', headers }, (res) => {
+        res.resume()
+        resolve({ status: res.statusCode!, code: res.headers['x-plinth-error'] as string | undefined })
+        req.destroy()
+      })
+      req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)))
+      req.flushHeaders() // the headers only: not one byte of the 16 MiB announced (under bodyLimit)
+    })
+    assert.deepEqual(answer, { status: 401, code: 'signature_bad' })
   })
 
   test('signedFetch signs a plain fetch with the same key', async () => {

@@ -22,7 +22,7 @@ function signedGet(created: number, nonce: string, extraParams: [string, string 
   const msg = { method: 'GET', targetUri: TARGET, header: (n: string) => headers[n] }
   const fields = signMessage(msg, { components: ['@method', '@target-uri', 'authorization'], params: [['created', created], ['keyid', 'k1'], ['nonce', nonce], ...extraParams] }, KEY)
   Object.assign(headers, fields)
-  return { ...msg, authenticated: true }
+  return { ...msg, authenticated: true, hasBody: false }
 }
 
 /** One clock (seconds) for the policy and the counters, as on one node. */
@@ -98,7 +98,7 @@ describe('signed requests: outcomes', () => {
   test('each failed check has its code, and a request the mode lets through unsigned goes on', async () => {
     const T = 1_800_000_000
     const { deps } = setup(T)
-    const plain: IncomingSignedRequest = { method: 'GET', targetUri: TARGET, authenticated: true, header: (n) => (n === 'authorization' ? 'token' : undefined) }
+    const plain: IncomingSignedRequest = { method: 'GET', targetUri: TARGET, authenticated: true, hasBody: false, header: (n) => (n === 'authorization' ? 'token' : undefined) }
     assert.equal(await outcome(verifyRequestSignature(plain, 'required', deps)), 'signature_missing')
     assert.equal(await outcome(verifyRequestSignature(plain, 'optional', deps)), 'unsigned')
     assert.equal(await outcome(verifyRequestSignature({ ...plain, authenticated: false }, 'required', deps)), 'unsigned')

@@ -40,9 +40,12 @@ export interface IncomingSignedRequest extends SignedMessage {
   targetUri: string
   /** True when the request carries a valid auth token (then `required` applies). */
   authenticated: boolean
-  /** Digests of the body bytes received, when there was a body. */
-  body?: { length: number; digests: Readonly<Record<DigestAlgorithm, Uint8Array>> }
+  /** True when a body follows the headers (then the signature must cover content-digest). */
+  hasBody: boolean
 }
+
+/** Digests of the body bytes received, by algorithm. */
+export type BodyDigests = Readonly<Record<DigestAlgorithm, Uint8Array>>
 
 /** Finds the key a `keyid` names for this request; undefined when unknown or not this caller's. */
 export type KeyResolver = (keyid: string) => Promise<SignatureKey | undefined> | SignatureKey | undefined
@@ -70,36 +73,66 @@ function checkCoverage(req: IncomingSignedRequest, sig: ParsedSignature): void {
   const hasQuery = req.targetUri.includes('?')
   const targetCovered = covered.has('@target-uri') || (covered.has('@authority') && covered.has('@path') && (!hasQuery || covered.has('@query')))
   if (!targetCovered) throw missing('The request signature must cover @target-uri (or @authority, @path and @query).')
-  if (req.body && req.body.length > 0 && !covered.has('content-digest')) throw missing('The request signature must cover content-digest.')
+  if (req.hasBody && !covered.has('content-digest')) throw missing('The request signature must cover content-digest.')
   if (req.header('authorization') !== undefined && !covered.has('authorization')) throw missing('The request signature must cover authorization.')
 }
 
 /**
- * Checks the request's signature under `mode`. Resolves when the request may go on (verified, or
- * unsigned where that is allowed); rejects with an ApiError otherwise. The nonce is
- * spent only once the signature verified, so nobody can burn another client's nonces with forged
- * requests. NB: not an `async` function: everything but spending the nonce is synchronous, and a
- * request skips the promises an async function would add (this runs on every signed request).
+ * Checks the request's signature under `mode`, body included (`body`: the received body's
+ * digests; none for a request without one). Resolves when the request may go on (verified, or
+ * unsigned where that is allowed); rejects with an ApiError otherwise. The two phases below in one
+ * call: the HTTP edge runs them apart, so a forged signature is refused before the body is read.
  */
-export function verifyRequestSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps): Promise<'verified' | 'unsigned'> {
+export function verifyRequestSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps, body?: BodyDigests): Promise<'verified' | 'unsigned'> {
+  return checkSignedHeaders(req, mode, deps).then((checked) => (checked === 'unsigned' ? checked : finishSignature(checked, body, deps)))
+}
+
+/** A signature that verified over the request's headers; its body's digest and nonce are still to check. */
+export interface HeadersVerified {
+  /** The Content-Digest field the signature covers, or undefined when it covers none. */
+  digestField: string | undefined
+  /** Where the nonce is spent, and for how long (`nonceTtlMs`). */
+  nonce: { key: string; ttlMs: number }
+}
+
+/**
+ * Phase one, before the body is read: the fields, the covered components, the time window, the
+ * key and the signature itself. 'unsigned' when an unsigned request is allowed. NB: not an `async`
+ * function: everything but a device key's lookup is synchronous, and a request skips the promises
+ * an async function would add (this runs on every signed request).
+ */
+export function checkSignedHeaders(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps): Promise<'unsigned' | HeadersVerified> {
   try {
     const checked = checkSignature(req, mode, deps)
     if (typeof checked === 'string') return Promise.resolve(checked)
-    if (checked instanceof Promise) return checked.then((key) => spendNonce(req, key, deps))
-    return spendNonce(req, checked, deps)
+    if (checked instanceof Promise) return checked.then((c) => verifySignature(req, c))
+    return Promise.resolve(verifySignature(req, checked))
   } catch (err) {
     return Promise.reject(err)
   }
+}
+
+/**
+ * Phase two, once the body was read: the body's digests (none: an empty body) against the covered
+ * Content-Digest, then the nonce, spent once across every node sharing the counters. Only a
+ * request whose signature verified gets here, so nobody can burn another client's nonces with
+ * forged requests.
+ */
+export function finishSignature(verified: HeadersVerified, body: BodyDigests | undefined, deps: Pick<VerifyDeps, 'counters'>): Promise<'verified'> {
+  const field = verified.digestField
+  if (field !== undefined && !checkContentDigest(field, body ?? EMPTY_BODY)) return Promise.reject(new ApiError('signature_bad_digest'))
+  return deps.counters.spendOnce(verified.nonce.key, verified.nonce.ttlMs).then((fresh) => {
+    if (!fresh) throw new ApiError('signature_replayed')
+    return 'verified'
+  })
 }
 
 interface Checked {
   sig: ParsedSignature
   /** The key the signature's keyid names; undefined when none is this caller's. */
   key: SignatureKey | undefined
-  /** Where the nonce is spent, and for how long (`nonceTtlMs`). */
-  nonce: { key: string; ttlMs: number }
+  nonce: HeadersVerified['nonce']
 }
-
 /** Every check but the key's signature and the nonce: 'unsigned' when that is allowed. */
 function checkSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps): 'unsigned' | Checked | Promise<Checked> {
   if (mode === 'off') return 'unsigned'
@@ -133,8 +166,9 @@ function checkSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: V
   return found instanceof Promise ? found.then((key) => ({ sig, key, nonce: toSpend })) : { sig, key: found, nonce: toSpend } // a session key is found without waiting
 }
 
-/** Checks the signature with its key, then spends the nonce: once across every node sharing the counters. */
-function spendNonce(req: IncomingSignedRequest, checked: Checked, deps: VerifyDeps): Promise<'verified'> {
+
+/** Checks the signature with the key its keyid names; what is left to check after the body is read. */
+function verifySignature(req: IncomingSignedRequest, checked: Checked): HeadersVerified {
   const { sig, key, nonce } = checked
   if (!key) throw new ApiError('signature_unknown_key')
   const alg = sig.param('alg')
@@ -147,15 +181,10 @@ function spendNonce(req: IncomingSignedRequest, checked: Checked, deps: VerifyDe
     throw err
   }
   if (!verifyBase(key, base, sig.signature)) throw new ApiError('signature_bad')
-  const digestField = req.header('content-digest')
-  if (sig.input.components.includes('content-digest')) {
-    const field = Array.isArray(digestField) ? digestField.join(', ') : digestField
-    if (field === undefined || !checkContentDigest(field, req.body?.digests ?? EMPTY_BODY)) throw new ApiError('signature_bad_digest')
-  }
-  return deps.counters.spendOnce(nonce.key, nonce.ttlMs).then((fresh) => {
-    if (!fresh) throw new ApiError('signature_replayed')
-    return 'verified'
-  })
+  if (!sig.input.components.includes('content-digest')) return { digestField: undefined, nonce }
+  const field = req.header('content-digest')
+  // NB: a covered field the request lacks fails in signatureBase above.
+  return { digestField: Array.isArray(field) ? field.join(', ') : field, nonce }
 }
 
 /**
