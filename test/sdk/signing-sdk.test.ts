@@ -105,6 +105,19 @@ describe('the client helper with the PocketBase SDK: signatures required, encryp
     assert.deepEqual(list.items.map((r) => r.title), ['first'])
   })
 
+  test('auth-refresh (a POST without a body) and a batch with an encrypted field inside pass, signed', async () => {
+    const refreshed = await user.pb.collection('users').authRefresh()
+    assert.equal(user.pb.authStore.token, refreshed.token)
+    // The next request is signed with the key that came with the refreshed token.
+    assert.equal((await user.pb.collection('vault').getList(1, 1)).page, 1)
+    const batch = user.pb.createBatch()
+    batch.collection('vault').create(await enc.encryptFields({ title: 'batched', secret: 'in a batch', owner: user.id }, ['secret']))
+    batch.collection('vault').create({ title: 'batched, nothing secret', owner: user.id })
+    const results = await batch.send()
+    assert.deepEqual(results.map((r) => r.status), [200, 200])
+    assert.equal((results[0]!.body as { secret: string }).secret, 'in a batch')
+  })
+
   test('a multipart body (a file with an encrypted field) is signed over the bytes sent', async () => {
     const doc = new File([Buffer.from('hello, signed multipart')], 'note.txt', { type: 'text/plain' })
     const rec = await user.pb.collection('vault').create(await enc.encryptFields({ title: 'with a file', secret: 's3cret', owner: user.id, doc }, ['secret']))
