@@ -4,10 +4,12 @@
  * replayed, unknown key, bad signature), modes per route group, and guests left alone.
  */
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
 import { RequestSigner, signInit, type ClientKey } from '../../sdk/plinth-signing.ts'
+import { contentDigest } from '../../src/security/signatures/content-digest.ts'
+import { signMessage } from '../../src/security/signatures/rfc9421.ts'
 import { startApp, type TestApp } from '../helpers/app.ts'
 
 const BASE = 'http://localhost:80'
@@ -105,6 +107,21 @@ describe('request signatures, required', () => {
     const ok = await signedCall(t, signer, 'PATCH', path, { token, body })
     assert.equal(ok.res.statusCode, 200, ok.res.body)
     assert.equal(ok.res.json<{ name: string }>().name, 'Alice')
+  })
+
+  test('a Content-Digest with sha-512 only is checked against the body too', async () => {
+    const path = `/api/collections/users/records/${userId}`
+    const send = async (sentBody: string, digestOf: string) => {
+      const headers: Record<string, string> = { authorization: token, 'content-type': 'application/json', 'content-digest': contentDigest(digestOf, 'sha-512') }
+      const msg = { method: 'PATCH', targetUri: BASE + path, header: (n: string) => headers[n] }
+      const params: [string, string | number][] = [['created', Math.floor(Date.now() / 1000)], ['nonce', randomBytes(12).toString('base64url')], ['keyid', key.keyid], ['alg', 'hmac-sha256']]
+      Object.assign(headers, signMessage(msg, { components: ['@method', '@target-uri', 'content-digest', 'authorization'], params }, { alg: 'hmac-sha256', secret: Buffer.from((key as { secret: string }).secret, 'base64') }))
+      return t.app.http.inject({ method: 'PATCH', url: path, headers, payload: sentBody })
+    }
+    const ok = await send('{"name":"Bea"}', '{"name":"Bea"}')
+    assert.equal(ok.statusCode, 200, ok.body)
+    const tampered = await send('{"name":"Mallory"}', '{"name":"Bea"}')
+    assert.equal(code(tampered), 'signature_bad_digest')
   })
 
   test('clock skew beyond the window either way is expired; inside it passes', async () => {
