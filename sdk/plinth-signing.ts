@@ -27,10 +27,13 @@ export interface OutgoingRequest {
   method: string
   url: string
   headers: Record<string, string>
-  body?: string | Uint8Array
+  body?: string | Uint8Array<ArrayBuffer>
 }
 
 const subtle = () => globalThis.crypto.subtle
+
+/** Bytes backed by a plain ArrayBuffer, which is what WebCrypto's and fetch's typings accept. */
+type Bytes = Uint8Array<ArrayBuffer>
 
 function toBase64(bytes: Uint8Array): string {
   let s = ''
@@ -38,14 +41,14 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(s)
 }
 
-function fromBase64(b64: string): Uint8Array {
+function fromBase64(b64: string): Bytes {
   const s = atob(b64)
   const out = new Uint8Array(s.length)
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
   return out
 }
 
-const utf8 = (s: string) => new TextEncoder().encode(s)
+const utf8 = (s: string): Bytes => new Uint8Array(new TextEncoder().encode(s))
 
 /** An RFC 8941 string (`"..."` with `\` and `"` escaped). */
 function sfString(s: string): string {
@@ -99,7 +102,7 @@ export async function signBase(key: ClientKey, base: string): Promise<Uint8Array
 }
 
 /** `sha-256=:...:` for a body. */
-export async function contentDigest(body: string | Uint8Array): Promise<string> {
+export async function contentDigest(body: string | Bytes): Promise<string> {
   const bytes = typeof body === 'string' ? utf8(body) : body
   return `sha-256=:${toBase64(new Uint8Array(await subtle().digest('SHA-256', bytes)))}:`
 }
@@ -150,7 +153,7 @@ export class RequestSigner {
 }
 
 /** Turns any fetch body into the bytes that will be sent (FormData gets its boundary here). */
-async function bodyBytes(url: string, init: RequestInit): Promise<{ body?: Uint8Array; contentType?: string }> {
+async function bodyBytes(url: string, init: RequestInit): Promise<{ body?: Bytes; contentType?: string }> {
   if (init.body === undefined || init.body === null) return {}
   if (typeof init.body === 'string') return { body: utf8(init.body) }
   const r = new Request(url, { method: init.method ?? 'POST', body: init.body })
@@ -210,6 +213,7 @@ export interface PocketBaseLike {
  */
 export function withPlinthSigning(pb: PocketBaseLike, signer: RequestSigner): void {
   pb.beforeSend = async (url: string, options: { [key: string]: unknown }) => {
+    if (!signer.key) return { url, options } // nothing to sign (signing is off): the SDK sends it as ever
     let target = url
     const query = options.query as Record<string, unknown> | undefined
     if (query) {

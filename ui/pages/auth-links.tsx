@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks'
-import { errorMessage, pb } from '../api.ts'
+import { errorMessage, pb, sealedValue } from '../api.ts'
 import { Field } from '../components/ui.tsx'
 import { t } from '../i18n.ts'
 
@@ -56,7 +56,7 @@ export function AuthLinkPage(props: { kind: string; token: string }) {
     const submit = (e: Event) => {
       e.preventDefault()
       void run(
-        () => (reset ? pb.collection(collection).confirmPasswordReset(props.token, password, confirm) : pb.collection(collection).confirmEmailChange(props.token, password)),
+        async () => (reset ? pb.collection(collection).confirmPasswordReset(props.token, await sealedValue(password), await sealedValue(confirm)) : pb.collection(collection).confirmEmailChange(props.token, await sealedValue(password))),
         reset ? t('Your password has been changed. You can sign in with it now.') : t('Your email address has been changed.'),
       )
     }

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { errorMessage, fieldErrors, pb, SUPERUSERS } from '../api.ts'
+import { errorMessage, fieldErrors, pb, PASSWORD_FIELDS, sealed, sealedValue, SUPERUSERS } from '../api.ts'
 import { Field } from '../components/ui.tsx'
 import { t } from '../i18n.ts'
 import { navigate } from '../router.ts'
@@ -26,9 +26,9 @@ export function InstallPage(props: { token: string }) {
       await pb.send(`/api/collections/${SUPERUSERS}/records`, {
         method: 'POST',
         headers: { Authorization: props.token },
-        body: { email, password, passwordConfirm: confirm },
+        body: await sealed({ email, password, passwordConfirm: confirm }, PASSWORD_FIELDS),
       })
-      await pb.collection(SUPERUSERS).authWithPassword(email, password)
+      await pb.collection(SUPERUSERS).authWithPassword(email, await sealedValue(password))
       navigate('/collections')
     } catch (err) {
       setErrors(fieldErrors(err))

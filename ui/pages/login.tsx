@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks'
-import { ClientResponseError, errorMessage, pb, SUPERUSERS } from '../api.ts'
+import { ClientResponseError, errorMessage, pb, sealedValue, SUPERUSERS } from '../api.ts'
 import { Field } from '../components/ui.tsx'
 import { t } from '../i18n.ts'
 
@@ -46,7 +46,7 @@ export function LoginPage() {
     }
   }
 
-  const signIn = (e: Event) => run(e, async () => void (await pb.collection(SUPERUSERS).authWithPassword(email, password)))
+  const signIn = (e: Event) => run(e, async () => void (await pb.collection(SUPERUSERS).authWithPassword(email, await sealedValue(password))))
   const requestCode = (e: Event) =>
     run(e, async () => {
       const mfaId = step.kind === 'otp-request' ? step.mfaId : undefined
@@ -57,7 +57,7 @@ export function LoginPage() {
   const confirmCode = (e: Event) =>
     run(e, async () => {
       if (step.kind !== 'otp') return
-      await pb.collection(SUPERUSERS).authWithOTP(step.otpId, code, step.mfaId ? { mfaId: step.mfaId } : {})
+      await pb.collection(SUPERUSERS).authWithOTP(step.otpId, await sealedValue(code), step.mfaId ? { mfaId: step.mfaId } : {})
     })
 
   return (

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { errorMessage, fieldErrors, pb } from '../api.ts'
+import { errorMessage, fieldErrors, PASSWORD_FIELDS, pb, sealed } from '../api.ts'
 import { FieldInput } from '../components/field-inputs.tsx'
 import { FileInput, fileChanges, type FileDraft } from '../components/file-input.tsx'
 import { Field, Modal, toast } from '../components/ui.tsx'
@@ -60,11 +60,13 @@ export function RecordEditor(props: { collection: Collection; record: Rec | unde
 
   const save = async (e: Event) => {
     e.preventDefault()
-    const data = body()
-    if (!data) return
+    const plain = body()
+    if (!plain) return
     setBusy(true)
     setMessage('')
     try {
+      // Passwords and fields marked sensitive go encrypted (PLINTH_REQUIRE_ENCRYPTION refuses them in the clear).
+      const data = await sealed(plain, [...PASSWORD_FIELDS, ...c.fields.filter((f) => f.sensitive === true).map((f) => f.name)])
       if (isNew) await pb.collection(c.name).create(data)
       else await pb.collection(c.name).update(props.record!.id, data)
       toast(isNew ? t('Record created.') : t('Record saved.'))
