@@ -13,7 +13,11 @@ import { buildJs } from './build.js'
  * pack.test.ts installs Plinth into an empty project, which compiles better-sqlite3 (minutes on
  * 2 cores, and it must not starve the other files of CPU); deploy-rollout, deploy-webhook and
  * deploy-autoscale put nodes and nginx under autocannon load, which must neither starve nor be starved by the other files;
- * ansible.test.ts runs the playbook twice, its API hosts one at a time (serial: 1).
+ * ansible.test.ts runs the playbook twice, its API hosts one at a time (serial: 1);
+ * records-cache-replica.test.ts makes a streaming replica of the shared PostgreSQL that applies
+ * 4 s late, and waits until it has caught up with the primary: in the main batch, with the other
+ * files writing to the same server (each makes and drops its databases), the new replica once took
+ * over a minute to catch up; alone the file takes ~7 s.
  */
 const slow = new Map([
   [path.join('test', 'e2e', 'pack.test.ts'), 600_000],
@@ -21,6 +25,7 @@ const slow = new Map([
   [path.join('test', 'e2e', 'deploy-webhook.test.ts'), 300_000],
   [path.join('test', 'e2e', 'deploy-autoscale.test.ts'), 300_000],
   [path.join('test', 'deploy', 'ansible.test.ts'), 300_000],
+  [path.join('test', 'sql', 'records-cache-replica.test.ts'), 300_000],
 ])
 
 function find(dir) {
