@@ -6,6 +6,7 @@ import { auditMigration } from '../../sql/migrations/0010-audit.ts'
 import { keysDevicesMigration } from '../../sql/migrations/0009-keys-devices.ts'
 import { pushMigration } from '../../sql/migrations/0013-push.ts'
 import { settingsMigration } from '../../sql/migrations/0014-settings.ts'
+import { devicesSlotMigration } from '../../sql/migrations/0015-devices-slot.ts'
 import { ROWID_COLUMN } from '../columns.ts'
 import { assignFieldIds } from '../fields/definition.ts'
 import { authSystemMigration } from './auth-system.ts'
@@ -128,5 +129,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0012-im': imMigration(dialect),
     '0013-push': pushMigration(dialect),
     '0014-settings': settingsMigration,
+    '0015-devices-slot': devicesSlotMigration,
   }
 }

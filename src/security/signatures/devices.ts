@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
+import { SqlUniqueViolationError } from '../../sql/errors.ts'
 import { DEVICES_TABLE } from '../../sql/migrations/0009-keys-devices.ts'
 import { publicKeyOf, type SignatureKey } from './rfc9421.ts'
 
@@ -82,11 +83,24 @@ export class DeviceKeys {
       throw new Error('invalid key')
     }
     const db = this.db()
-    const count = await db.selectFrom(DEVICES_TABLE).select((eb) => eb.fn.countAll().as('n')).where('collectionId', '=', owner.collectionId).where('recordId', '=', owner.recordId).executeTakeFirst()
-    if (Number(count?.n ?? 0) >= MAX_DEVICES_PER_RECORD) throw new Error('too many')
     const row: DeviceRow = { id: DEVICE_KEY_PREFIX + randomBytes(16).toString('base64url'), ...owner, name, alg, publicKey: JSON.stringify(pub), created: Date.now() }
-    await db.insertInto(DEVICES_TABLE).values(row).execute()
-    return toJson(row)
+    // The lowest free slot; two registrations at once that pick the same one meet the unique index
+    // (collectionId, recordId, slot), and the one that lost looks again. So the cap holds on
+    // every engine without a lock; each retry means another registration won a slot.
+    for (let attempt = 0; attempt < MAX_DEVICES_PER_RECORD; attempt++) {
+      const taken = await db.selectFrom(DEVICES_TABLE).select('slot').where('collectionId', '=', owner.collectionId).where('recordId', '=', owner.recordId).execute()
+      const used = new Set(taken.map((r) => Number((r as { slot: unknown }).slot)))
+      let slot = 0
+      while (used.has(slot)) slot++
+      if (slot >= MAX_DEVICES_PER_RECORD) throw new Error('too many')
+      try {
+        await db.insertInto(DEVICES_TABLE).values({ ...row, slot }).execute()
+        return toJson(row)
+      } catch (err) {
+        if (!(err instanceof SqlUniqueViolationError)) throw err
+      }
+    }
+    throw new Error('too many')
   }
 
   async list(owner: Owner): Promise<DeviceJson[]> {
