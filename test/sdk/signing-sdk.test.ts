@@ -11,12 +11,16 @@ import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { EventSource } from 'eventsource'
 import PocketBase, { ClientResponseError } from 'pocketbase'
 import { FieldEncryptor, RequestSigner, signedFetch, signInit, withPlinthSigning } from '../../sdk/plinth-signing.ts'
 import { createPlinth, type Plinth } from '../../src/app.ts'
 import { createSuperuser } from '../../src/auth/superusers.ts'
 import { createLogger } from '../../src/log.ts'
 import { NO_RATE_LIMITS } from '../helpers/app.ts'
+
+// The SDK opens its realtime stream with the global EventSource, which Node 20 does not have.
+;(globalThis as { EventSource?: unknown }).EventSource = EventSource
 
 async function refusal(p: Promise<unknown>): Promise<{ status: number; data: unknown }> {
   try {
@@ -116,6 +120,18 @@ describe('the client helper with the PocketBase SDK: signatures required, encryp
     const results = await batch.send()
     assert.deepEqual(results.map((r) => r.status), [200, 200])
     assert.equal((results[0]!.body as { secret: string }).secret, 'in a batch')
+  })
+
+  test('a realtime subscription (its POST signed) delivers the owner\'s new record', async () => {
+    const events: { action: string; title: string }[] = []
+    const unsubscribe = await user.pb.collection('vault').subscribe('*', (e) => events.push({ action: e.action, title: String(e.record.title) }))
+    try {
+      await user.pb.collection('vault').create(await enc.encryptFields({ title: 'live', secret: 'x', owner: user.id }, ['secret']))
+      for (let i = 0; i < 200 && !events.some((e) => e.title === 'live'); i++) await new Promise((r) => setTimeout(r, 25))
+      assert.ok(events.some((e) => e.action === 'create' && e.title === 'live'), JSON.stringify(events))
+    } finally {
+      await unsubscribe()
+    }
   })
 
   test('a multipart body (a file with an encrypted field) is signed over the bytes sent', async () => {
