@@ -21,8 +21,8 @@ export interface BenchRequest {
   body?: string
   /** Replace each `[<id>]` in the body with a new id per request, for creates of unique values (bench/lib/autocannon-unique.mjs). */
   uniqueIds?: boolean
-  /** Sign each GET with this key and a fresh nonce (RFC 9421, bench/lib/autocannon-signed.mjs). */
-  signWith?: { keyid: string; alg: 'hmac-sha256'; secret: string } | 'unsigned-control'
+  /** Sign each GET with this key and a fresh nonce (RFC 9421, bench/lib/autocannon-signed.mjs): a session key, or a device key's private half (PEM). */
+  signWith?: { keyid: string; alg: 'hmac-sha256'; secret: string } | { keyid: string; alg: 'ecdsa-p256-sha256' | 'ed25519'; privateKeyPem: string } | 'unsigned-control'
 }
 
 export interface Target {

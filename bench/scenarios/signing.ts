@@ -2,8 +2,11 @@
  * What request signatures cost: the records-view-sqlite request (a signed-in view by id under an
  * owner rule) on `plinth serve` with signatures off, against the same request signed with the
  * session's HMAC key (RFC 9421, `signatures.routes` requiring them on the posts collection), each
- * request with a fresh nonce the server records (counters in process).
+ * request with a fresh nonce the server records (counters in process); and signed with a
+ * registered device key instead, ECDSA P-256 (an iPhone's Secure Enclave) and Ed25519. NB: the
+ * load generator makes each device signature too (node:crypto, ~30-60 µs), on the same two cores.
  */
+import { generateKeyPairSync } from 'node:crypto'
 import { QUIET } from '../lib/seed.ts'
 import { startPlinth } from '../lib/servers.ts'
 import type { BenchRequest, RunningServer, Scenario, Target } from '../lib/types.ts'
@@ -42,9 +45,30 @@ const signed: Target = {
   request: signedView,
 }
 
+/** A device key (ECDSA P-256, as an iPhone's Secure Enclave holds, or Ed25519) registered for the user; its private half signs. */
+function deviceSigned(alg: 'ecdsa-p256-sha256' | 'ed25519'): Target {
+  return {
+    name: alg === 'ed25519' ? 'plinth-signed-ed25519' : 'plinth-signed-p256',
+    notes: `plinth serve, signatures required on /api/collections/posts/, a registered ${alg === 'ed25519' ? 'Ed25519' : 'ECDSA P-256'} device key, a fresh nonce per request`,
+    start: signed.start,
+    async request(server) {
+      const token = (await seed('sqlite')).token
+      const pair = alg === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      const res = await fetch(`${server.url}/api/plinth/devices`, {
+        method: 'POST',
+        headers: { authorization: token, 'content-type': 'application/json' },
+        body: JSON.stringify({ alg, publicKey: pair.publicKey.export({ format: 'jwk' }), name: 'bench' }),
+      })
+      const body = (await res.json()) as { keyid?: string }
+      if (!res.ok || !body.keyid) throw new Error(`bench signing: registering a device key gave ${res.status}`)
+      return { path: await path(), headers: { authorization: token }, signWith: { keyid: body.keyid, alg, privateKeyPem: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() } }
+    },
+  }
+}
+
 export default {
   name: 'signing-view-sqlite',
   description: 'GET one record by id as its owner (SQLite): unsigned, then signed with the session HMAC key (RFC 9421)',
   reference: 'plinth-unsigned',
-  targets: [unsigned, control, signed],
+  targets: [unsigned, control, signed, deviceSigned('ecdsa-p256-sha256'), deviceSigned('ed25519')],
 } satisfies Scenario
