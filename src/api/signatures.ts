@@ -5,7 +5,6 @@
  * received, before any parser or handler. Installed on the root instance (src/app.ts), so every
  * route is covered; nothing here runs for a route whose mode is `off`.
  */
-import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -16,7 +15,8 @@ import { isAuthCollection } from '../records/model.ts'
 import type { AuthInfo } from '../records/record.ts'
 import type { SignatureKey } from '../security/signatures/rfc9421.ts'
 import { SESSION_KEY_PREFIX, SessionKeys } from '../security/signatures/session-key.ts'
-import { checkSignedHeaders, finishSignature, modeFor, type BodyDigests, type IncomingSignedRequest, type SignatureSettings } from '../security/signatures/verify-request.ts'
+import { bodyDigests } from '../security/signatures/content-digest.ts'
+import { checkSignedHeaders, finishSignature, modeFor, type IncomingSignedRequest, type SignatureSettings } from '../security/signatures/verify-request.ts'
 import '../auth/request.ts'
 
 export interface SignatureChecksOptions {
@@ -70,16 +70,17 @@ async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Bu
 const REQUEST_PROPS = ['headers', 'rawHeaders', 'trailers', 'rawTrailers', 'method', 'url', 'httpVersion', 'httpVersionMajor', 'httpVersionMinor', 'socket', 'connection', 'aborted', 'complete'] as const
 
 /**
- * The request again, its body read from `body` (the bytes already read and digested), for parsers
- * that read `request.raw` itself. It never emits 'close': the original's, which comes once its
- * body is consumed, would make a multipart parser stop partway.
+ * The request again, its body read from `body` (the bytes already read and digested): the payload
+ * the parsers read next, and for parsers that read `request.raw` itself (multipart) its stand-in.
+ * It never emits 'close': the original's, which comes once its body is consumed, would make a
+ * multipart parser stop partway.
  */
-function replayedRequest(raw: IncomingMessage, body: Buffer): IncomingMessage {
+function replayedRequest(raw: IncomingMessage, body: Buffer): IncomingMessage & { receivedEncodedLength: number } {
   const replay = new Readable({ emitClose: false, read() {} })
   replay.push(body)
   replay.push(null)
   for (const key of REQUEST_PROPS) Object.defineProperty(replay, key, { get: () => raw[key], enumerable: true })
-  return replay as unknown as IncomingMessage
+  return Object.assign(replay as unknown as IncomingMessage, { receivedEncodedLength: body.length })
 }
 
 export function installSignatureChecks(http: FastifyInstance, opts: SignatureChecksOptions): void {
@@ -117,11 +118,10 @@ export function installSignatureChecks(http: FastifyInstance, opts: SignatureChe
         if (verified === 'unsigned') return payload
         if (!withBody) return finishSignature(verified, undefined, deps).then(() => payload)
         const body = await readAll(payload, opts.bodyLimit)
-        await finishSignature(verified, digestsOf(body), deps)
-        // NB: @fastify/multipart reads `request.raw`, not this hook's payload: it gets the bytes again too.
-        if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) request.raw = replayedRequest(request.raw, body)
-        const replay = Readable.from(body.length ? [body] : []) as Readable & { receivedEncodedLength?: number }
-        replay.receivedEncodedLength = body.length
+        await finishSignature(verified, bodyDigests(body), deps)
+        const replay = replayedRequest(request.raw, body)
+        // NB: @fastify/multipart reads `request.raw`, not this hook's payload (which it leaves unread).
+        if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) request.raw = replay
         return replay
       })
       .then(
@@ -134,19 +134,3 @@ export function installSignatureChecks(http: FastifyInstance, opts: SignatureChe
   })
 }
 
-/**
- * The body's digests, each worked out when first read: only the algorithms the client's
- * Content-Digest names are computed (SHA-512 of a 32 MiB body is ~30 ms of CPU here, SHA-256 ~18).
- */
-function digestsOf(body: Buffer): BodyDigests {
-  const done: { sha256?: Uint8Array; sha512?: Uint8Array } = {}
-  const digest = (alg: 'sha256' | 'sha512') => (done[alg] ??= new Uint8Array(createHash(alg).update(body).digest()))
-  return {
-    get 'sha-256'() {
-      return digest('sha256')
-    },
-    get 'sha-512'() {
-      return digest('sha512')
-    },
-  }
-}

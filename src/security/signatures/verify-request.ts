@@ -6,10 +6,9 @@
  * Each failure is an ApiError whose code says which check failed (missing, bad digest, expired,
  * replayed, unknown key, bad signature) and nothing about which bytes differed.
  */
-import { createHash } from 'node:crypto'
 import { ApiError } from '../../errors.ts'
 import type { Counters } from '../../counters/counters.ts'
-import { checkContentDigest, type DigestAlgorithm } from './content-digest.ts'
+import { bodyDigests, checkContentDigest, type BodyDigests } from './content-digest.ts'
 import { parseSignatures, signatureBase, SignatureBaseError, verifyBase, type ParsedSignature, type SignatureKey, type SignedMessage } from './rfc9421.ts'
 
 export type SignatureMode = 'off' | 'optional' | 'required'
@@ -43,9 +42,6 @@ export interface IncomingSignedRequest extends SignedMessage {
   /** True when a body follows the headers (then the signature must cover content-digest). */
   hasBody: boolean
 }
-
-/** Digests of the body bytes received, by algorithm. */
-export type BodyDigests = Readonly<Record<DigestAlgorithm, Uint8Array>>
 
 /** Finds the key a `keyid` names for this request; undefined when unknown or not this caller's. */
 export type KeyResolver = (keyid: string) => Promise<SignatureKey | undefined> | SignatureKey | undefined
@@ -133,6 +129,7 @@ interface Checked {
   key: SignatureKey | undefined
   nonce: HeadersVerified['nonce']
 }
+
 /** Every check but the key's signature and the nonce: 'unsigned' when that is allowed. */
 function checkSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: VerifyDeps): 'unsigned' | Checked | Promise<Checked> {
   if (mode === 'off') return 'unsigned'
@@ -165,7 +162,6 @@ function checkSignature(req: IncomingSignedRequest, mode: SignatureMode, deps: V
   const found = deps.resolveKey(keyid)
   return found instanceof Promise ? found.then((key) => ({ sig, key, nonce: toSpend })) : { sig, key: found, nonce: toSpend } // a session key is found without waiting
 }
-
 
 /** Checks the signature with the key its keyid names; what is left to check after the body is read. */
 function verifySignature(req: IncomingSignedRequest, checked: Checked): HeadersVerified {
@@ -206,9 +202,5 @@ function nonceTtlMs(created: number, expires: number | undefined, nowSeconds: nu
   return Math.max(1000, Math.ceil((lastAccepted + 1 + NODE_CLOCK_MARGIN_SECONDS - nowSeconds) * 1000))
 }
 
-function sha(data: string, alg: 'sha256' | 'sha512' = 'sha256'): Uint8Array {
-  return new Uint8Array(createHash(alg).update(data).digest())
-}
-
 /** The digests of an empty body (a request without one). */
-const EMPTY_BODY: Readonly<Record<DigestAlgorithm, Uint8Array>> = Object.freeze({ 'sha-256': sha(''), 'sha-512': sha('', 'sha512') })
+const EMPTY_BODY = bodyDigests('')
