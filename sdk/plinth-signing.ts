@@ -41,6 +41,10 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(s)
 }
 
+function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
 function fromBase64(b64: string): Bytes {
   const s = atob(b64)
   const out = new Uint8Array(s.length)
@@ -108,8 +112,7 @@ export async function contentDigest(body: string | Bytes): Promise<string> {
 }
 
 function newNonce(): string {
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16))
-  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return toBase64Url(globalThis.crypto.getRandomValues(new Uint8Array(16)))
 }
 
 export interface SignerOptions {
@@ -230,10 +233,6 @@ export function withPlinthSigning(pb: PocketBaseLike, signer: RequestSigner): vo
     if (key && key.alg === 'hmac-sha256') signer.key = key
     return data
   }
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
 /** A WebCrypto key, named structurally (no DOM typings). */
