@@ -12,6 +12,7 @@ import { systemMigrations } from '../../src/records/collections/migrations.ts'
 import { MAX_DEVICES_PER_RECORD } from '../../src/security/signatures/devices.ts'
 import { migrate } from '../../src/sql/migrate.ts'
 import { DEVICES_TABLE } from '../../src/sql/migrations/0009-keys-devices.ts'
+import { devicesSlotMigration } from '../../src/sql/migrations/0015-devices-slot.ts'
 import { openSql } from '../../src/sql/open.ts'
 import { startApp, type TestApp } from '../helpers/app.ts'
 import { createTestDb, engines } from '../helpers/engines.ts'
@@ -60,6 +61,13 @@ for (const { engine, skip } of await engines()) {
         const slots = await db.db.selectFrom(DEVICES_TABLE).select(['id', 'slot']).orderBy('id').execute()
         assert.deepEqual(slots.map((r) => [r.id, Number(r.slot)]), [['d_a', 0], ['d_b', 1], ['d_c', 0], ['d_d', 2]])
         await assert.rejects(db.db.insertInto(DEVICES_TABLE).values({ ...row('d_e', 'r1', 9), slot: 1 }).execute(), 'a taken slot is refused')
+        // Down drops the column and the index (each engine its own way), and up gives the slots again.
+        const migration = devicesSlotMigration(db.dialect)
+        await migration.down!(db.db)
+        await db.db.insertInto(DEVICES_TABLE).values(row('d_e', 'r1', 9)).execute()
+        await migration.up(db.db)
+        const again = await db.db.selectFrom(DEVICES_TABLE).select(['id', 'slot']).where('recordId', '=', 'r1').orderBy('id').execute()
+        assert.deepEqual(again.map((r) => [r.id, Number(r.slot)]), [['d_a', 0], ['d_b', 1], ['d_d', 2], ['d_e', 3]])
       } finally {
         await db.close()
         await testDb.drop()

@@ -129,6 +129,6 @@ export function systemMigrations(dialect: SqlDialect): Record<string, Migration>
     '0012-im': imMigration(dialect),
     '0013-push': pushMigration(dialect),
     '0014-settings': settingsMigration,
-    '0015-devices-slot': devicesSlotMigration,
+    '0015-devices-slot': devicesSlotMigration(dialect),
   }
 }
